@@ -1,0 +1,313 @@
+"""The NeonBlue application service: plain values in, ids and aggregates out.
+
+It is the only code that loads and saves aggregates; CLI, ingest, MCP servers and agents
+call it. Persistence (SQLite, PostgreSQL, in-memory) comes from the environment built by
+`infrastructure.settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
+
+from domain.errors import DomainError
+from domain.experiments.aggregate import Experiment, experiment_id
+from domain.experiments.errors import ExperimentAlreadyExists, ExperimentNotFound
+from domain.experiments.values import Conclusion, Metric, Namespace, Status, Variant
+from domain.participation.aggregate import AssignmentSource, Participation, participation_id
+from domain.participation.commands import ParticipationCommand, RecordExposure
+from domain.participation.errors import NotCollecting, UnknownMetric
+
+SAVE_CHUNK = 500  # keeps one save well under psycopg's pipeline-mode size limit
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _AsDict(Transcoding):
+    """Stores a frozen value object as its dict (used in snapshots)."""
+
+    def __init__(self, cls: type, name: str) -> None:
+        self.type = cls
+        self.name = name
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return obj.as_dict()
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        from_dict = getattr(self.type, "from_dict", None)
+        return from_dict(data) if from_dict else self.type(**data)
+
+
+class _SetAsList(Transcoding):
+    type = set
+    name = "set"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return sorted(obj)
+
+    def decode(self, data: list[Any]) -> set[Any]:
+        return set(data)
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to each command of a batch; rejected ones carry the domain error."""
+
+    recorded: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[ParticipationCommand, DomainError]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One entry of the event log, decoded for display and audit."""
+
+    position: int
+    originator_id: UUID
+    version: int
+    topic: str
+    event: DomainEventProtocol[UUID]
+
+    @property
+    def name(self) -> str:
+        return self.topic.rsplit(":", 1)[-1]
+
+
+class NeonBlue(Application[UUID]):
+    name = "NeonBlue"
+    snapshotting_intervals = {Experiment: 50}  # noqa: RUF012 - library API
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for cls in (Variant, Metric, Namespace, Conclusion):
+            transcoder.register(_AsDict(cls, cls.__name__.lower()))
+        transcoder.register(_SetAsList())
+
+    # -- experiments ------------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        key: str,
+        name: str,
+        *,
+        hypothesis: str = "",
+        description: str = "",
+        tags: Iterable[str] = (),
+        owner: str = "",
+        variants: Sequence[Variant] = (),
+        metrics: Sequence[Metric] = (),
+        coverage: float = 1.0,
+        seed: str | None = None,
+        hash_version: int = 2,
+        namespace: Namespace | None = None,
+    ) -> UUID:
+        experiment = Experiment.design(
+            key,
+            name,
+            hypothesis=hypothesis,
+            description=description,
+            tags=tags,
+            owner=owner,
+            variants=variants,
+            metrics=metrics,
+            coverage=coverage,
+            seed=seed,
+            hash_version=hash_version,
+            namespace=namespace,
+        )
+        try:
+            self.save(experiment)
+        except IntegrityError:
+            raise ExperimentAlreadyExists(
+                f"An experiment with key {key!r} already exists; choose another key."
+            ) from None
+        return experiment.id
+
+    def experiment(self, key: str) -> Experiment:
+        try:
+            return self.repository.get(experiment_id(key))
+        except AggregateNotFoundError:
+            raise ExperimentNotFound(
+                f"No experiment with key {key!r}; `neonblue experiments list` shows the keys."
+            ) from None
+
+    def experiment_keys(self) -> list[str]:
+        """Keys of all experiments, in creation order (read from the event log)."""
+        topic = get_topic(Experiment.Created)
+        keys = []
+        for item in self.log(topics=[topic]):
+            keys.append(item.event.key)  # type: ignore[attr-defined]
+        return keys
+
+    def experiments(self) -> list[Experiment]:
+        return [self.experiment(key) for key in self.experiment_keys()]
+
+    def _change(self, key: str, action: str, *args: Any, **kwargs: Any) -> Experiment:
+        experiment = self.experiment(key)
+        getattr(experiment, action)(*args, **kwargs)
+        self.save(experiment)
+        return experiment
+
+    def start_experiment(self, key: str, at: datetime | None = None) -> Experiment:
+        return self._change(key, "start", at or utcnow())
+
+    def pause_experiment(
+        self, key: str, reason: str = "", at: datetime | None = None
+    ) -> Experiment:
+        return self._change(key, "pause", at or utcnow(), reason)
+
+    def resume_experiment(self, key: str, at: datetime | None = None) -> Experiment:
+        return self._change(key, "resume", at or utcnow())
+
+    def stop_experiment(self, key: str, reason: str = "", at: datetime | None = None) -> Experiment:
+        return self._change(key, "stop", at or utcnow(), reason)
+
+    def conclude_experiment(
+        self, key: str, decision: str, winner: str | None, reason: str
+    ) -> Experiment:
+        return self._change(key, "conclude", decision, winner, reason)
+
+    def change_traffic(
+        self,
+        key: str,
+        *,
+        coverage: float | None = None,
+        weights: dict[str, float] | None = None,
+        reason: str = "",
+    ) -> Experiment:
+        return self._change(
+            key, "change_traffic", coverage=coverage, weights=weights, reason=reason
+        )
+
+    def add_variant(self, key: str, variant: Variant) -> Experiment:
+        return self._change(key, "add_variant", variant)
+
+    def add_metric(self, key: str, metric: Metric) -> Experiment:
+        return self._change(key, "add_metric", metric)
+
+    # -- participation ----------------------------------------------------------------------
+
+    def participation(self, experiment_key: str, user_id: str) -> Participation | None:
+        try:
+            return self.repository.get(participation_id(experiment_key, user_id))
+        except AggregateNotFoundError:
+            return None
+
+    def record(self, commands: Iterable[ParticipationCommand]) -> BatchOutcome:
+        """Applies exposure and metric commands and saves the changes in chunks.
+
+        Domain errors do not stop the batch: each rejected command is returned with its
+        error so the caller can dead-letter it.
+        """
+        outcome = BatchOutcome()
+        experiments: dict[str, Experiment] = {}
+        changed: dict[UUID, Participation] = {}
+        for command in commands:
+            try:
+                experiment = experiments.get(command.experiment_key)
+                if experiment is None:
+                    experiment = experiments[command.experiment_key] = self.experiment(
+                        command.experiment_key
+                    )
+                participation = changed.get(
+                    participation_id(command.experiment_key, command.user_id)
+                ) or self._participation_for(experiment, command)
+                if self._apply(experiment, participation, command):
+                    outcome.recorded += 1
+                    changed[participation.id] = participation
+                else:
+                    outcome.duplicates += 1
+            except DomainError as error:
+                outcome.rejected.append((command, error))
+        self.save_all(list(changed.values()))
+        return outcome
+
+    def save_all(self, aggregates: Sequence[Any]) -> None:
+        for start in range(0, len(aggregates), SAVE_CHUNK):
+            self.save(*aggregates[start : start + SAVE_CHUNK])
+
+    def _participation_for(
+        self, experiment: Experiment, command: ParticipationCommand
+    ) -> Participation:
+        existing = self.participation(command.experiment_key, command.user_id)
+        if existing is not None:
+            return existing
+        if experiment.status != Status.RUNNING:
+            raise NotCollecting(
+                f"Experiment {experiment.key!r} is {experiment.status}; users can only be "
+                "enrolled while it is running."
+            )
+        shown = command.variant if isinstance(command, RecordExposure) else None
+        if shown is not None and shown in experiment.variant_keys():
+            variant, source = shown, AssignmentSource.SDK
+        else:
+            variant, _ = experiment.assignment_for(command.user_id)
+            source = AssignmentSource.BUCKETING if variant else AssignmentSource.NONE
+        return Participation.enroll(experiment.key, command.user_id, variant, source, command.at)
+
+    @staticmethod
+    def _apply(
+        experiment: Experiment, participation: Participation, command: ParticipationCommand
+    ) -> bool:
+        if isinstance(command, RecordExposure):
+            return participation.expose(command.event_id, command.at, command.variant)
+        if command.metric not in _recordable_metrics(experiment):
+            known = ", ".join(sorted(_recordable_metrics(experiment))) or "none"
+            raise UnknownMetric(
+                f"Experiment {experiment.key!r} has no metric {command.metric!r} "
+                f"(metrics: {known})."
+            )
+        return participation.record_metric(
+            command.event_id, command.metric, command.value, command.at, experiment.stopped_at
+        )
+
+    # -- the log ----------------------------------------------------------------------------
+
+    def log(
+        self,
+        start: int = 1,
+        limit: int | None = None,
+        topics: Sequence[str] = (),
+        page_size: int = 1000,
+    ) -> Iterator[LoggedEvent]:
+        """Events in notification order from position ``start`` (gaps are normal)."""
+        yielded = 0
+        position = start
+        while limit is None or yielded < limit:
+            size = page_size if limit is None else min(page_size, limit - yielded)
+            notifications = self.recorder.select_notifications(
+                start=position, limit=size, topics=topics
+            )
+            if not notifications:
+                return
+            for notification in notifications:
+                yield LoggedEvent(
+                    position=notification.id,
+                    originator_id=notification.originator_id,  # type: ignore[arg-type]
+                    version=notification.originator_version,
+                    topic=notification.topic,
+                    event=self.mapper.to_domain_event(notification),
+                )
+                yielded += 1
+            position = notifications[-1].id + 1
+
+    def head(self) -> int:
+        """Position of the newest event (0 when the log is empty)."""
+        return self.recorder.max_notification_id() or 0
+
+
+def _recordable_metrics(experiment: Experiment) -> set[str]:
+    keys = {m.key for m in experiment.metrics}
+    for metric in experiment.metrics:
+        keys.update(k for k in (metric.numerator, metric.denominator) if k)
+    return keys

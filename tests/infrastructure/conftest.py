@@ -1,0 +1,37 @@
+"""The application on every event store: tests written once run on memory, SQLite, Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infrastructure.application import NeonBlue
+from infrastructure.bootstrap import build_app
+from infrastructure.settings import EventStoreSettings
+from tests.support.postgres import PostgresCluster
+
+
+def store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if kind == "memory":
+        return "memory:"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.url(cluster.create_database())
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> EventStoreSettings:
+    """Settings for a fresh, empty event store of each kind."""
+    return EventStoreSettings(
+        data_dir=tmp_path, event_store=store_url(request.param, tmp_path, request)
+    )
+
+
+@pytest.fixture
+def app(store: EventStoreSettings) -> Iterator[NeonBlue]:
+    application = build_app(store)
+    yield application
+    application.close()
