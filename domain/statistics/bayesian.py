@@ -1,0 +1,140 @@
+"""Bayesian analysis with a Gaussian prior on the (absolute or relative) effect.
+
+The likelihood of the effect ``d`` is ``estimate ~ N(d, se^2)`` (CLT; ``se`` from
+``effects``). With prior ``d ~ N(m0, v0)`` the posterior is Gaussian with precision
+``1/v0 + 1/se^2`` and mean ``(m0/v0 + estimate/se^2) / precision``; an improper (flat)
+prior leaves ``N(estimate, se^2)``. For posterior ``N(mu, s^2)``:
+
+- chance to beat control ``P(d > 0) = Phi(mu / s)`` (``P(d < 0)`` for inverse metrics),
+- risk (expected loss) of shipping treatment ``E[max(0, -d)] = s phi(mu/s) - mu Phi(-mu/s)``
+  and of keeping control ``E[max(0, d)] = s phi(mu/s) + mu Phi(mu/s)`` (signs swap for
+  inverse metrics),
+- equal-tailed credible interval ``mu +- z_{1-alpha/2} s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from domain.statistics.effects import EffectEstimate, compare
+from domain.statistics.results import BayesianResult, DifferenceType, ErrorCode, error_fields
+from domain.statistics.sufficient import Statistic
+
+
+@dataclass(frozen=True)
+class GaussianPrior:
+    """Prior ``N(mean, variance)`` on the effect; ``proper=False`` means a flat prior."""
+
+    mean: float = 0.0
+    variance: float = 1.0
+    proper: bool = False
+
+
+@dataclass(frozen=True)
+class BayesianArrays:
+    """Array-valued Bayesian output; failed elements hold ``nan``."""
+
+    estimate: np.ndarray
+    posterior_mean: np.ndarray
+    posterior_std: np.ndarray
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    chance_to_beat_control: np.ndarray
+    risk_control: np.ndarray
+    risk_treatment: np.ndarray
+    error_code: np.ndarray
+    difference_type: DifferenceType
+
+    def result(self, index: object = ()) -> BayesianResult:
+        """The :class:`BayesianResult` of one element."""
+        names = (
+            "estimate",
+            "posterior_mean",
+            "posterior_std",
+            "ci_lower",
+            "ci_upper",
+            "chance_to_beat_control",
+            "risk_control",
+            "risk_treatment",
+        )
+        values = {name: float(getattr(self, name)[index]) for name in names}
+        code = ErrorCode(int(self.error_code[index]))
+        return BayesianResult(
+            **values,
+            difference_type=self.difference_type,
+            **error_fields(code),  # type: ignore[arg-type]
+        )
+
+
+def gaussian_posterior(
+    estimate: object, variance: object, prior: GaussianPrior
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and standard deviation of the effect."""
+    estimate = np.asarray(estimate, float)
+    variance = np.asarray(variance, float)
+    if not prior.proper:
+        return estimate, np.sqrt(variance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = 1 / prior.variance + 1 / variance
+        mean = (prior.mean / prior.variance + estimate / variance) / precision
+    return mean, np.sqrt(1 / precision)
+
+
+def expected_losses(mean: object, std: object) -> tuple[np.ndarray, np.ndarray]:
+    """``(E[max(0, d)], E[max(0, -d)])`` for ``d ~ N(mean, std^2)``."""
+    mean = np.asarray(mean, float)
+    std = np.asarray(std, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = mean / std
+    density = std * np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
+    return density + mean * special.ndtr(z), density - mean * special.ndtr(-z)
+
+
+def bayesian_arrays(
+    effect: EffectEstimate,
+    prior: GaussianPrior | None = None,
+    alpha: float = 0.05,
+    inverse: bool = False,
+) -> BayesianArrays:
+    """Posterior summaries for every element of ``effect``."""
+    prior = prior or GaussianPrior()
+    mean, std = gaussian_posterior(effect.estimate, effect.variance, prior)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chance = special.ndtr(mean / std)
+    gain_if_treatment, loss_if_treatment = expected_losses(mean, std)
+    if inverse:
+        chance = 1 - chance
+        gain_if_treatment, loss_if_treatment = loss_if_treatment, gain_if_treatment
+    width = special.ndtri(1 - alpha / 2) * std
+    ok = effect.ok
+    arrays = [
+        effect.estimate,
+        mean,
+        std,
+        mean - width,
+        mean + width,
+        chance,
+        gain_if_treatment,
+        loss_if_treatment,
+    ]
+    return BayesianArrays(
+        *[np.where(ok, a, np.nan) for a in np.broadcast_arrays(*arrays)],
+        error_code=effect.error_code,
+        difference_type=effect.difference_type,
+    )
+
+
+def bayesian_test(
+    control: Statistic,
+    treatment: Statistic,
+    difference_type: DifferenceType = "relative",
+    prior: GaussianPrior | None = None,
+    alpha: float = 0.05,
+    inverse: bool = False,
+) -> BayesianResult:
+    """Gaussian-prior Bayesian comparison of ``treatment`` with ``control``."""
+    effect = compare(control, treatment, difference_type)
+    return bayesian_arrays(effect, prior, alpha, inverse).result()

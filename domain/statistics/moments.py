@@ -1,0 +1,161 @@
+"""Per-arm moments: the mean each test compares and its per-unit variance, vectorised.
+
+Every metric kind reduces to an :class:`ArmMoments` (arrays broadcast over variants and
+metrics), so the tests downstream never look at the statistic type again:
+
+- ``mean``/``variance``: the estimator being differenced and its per-unit variance
+  (``Var(mean) = variance / n``); for CUPED this is the adjusted estimator.
+- ``base_mean``/``base_variance``: the unadjusted mean, used as the relative-lift
+  denominator, and ``base_covariance``: per-unit ``Cov(mean, base_mean)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from domain.statistics.sufficient import (
+    MeanLike,
+    ProportionStatistic,
+    RatioStatistic,
+    SampleMeanStatistic,
+    sample_covariance,
+    sample_variance,
+)
+
+
+@dataclass(frozen=True)
+class ArmMoments:
+    """Moments of one arm (or of many arms at once when the fields are arrays)."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    variance: np.ndarray
+    base_mean: np.ndarray
+    base_variance: np.ndarray
+    base_covariance: np.ndarray
+    zero_denominator: np.ndarray
+
+    @classmethod
+    def plain(
+        cls, n: object, mean: object, variance: object, zero_denominator: object = False
+    ) -> ArmMoments:
+        """Moments of an unadjusted estimator (base = mean)."""
+        n_arr = np.asarray(n, dtype=float)
+        mean_arr = np.asarray(mean, dtype=float)
+        var_arr = np.asarray(variance, dtype=float)
+        return cls(
+            n=n_arr,
+            mean=mean_arr,
+            variance=var_arr,
+            base_mean=mean_arr,
+            base_variance=var_arr,
+            base_covariance=var_arr,
+            zero_denominator=np.asarray(zero_denominator, dtype=bool),
+        )
+
+    def take(self, index: object) -> ArmMoments:
+        """Select elements (e.g. one variant) from array-valued moments."""
+        return ArmMoments(**{k: np.asarray(v)[index] for k, v in self.__dict__.items()})
+
+
+def _safe_divide(numerator: object, denominator: object) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(numerator, float) / np.asarray(denominator, float)
+
+
+def mean_moments(n: object, total: object, sum_squares: object) -> ArmMoments:
+    """Mean/count metric from ``n``, ``sum`` and ``sum_squares`` arrays."""
+    return ArmMoments.plain(n, _safe_divide(total, n), sample_variance(n, total, sum_squares))
+
+
+def proportion_moments(n: object, total: object) -> ArmMoments:
+    """Binomial metric from ``n`` and the number of conversions."""
+    p = _safe_divide(total, n)
+    return ArmMoments.plain(n, p, p * (1.0 - p))
+
+
+@dataclass(frozen=True)
+class RatioParts:
+    """Delta-method pieces of ``R = mean(m) / mean(d)``: value, gradient, per-unit var."""
+
+    value: np.ndarray
+    grad_m: np.ndarray
+    grad_d: np.ndarray
+    variance: np.ndarray
+    zero_denominator: np.ndarray
+
+
+def ratio_parts(
+    n: object,
+    m_sum: object,
+    m_sum_squares: object,
+    d_sum: object,
+    d_sum_squares: object,
+    m_d_sum_of_products: object,
+) -> RatioParts:
+    """Delta-method variance ``g' Sigma g`` with ``g = (1/mean_d, -mean_m/mean_d^2)``."""
+    n = np.asarray(n, float)
+    mean_m = _safe_divide(m_sum, n)
+    mean_d = _safe_divide(d_sum, n)
+    var_m = sample_variance(n, m_sum, m_sum_squares)
+    var_d = sample_variance(n, d_sum, d_sum_squares)
+    cov_md = sample_covariance(n, m_sum, d_sum, m_d_sum_of_products)
+    grad_m = _safe_divide(1.0, mean_d)
+    grad_d = -mean_m * grad_m**2
+    variance = grad_m**2 * var_m + 2 * grad_m * grad_d * cov_md + grad_d**2 * var_d
+    return RatioParts(
+        value=mean_m * grad_m,
+        grad_m=grad_m,
+        grad_d=grad_d,
+        variance=np.maximum(variance, 0.0),
+        zero_denominator=np.asarray(d_sum, float) == 0,
+    )
+
+
+def ratio_moments(
+    n: object,
+    m_sum: object,
+    m_sum_squares: object,
+    d_sum: object,
+    d_sum_squares: object,
+    m_d_sum_of_products: object,
+) -> ArmMoments:
+    """Ratio metric moments (delta method) from array sums."""
+    parts = ratio_parts(n, m_sum, m_sum_squares, d_sum, d_sum_squares, m_d_sum_of_products)
+    return ArmMoments.plain(n, parts.value, parts.variance, parts.zero_denominator)
+
+
+def mean_like_moments(stat: MeanLike) -> ArmMoments:
+    """Moments of a :class:`SampleMeanStatistic` or :class:`ProportionStatistic`."""
+    if isinstance(stat, ProportionStatistic):
+        return proportion_moments(stat.n, stat.sum)
+    return mean_moments(stat.n, stat.sum, stat.sum_squares)
+
+
+def ratio_statistic_moments(stat: RatioStatistic) -> ArmMoments:
+    """Moments of a :class:`RatioStatistic`."""
+    return ratio_moments(
+        stat.n,
+        stat.m_statistic.sum,
+        stat.m_statistic.sum_squares,
+        stat.d_statistic.sum,
+        stat.d_statistic.sum_squares,
+        stat.m_d_sum_of_products,
+    )
+
+
+def statistic_moments(
+    stat: SampleMeanStatistic | ProportionStatistic | RatioStatistic,
+) -> ArmMoments:
+    """Moments of an unadjusted statistic (CUPED statistics live in ``cuped``)."""
+    if isinstance(stat, RatioStatistic):
+        return ratio_statistic_moments(stat)
+    return mean_like_moments(stat)
+
+
+def stack_moments(arms: list[ArmMoments]) -> ArmMoments:
+    """Stack scalar moments of several arms into one array-valued :class:`ArmMoments`."""
+    keys = arms[0].__dict__.keys()
+    return ArmMoments(**{k: np.array([np.asarray(getattr(a, k)) for a in arms]) for k in keys})
