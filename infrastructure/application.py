@@ -48,6 +48,17 @@ class _AsDict(Transcoding):
         return from_dict(data) if from_dict else self.type(**data)
 
 
+class SubclassAwareTranscoder(JSONTranscoder):
+    """Also encodes subclasses of registered types (e.g. a datetime subclass from a clock)."""
+
+    def _encode_obj(self, o: Any) -> dict[str, Any]:
+        for cls in type(o).__mro__:
+            transcoding = self.types.get(cls)
+            if transcoding is not None:
+                return {"_type_": transcoding.name, "_data_": transcoding.encode(o)}
+        return super()._encode_obj(o)
+
+
 class _SetAsList(Transcoding):
     type = set
     name = "set"
@@ -86,6 +97,11 @@ class LoggedEvent:
 class NeonBlue(Application[UUID]):
     name = "NeonBlue"
     snapshotting_intervals = {Experiment: 50}  # noqa: RUF012 - library API
+
+    def construct_transcoder(self) -> JSONTranscoder:
+        transcoder = SubclassAwareTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -28,6 +28,7 @@ class EventStoreSettings(BaseSettings):
     data_dir: Path = Field(Path(".neonblue"), description="Directory for embedded stores.")
     event_store: str = Field("", description="Event store URL; empty means SQLite in data_dir.")
     postgres_pool_size: int = Field(5, description="Connections kept open to Postgres.")
+    postgres_connect_timeout: int = Field(10, description="Seconds to wait for Postgres.")
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The `eventsourcing` library's environment for this store."""
@@ -50,6 +51,7 @@ class EventStoreSettings(BaseSettings):
                 "POSTGRES_USER": unquote(parsed.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(parsed.password or ""),
                 "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+                "POSTGRES_CONNECT_TIMEOUT": str(self.postgres_connect_timeout),
             }
             if "schema" in query:
                 env["POSTGRES_SCHEMA"] = query["schema"][0]

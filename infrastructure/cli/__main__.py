@@ -1,0 +1,3 @@
+from infrastructure.cli import main
+
+main()

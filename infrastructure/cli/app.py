@@ -1,0 +1,18 @@
+"""Command tree of the CLI."""
+
+from __future__ import annotations
+
+import typer
+
+from infrastructure.cli import demo, events, experiments
+
+app = typer.Typer(
+    name="neonblue",
+    help="NeonBlue: event-sourced experimentation platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(events.app, name="events")
+app.command("assign")(experiments.assign)
+app.command("demo")(demo.demo)

@@ -1,0 +1,228 @@
+"""`neonblue experiments ...` and `neonblue assign`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from domain.experiments.aggregate import Experiment
+from infrastructure.cli.console import console, services
+from infrastructure.cli.parsing import SpecError, parse_metric, parse_namespace, parse_variant
+
+app = typer.Typer(help="Create experiments and move them through their lifecycle.", no_args_is_help=True)
+
+
+@app.command()
+def create(
+    key: Annotated[str, typer.Argument(help="Unique key, e.g. checkout-cta.")],
+    name: Annotated[str, typer.Option(help="Human-readable name (default: the key).")] = "",
+    hypothesis: Annotated[str, typer.Option(help="What you expect and why.")] = "",
+    description: Annotated[str, typer.Option()] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="Repeatable.")] = None,
+    owner: Annotated[str, typer.Option()] = "",
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(help="Repeatable: key, key=weight or key:Name=weight."),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(help="Repeatable: key:primary|secondary|guardrail:binomial|mean|ratio=num/den."),
+    ] = None,
+    coverage: Annotated[float, typer.Option(help="Share of traffic included, (0, 1].")] = 1.0,
+    seed: Annotated[str | None, typer.Option(help="Hash seed (default: the key).")] = None,
+    hash_version: Annotated[int, typer.Option(help="GrowthBook hash version, 1 or 2.")] = 2,
+    namespace: Annotated[str | None, typer.Option(help="name:start:end for exclusivity.")] = None,
+    spec: Annotated[
+        Path | None, typer.Option(help="JSON file with the same fields; options override it.")
+    ] = None,
+) -> None:
+    """Create a draft experiment."""
+    base: dict[str, Any] = {}
+    if spec is not None:
+        try:
+            base = json.loads(spec.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SpecError(f"Cannot read spec {spec}: {error}") from None
+    variants = variant or base.get("variants") or []
+    metrics = metric or base.get("metrics") or []
+    with services() as s:
+        s.app.create_experiment(
+            key,
+            name or base.get("name") or key,
+            hypothesis=hypothesis or base.get("hypothesis", ""),
+            description=description or base.get("description", ""),
+            tags=tag or base.get("tags", []),
+            owner=owner or base.get("owner", ""),
+            variants=[parse_variant(v, len(variants)) for v in variants],
+            metrics=[parse_metric(m) for m in metrics],
+            coverage=coverage if coverage != 1.0 else base.get("coverage", 1.0),
+            seed=seed or base.get("seed"),
+            hash_version=hash_version,
+            namespace=parse_namespace(namespace or base["namespace"])
+            if namespace or base.get("namespace")
+            else None,
+        )
+        console.print(f"Created experiment [bold]{key}[/] (draft).")
+
+
+@app.command("list")
+def list_experiments(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List experiments with their status."""
+    with services() as s:
+        experiments = s.app.experiments()
+    if as_json:
+        console.print_json(data=[_summary(e) for e in experiments])
+        return
+    table = Table("key", "name", "status", "variants", "owner", "tags", title="Experiments")
+    for e in experiments:
+        variants = ", ".join(f"{v.key} {v.weight:.0%}" for v in e.variants)
+        table.add_row(e.key, e.name, str(e.status), variants, e.owner, ", ".join(e.tags))
+    console.print(table if experiments else "No experiments yet: `neonblue experiments create`.")
+
+
+@app.command()
+def show(
+    key: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show one experiment's definition and state."""
+    with services() as s:
+        experiment = s.app.experiment(key)
+    if as_json:
+        console.print_json(data=_summary(experiment))
+        return
+    console.print(f"[bold]{experiment.name}[/] ({experiment.key}) - {experiment.status}")
+    for label, value in [
+        ("hypothesis", experiment.hypothesis),
+        ("description", experiment.description),
+        ("owner", experiment.owner),
+        ("tags", ", ".join(experiment.tags)),
+        ("coverage", f"{experiment.coverage:.0%}"),
+        ("seed / hash", f"{experiment.seed} / v{experiment.hash_version}"),
+        ("namespace", str(experiment.namespace or "-")),
+        ("started", str(experiment.started_at or "-")),
+        ("stopped", str(experiment.stopped_at or "-")),
+        ("conclusion", str(experiment.conclusion or "-")),
+    ]:
+        console.print(f"  {label:<12} {value}")
+    variants = Table("variant", "name", "weight")
+    for v in experiment.variants:
+        variants.add_row(v.key, v.name, f"{v.weight:.2%}")
+    metrics = Table("metric", "role", "kind", "details")
+    for m in experiment.metrics:
+        details = []
+        if m.numerator:
+            details.append(f"{m.numerator} / {m.denominator}")
+        if not m.higher_is_better:
+            details.append("lower is better")
+        if m.margin is not None:
+            details.append(f"margin {m.margin:.1%}")
+        metrics.add_row(m.key, str(m.role), str(m.kind), ", ".join(details))
+    console.print(variants, metrics)
+
+
+@app.command()
+def start(key: str) -> None:
+    """Start a draft experiment (needs >= 2 variants summing to 1 and a primary metric)."""
+    with services() as s:
+        s.app.start_experiment(key)
+    console.print(f"Experiment [bold]{key}[/] is running.")
+
+
+@app.command()
+def pause(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
+    """Pause a running experiment (no new users are enrolled)."""
+    with services() as s:
+        s.app.pause_experiment(key, reason)
+    console.print(f"Experiment [bold]{key}[/] is paused.")
+
+
+@app.command()
+def resume(key: str) -> None:
+    """Resume a paused experiment."""
+    with services() as s:
+        s.app.resume_experiment(key)
+    console.print(f"Experiment [bold]{key}[/] is running again.")
+
+
+@app.command()
+def stop(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
+    """Stop collecting data; later metric events are recorded but excluded."""
+    with services() as s:
+        s.app.stop_experiment(key, reason)
+    console.print(f"Experiment [bold]{key}[/] is stopped.")
+
+
+@app.command()
+def conclude(
+    key: str,
+    decision: Annotated[str, typer.Option(help="ship, rollback or inconclusive.")],
+    winner: Annotated[str | None, typer.Option(help="Winning variant (needed to ship).")] = None,
+    reason: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Record the decision of a stopped experiment (final)."""
+    with services() as s:
+        s.app.conclude_experiment(key, decision, winner, reason)
+    console.print(f"Experiment [bold]{key}[/] is concluded: {decision}.")
+
+
+@app.command()
+def traffic(
+    key: str,
+    coverage: Annotated[float | None, typer.Option()] = None,
+    weight: Annotated[list[str] | None, typer.Option(help="Repeatable: variant=weight.")] = None,
+    reason: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Change coverage or variant weights."""
+    weights = {}
+    for item in weight or []:
+        variant = parse_variant(item, 1)
+        weights[variant.key] = variant.weight
+    with services() as s:
+        experiment = s.app.change_traffic(key, coverage=coverage, weights=weights, reason=reason)
+    shares = ", ".join(f"{v.key} {v.weight:.0%}" for v in experiment.variants)
+    console.print(f"Traffic of [bold]{key}[/]: coverage {experiment.coverage:.0%}; {shares}.")
+
+
+def assign(
+    experiment: Annotated[str, typer.Argument(help="Experiment key.")],
+    user: Annotated[str, typer.Argument(help="User id.")],
+) -> None:
+    """Show which variant a user gets, and why, without recording anything."""
+    with services() as s:
+        found = s.app.experiment(experiment)
+    variant, decision = found.assignment_for(user)
+    if variant is None:
+        console.print(f"User [bold]{user}[/] is not in {experiment}: {decision.reason}.")
+        return
+    low, high = decision.bucket_range or (0.0, 0.0)
+    console.print(
+        f"User [bold]{user}[/] -> [bold green]{variant}[/] "
+        f"(hash v{found.hash_version} of seed {found.seed!r} = {decision.hash_value:.4f}, "
+        f"range [{low:.4f}, {high:.4f}))"
+    )
+
+
+def _summary(e: Experiment) -> dict[str, Any]:
+    return {
+        "key": e.key,
+        "name": e.name,
+        "status": str(e.status),
+        "hypothesis": e.hypothesis,
+        "description": e.description,
+        "owner": e.owner,
+        "tags": e.tags,
+        "coverage": e.coverage,
+        "variants": [v.as_dict() for v in e.variants],
+        "metrics": [m.as_dict() for m in e.metrics],
+        "started_at": e.started_at.isoformat() if e.started_at else None,
+        "stopped_at": e.stopped_at.isoformat() if e.stopped_at else None,
+        "conclusion": e.conclusion.as_dict() if e.conclusion else None,
+        "version": e.version,
+    }

@@ -1,0 +1,64 @@
+"""Parsing of the compact variant / metric / namespace specs the CLI accepts."""
+
+from __future__ import annotations
+
+from domain.experiments.values import Metric, MetricKind, MetricRole, Namespace, Variant
+from domain.errors import DomainError
+
+
+class SpecError(DomainError):
+    """A command-line spec could not be parsed; the message shows the expected form."""
+
+
+def parse_variant(spec: str, count: int) -> Variant:
+    """``key``, ``key=weight`` or ``key:Display name=weight`` (weight defaults to 1/count)."""
+    body, _, weight_text = spec.partition("=")
+    key, _, name = body.partition(":")
+    try:
+        weight = float(weight_text) if weight_text else 1.0 / count
+    except ValueError:
+        raise SpecError(f"Variant {spec!r}: weight must be a number, e.g. control=0.5") from None
+    return Variant(key.strip(), (name or key).strip(), weight)
+
+
+def parse_metric(spec: str) -> Metric:
+    """``key[:role][:kind][:ratio=num/den][:lower-is-better][:margin=0.05]``.
+
+    Examples: ``conversion:primary:binomial``, ``revenue:secondary:mean``,
+    ``rps:secondary:ratio=revenue/sessions``, ``latency:guardrail:mean:lower-is-better:margin=0.05``.
+    """
+    key, *tokens = [t.strip() for t in spec.split(":")]
+    role, kind = MetricRole.SECONDARY, MetricKind.MEAN
+    numerator = denominator = None
+    higher_is_better, margin = True, None
+    for token in tokens:
+        name, _, value = token.partition("=")
+        if name in MetricRole.__members__.values():
+            role = MetricRole(name)
+        elif name in MetricKind.__members__.values():
+            kind = MetricKind(name)
+            if name == MetricKind.RATIO:
+                numerator, _, denominator = value.partition("/")
+        elif name == "lower-is-better":
+            higher_is_better = False
+        elif name == "margin":
+            try:
+                margin = float(value)
+            except ValueError:
+                raise SpecError(f"Metric {spec!r}: margin must be a number") from None
+        else:
+            raise SpecError(
+                f"Metric {spec!r}: unknown part {token!r}. Form: "
+                "key[:primary|secondary|guardrail][:binomial|mean|ratio=num/den]"
+                "[:lower-is-better][:margin=0.05]"
+            )
+    return Metric(key, role, kind, numerator or None, denominator or None, higher_is_better, margin)
+
+
+def parse_namespace(spec: str) -> Namespace:
+    """``name:start:end``, e.g. ``checkout:0:0.5``."""
+    try:
+        name, start, end = spec.split(":")
+        return Namespace(name, float(start), float(end))
+    except ValueError:
+        raise SpecError(f"Namespace {spec!r}: expected name:start:end, e.g. checkout:0:0.5") from None

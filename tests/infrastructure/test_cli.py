@@ -1,0 +1,132 @@
+"""The `neonblue` command line, run as a real subprocess like a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.postgres import PostgresCluster
+
+
+def neonblue(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", *args],
+        env={**os.environ, **env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {"NEONBLUE_DATA_DIR": str(tmp_path), "NEONBLUE_EVENT_STORE": ""}
+
+
+def create_checkout(env: dict[str, str]) -> None:
+    result = neonblue(
+        env, "experiments", "create", "checkout", "--name", "Checkout CTA",
+        "--hypothesis", "Green converts better", "--tag", "web",
+        "--variant", "control:Blue=0.5", "--variant", "green:Green=0.5",
+        "--metric", "conversion:primary:binomial",
+        "--metric", "latency:guardrail:mean:lower-is-better:margin=0.05",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Created experiment checkout" in result.stdout
+
+
+def test_lifecycle_through_the_cli(sqlite_env):
+    create_checkout(sqlite_env)
+    for command in ("start", "pause", "resume", "stop"):
+        result = neonblue(sqlite_env, "experiments", command, "checkout")
+        assert result.returncode == 0, result.stderr
+    result = neonblue(
+        sqlite_env, "experiments", "conclude", "checkout", "--decision", "ship", "--winner", "green"
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(neonblue(sqlite_env, "experiments", "show", "checkout", "--json").stdout)
+    assert shown["status"] == "concluded"
+    assert shown["conclusion"] == {"decision": "ship", "winner": "green", "reason": ""}
+    assert [m["key"] for m in shown["metrics"]] == ["conversion", "latency"]
+    assert shown["metrics"][1]["margin"] == 0.05 and not shown["metrics"][1]["higher_is_better"]
+    listed = json.loads(neonblue(sqlite_env, "experiments", "list", "--json").stdout)
+    assert [e["key"] for e in listed] == ["checkout"]
+
+    log = neonblue(sqlite_env, "events", "log", "--experiment", "checkout", "--json")
+    names = [json.loads(line)["event"] for line in log.stdout.splitlines()]
+    assert names == [
+        "Experiment.Created", "Experiment.Started", "Experiment.Paused",
+        "Experiment.Resumed", "Experiment.Stopped", "Experiment.Concluded",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("experiments", "start", "nope"), "No experiment with key 'nope'"),
+        (("experiments", "resume", "checkout"), "Cannot resume experiment 'checkout'"),
+        (("experiments", "conclude", "checkout", "--decision", "ship"), "Cannot conclude"),
+        (("experiments", "create", "x", "--metric", "m:weird"), "unknown part 'weird'"),
+        (("experiments", "create", "checkout"), "already exists"),
+        (("events", "log", "--experiment", "nope"), "No experiment with key 'nope'"),
+    ],
+)
+def test_domain_errors_are_one_line_messages(sqlite_env, args, message):
+    create_checkout(sqlite_env)
+    result = neonblue(sqlite_env, *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 2  # one message (rich may wrap it)
+
+
+def test_bad_store_url_is_a_configuration_error(tmp_path):
+    result = neonblue({"NEONBLUE_EVENT_STORE": "mysql://x"}, "experiments", "list")
+    assert result.returncode == 2
+    assert "NEONBLUE_EVENT_STORE='mysql://x' is not understood" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_postgres_is_reported(tmp_path):
+    env = {
+        "NEONBLUE_EVENT_STORE": "postgresql://postgres:@127.0.0.1:1/none",
+        "NEONBLUE_POSTGRES_CONNECT_TIMEOUT": "1",
+    }
+    result = neonblue(env, "experiments", "list")
+    assert result.returncode == 3
+    assert "event store unavailable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_assign_explains_the_bucket(sqlite_env):
+    from domain import bucketing
+
+    create_checkout(sqlite_env)
+    result = neonblue(sqlite_env, "assign", "checkout", "user-42")
+    assert result.returncode == 0, result.stderr
+    n = bucketing.hash("checkout", "user-42", 2)
+    expected = "control" if n < 0.5 else "green"
+    assert f"-> {expected}" in result.stdout
+    assert f"{n:.4f}" in result.stdout
+
+
+def test_cli_on_postgres(postgres: PostgresCluster):
+    env = {"NEONBLUE_EVENT_STORE": postgres.url(postgres.create_database())}
+    create_checkout(env)
+    assert neonblue(env, "experiments", "start", "checkout").returncode == 0
+    listed = json.loads(neonblue(env, "experiments", "list", "--json").stdout)
+    assert listed[0]["status"] == "running"
+
+
+def test_demo_runs_and_reports(tmp_path):
+    result = neonblue({}, "demo", "--users", "600", "--data-dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    for plan_key in ("checkout-cta-contrast", "pricing-annual-discount", "free-shipping-threshold"):
+        assert plan_key in result.stdout
+    assert "Recorded" in result.stdout and "events/s" in result.stdout
+    assert (tmp_path / "demo" / "events.db").exists()
