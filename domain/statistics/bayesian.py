@@ -69,6 +69,7 @@ class BayesianArrays:
         )
 
 
+@np.errstate(all="ignore")
 def gaussian_posterior(
     estimate: object, variance: object, prior: GaussianPrior
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +84,7 @@ def gaussian_posterior(
     return mean, np.sqrt(1 / precision)
 
 
+@np.errstate(all="ignore")
 def expected_losses(mean: object, std: object) -> tuple[np.ndarray, np.ndarray]:
     """``(E[max(0, d)], E[max(0, -d)])`` for ``d ~ N(mean, std^2)``."""
     mean = np.asarray(mean, float)
@@ -93,6 +95,7 @@ def expected_losses(mean: object, std: object) -> tuple[np.ndarray, np.ndarray]:
     return density + mean * special.ndtr(z), density - mean * special.ndtr(-z)
 
 
+@np.errstate(all="ignore")
 def bayesian_arrays(
     effect: EffectEstimate,
     prior: GaussianPrior | None = None,

@@ -40,6 +40,7 @@ class CovariateParts:
     zero_denominator: np.ndarray
 
 
+@np.errstate(all="ignore")
 def covariate_parts(stat: AdjustedStatistic) -> CovariateParts:
     """Post/pre moments of a CUPED statistic (delta method for ratios)."""
     n = np.asarray(stat.n, float)
@@ -93,6 +94,7 @@ def covariate_parts(stat: AdjustedStatistic) -> CovariateParts:
     )
 
 
+@np.errstate(all="ignore")
 def theta_from_parts(parts: CovariateParts) -> np.ndarray:
     """``Cov(Y, X) / Var(X)``, 0 where the covariate has no variance."""
     ok = np.isfinite(parts.pre_variance) & (parts.pre_variance > 0)
@@ -105,6 +107,7 @@ def estimate_theta(*stats: AdjustedStatistic) -> float:
     return float(theta_from_parts(covariate_parts(pool(*stats))))
 
 
+@np.errstate(all="ignore")
 def adjusted_moments(parts: CovariateParts, theta: object) -> ArmMoments:
     """Moments of ``Y - theta X`` with the unadjusted ``Y`` as base."""
     theta = np.asarray(theta, float)
@@ -120,6 +123,7 @@ def adjusted_moments(parts: CovariateParts, theta: object) -> ArmMoments:
     )
 
 
+@np.errstate(all="ignore")
 def cuped_mean_moments(
     n: object,
     post_sum: object,

@@ -43,6 +43,7 @@ class EffectEstimate:
         return self.error_code == ErrorCode.NONE
 
 
+@np.errstate(all="ignore")
 def welch_dof(var_t: object, n_t: object, var_c: object, n_c: object) -> np.ndarray:
     """Welch-Satterthwaite degrees of freedom from per-unit variances and sizes."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -51,6 +52,7 @@ def welch_dof(var_t: object, n_t: object, var_c: object, n_c: object) -> np.ndar
         return (a + b) ** 2 / (a**2 / (np.asarray(n_t) - 1) + b**2 / (np.asarray(n_c) - 1))
 
 
+@np.errstate(all="ignore")
 def estimate_effect(
     control: ArmMoments, treatment: ArmMoments, difference_type: DifferenceType = "relative"
 ) -> EffectEstimate:

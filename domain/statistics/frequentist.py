@@ -60,6 +60,7 @@ def masked(effect: EffectEstimate, *arrays: np.ndarray) -> list[np.ndarray]:
     return [np.where(ok, a, np.nan) for a in np.broadcast_arrays(*arrays)]
 
 
+@np.errstate(all="ignore")
 def ttest_arrays(
     effect: EffectEstimate,
     alpha: float = 0.05,

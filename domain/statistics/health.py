@@ -86,6 +86,7 @@ def variant_mismatch_check(
     return rate_check(mismatched_units, total_units, threshold)
 
 
+@np.errstate(all="ignore")
 def covariate_imbalance(
     control: MeanLike | None, treatments: Sequence[MeanLike], threshold: float = 0.001
 ) -> ImbalanceResult:

@@ -65,11 +65,13 @@ def _safe_divide(numerator: object, denominator: object) -> np.ndarray:
         return np.asarray(numerator, float) / np.asarray(denominator, float)
 
 
+@np.errstate(all="ignore")
 def mean_moments(n: object, total: object, sum_squares: object) -> ArmMoments:
     """Mean/count metric from ``n``, ``sum`` and ``sum_squares`` arrays."""
     return ArmMoments.plain(n, _safe_divide(total, n), sample_variance(n, total, sum_squares))
 
 
+@np.errstate(all="ignore")
 def proportion_moments(n: object, total: object) -> ArmMoments:
     """Binomial metric from ``n`` and the number of conversions."""
     p = _safe_divide(total, n)
@@ -87,6 +89,7 @@ class RatioParts:
     zero_denominator: np.ndarray
 
 
+@np.errstate(all="ignore")
 def ratio_parts(
     n: object,
     m_sum: object,

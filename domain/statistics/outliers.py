@@ -2,9 +2,10 @@
 
 Capping must happen per unit *before* aggregation into sufficient statistics (in SQL,
 ``least(value, cap)`` with the cap from a quantile query). Thresholds come from
-``numpy.quantile`` (``method="linear"`` interpolates; ``"lower"`` gives classic
-rank-based winsorisation, the same as ``scipy.stats.mstats.winsorize``). Columns of a
-2-D array (units x metrics) are capped independently.
+``numpy.quantile``: ``method="linear"`` interpolates between order statistics,
+``"inverted_cdf"`` caps at an observed value (the empirical quantile, i.e. classic
+rank-based winsorisation). Columns of a 2-D array (units x metrics) are capped
+independently.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from domain.statistics.sufficient import SampleMeanStatistic
 
-QuantileMethod = Literal["linear", "lower", "higher", "nearest", "midpoint"]
+QuantileMethod = Literal["linear", "inverted_cdf", "lower", "higher", "nearest", "midpoint"]
 
 
 def cap_thresholds(

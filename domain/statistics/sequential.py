@@ -36,6 +36,7 @@ def sequential_rho(alpha: float, tuning_parameter: float) -> float:
     return float(np.sqrt((log_term + np.log(log_term + 1)) / tuning_parameter))
 
 
+@np.errstate(all="ignore")
 def sequential_arrays(
     effect: EffectEstimate,
     alpha: float = 0.05,
