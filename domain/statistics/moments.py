@@ -57,7 +57,8 @@ class ArmMoments:
 
     def take(self, index: object) -> ArmMoments:
         """Select elements (e.g. one variant) from array-valued moments."""
-        return ArmMoments(**{k: np.asarray(v)[index] for k, v in self.__dict__.items()})
+        values = np.broadcast_arrays(*self.__dict__.values())
+        return ArmMoments(**{k: v[index] for k, v in zip(self.__dict__, values, strict=True)})
 
 
 def _safe_divide(numerator: object, denominator: object) -> np.ndarray:
