@@ -57,6 +57,7 @@ from domain.statistics.cuped import (
     cuped_mean_moments,
     cuped_pair_moments,
     estimate_theta,
+    pooled_theta_from_sums,
     variance_reduction,
 )
 from domain.statistics.effects import EffectEstimate, compare, estimate_effect, welch_dof
@@ -176,6 +177,7 @@ __all__ = [
     "multiple_exposures_check",
     "non_inferiority_test",
     "pool",
+    "pooled_theta_from_sums",
     "power_of_test",
     "predict_experiment_trends",
     "predict_significance",

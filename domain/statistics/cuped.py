@@ -164,3 +164,18 @@ def variance_reduction(stat: AdjustedStatistic, theta: float) -> float:
     parts = covariate_parts(stat)
     adjusted = adjusted_moments(parts, theta)
     return float(1.0 - adjusted.variance / parts.post_variance)
+
+
+@np.errstate(all="ignore")
+def pooled_theta_from_sums(
+    n: object,
+    post_sum: object,
+    pre_sum: object,
+    pre_sum_squares: object,
+    post_pre_sum_of_products: object,
+) -> np.ndarray:
+    """Vectorised ``theta`` from sums already pooled over control and treatment."""
+    covariance = sample_covariance(n, post_sum, pre_sum, post_pre_sum_of_products)
+    pre_variance = sample_variance(n, pre_sum, pre_sum_squares)
+    theta = covariance / pre_variance
+    return np.where(np.isfinite(theta), theta, 0.0)
