@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
+import psycopg
 
-from domain.participation.aggregate import AssignmentSource, Participation  # noqa: E402
-from infrastructure.bootstrap import build_app  # noqa: E402
-from infrastructure.settings import EventStoreSettings  # noqa: E402
+from domain.participation.aggregate import AssignmentSource, Participation
+from infrastructure.bootstrap import build_app
+from infrastructure.settings import EventStoreSettings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -69,9 +69,13 @@ def copy_rate(url: str, count: int) -> float:
             "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
         )
         started = time.perf_counter()
-        with conn.transaction(), conn.cursor() as cursor, cursor.copy(
-            "COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN"
-        ) as copy:
+        with (
+            conn.transaction(),
+            conn.cursor() as cursor,
+            cursor.copy(
+                "COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN"
+            ) as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         return len(rows) / (time.perf_counter() - started)
@@ -103,8 +107,12 @@ def main() -> None:
         postgres_rate, _ = save_rate(EventStoreSettings(event_store=url), n, batch)
         raw_rate = copy_rate(url, n)
     print(f"{'events':<28}{events:>12,}")
-    print(f"{'SQLite (application)':<28}{sqlite_rate:>12,.0f} events/s  {sqlite_rate / raw_rate:5.2f}x raw COPY")
-    print(f"{'PostgreSQL (application)':<28}{postgres_rate:>12,.0f} events/s  {postgres_rate / raw_rate:5.2f}x raw COPY")
+    print(
+        f"{'SQLite (application)':<28}{sqlite_rate:>12,.0f} events/s  {sqlite_rate / raw_rate:5.2f}x raw COPY"
+    )
+    print(
+        f"{'PostgreSQL (application)':<28}{postgres_rate:>12,.0f} events/s  {postgres_rate / raw_rate:5.2f}x raw COPY"
+    )
     print(f"{'PostgreSQL raw COPY':<28}{raw_rate:>12,.0f} rows/s    1.00x")
 
 

@@ -13,9 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    ProcessRecorder,
+    Tracking,
+    Transcoding,
+)
 from eventsourcing.utils import get_topic
 
 from domain.errors import DomainError
@@ -26,7 +32,7 @@ from domain.participation.aggregate import AssignmentSource, Participation, part
 from domain.participation.commands import ParticipationCommand, RecordExposure
 from domain.participation.errors import NotCollecting, UnknownMetric
 
-SAVE_CHUNK = 500  # keeps one save well under psycopg's pipeline-mode size limit
+SAVE_CHUNK = 500  # keeps one save well under psycopg's pipeline-mode size limit (over sockets)
 
 
 def utcnow() -> datetime:
@@ -97,6 +103,10 @@ class LoggedEvent:
 class NeonBlue(Application[UUID]):
     name = "NeonBlue"
     snapshotting_intervals = {Experiment: 50}  # noqa: RUF012 - library API
+
+    def construct_recorder(self) -> ProcessRecorder:
+        """A process recorder, so ingest can commit Kafka offsets with the events."""
+        return self.factory.process_recorder()
 
     def construct_transcoder(self) -> JSONTranscoder:
         transcoder = SubclassAwareTranscoder()
@@ -219,11 +229,15 @@ class NeonBlue(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
-    def record(self, commands: Iterable[ParticipationCommand]) -> BatchOutcome:
-        """Applies exposure and metric commands and saves the changes in chunks.
+    def record(
+        self, commands: Iterable[ParticipationCommand], tracking: Tracking | None = None
+    ) -> BatchOutcome:
+        """Applies exposure and metric commands and saves the changes.
 
         Domain errors do not stop the batch: each rejected command is returned with its
-        error so the caller can dead-letter it.
+        error so the caller can dead-letter it. With ``tracking`` (e.g. a Kafka offset) the
+        whole batch and the tracking record commit in one transaction; a replayed tracking
+        position raises IntegrityError and writes nothing.
         """
         outcome = BatchOutcome()
         experiments: dict[str, Experiment] = {}
@@ -245,12 +259,23 @@ class NeonBlue(Application[UUID]):
                     outcome.duplicates += 1
             except DomainError as error:
                 outcome.rejected.append((command, error))
-        self.save_all(list(changed.values()))
+        if tracking is None:
+            self.save_all(list(changed.values()))
+        else:
+            self.save_tracked(list(changed.values()), tracking)
         return outcome
 
     def save_all(self, aggregates: Sequence[Any]) -> None:
         for start in range(0, len(aggregates), SAVE_CHUNK):
             self.save(*aggregates[start : start + SAVE_CHUNK])
+
+    def save_tracked(self, aggregates: Sequence[Any], tracking: Tracking) -> None:
+        """Saves the aggregates' new events and the tracking record in one transaction."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*aggregates)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
 
     def _participation_for(
         self, experiment: Experiment, command: ParticipationCommand

@@ -152,8 +152,17 @@ def simulate_traffic(
             yield RecordMetric(plan.key, user_id, f"{user_id}:latency", at, "page_load_ms", latency)
         if uniforms[index] < plan.conversion[variant]:
             converted_at = at + timedelta(minutes=float(rng.exponential(30.0)))
-            yield RecordMetric(plan.key, user_id, f"{user_id}:conversion", converted_at, "conversion")
+            yield RecordMetric(
+                plan.key, user_id, f"{user_id}:conversion", converted_at, "conversion"
+            )
             if plan.revenue_mean:
                 mean = plan.revenue_mean[variant]
                 value = float(rng.lognormal(np.log(mean) - 0.18, 0.6))
-                yield RecordMetric(plan.key, user_id, f"{user_id}:revenue", converted_at, "revenue", round(value, 2))
+                yield RecordMetric(
+                    plan.key,
+                    user_id,
+                    f"{user_id}:revenue",
+                    converted_at,
+                    "revenue",
+                    round(value, 2),
+                )

@@ -93,13 +93,17 @@ def _print_results(app: NeonBlue) -> None:
     totals = variant_totals(app)
     table = Table(title="Portfolio results (from the event log)")
     for column in ("experiment", "status", "variant", "users", "conversion", "lift", "true lift"):
-        table.add_column(column, justify="left" if column in ("experiment", "variant", "status") else "right")
+        table.add_column(
+            column, justify="left" if column in ("experiment", "variant", "status") else "right"
+        )
     for plan in PORTFOLIO:
         experiment = app.experiment(plan.key)
         by_variant = totals.get(plan.key, {})
         control_key = plan.variants[0].key
         control = by_variant.get(control_key)
-        control_rate = control.sums["conversion"] / control.users if control and control.users else 0
+        control_rate = (
+            control.sums["conversion"] / control.users if control and control.users else 0
+        )
         for i, variant in enumerate(plan.variants):
             stats = by_variant.get(variant.key)
             if stats is None or stats.users == 0:

@@ -35,7 +35,9 @@ def experiment_entries(app_: NeonBlue, key: str, start: int) -> Iterator[LoggedE
     for entry in app_.log():
         if isinstance(entry.event, Participation.Enrolled) and entry.event.experiment_key == key:
             members.add(entry.originator_id)
-        if entry.position >= start and (entry.originator_id == own or entry.originator_id in members):
+        if entry.position >= start and (
+            entry.originator_id == own or entry.originator_id in members
+        ):
             yield entry
 
 

@@ -13,7 +13,9 @@ from domain.experiments.aggregate import Experiment
 from infrastructure.cli.console import console, services
 from infrastructure.cli.parsing import SpecError, parse_metric, parse_namespace, parse_variant
 
-app = typer.Typer(help="Create experiments and move them through their lifecycle.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create experiments and move them through their lifecycle.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -30,7 +32,9 @@ def create(
     ] = None,
     metric: Annotated[
         list[str] | None,
-        typer.Option(help="Repeatable: key:primary|secondary|guardrail:binomial|mean|ratio=num/den."),
+        typer.Option(
+            help="Repeatable: key:primary|secondary|guardrail:binomial|mean|ratio=num/den."
+        ),
     ] = None,
     coverage: Annotated[float, typer.Option(help="Share of traffic included, (0, 1].")] = 1.0,
     seed: Annotated[str | None, typer.Option(help="Hash seed (default: the key).")] = None,

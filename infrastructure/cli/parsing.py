@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.experiments.values import Metric, MetricKind, MetricRole, Namespace, Variant
 from domain.errors import DomainError
+from domain.experiments.values import Metric, MetricKind, MetricRole, Namespace, Variant
 
 
 class SpecError(DomainError):
@@ -61,4 +61,6 @@ def parse_namespace(spec: str) -> Namespace:
         name, start, end = spec.split(":")
         return Namespace(name, float(start), float(end))
     except ValueError:
-        raise SpecError(f"Namespace {spec!r}: expected name:start:end, e.g. checkout:0:0.5") from None
+        raise SpecError(
+            f"Namespace {spec!r}: expected name:start:end, e.g. checkout:0:0.5"
+        ) from None

@@ -136,3 +136,20 @@ def test_add_variant_persists(app: NeonBlue):
     create(app, start=False)
     app.add_variant("checkout", Variant("v3", "Third", 0.0))
     assert app.experiment("checkout").variant_keys() == ["control", "treatment", "v3"]
+
+
+def test_tracked_batch_commits_with_its_position(app: NeonBlue):
+    from eventsourcing.persistence import IntegrityError, Tracking
+
+    create(app)
+    batch = [RecordExposure("checkout", f"u{i}", f"e{i}", T0) for i in range(10)]
+    app.record(batch, tracking=Tracking("kafka:user_events:0", 41))
+    assert app.recorder.max_tracking_id("kafka:user_events:0") == 41
+    head = app.head()
+    with pytest.raises(IntegrityError):  # the same offset again writes nothing
+        app.record(
+            [*batch[:5], RecordExposure("checkout", "new", "n1", T0)],
+            tracking=Tracking("kafka:user_events:0", 41),
+        )
+    assert app.head() == head
+    assert app.participation("checkout", "new") is None

@@ -1,4 +1,4 @@
-"""Typed settings, one object per backend, read from NEONBLUE_* environment variables."""
+"""Settings of the event store."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class ConfigurationError(ValueError):
-    """A setting has a value NeonBlue cannot use; the message names the variable."""
+from infrastructure.settings.errors import ConfigurationError
 
 
 class EventStoreSettings(BaseSettings):

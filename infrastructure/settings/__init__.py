@@ -1,0 +1,6 @@
+"""Typed settings, one module and class per backend, read from NEONBLUE_* variables."""
+
+from infrastructure.settings.errors import ConfigurationError
+from infrastructure.settings.event_store import EventStoreSettings
+
+__all__ = ["ConfigurationError", "EventStoreSettings"]
