@@ -161,5 +161,6 @@ def statistic_moments(
 
 def stack_moments(arms: list[ArmMoments]) -> ArmMoments:
     """Stack scalar moments of several arms into one array-valued :class:`ArmMoments`."""
-    keys = arms[0].__dict__.keys()
-    return ArmMoments(**{k: np.array([np.asarray(getattr(a, k)) for a in arms]) for k in keys})
+    keys = list(arms[0].__dict__)
+    columns = [np.broadcast_arrays(*a.__dict__.values()) for a in arms]
+    return ArmMoments(**{k: np.stack([c[i] for c in columns]) for i, k in enumerate(keys)})
