@@ -301,7 +301,9 @@ class NeonBlue(Application[UUID]):
         experiment: Experiment, participation: Participation, command: ParticipationCommand
     ) -> bool:
         if isinstance(command, RecordExposure):
-            return participation.expose(command.event_id, command.at, command.variant)
+            return participation.expose(
+                command.event_id, command.at, command.variant, command.context
+            )
         if command.metric not in _recordable_metrics(experiment):
             known = ", ".join(sorted(_recordable_metrics(experiment))) or "none"
             raise UnknownMetric(
@@ -309,7 +311,12 @@ class NeonBlue(Application[UUID]):
                 f"(metrics: {known})."
             )
         return participation.record_metric(
-            command.event_id, command.metric, command.value, command.at, experiment.stopped_at
+            command.event_id,
+            command.metric,
+            command.value,
+            command.at,
+            experiment.stopped_at,
+            command.context,
         )
 
     # -- the log ----------------------------------------------------------------------------

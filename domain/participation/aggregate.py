@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -47,6 +48,7 @@ class Participation(Aggregate):
     class Exposed(Event):
         event_id: str
         at: datetime
+        context: dict[str, Any]
 
         def apply(self, aggregate: Participation) -> None:
             aggregate.seen_event_ids.add(self.event_id)
@@ -60,6 +62,7 @@ class Participation(Aggregate):
         value: float
         at: datetime
         excluded: str | None
+        context: dict[str, Any]
 
         def apply(self, aggregate: Participation) -> None:
             aggregate.seen_event_ids.add(self.event_id)
@@ -71,6 +74,7 @@ class Participation(Aggregate):
         assigned: str | None
         seen: str
         at: datetime
+        context: dict[str, Any]
 
         def apply(self, aggregate: Participation) -> None:
             aggregate.seen_event_ids.add(self.event_id)
@@ -114,8 +118,17 @@ class Participation(Aggregate):
     def has_seen(self, event_id: str) -> bool:
         return event_id in self.seen_event_ids
 
-    def expose(self, event_id: str, at: datetime, seen_variant: str | None = None) -> bool:
-        """Records an exposure; False when the event id was already recorded."""
+    def expose(
+        self,
+        event_id: str,
+        at: datetime,
+        seen_variant: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> bool:
+        """Records an exposure; False when the event id was already recorded.
+
+        ``context`` is kept with the event for audit (e.g. ingest classification, source offset).
+        """
         if self.has_seen(event_id):
             return False
         if seen_variant is not None and seen_variant != self.variant:
@@ -125,9 +138,10 @@ class Participation(Aggregate):
                 assigned=self.variant,
                 seen=seen_variant,
                 at=at,
+                context=context or {},
             )
             return True
-        self.trigger_event(self.Exposed, event_id=event_id, at=at)
+        self.trigger_event(self.Exposed, event_id=event_id, at=at, context=context or {})
         return True
 
     def record_metric(
@@ -137,6 +151,7 @@ class Participation(Aggregate):
         value: float,
         at: datetime,
         stopped_at: datetime | None = None,
+        context: dict[str, Any] | None = None,
     ) -> bool:
         """Records a metric value, flagged as excluded when it cannot count; False if duplicate."""
         if self.has_seen(event_id):
@@ -148,6 +163,7 @@ class Participation(Aggregate):
             value=float(value),
             at=at,
             excluded=self.exclusion_for(at, stopped_at),
+            context=context or {},
         )
         return True
 

@@ -1,9 +1,14 @@
-"""Commands that record what users did; ingest and simulators build them from raw events."""
+"""Commands that record what users did; ingest and simulators build them from raw events.
+
+``context`` travels into the recorded event: ingest puts the classification and the source
+topic/partition/offset there, so the stored event says where it came from.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,7 @@ class RecordExposure:
     event_id: str
     at: datetime
     variant: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class RecordMetric:
     at: datetime
     metric: str
     value: float = 1.0
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 ParticipationCommand = RecordExposure | RecordMetric

@@ -153,3 +153,11 @@ def test_tracked_batch_commits_with_its_position(app: NeonBlue):
         )
     assert app.head() == head
     assert app.participation("checkout", "new") is None
+
+
+def test_command_context_is_stored_with_the_event(app: NeonBlue):
+    create(app)
+    context = {"source": {"topic": "user_events", "partition": 3, "offset": 17}}
+    app.record([RecordExposure("checkout", "u1", "e1", T0, context=context)])
+    stored = [e.event for e in app.log() if e.name == "Participation.Exposed"]
+    assert stored[0].context == context
