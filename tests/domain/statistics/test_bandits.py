@@ -57,3 +57,17 @@ def test_allocation_from_statistics():
     assert lower.weights[0] == max(lower.weights)
     tiny = thompson_allocation_from_statistics([SampleMeanStatistic(1, 1, 1)] * 2)
     assert tiny.error == ErrorCode.N_TOO_SMALL
+
+
+def test_quadrature_matches_scipy_integrate_to_six_decimals():
+    exact = probability_best(MEANS, STDS, method="quadrature")
+    assert exact.tolist() == approx(EXACT)
+    lowest = probability_best(MEANS, STDS, inverse=True, method="quadrature")
+    assert lowest.sum() == approx(1.0)
+    assert lowest.argmax() == 0
+    result = thompson_allocation(MEANS, STDS, min_share=0.1, method="quadrature")
+    # water-filling by hand on EXACT: arm 0 -> 0.1, others share 0.9 pro rata
+    rest = EXACT[1] + EXACT[2]
+    assert result.weights == approx((0.1, 0.9 * EXACT[1] / rest, 0.9 * EXACT[2] / rest))
+    zero = thompson_allocation(MEANS, [0.01, 0.0, 0.01], method="quadrature")
+    assert zero.error == ErrorCode.ZERO_VARIANCE

@@ -75,7 +75,7 @@ def test_interval_coverage_of_a_planted_effect(engine):
     assert 0.935 <= np.mean(covered) <= 0.965
 
 
-def _peeking_rejections(engine: str) -> float:
+def _peeking_rejections(engine: str, alternative: str = "two-sided") -> float:
     rng = np.random.default_rng(31)
     runs, days, daily = 1000, 30, 100
     values = rng.normal(1.0, 1.0, size=(runs, 2, days, daily))
@@ -83,7 +83,9 @@ def _peeking_rejections(engine: str) -> float:
     cumulative = [np.cumsum(a, axis=-1) for a in (n, total, squares)]
     moments = mean_moments(*cumulative)
     control, treatment = moments.take((slice(None), 0)), moments.take((slice(None), 1))
-    out = analyze_arrays(control, treatment, AnalysisOptions(engine=engine))
+    out = analyze_arrays(
+        control, treatment, AnalysisOptions(engine=engine, alternative=alternative)
+    )
     return float(np.mean(np.any(out.p_value < 0.05, axis=1)))
 
 
@@ -92,6 +94,8 @@ def test_sequential_testing_survives_daily_peeking():
     sequential = _peeking_rejections("sequential")
     assert sequential <= 0.05
     assert naive > 0.10
+    assert _peeking_rejections("sequential", "greater") <= 0.05
+    assert _peeking_rejections("frequentist", "greater") > 0.10
 
 
 def test_cuped_reduces_variance_on_correlated_pre_data():
