@@ -13,10 +13,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from domain.analysis import MetricRow, build_scorecard
 from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import build_app
 from infrastructure.cli.console import console
-from infrastructure.log_statistics import variant_totals
+from infrastructure.log_statistics import variant_sums
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PORTFOLIO, PlannedExperiment, simulate_traffic
 
@@ -24,7 +25,7 @@ BATCH = 2000
 
 
 def demo(
-    users: Annotated[int, typer.Option(help="Simulated users per experiment.")] = 4000,
+    users: Annotated[int, typer.Option(help="Simulated users per experiment.")] = 10_000,
     data_dir: Annotated[
         Path, typer.Option(help="Where the demo's event store lives (reset each run).")
     ] = Path(".neonblue/demo"),
@@ -90,35 +91,51 @@ def _create(app: NeonBlue, plan: PlannedExperiment, start: datetime) -> None:
 
 
 def _print_results(app: NeonBlue) -> None:
-    totals = variant_totals(app)
-    table = Table(title="Portfolio results (from the event log)")
-    for column in ("experiment", "status", "variant", "users", "conversion", "lift", "true lift"):
-        table.add_column(
-            column, justify="left" if column in ("experiment", "variant", "status") else "right"
-        )
+    """One compact table per experiment: every metric x treatment against control."""
+    sums = variant_sums(app)
+    console.print("\n[bold]Results, computed from the event log[/] (Holm-adjusted p-values)")
     for plan in PORTFOLIO:
         experiment = app.experiment(plan.key)
-        by_variant = totals.get(plan.key, {})
-        control_key = plan.variants[0].key
-        control = by_variant.get(control_key)
-        control_rate = (
-            control.sums["conversion"] / control.users if control and control.users else 0
+        card = build_scorecard(experiment, sums.get(plan.key, {}))
+        srm = "[red]sample ratio mismatch[/]" if card.srm.mismatch else "no SRM"
+        table = Table(
+            title=f"[bold]{plan.key}[/] ({experiment.status}, {card.total_users:,} users, {srm})",
+            title_justify="left",
         )
-        for i, variant in enumerate(plan.variants):
-            stats = by_variant.get(variant.key)
-            if stats is None or stats.users == 0:
-                continue
-            rate = stats.sums["conversion"] / stats.users
-            lift = "" if i == 0 or not control_rate else f"{rate / control_rate - 1:+.1%}"
-            true = "" if i == 0 else f"{plan.true_lift(variant.key):+.1%}"
+        for column in (
+            "variant",
+            "metric",
+            "control -> variant",
+            "lift [95% CI]",
+            "p",
+            "verdict",
+            "truth",
+        ):
+            table.add_column(column, no_wrap=True)
+        for row in card.rows:
+            truth = f"{plan.true_lift(row.variant):+.1%}" if row.metric == "conversion" else ""
             table.add_row(
-                plan.key if i == 0 else "",
-                str(experiment.status) if i == 0 else "",
-                variant.key,
-                f"{stats.users:,}",
-                f"{rate:.2%}",
-                lift,
-                true,
+                row.variant,
+                row.metric,
+                f"{_number(row.control_mean)} -> {_number(row.variant_mean)}",
+                f"{row.lift:+.1%} [{row.ci_lower:+.1%}, {row.ci_upper:+.1%}]",
+                "" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.3f}",
+                _verdict(row),
+                truth,
             )
-        table.add_section()
-    console.print(table)
+        console.print(table)
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
+
+
+def _verdict(row: MetricRow) -> str:
+    if row.error:
+        return f"[yellow]{row.error}[/]"
+    if row.guardrail is not None:
+        colour = {"pass": "green", "fail": "red"}.get(row.guardrail.status, "yellow")
+        return f"[{colour}]guardrail {row.guardrail.status}[/]"
+    return {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(row.direction, "flat")
