@@ -23,6 +23,7 @@ class _User:
     experiment_key: str
     variant: str | None
     exposed: bool = False
+    mismatched: bool = False
     values: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
@@ -44,11 +45,14 @@ def variant_sums(
             continue
         if isinstance(event, Participation.Exposed):
             user.exposed = True
+        elif isinstance(event, Participation.VariantMismatch):
+            user.mismatched = True
         elif isinstance(event, Participation.MetricRecorded) and event.excluded is None:
             user.values[event.metric] += event.value
 
     ratio_pairs = _ratio_pairs(app, {u.experiment_key for u in users.values()})
     counts: dict[tuple[str, str], int] = defaultdict(int)
+    mismatched: dict[tuple[str, str], int] = defaultdict(int)
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     squares: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     products: dict[tuple[str, str], dict[tuple[str, str], float]] = defaultdict(
@@ -59,6 +63,7 @@ def variant_sums(
             continue
         cell = (user.experiment_key, user.variant)
         counts[cell] += 1
+        mismatched[cell] += user.mismatched
         for metric, value in user.values.items():
             sums[cell][metric] += value
             squares[cell][metric] += value * value
@@ -73,6 +78,7 @@ def variant_sums(
             sums=dict(sums[cell]),
             sums_of_squares=dict(squares[cell]),
             products=dict(products[cell]),
+            mismatched_users=mismatched[cell],
         )
     return dict(result)
 

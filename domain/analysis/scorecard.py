@@ -51,6 +51,7 @@ class VariantSums:
     pre_sums: Mapping[str, float] = field(default_factory=dict)
     pre_sums_of_squares: Mapping[str, float] = field(default_factory=dict)
     post_pre_products: Mapping[str, float] = field(default_factory=dict)
+    mismatched_users: int = 0  # users also seen in another variant (data quality)
 
     def mean_statistic(
         self, metric: str, binomial: bool

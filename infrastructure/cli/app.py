@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import demo, events, experiments
+from infrastructure.cli import demo, events, experiments, mcp
 
 app = typer.Typer(
     name="neonblue",
@@ -14,5 +14,6 @@ app = typer.Typer(
 )
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(events.app, name="events")
+app.add_typer(mcp.app, name="mcp")
 app.command("assign")(experiments.assign)
 app.command("demo")(demo.demo)

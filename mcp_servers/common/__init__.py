@@ -1,0 +1,1 @@
+"""Pieces shared by the four MCP servers: inputs, freshness, errors, transports."""

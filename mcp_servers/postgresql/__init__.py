@@ -1,0 +1,1 @@
+"""The PostgreSQL MCP server: experiment configuration, assignment and history."""

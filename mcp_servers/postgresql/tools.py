@@ -1,0 +1,214 @@
+"""Tools of the PostgreSQL server: configuration, assignment, history, health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from domain.analysis import VariantSums, build_scorecard
+from domain.bucketing import bucket_ranges
+from domain.experiments.aggregate import Experiment
+from domain.experiments.aggregate import experiment_id as experiment_uuid
+from domain.experiments.values import Status
+from domain.statistics import variant_mismatch_check
+from infrastructure.application import NeonBlue
+from mcp_servers.common.errors import tool_errors
+from mcp_servers.common.freshness import Freshness
+from mcp_servers.common.inputs import ExperimentKey, Tag, UserId
+from mcp_servers.common.models import ExperimentOut, ScorecardOut
+from mcp_servers.common.sources import ResultsSource
+
+
+class ExperimentList(BaseModel):
+    experiments: list[ExperimentOut]
+    total: int = Field(description="Matching experiments before the limit.")
+    freshness: Freshness
+
+
+class ExperimentAnalysis(BaseModel):
+    experiment: ExperimentOut
+    assignments: dict[str, int] = Field(description="Exposed users per variant.")
+    health: list[str] = Field(description="Plain-language health findings (SRM, data quality).")
+    scorecard: ScorecardOut
+    freshness: Freshness
+
+
+class AssignmentExplanation(BaseModel):
+    experiment_id: str
+    user_id: str
+    variant: str | None = Field(description="Assigned variant, or null when excluded.")
+    reason: str
+    hash_version: int
+    seed: str
+    hash_value: float | None
+    bucket_range: tuple[float, float] | None
+    ranges: dict[str, tuple[float, float]]
+    coverage: float
+    namespace: str | None
+    in_namespace: bool
+    recorded_variant: str | None = Field(
+        description="Variant already recorded for the user, if any."
+    )
+    freshness: Freshness
+
+
+class HistoryEvent(BaseModel):
+    version: int
+    event: str
+    recorded_at: datetime
+    data: dict[str, Any]
+
+
+class ExperimentHistory(BaseModel):
+    experiment_id: str
+    as_of: datetime | None
+    events: list[HistoryEvent]
+    state: ExperimentOut | None = Field(description="The experiment as it was at as_of.")
+    freshness: Freshness
+
+
+class PostgresTools:
+    """Read-only tools over the event store and the relational/analytics read models."""
+
+    def __init__(self, app: NeonBlue, results: ResultsSource, max_rows: int = 1000) -> None:
+        self.app = app
+        self.results = results
+        self.max_rows = max_rows
+
+    def _fresh(self) -> Freshness:
+        head = self.app.head()
+        return Freshness.of("event_store", head, head)
+
+    def list_experiments(
+        self,
+        status: Status | None = None,
+        tag: Tag | None = None,
+        owner: Annotated[str | None, Field(max_length=128)] = None,
+        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+    ) -> ExperimentList:
+        """List experiments, optionally filtered by status, tag and owner."""
+        with tool_errors():
+            matches = [
+                e
+                for e in self.app.experiments()
+                if (status is None or e.status == status)
+                and (tag is None or tag in e.tags)
+                and (owner is None or e.owner == owner)
+            ]
+        return ExperimentList(
+            experiments=[ExperimentOut.of(e) for e in matches[: min(limit, self.max_rows)]],
+            total=len(matches),
+            freshness=self._fresh(),
+        )
+
+    def analyze_experiment_data(self, experiment_id: ExperimentKey) -> ExperimentAnalysis:
+        """Configuration, assignment counts, health checks and the statistics summary."""
+        with tool_errors():
+            experiment = self.app.experiment(experiment_id)
+            sums = self.results.variant_sums(experiment_id)
+            card = build_scorecard(experiment, sums)
+        health = _health_findings(experiment, card.srm.p_value, card.srm.mismatch, sums)
+        position = self.results.position()
+        return ExperimentAnalysis(
+            experiment=ExperimentOut.of(experiment),
+            assignments=card.users,
+            health=health,
+            scorecard=ScorecardOut.of(card),
+            freshness=Freshness.of(self.results.name, position, self.app.head()),
+        )
+
+    def predict_user_assignment(
+        self, user_id: UserId, experiment_id: ExperimentKey
+    ) -> AssignmentExplanation:
+        """The deterministic variant for a user and why (hash, bucket range, namespace)."""
+        with tool_errors():
+            experiment = self.app.experiment(experiment_id)
+            variant, decision = experiment.assignment_for(user_id)
+            recorded = self.app.participation(experiment_id, user_id)
+        ranges = bucket_ranges(len(experiment.variants), experiment.coverage, experiment.weights())
+        return AssignmentExplanation(
+            experiment_id=experiment_id,
+            user_id=user_id,
+            variant=variant,
+            reason=decision.reason,
+            hash_version=experiment.hash_version,
+            seed=experiment.seed,
+            hash_value=decision.hash_value,
+            bucket_range=decision.bucket_range,
+            ranges=dict(zip(experiment.variant_keys(), ranges, strict=True)),
+            coverage=experiment.coverage,
+            namespace=experiment.namespace.name if experiment.namespace else None,
+            in_namespace=decision.in_namespace,
+            recorded_variant=recorded.variant if recorded else None,
+            freshness=self._fresh(),
+        )
+
+    def experiment_history(
+        self, experiment_id: ExperimentKey, as_of: datetime | None = None
+    ) -> ExperimentHistory:
+        """The experiment's events, and its state as of a time (default: now)."""
+        with tool_errors():
+            self.app.experiment(experiment_id)  # clear error for unknown keys
+        events = []
+        state: Experiment | None = None
+        for event in self.app.events.get(experiment_uuid(experiment_id)):
+            if as_of is not None and event.timestamp > _aware(as_of):
+                break
+            state = event.mutate(state)
+            events.append(
+                HistoryEvent(
+                    version=event.originator_version,
+                    event=type(event).__qualname__,
+                    recorded_at=event.timestamp,
+                    data=_event_data(event),
+                )
+            )
+        if len(events) > self.max_rows:
+            raise ToolError(f"History has {len(events)} events; pass an earlier as_of.")
+        return ExperimentHistory(
+            experiment_id=experiment_id,
+            as_of=as_of,
+            events=events,
+            state=ExperimentOut.of(state) if state else None,
+            freshness=self._fresh(),
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _event_data(event: object) -> dict[str, Any]:
+    skipped = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v
+        for k, v in vars(event).items()
+        if k not in skipped
+    }
+
+
+def _health_findings(
+    experiment: Experiment, srm_p: float, mismatch: bool, sums: dict[str, VariantSums]
+) -> list[str]:
+    findings = []
+    if mismatch:
+        findings.append(
+            f"Sample ratio mismatch (p={srm_p:.2g}): assignment counts do not match the "
+            "configured weights; fix the cause before trusting any result."
+        )
+    elif sums:
+        findings.append(f"No sample ratio mismatch (p={srm_p:.2f}).")
+    else:
+        findings.append("No exposed users yet.")
+    users = sum(s.users for s in sums.values())
+    mismatched = sum(s.mismatched_users for s in sums.values())
+    if users:
+        check = variant_mismatch_check(mismatched, users)
+        if check.exceeded:
+            findings.append(f"{check.rate:.1%} of users were seen in more than one variant.")
+    if experiment.status == Status.DRAFT:
+        findings.append("The experiment is still a draft: start it to collect data.")
+    return findings

@@ -1,0 +1,181 @@
+"""The PostgreSQL MCP server through the SDK's own client over stdio and HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from domain import bucketing
+from domain.analysis import build_scorecard
+from infrastructure.bootstrap import build_app
+from infrastructure.log_statistics import variant_sums
+from infrastructure.settings import EventStoreSettings
+from infrastructure.simulation import PORTFOLIO
+from tests.mcp_servers.conftest import http_client, http_server, server_env, stdio_client
+from tests.support.injection import INJECTION_STRINGS
+
+pytestmark = pytest.mark.anyio
+TOOLS = {"list_experiments", "analyze_experiment_data", "predict_user_assignment",
+         "experiment_history"}  # fmt: skip
+KEYS = {plan.key for plan in PORTFOLIO}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def expected(portfolio_dir):
+    """Answers computed in-process, independently of the server."""
+    app = build_app(EventStoreSettings(data_dir=portfolio_dir, event_store=""))
+    sums = variant_sums(app)
+    cards = {key: build_scorecard(app.experiment(key), sums[key]) for key in KEYS}
+    head = app.head()
+    app.close()
+    return cards, head
+
+
+async def test_tools_over_stdio(portfolio_dir, expected):
+    cards, head = expected
+    async with stdio_client("postgresql", portfolio_dir) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+
+        result = await client.call_tool("analyze_experiment_data",
+                                        {"experiment_id": "mobile-onboarding-checklist"})  # fmt: skip
+        assert not result.is_error, result.content
+        answer = result.structured_content
+        card = cards["mobile-onboarding-checklist"]
+        assert answer["assignments"] == card.users
+        (row,) = answer["scorecard"]["results"]
+        assert row["relative_lift"] == pytest.approx(card.rows[0].lift)
+        assert row["p_value"] == pytest.approx(card.rows[0].p_value)
+        assert answer["freshness"]["head"] == head and answer["freshness"]["lag_events"] == 0
+
+        guard = await client.call_tool("analyze_experiment_data",
+                                       {"experiment_id": "homepage-hero-video"})  # fmt: skip
+        statuses = {r["metric"]: r["guardrail_status"]
+                    for r in guard.structured_content["scorecard"]["results"]}  # fmt: skip
+        assert statuses["page_load_ms"] == "fail"
+
+        listed = await client.call_tool(
+            "list_experiments", {"status": "running", "tag": "checkout"}
+        )
+        assert [e["key"] for e in listed.structured_content["experiments"]] == [
+            "checkout-cta-contrast", "free-shipping-threshold"]  # fmt: skip
+
+        who = await client.call_tool("predict_user_assignment",
+                                     {"experiment_id": "checkout-cta-contrast", "user_id": "u-7"})  # fmt: skip
+        n = bucketing.hash("checkout-cta-contrast", "u-7", 2)
+        assert who.structured_content["hash_value"] == n
+        assert who.structured_content["variant"] == ("control" if n < 0.5 else "treatment")
+        assert who.structured_content["recorded_variant"] is None
+
+        history = await client.call_tool("experiment_history",
+                                         {"experiment_id": "homepage-hero-video"})  # fmt: skip
+        events = [e["event"] for e in history.structured_content["events"]]
+        assert events == ["Experiment.Created", "Experiment.Started", "Experiment.Stopped"]
+        assert history.structured_content["state"]["status"] == "stopped"
+
+        before_stop = await client.call_tool("experiment_history", {
+            "experiment_id": "homepage-hero-video", "as_of": "2026-09-02T00:00:00Z"})  # fmt: skip
+        # recorded_at is the wall clock of the recording: the whole history is 'now', so an
+        # as_of in the simulated past shows nothing yet
+        assert before_stop.structured_content["events"] == []
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "message"),
+    [
+        (
+            "analyze_experiment_data",
+            {"experiment_id": "no-such"},
+            "No experiment with key 'no-such'",
+        ),
+        ("analyze_experiment_data", {"experiment_id": "bad key!"}, "should match pattern"),
+        ("list_experiments", {"limit": 0}, "greater than or equal to 1"),
+        ("list_experiments", {"status": "exploding"}, "Input should be"),
+        (
+            "predict_user_assignment",
+            {"experiment_id": "checkout-cta-contrast", "user_id": ""},
+            "at least 1 character",
+        ),
+        ("experiment_history", {"experiment_id": "x", "as_of": "yesterday"}, "datetime"),
+    ],
+)
+async def test_bad_input_gives_clear_errors(portfolio_dir, tool, arguments, message):
+    async with stdio_client("postgresql", portfolio_dir) as client:
+        result = await client.call_tool(tool, arguments)
+    assert result.is_error
+    text = result.content[0].text
+    assert message in text and "Traceback" not in text
+
+
+async def test_injection_strings_have_no_effect_and_leak_nothing(portfolio_dir, expected):
+    _, head = expected
+    string_fields = [
+        ("analyze_experiment_data", "experiment_id", {}),
+        ("experiment_history", "experiment_id", {}),
+        ("predict_user_assignment", "experiment_id", {"user_id": "u-1"}),
+        ("predict_user_assignment", "user_id", {"experiment_id": "pricing-annual-discount"}),
+        ("list_experiments", "tag", {}),
+        ("list_experiments", "owner", {}),
+    ]
+    async with stdio_client("postgresql", portfolio_dir) as client:
+        for tool, field, others in string_fields:
+            for hostile in INJECTION_STRINGS:
+                result = await client.call_tool(tool, {**others, field: hostile})
+                text = json.dumps(result.structured_content) if not result.is_error else (
+                    result.content[0].text)  # fmt: skip
+                assert "Traceback" not in text
+                if result.is_error:
+                    continue
+                leaked = {k for k in KEYS if k in text} - {others.get("experiment_id")}
+                assert not leaked, (tool, field, hostile, leaked)
+                if tool == "list_experiments":
+                    assert result.structured_content["total"] == 0
+        check = await client.call_tool("list_experiments", {})
+        assert check.structured_content["freshness"]["head"] == head  # nothing was written
+
+
+async def test_http_requires_the_token(portfolio_dir):
+    with http_server("postgresql", portfolio_dir, token="s3cret") as server:
+        base = f"http://127.0.0.1:{server.port}"
+        assert httpx.get(f"{base}/health").json()["status"] == "ok"
+        assert httpx.post(f"{base}/mcp", json={}).status_code == 401
+        wrong = httpx.post(f"{base}/mcp", json={}, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        async with http_client(server.port, "s3cret") as client:
+            result = await client.call_tool("list_experiments", {"tag": "pricing"})
+            assert not result.is_error
+            keys = [e["key"] for e in result.structured_content["experiments"]]
+            assert keys == ["pricing-annual-discount", "free-shipping-threshold"]
+
+
+async def test_http_without_token_serves_loopback(portfolio_dir):
+    with http_server("postgresql", portfolio_dir) as server:
+        async with http_client(server.port, None) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+    assert tools == TOOLS
+
+
+def test_http_refuses_non_loopback_without_token(portfolio_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", "mcp", "serve", "postgresql",
+         "--transport", "http", "--host", "0.0.0.0"],
+        env=server_env(portfolio_dir), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "NEONBLUE_MCP_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_server_name(portfolio_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", "mcp", "serve", "mongodb"],
+        env=server_env(portfolio_dir), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and "No MCP server named 'mongodb'" in result.stderr
