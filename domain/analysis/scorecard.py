@@ -97,6 +97,7 @@ class MetricRow:
     control_mean: float
     variant_mean: float
     lift: float
+    std_error: float
     ci_lower: float
     ci_upper: float
     p_value: float | None
@@ -206,6 +207,7 @@ def _row(
         control_mean=result.control_mean,
         variant_mean=result.treatment_mean,
         lift=result.estimate,
+        std_error=result.std_error,
         ci_lower=result.ci_lower,
         ci_upper=result.ci_upper,
         p_value=result.p_value,

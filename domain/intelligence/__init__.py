@@ -1,0 +1,1 @@
+"""Experiment intelligence: recommendation policy and the Recommendation aggregate."""

@@ -1,0 +1,164 @@
+"""What to do with an experiment, decided from its scorecard. Pure and deterministic.
+
+The order of checks follows how experimentation teams triage: broken data first (SRM),
+then harm (guardrails, a significantly worse primary), then a winner, then whether the
+test can still reach a conclusion in time (conditional power).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from domain.analysis import MetricRow, Scorecard
+from domain.statistics import conditional_power
+
+
+class Action(StrEnum):
+    FIX_SRM = "fix_srm"  # pause: assignment is broken, results cannot be trusted
+    STOP = "stop"  # harm detected: stop and roll back
+    SHIP = "ship"  # a clear, safe winner: stop and conclude with it
+    EXTEND = "extend"  # under-powered: keep running longer / with more traffic
+    CONTINUE = "continue"  # on track: nothing to do yet
+    REALLOCATE = "reallocate"  # move traffic towards better arms (bandit)
+
+
+CHANGES_EXPERIMENT = {Action.FIX_SRM, Action.STOP, Action.SHIP, Action.REALLOCATE}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A recommendation with the reasons and numbers behind it."""
+
+    action: Action
+    variant: str | None
+    reasons: list[str]
+    numbers: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.action in CHANGES_EXPERIMENT
+
+
+@dataclass(frozen=True)
+class Timing:
+    days_running: float
+    planned_days: float = 28.0
+
+
+def recommend(card: Scorecard, timing: Timing) -> Proposal:
+    """The recommendation for one experiment given its scorecard (sequential or fixed)."""
+    if card.srm.mismatch:
+        return Proposal(
+            Action.FIX_SRM,
+            None,
+            [
+                f"Sample ratio mismatch: observed {card.users} vs expected weights "
+                f"(chi-square p={card.srm.p_value:.2g} < 0.001). Assignment or logging is "
+                "broken; pause, find the cause, and restart before reading any result."
+            ],
+            {"srm_p_value": card.srm.p_value, "users": float(card.total_users)},
+        )
+    failing = card.failing_guardrails()
+    if failing:
+        worst = failing[0]
+        return Proposal(
+            Action.STOP,
+            worst.variant,
+            [
+                f"Guardrail {worst.metric} is significantly worse in {worst.variant}: "
+                f"{_pct(worst.lift)} [{_pct(worst.ci_lower)}, {_pct(worst.ci_upper)}], beyond its "
+                "non-inferiority margin. Stop the experiment and roll back."
+            ],
+            {"lift": worst.lift, "ci_lower": worst.ci_lower, "ci_upper": worst.ci_upper},
+        )
+    primary = [r for r in card.primary() if not r.error]
+    worse = [r for r in primary if r.direction == "worse"]
+    if worse:
+        row = worse[0]
+        return Proposal(
+            Action.STOP,
+            row.variant,
+            [f"Primary metric {row.metric} is significantly worse in {row.variant}: "
+             f"{_pct(row.lift)} (adjusted p={row.adjusted_p_value:.3g}). Stop and roll back."],
+            _numbers(row),
+        )  # fmt: skip
+    better = sorted((r for r in primary if r.direction == "better"), key=lambda r: -r.lift)
+    if better:
+        row = better[0]
+        return Proposal(
+            Action.SHIP,
+            row.variant,
+            [
+                f"{row.variant} improves {row.metric} by {_pct(row.lift)} "
+                f"[{_pct(row.ci_lower)}, {_pct(row.ci_upper)}] (adjusted p="
+                f"{row.adjusted_p_value:.3g}, {card.engine}) with no failing guardrail. "
+                "Stop and ship it."
+            ],
+            _numbers(row),
+        )
+    return _power_check(card, primary, timing)
+
+
+def _power_check(card: Scorecard, primary: list[MetricRow], timing: Timing) -> Proposal:
+    if not primary:
+        return Proposal(Action.CONTINUE, None, ["No primary results yet; keep collecting data."])
+    row = max(primary, key=lambda r: abs(r.lift) if math.isfinite(r.lift) else -1)
+    n_now = float(card.total_users)
+    elapsed = max(timing.days_running, 1.0)
+    n_final = max(n_now * timing.planned_days / elapsed, n_now)
+    power = conditional_power(row.lift, row.std_error, n_now, n_final, card.alpha)
+    numbers = {**_numbers(row), "conditional_power": power.conditional_power,
+               "days_running": timing.days_running, "planned_days": timing.planned_days}  # fmt: skip
+    if math.isfinite(power.conditional_power) and power.conditional_power >= 0.8:
+        return Proposal(
+            Action.CONTINUE,
+            None,
+            [f"No significant difference yet, but a {power.conditional_power:.0%} chance of "
+             f"reaching significance by day {timing.planned_days:.0f} at the current effect "
+             f"({_pct(row.lift)}). Keep running."],
+            numbers,
+        )  # fmt: skip
+    needed = _days_for_power(row, n_now, elapsed, card.alpha)
+    extra = (
+        f" Reaching 80% conditional power needs about {needed:.0f} days in total at current traffic."
+        if needed is not None
+        else " The observed effect is too small to detect at any practical duration."
+    )
+    if needed is not None:
+        numbers["days_needed"] = needed
+    return Proposal(
+        Action.EXTEND,
+        None,
+        [f"Under-powered: only a {_pct(power.conditional_power, sign=False)} chance of reaching "
+         f"significance by day {timing.planned_days:.0f} at the current effect "
+         f"({_pct(row.lift)}, {card.total_users:,} users so far).{extra} Extend the test or "
+         "raise its traffic coverage; do not ship on this evidence."],
+        numbers,
+    )  # fmt: skip
+
+
+def _days_for_power(row: MetricRow, n_now: float, elapsed: float, alpha: float) -> float | None:
+    """Days until conditional power reaches 80% at the current effect (None if > 1 year)."""
+    for days in (14, 21, 28, 42, 56, 84, 112, 168, 252, 365):
+        n_final = n_now * days / elapsed
+        if n_final <= n_now:
+            continue
+        power = conditional_power(row.lift, row.std_error, n_now, n_final, alpha)
+        if math.isfinite(power.conditional_power) and power.conditional_power >= 0.8:
+            return float(days)
+    return None
+
+
+def _numbers(row: MetricRow) -> dict[str, float]:
+    numbers = {"lift": row.lift, "ci_lower": row.ci_lower, "ci_upper": row.ci_upper}
+    if row.adjusted_p_value is not None:
+        numbers["adjusted_p_value"] = row.adjusted_p_value
+    return numbers
+
+
+def _pct(value: float, sign: bool = True) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:+.1%}" if sign else f"{value:.0%}"

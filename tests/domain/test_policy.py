@@ -1,0 +1,86 @@
+"""The recommendation policy on the four situations agents must get right."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.analysis import VariantSums, build_scorecard
+from domain.experiments.aggregate import Experiment
+from domain.experiments.values import Metric, MetricKind, MetricRole
+from domain.intelligence.policy import Action, Timing, recommend
+from domain.intelligence.recommendation import Recommendation, RecommendationError
+from domain.statistics import AnalysisOptions
+from tests.factories import two_variants
+
+PRIMARY = Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL)
+LATENCY = Metric("latency", MetricRole.GUARDRAIL, MetricKind.MEAN, higher_is_better=False,
+                 margin=0.05)  # fmt: skip
+
+
+def card(control, treatment, latency=(1000.0, 1000.0), engine="sequential"):
+    experiment = Experiment.design("e", "E", variants=two_variants(), metrics=[PRIMARY, LATENCY])
+
+    def sums(users, conversions, mean_latency):
+        return VariantSums(
+            users,
+            {"conversion": conversions, "latency": mean_latency * users},
+            {"conversion": conversions, "latency": (mean_latency**2 + 40_000) * users},
+        )
+
+    return build_scorecard(
+        experiment,
+        {"control": sums(*control, latency[0]), "treatment": sums(*treatment, latency[1])},
+        AnalysisOptions(engine=engine),
+    )
+
+
+def test_srm_comes_first():
+    proposal = recommend(card((10_000, 1000), (9_000, 1200)), Timing(14))
+    assert proposal.action == Action.FIX_SRM and proposal.needs_approval
+    assert proposal.numbers["srm_p_value"] < 0.001
+
+
+def test_clear_winner_is_shipped():
+    proposal = recommend(card((20_000, 2000), (20_000, 2400)), Timing(14))
+    assert proposal.action == Action.SHIP and proposal.variant == "treatment"
+    assert proposal.numbers["lift"] == pytest.approx(0.2)
+    assert "Stop and ship" in proposal.reasons[0]
+
+
+def test_harmful_guardrail_stops_even_with_a_winner():
+    proposal = recommend(card((20_000, 2000), (20_000, 2400), latency=(1000, 1200)), Timing(14))
+    assert proposal.action == Action.STOP and proposal.variant == "treatment"
+    assert "Guardrail latency" in proposal.reasons[0]
+
+
+def test_significantly_worse_primary_stops():
+    proposal = recommend(card((20_000, 2400), (20_000, 2000)), Timing(14))
+    assert proposal.action == Action.STOP
+
+
+def test_under_powered_test_is_extended():
+    proposal = recommend(card((1_000, 100), (1_000, 108)), Timing(days_running=7))
+    assert proposal.action == Action.EXTEND and not proposal.needs_approval
+    assert proposal.numbers["conditional_power"] < 0.8
+    assert "Under-powered" in proposal.reasons[0]
+
+
+def test_on_track_test_continues():
+    # a +15% effect at z ~ 1.9 on day 3 of 28: not significant yet, but clearly on track
+    proposal = recommend(card((3_000, 300), (3_000, 345), engine="frequentist"), Timing(3))
+    assert proposal.action == Action.CONTINUE and not proposal.needs_approval
+    assert proposal.numbers["conditional_power"] >= 0.8
+
+
+def test_recommendation_lifecycle():
+    rec = Recommendation.propose(
+        experiment_key="e", action="ship", variant="treatment", reasons=["r"], numbers={},
+        needs_approval=True, tool_calls=[], positions={"event_store": 9}, mode="deterministic",
+        run_id="run-1",
+    )  # fmt: skip
+    assert rec.state == "pending"
+    rec.approve("alice", "looks good")
+    with pytest.raises(RecommendationError, match="only pending"):
+        rec.reject("bob")
+    rec.mark_applied(["stop_experiment", "conclude_experiment"])
+    assert rec.state == "applied" and rec.decided_by == "alice"
