@@ -19,6 +19,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     ProcessRecorder,
+    StoredEvent,
     Tracking,
     Transcoding,
 )
@@ -31,6 +32,7 @@ from domain.experiments.values import Conclusion, Metric, Namespace, Status, Var
 from domain.participation.aggregate import AssignmentSource, Participation, participation_id
 from domain.participation.commands import ParticipationCommand, RecordExposure
 from domain.participation.errors import NotCollecting, UnknownMetric
+from infrastructure.audit.chain import ChainingMapper
 
 SAVE_CHUNK = 500  # keeps one save well under psycopg's pipeline-mode size limit (over sockets)
 
@@ -107,6 +109,18 @@ class NeonBlue(Application[UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         """A process recorder, so ingest can commit Kafka offsets with the events."""
         return self.factory.process_recorder()
+
+    def construct_mapper(self) -> ChainingMapper:
+        """A mapper that hash-chains every stored event (tamper evidence; `audit verify`)."""
+        mapper = self.factory.mapper(self.construct_transcoder(), mapper_class=ChainingMapper)
+        assert isinstance(mapper, ChainingMapper)
+
+        def stored_version(originator_id: UUID | str, version: int) -> StoredEvent | None:
+            found = self.recorder.select_events(originator_id, gt=version - 1, lte=version)
+            return found[0] if found else None
+
+        mapper.stored_version = stored_version
+        return mapper
 
     def construct_transcoder(self) -> JSONTranscoder:
         transcoder = SubclassAwareTranscoder()

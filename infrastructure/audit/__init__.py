@@ -1,0 +1,1 @@
+"""Audit and operations: hash chain, verification, checkpoints, replay, export, reports."""

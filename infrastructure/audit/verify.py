@@ -1,0 +1,208 @@
+"""`audit verify`: walk the notification log, check every event's chain, and checkpoints.
+
+Per event: the hash in its chain header must match its content (detects an altered state,
+topic, originator id or version), and it must link to the previous version of its stream
+(detects deleted, duplicated or reordered events within a stream). Across streams, the
+per-log running hash ``running = sha256(running || position || event hash)`` over the
+notification order is compared with signed checkpoints (see :mod:`.checkpoints`), which
+detects deleted, inserted or reordered events anywhere before a checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+
+from infrastructure.audit.chain import GENESIS, event_hash, legacy_hash, split_state
+from infrastructure.audit.checkpoints import Checkpoint
+
+Kind = Literal["altered", "deleted", "reordered", "unchained", "checkpoint"]
+PAGE_SIZE = 5000
+MAX_FINDINGS = 100
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in the log, at a notification position."""
+
+    position: int
+    kind: Kind
+    message: str
+
+    def __str__(self) -> str:
+        return f"position {self.position}: {self.kind}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    """What a walk of the log found; ``ok`` when nothing."""
+
+    events: int = 0
+    last_position: int = 0
+    running_hash: bytes = GENESIS
+    checkpoints_checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first(self) -> Finding | None:
+        return min(self.findings, key=lambda f: f.position) if self.findings else None
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def read_log(recorder: ApplicationRecorder, start: int = 1) -> Iterator[Notification]:
+    """Every notification from ``start``, in pages (gaps in positions are normal)."""
+    position = start
+    while True:
+        page = recorder.select_notifications(start=position, limit=PAGE_SIZE)
+        if not page:
+            return
+        yield from page
+        position = page[-1].id + 1
+
+
+class Verifier:
+    """Walks notifications in order, keeping per-stream heads and the running hash."""
+
+    def __init__(self, checkpoints: Sequence[Checkpoint] = ()) -> None:
+        self.report = VerifyReport()
+        self._streams: dict[UUID | str, tuple[int, bytes, int]] = {}
+        self._pending = sorted(checkpoints, key=lambda c: c.position)
+        self._gaps: dict[tuple[UUID | str, int], tuple[int, int]] = {}
+
+    def feed(self, notifications: Iterable[Notification]) -> None:
+        report = self.report
+        streams = self._streams
+        running = report.running_hash
+        count = report.events
+        sha256 = hashlib.sha256
+        for n in notifications:
+            position = n.id
+            while self._pending and self._pending[0].position < position:
+                report.running_hash, report.events = running, count
+                self._check_checkpoint(self._pending.pop(0))
+            oid, version = n.originator_id, n.originator_version
+            seal, payload = split_state(n.state)
+            if seal is None:
+                digest = link = legacy_hash(n)
+                self._find(position, "unchained", f"{_who(n)} has no hash (stripped or pre-audit)")
+            else:
+                digest = event_hash(seal.prev_hash, oid, version, n.topic, payload)
+                link = seal.hash
+                if digest != seal.hash:
+                    self._find(position, "altered", f"{_who(n)} does not match its hash")
+            if self._check_link(n, None if seal is None else seal.prev_hash, streams.get(oid)):
+                streams[oid] = (version, link, position)
+            running = sha256(running + position.to_bytes(8, "big") + digest).digest()
+            count += 1
+        report.running_hash, report.events = running, count
+        if count:
+            report.last_position = max(report.last_position, position)
+
+    def finish(self) -> VerifyReport:
+        """Checks the checkpoints beyond the last event (a truncated log fails them)."""
+        for checkpoint in self._pending:
+            self._check_checkpoint(checkpoint)
+        self._pending = []
+        return self.report
+
+    def _check_link(
+        self, n: Notification, prev_hash: bytes | None, head: tuple[int, bytes, int] | None
+    ) -> bool:
+        """Checks the event against its stream's head; True when it becomes the new head."""
+        version = n.originator_version
+        if head is None:
+            if version > 1:
+                self._gap(n, 1, 0)
+            elif prev_hash is not None and prev_hash != GENESIS:
+                self._find(n.id, "altered", f"{_who(n)} does not start at the genesis hash")
+            return True
+        last_version, last_hash, last_position = head
+        if version <= last_version:
+            gap = self._gaps.pop((n.originator_id, version), None)
+            if gap is None:
+                self._find(
+                    n.id,
+                    "reordered",
+                    f"{_who(n)} comes after version {last_version} (at position {last_position})",
+                )
+            else:  # the missing version turned up later: a reordering, not a deletion
+                index, position = gap
+                self.report.findings[index] = Finding(
+                    position,
+                    "reordered",
+                    f"{_who(n)} is stored at position {n.id}, after later versions of its stream",
+                )
+            return False
+        if version > last_version + 1:
+            self._gap(n, last_version + 1, last_position)
+        elif prev_hash is not None and prev_hash != last_hash:
+            self._find(
+                n.id,
+                "altered",
+                f"{_who(n)} does not chain to version {last_version} stored before it",
+            )
+        return True
+
+    def _gap(self, n: Notification, first_missing: int, last_position: int) -> None:
+        version = n.originator_version
+        missing = f"{first_missing}" + (f"-{version - 1}" if version - 1 > first_missing else "")
+        where = (
+            f"stored between positions {last_position} and {n.id}"
+            if last_position
+            else (f"stored before position {n.id}")
+        )
+        if len(self.report.findings) < MAX_FINDINGS:
+            for missing_version in range(first_missing, version):
+                self._gaps[(n.originator_id, missing_version)] = (len(self.report.findings), n.id)
+        self._find(n.id, "deleted", f"{_who(n)}: version(s) {missing}, {where}, are missing")
+
+    def _check_checkpoint(self, checkpoint: Checkpoint) -> None:
+        report = self.report
+        report.checkpoints_checked += 1
+        if (
+            report.running_hash.hex() == checkpoint.running_hash
+            and report.events == checkpoint.count
+        ):
+            return
+        self._find(
+            checkpoint.position,
+            "checkpoint",
+            f"the log up to position {checkpoint.position} differs from the checkpoint of "
+            f"{checkpoint.created_at} ({report.events} events now, {checkpoint.count} then): "
+            "events at or before it were deleted, inserted, reordered or altered",
+        )
+
+    def _find(self, position: int, kind: Kind, message: str) -> None:
+        if len(self.report.findings) < MAX_FINDINGS:
+            self.report.findings.append(Finding(position, kind, message))
+
+
+def verify_log(
+    recorder: ApplicationRecorder, checkpoints: Sequence[Checkpoint] = ()
+) -> VerifyReport:
+    """Walks the whole log; the report lists what was altered, deleted or reordered."""
+    started = time.perf_counter()
+    verifier = Verifier(checkpoints)
+    verifier.feed(read_log(recorder))
+    report = verifier.finish()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _who(n: Notification) -> str:
+    name = n.topic.rsplit(":", 1)[-1]
+    return f"{name} v{n.originator_version} of {n.originator_id}"
