@@ -291,12 +291,30 @@ class NeonBlue(Application[UUID]):
         self._take_snapshots(processing_event)
         self._notify(recordings)
 
+    def apply_command(
+        self,
+        experiment: Experiment,
+        participation: Participation | None,
+        command: ParticipationCommand,
+    ) -> tuple[Participation, bool]:
+        """Applies one command to a participation (enrolling the user when ``None``).
+
+        Returns the participation and False for a duplicate event id; raises DomainError,
+        leaving ``participation`` unchanged. Batch ingest uses this with its own loading.
+        """
+        if participation is None:
+            participation = self._enroll(experiment, command)
+        return participation, self._apply(experiment, participation, command)
+
     def _participation_for(
         self, experiment: Experiment, command: ParticipationCommand
     ) -> Participation:
         existing = self.participation(command.experiment_key, command.user_id)
         if existing is not None:
             return existing
+        return self._enroll(experiment, command)
+
+    def _enroll(self, experiment: Experiment, command: ParticipationCommand) -> Participation:
         if experiment.status != Status.RUNNING:
             raise NotCollecting(
                 f"Experiment {experiment.key!r} is {experiment.status}; users can only be "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import demo, events, experiments, mcp
+from infrastructure.cli import demo, events, experiments, ingest, mcp
 
 app = typer.Typer(
     name="neonblue",
@@ -17,3 +17,8 @@ app.add_typer(events.app, name="events")
 app.add_typer(mcp.app, name="mcp")
 app.command("assign")(experiments.assign)
 app.command("demo")(demo.demo)
+app.command("produce")(ingest.produce)
+app.command("simulate")(ingest.simulate)
+app.command("ingest")(ingest.ingest)
+app.command("triage")(ingest.triage)
+app.add_typer(ingest.dead_letters_app, name="dead-letters")

@@ -2,5 +2,6 @@
 
 from infrastructure.settings.errors import ConfigurationError
 from infrastructure.settings.event_store import EventStoreSettings
+from infrastructure.settings.kafka import KafkaSettings
 
-__all__ = ["ConfigurationError", "EventStoreSettings"]
+__all__ = ["ConfigurationError", "EventStoreSettings", "KafkaSettings"]

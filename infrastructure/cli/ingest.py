@@ -1,0 +1,226 @@
+"""`neonblue produce | simulate | ingest | triage | dead-letters`: the ingest path."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from domain.ingestion.aggregates import UnclassifiedEvents
+from infrastructure.cli.console import console, error_console, services
+from infrastructure.ingest.bus import InProcessBus, Producer
+from infrastructure.ingest.errors import IngestError
+from infrastructure.ingest.loop import IngestStats
+from infrastructure.ingest.runtime import dead_letters, ingest_in_process, kafka_loop
+from infrastructure.ingest.simulate import (
+    TrafficPlan,
+    ensure_experiments,
+    planned,
+    publish,
+    wire_events,
+)
+from infrastructure.settings import KafkaSettings
+
+dead_letters_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except IngestError as error:
+        error_console.print(f"[bold red]ingest error:[/] {error}")
+        sys.exit(4)
+
+
+def _require_kafka(settings: KafkaSettings, what: str) -> None:
+    if settings.embedded:
+        error_console.print(
+            f"[bold red]error:[/] {what} needs Kafka; set NEONBLUE_KAFKA_BOOTSTRAP_SERVERS "
+            "(the in-process bus lives only inside one process, e.g. `neonblue simulate`)."
+        )
+        sys.exit(2)
+
+
+def _producer(settings: KafkaSettings) -> Producer:
+    from infrastructure.ingest.kafka import KafkaProducer, ensure_topics
+
+    ensure_topics(settings, [*settings.topics, settings.dead_letter_topic])
+    return KafkaProducer(settings)
+
+
+def _stats_table(stats: IngestStats) -> Table:
+    table = Table(title="ingest", show_header=False, box=None)
+    lag = "?" if stats.lag is None else f"{stats.lag:,}"
+    for name, value in (
+        ("consumed", f"{stats.consumed:,}  ({stats.rate:,.0f}/s)"),
+        ("recorded", f"{stats.recorded:,}  (stored events {stats.stored_events:,})"),
+        ("duplicates", f"{stats.duplicates:,}  skipped redelivered {stats.skipped:,}"),
+        ("unclassified", f"{stats.unclassified:,}"),
+        ("dead letters", f"{stats.dead_lettered:,}"),
+        ("lag", lag),
+        ("batches", f"{stats.batches:,}  retries {stats.retries}  rebalances {stats.rebalances}"),
+        ("last error", stats.last_error or "-"),
+    ):
+        table.add_row(name, value)
+    return table
+
+
+def produce(
+    topic: Annotated[str, typer.Argument(help="Topic to publish to.")],
+    source: Annotated[Path, typer.Argument(help="File of JSON lines; '-' reads stdin.")] = Path(
+        "-"
+    ),
+    key_field: Annotated[str, typer.Option(help="JSON field used as the message key.")] = "user_id",
+) -> None:
+    """Publish JSON lines to a Kafka topic (keyed by user id, so one user has one partition)."""
+    settings = KafkaSettings()
+    _require_kafka(settings, "produce")
+    lines = sys.stdin if str(source) == "-" else source.open(encoding="utf-8")
+    with _errors():
+        producer = _producer(settings)
+        count = 0
+        for line in lines:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            key = None
+            try:
+                value = json.loads(line).get(key_field)
+                key = str(value).encode() if value is not None else None
+            except (ValueError, AttributeError):
+                pass  # still published: ingest dead-letters it with the reason
+            producer.produce(topic, line.encode(), key)
+            count += 1
+        producer.flush()
+    console.print(f"Published {count:,} message(s) to {topic}.")
+
+
+def simulate(
+    experiments: Annotated[int, typer.Option(help="How many portfolio experiments (1-5).")] = 3,
+    users: Annotated[int, typer.Option(help="Users per experiment.")] = 10_000,
+    effect: Annotated[
+        float | None, typer.Option(help="True relative lift of every treatment (e.g. 0.05).")
+    ] = None,
+    srm: Annotated[float, typer.Option(help="Fraction of treatment exposures lost (SRM).")] = 0.0,
+    novelty: Annotated[float, typer.Option(help="Extra day-0 lift, decaying (novelty).")] = 0.0,
+    sessions: Annotated[float, typer.Option(help="Mean sessions (exposures) per user.")] = 2.0,
+    unknown_fraction: Annotated[
+        float, typer.Option(help="Users sending an unknown event type.")
+    ] = 0.0,
+    rate: Annotated[float, typer.Option(help="Events per second; 0 = as fast as possible.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Publish a realistic event stream with known true effects (Kafka, or the in-process bus
+    which is then ingested in this process)."""
+    plan = TrafficPlan(
+        experiments, users, effect, srm, novelty, sessions, unknown_fraction, seed=seed
+    )
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=plan.days)
+    settings = KafkaSettings()
+    with services() as built, _errors():
+        ensure_experiments(built.app, planned(plan), start)
+        if settings.embedded:
+            bus = InProcessBus()
+            count = publish(bus.producer(), wire_events(plan, start), rate)
+            console.print(f"Published {count:,} events on the in-process bus; ingesting...")
+            stats = ingest_in_process(built.app, bus, settings)
+            console.print(_stats_table(stats))
+            return
+        count = publish(_producer(settings), wire_events(plan, start), rate)
+    console.print(f"Published {count:,} events to {', '.join(settings.topics[1:])}.")
+
+
+def ingest(
+    until_idle: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds without input.")
+    ] = None,
+) -> None:
+    """Run the Kafka consumer into the event store with a live progress and lag display."""
+    settings = KafkaSettings()
+    _require_kafka(settings, "ingest")
+    with services() as built, _errors(), Live(console=console, refresh_per_second=2) as live:
+        loop = kafka_loop(built.app, settings, on_progress=lambda s: live.update(_stats_table(s)))
+        loop.install_signal_handlers()
+        stats = loop.run(until_idle=until_idle)
+        live.update(_stats_table(stats))
+
+
+def triage(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List event types no classification rule knows, with counts and an example."""
+    counts: Counter[str] = Counter()
+    examples: dict[str, dict] = {}
+    with services() as built:
+        topic = (
+            UnclassifiedEvents.Received.__module__ + ":" + UnclassifiedEvents.Received.__qualname__
+        )
+        for entry in built.app.log(topics=[topic]):
+            event = entry.event
+            counts[event.event_type] += 1  # type: ignore[attr-defined]
+            examples.setdefault(event.event_type, event.payload)  # type: ignore[attr-defined]
+    if as_json:
+        for name, count in counts.most_common():
+            print(json.dumps({"event_type": name, "count": count, "example": examples[name]}))
+        return
+    table = Table(title="Unclassified event types (for triage)")
+    for column in ("event type", "count", "example"):
+        table.add_column(column)
+    for name, count in counts.most_common():
+        table.add_row(name, f"{count:,}", json.dumps(examples[name])[:100])
+    console.print(table)
+
+
+@dead_letters_app.command("list")
+def list_dead_letters(
+    limit: Annotated[int, typer.Option(help="Most dead letters to show.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Dead letters with their source, reason and original bytes."""
+    settings = KafkaSettings()
+    _require_kafka(settings, "dead-letters list")
+    with _errors():
+        letters = dead_letters(settings, limit)
+    if as_json:
+        for _, letter in letters:
+            print(
+                json.dumps(
+                    {**letter.__dict__, "key": None, "original": letter.original_text(10_000)}
+                )
+            )
+        return
+    table = Table(title=f"Dead letters ({len(letters)})")
+    for column in ("source", "kind", "reason", "original"):
+        table.add_column(column, overflow="fold")
+    for _, d in letters:
+        source = f"{d.source_topic}[{d.source_partition}]@{d.source_offset}"
+        table.add_row(source, d.kind, d.reason, d.original_text(60))
+    console.print(table)
+
+
+@dead_letters_app.command("replay")
+def replay_dead_letters(
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind (e.g. unknown_experiment).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Most dead letters to replay.")] = 10_000,
+) -> None:
+    """Publish dead letters' original bytes to their source topics again (after a fix)."""
+    settings = KafkaSettings()
+    _require_kafka(settings, "dead-letters replay")
+    with _errors():
+        letters = [d for _, d in dead_letters(settings, limit) if kind in (None, d.kind)]
+        producer = _producer(settings)
+        for letter in letters:
+            if letter.original is not None:
+                producer.produce(letter.source_topic, letter.original, letter.key)
+        producer.flush()
+    console.print(f"Replayed {len(letters):,} dead letter(s) to their source topics.")

@@ -1,0 +1,210 @@
+"""The ingest loop: poll a batch, write it with its offsets, repeat.
+
+Rebalances flush the pending batch before partitions go (and drop the writer's cache);
+assignments seek to the offsets stored in the event store. When the event store is down
+the batch is kept and retried with exponential backoff; SIGTERM/SIGINT stop the loop after
+the current batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+
+from infrastructure.application import NeonBlue
+from infrastructure.ingest.bus import Consumer, Partition, Producer, Record
+from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.ingest.writer import BatchResult, BatchWriter
+
+log = logging.getLogger(__name__)
+UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+@dataclass
+class IngestStats:
+    consumed: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    unclassified: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    stored_events: int = 0
+    batches: int = 0
+    retries: int = 0
+    rebalances: int = 0
+    lag: int | None = None
+    last_error: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, result: BatchResult) -> None:
+        self.consumed += result.records
+        self.recorded += result.recorded
+        self.duplicates += result.duplicates
+        self.unclassified += result.unclassified
+        self.dead_lettered += len(result.dead_letters)
+        self.skipped += result.skipped
+        self.stored_events += result.stored_events
+        self.batches += 1
+
+    @property
+    def rate(self) -> float:
+        return self.consumed / max(time.monotonic() - self.started, 1e-9)
+
+
+@dataclass
+class Backoff:
+    initial: float = 0.2
+    maximum: float = 5.0
+
+
+class IngestLoop:
+    """Consumes ``topics`` into the event store of ``app``; dead letters go to ``producer``."""
+
+    def __init__(
+        self,
+        app: NeonBlue,
+        consumer: Consumer,
+        producer: Producer,
+        topics: Sequence[str],
+        dead_letter_topic: str,
+        *,
+        batch_size: int = 5000,
+        linger: float = 0.2,
+        cache_size: int = 500_000,
+        backoff: Backoff | None = None,
+        on_progress: Callable[[IngestStats], None] | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self.topics = list(topics)
+        self.dead_letter_topic = dead_letter_topic
+        self.batch_size = batch_size
+        self.linger = linger
+        self.backoff = backoff or Backoff()
+        self.on_progress = on_progress
+        self.writer = BatchWriter(app, self._send_dead_letters, cache_size)
+        self.stats = IngestStats()
+        self._pending: list[Record] = []
+        self._stop = threading.Event()
+
+    def stop(self, *_: object) -> None:
+        """Asks the loop to finish its current batch and return (signal-handler safe)."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.stop)
+
+    def run(self, until_idle: float | None = None) -> IngestStats:
+        """Runs until `stop()` or, with ``until_idle``, until nothing arrived for that long."""
+        self.consumer.subscribe(self.topics, self._on_assign, self._on_revoke)
+        last_record = time.monotonic()
+        last_progress = 0.0
+        try:
+            while not self._stop.is_set():
+                got = self._fill()
+                if self._pending:
+                    self._flush()
+                now = time.monotonic()
+                if got:
+                    last_record = now
+                if self.on_progress and now - last_progress >= 0.5:
+                    last_progress = now
+                    self._report()
+                if until_idle is not None and not got and now - last_record >= until_idle:
+                    break
+        finally:
+            if not self._stop.is_set() and self._pending:
+                self._flush()
+            self.consumer.close()
+            self._report()
+        return self.stats
+
+    def _fill(self) -> bool:
+        """Polls until the batch is full or the linger time is over; True if anything came."""
+        deadline = time.monotonic() + self.linger
+        got = False
+        while len(self._pending) < self.batch_size and not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            records = self.consumer.consume(
+                self.batch_size - len(self._pending), min(remaining, 0.1)
+            )
+            if records:
+                got = True
+                self._pending.extend(records)
+        return got
+
+    def _flush(self) -> None:
+        """Writes the pending batch, retrying until it is committed (or the loop is stopped)."""
+        batch = self._pending
+        delay = self.backoff.initial
+        while batch:
+            try:
+                result = self.writer.write(batch)
+            except IntegrityError as error:
+                # Another writer got there first (rebalance race) or offsets were replayed:
+                # re-read the stored positions and redo the batch against fresh state.
+                self._note_retry(error)
+                self._retry_positions({r.source for r in batch})
+                continue
+            except UNAVAILABLE as error:
+                self._note_retry(error)
+                if self._stop.wait(delay):
+                    self._pending = []  # not committed: replayed from the stored offsets
+                    return
+                delay = min(delay * 2, self.backoff.maximum)
+                continue
+            self.stats.add(result)
+            self.stats.last_error = ""
+            break
+        self._pending = []
+
+    def _note_retry(self, error: Exception) -> None:
+        self.stats.retries += 1
+        self.stats.last_error = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+        log.warning("ingest batch not committed, retrying: %s", self.stats.last_error)
+
+    def _retry_positions(self, partitions: set[Partition]) -> None:
+        delay = self.backoff.initial
+        while True:
+            try:
+                self.writer.forget(partitions)
+                self.writer.assign(partitions)
+                return
+            except UNAVAILABLE as error:
+                self._note_retry(error)
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, self.backoff.maximum)
+
+    def _on_assign(self, partitions: list[Partition]) -> dict[Partition, int]:
+        self.stats.rebalances += 1
+        self._retry_positions(set(partitions))
+        return {tp: self.writer.positions[tp] for tp in partitions}
+
+    def _on_revoke(self, partitions: list[Partition]) -> None:
+        if self._pending and not self._stop.is_set():
+            self._flush()
+        self._pending = [r for r in self._pending if r.source not in set(partitions)]
+        self.writer.forget(partitions)
+
+    def _send_dead_letters(self, letters: list[DeadLetter]) -> None:
+        for letter in letters:
+            self.producer.produce(self.dead_letter_topic, letter.encode(), letter.key)
+        self.producer.flush()
+
+    def _report(self) -> None:
+        marks = self.consumer.high_watermarks()
+        positions = self.writer.positions
+        if marks:
+            self.stats.lag = sum(max(0, high - positions.get(tp, 0)) for tp, high in marks.items())
+        if self.on_progress:
+            self.on_progress(self.stats)

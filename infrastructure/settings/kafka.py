@@ -1,0 +1,59 @@
+"""Settings of the log (Kafka or the in-process bus) and of ingest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCE_TOPICS = ("experiments_events", "user_events", "analytics_events")
+DEAD_LETTER_TOPIC = "neonblue.dead_letter"
+
+
+class KafkaSettings(BaseSettings):
+    """Where events come from. An empty ``NEONBLUE_KAFKA_BOOTSTRAP_SERVERS`` means the
+    in-process bus (the embedded default)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEONBLUE_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field("", description="host:port[,host:port]; empty: in-process bus.")
+    group_id: str = Field("neonblue-ingest", description="Consumer group of ingest processes.")
+    topics: tuple[str, ...] = Field(SOURCE_TOPICS, description="Topics ingest consumes.")
+    dead_letter_topic: str = Field(DEAD_LETTER_TOPIC, description="Where bad input goes.")
+    partitions: int = Field(6, description="Partitions of topics created by NeonBlue.")
+    session_timeout_ms: int = Field(10_000, description="Consumer group session timeout.")
+    heartbeat_interval_ms: int = Field(1_000, description="Consumer heartbeat interval.")
+    batch_size: int = Field(5_000, description="Records per ingest transaction (at most).")
+    batch_linger_s: float = Field(0.2, description="Longest wait to fill a batch, seconds.")
+    cache_size: int = Field(500_000, description="Aggregates kept in memory by one ingest process.")
+
+    @property
+    def embedded(self) -> bool:
+        return not self.bootstrap_servers.strip()
+
+    def consumer_config(self, **overrides: Any) -> dict[str, Any]:
+        """librdkafka settings: no auto commit (offsets live in the event store)."""
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "group.id": self.group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "range",
+            "session.timeout.ms": self.session_timeout_ms,
+            "heartbeat.interval.ms": self.heartbeat_interval_ms,
+            "fetch.min.bytes": 1,
+            "queued.max.messages.kbytes": 65536,
+            **overrides,
+        }
+
+    def producer_config(self, **overrides: Any) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "compression.type": "none",
+            **overrides,
+        }

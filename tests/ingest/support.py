@@ -1,0 +1,48 @@
+"""Helpers of the ingest tests: topic mapping, producing, and reading back what was stored."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+
+from eventsourcing.utils import get_topic
+
+from domain.ingestion.aggregates import ExperimentInbox, UnclassifiedEvents
+from domain.participation.aggregate import Participation
+from infrastructure.application import NeonBlue
+from infrastructure.ingest.kafka import KafkaProducer
+from infrastructure.ingest.simulate import WireMessage
+from infrastructure.settings import KafkaSettings
+
+RECORDED = [
+    get_topic(cls)
+    for cls in (
+        Participation.Exposed,
+        Participation.MetricRecorded,
+        Participation.VariantMismatch,
+        ExperimentInbox.Accepted,
+        UnclassifiedEvents.Received,
+    )
+]
+
+
+def topic_for(settings: KafkaSettings, logical: str) -> str:
+    """The test's unique topic standing for a logical one (user_events -> user_events-<tag>)."""
+    return next(t for t in settings.topics if t.startswith(logical + "-"))
+
+
+def produce(settings: KafkaSettings, messages: Iterable[WireMessage]) -> list[str]:
+    """Publishes the messages; returns their event ids (in order)."""
+    producer = KafkaProducer(settings)
+    ids = []
+    for message in messages:
+        producer.produce(topic_for(settings, message.topic), message.value, message.key)
+        ids.append(json.loads(message.value)["event_id"])
+    producer.flush()
+    return ids
+
+
+def recorded_event_ids(app: NeonBlue) -> Counter[str]:
+    """How many times each wire event id was recorded in the event store."""
+    return Counter(entry.event.event_id for entry in app.log(topics=RECORDED))  # type: ignore[attr-defined]
