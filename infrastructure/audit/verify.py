@@ -195,9 +195,16 @@ def verify_log(
     recorder: ApplicationRecorder, checkpoints: Sequence[Checkpoint] = ()
 ) -> VerifyReport:
     """Walks the whole log; the report lists what was altered, deleted or reordered."""
+    return verify_notifications(read_log(recorder), checkpoints)
+
+
+def verify_notifications(
+    notifications: Iterable[Notification], checkpoints: Sequence[Checkpoint] = ()
+) -> VerifyReport:
+    """Verifies notifications in log order (from a store or an export)."""
     started = time.perf_counter()
     verifier = Verifier(checkpoints)
-    verifier.feed(read_log(recorder))
+    verifier.feed(notifications)
     report = verifier.finish()
     report.seconds = time.perf_counter() - started
     return report

@@ -1,0 +1,228 @@
+"""`neonblue audit ...` (verify, checkpoint, replay, history, export, analyses) and `report`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from domain.audit import AnalysisSettings
+from infrastructure.audit import analyses as recorded
+from infrastructure.audit.checkpoints import append_checkpoint, load_checkpoints, new_checkpoint
+from infrastructure.audit.errors import TamperDetected
+from infrastructure.audit.export import export_rows, read_jsonl, write_jsonl
+from infrastructure.audit.history import history as experiment_history
+from infrastructure.audit.replay import replay as replay_experiment
+from infrastructure.audit.verify import VerifyReport, verify_log, verify_notifications
+from infrastructure.cli.console import console, services
+from infrastructure.settings.audit import AuditSettings
+
+app = typer.Typer(
+    help="Audit the event log: verify, replay, history, export.", no_args_is_help=True
+)
+
+Engine = Annotated[str, typer.Option(help="frequentist, sequential or bayesian.")]
+Alpha = Annotated[float, typer.Option(help="Significance level.")]
+
+
+def parse_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO time, e.g. 2026-05-01T12:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _print_report(report: VerifyReport) -> None:
+    rate = f"{report.events_per_second:,.0f} events/s"
+    checked = f", {report.checkpoints_checked} checkpoint(s)" if report.checkpoints_checked else ""
+    if report.ok:
+        console.print(
+            f"[green]OK[/] {report.events} events up to position {report.last_position}{checked}; "
+            f"running hash {report.running_hash.hex()} ({rate})"
+        )
+        return
+    first = report.first
+    console.print(f"[bold red]TAMPERED[/] first problem at {first}")
+    for finding in report.findings[1:20]:
+        console.print(f"  also {finding}")
+    console.print(f"{len(report.findings)} problem(s) in {report.events} events{checked}")
+
+
+@app.command()
+def verify(
+    checkpoints: Annotated[
+        Path | None, typer.Option(help="Signed checkpoint file to check (NEONBLUE_AUDIT_KEY).")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Verify this `audit export` file instead of the store.")
+    ] = None,
+) -> None:
+    """Walk the log; report the first altered, deleted or reordered event with its position."""
+    signed = load_checkpoints(checkpoints, AuditSettings().key()) if checkpoints else []
+    if export is not None:
+        with export.open(encoding="utf-8") as lines:
+            report = verify_notifications(read_jsonl(lines), signed)
+    else:
+        with services() as s:
+            report = verify_log(s.app.recorder, signed)
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def checkpoint(
+    out: Annotated[Path | None, typer.Option(help="Checkpoint file to append to.")] = None,
+) -> None:
+    """Verify the log, then append an HMAC-signed checkpoint of its running hash."""
+    settings = AuditSettings()
+    key, path = settings.key(), out or settings.checkpoint_file
+    existing = load_checkpoints(path, key) if path.exists() else []
+    with services() as s:
+        report = verify_log(s.app.recorder, existing)
+    if not report.ok:
+        _print_report(report)
+        raise TamperDetected("The log fails verification; refusing to sign a checkpoint of it.")
+    signed = new_checkpoint(
+        report.last_position, report.events, report.running_hash, datetime.now(UTC), key
+    )
+    append_checkpoint(path, signed)
+    console.print(
+        f"Checkpoint at position {signed.position} ({signed.count} events) appended to {path}"
+    )
+
+
+@app.command()
+def replay(
+    experiment: str,
+    as_of: Annotated[str | None, typer.Option(help="ISO time (recording time).")] = None,
+    position: Annotated[int | None, typer.Option(help="Last log position to include.")] = None,
+    engine: Engine = "frequentist",
+    alpha: Alpha = 0.05,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The experiment as it was at a time: state, assignments, sums and verdict (log only)."""
+    settings = AnalysisSettings(engine=engine, alpha=alpha)  # type: ignore[arg-type]
+    when = parse_time(as_of) if as_of else None
+    with services() as s:
+        state = replay_experiment(s.app, experiment, when, position, settings)
+    data = state.as_dict()
+    if as_json:
+        print(json.dumps(data, default=str))
+        return
+    console.print(
+        f"[bold]{experiment}[/] as of {data['as_of'] or 'now'} (log position {data['position']}): "
+        f"{data['status']}, version {data['version']}, weights {data['variants']}"
+    )
+    table = Table("variant", "enrolled", "exposed (users)")
+    for variant in data["variants"]:
+        table.add_row(
+            variant, str(data["enrolled"].get(variant, 0)), str(data["exposed"].get(variant, 0))
+        )
+    console.print(table)
+    if state.scorecard is not None:
+        table = Table("metric", "variant", "lift", "CI", "p (adjusted)", "verdict")
+        for row in state.scorecard.rows:
+            p = "-" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.4f}"
+            table.add_row(
+                row.metric, row.variant, f"{row.lift:+.2%}",
+                f"[{row.ci_lower:+.2%}, {row.ci_upper:+.2%}]", p, row.direction,
+            )  # fmt: skip
+        console.print(table)
+        console.print(f"SRM p-value {state.scorecard.srm.p_value:.4g}")
+
+
+@app.command()
+def history(
+    experiment: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Who or what changed the experiment and when (agent recommendations, approvals too)."""
+    with services() as s:
+        entries = list(experiment_history(s.app, experiment))
+    if as_json:
+        for entry in entries:
+            print(json.dumps(entry.as_dict(), default=str))
+        return
+    table = Table("position", "recorded at", "aggregate", "event", "by", "details")
+    for entry in entries:
+        details = json.dumps(entry.details, default=str)
+        table.add_row(
+            str(entry.position), entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.aggregate, entry.event, entry.actor, details[:100],
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def export(
+    since: Annotated[str, typer.Option(help="First log position, or an ISO time.")] = "1",
+    format: Annotated[str, typer.Option(help="Only jsonl.")] = "jsonl",
+    out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """The raw event log as JSON lines (stored state verbatim, chain included)."""
+    if format != "jsonl":
+        raise typer.BadParameter("only --format jsonl is supported")
+    position, when = (int(since), None) if since.isdigit() else (1, parse_time(since))
+    with services() as s:
+        rows = export_rows(s.app.recorder, position, when)
+        if out is None:
+            write_jsonl(rows, sys.stdout)
+            return
+        with out.open("w", encoding="utf-8") as file:
+            count = write_jsonl(rows, file)
+    console.print(f"Exported {count} events to {out}")
+
+
+@app.command()
+def publish(
+    experiment: str,
+    engine: Engine = "frequentist",
+    alpha: Alpha = 0.05,
+    publisher: Annotated[str, typer.Option(help="Who publishes (cli, mcp, agent:NAME).")] = "cli",
+) -> None:
+    """Compute the experiment's results from the log and record them as published."""
+    settings = AnalysisSettings(engine=engine, alpha=alpha)  # type: ignore[arg-type]
+    with services() as s:
+        record_id, scorecard = recorded.analyze_and_publish(s.app, experiment, settings, publisher)
+    console.print(f"Recorded analysis {record_id} of {experiment} ({scorecard.total_users} users)")
+
+
+@app.command("analyses")
+def list_analyses(experiment: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Recorded analyses (published results), oldest first."""
+    with services() as s:
+        records = recorded.recorded_analyses(s.app, experiment)
+    table = Table("id", "experiment", "position", "engine", "engine version", "by", "at")
+    for r in records:
+        table.add_row(
+            str(r.id), r.experiment_key, str(r.position), r.settings.engine, r.engine_version,
+            r.publisher, r.created_on.strftime("%Y-%m-%d %H:%M:%S"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def recompute(record_id: str) -> None:
+    """Recompute a recorded analysis from the log as of its position and compare."""
+    with services() as s:
+        result = recorded.recompute(s.app, record_id)
+    record = result.record
+    engines = f"engine {record.engine_version} then, {result.engine_version} now"
+    if result.matches:
+        console.print(
+            f"[green]MATCHES[/] {record.experiment_key} at position {record.position} ({engines})"
+        )
+        return
+    console.print(
+        f"[bold red]DIFFERS[/] {record.experiment_key} at position {record.position} ({engines}):"
+    )
+    for line in result.differences[:50]:
+        console.print(f"  {line}")
+    raise typer.Exit(1)

@@ -1,0 +1,94 @@
+"""`neonblue audit ...` as a user runs it (real subprocesses on a SQLite store)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infrastructure.bootstrap import build_app
+from infrastructure.settings import EventStoreSettings
+from tests.audit.scenario import populate, stream_positions
+from tests.audit.tampering import RawLog
+from tests.infrastructure.test_cli import neonblue
+
+KEY_ENV = {"NEONBLUE_AUDIT_KEY": "a-long-enough-operator-key"}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    settings = EventStoreSettings(data_dir=tmp_path, event_store="")
+    app = build_app(settings)
+    populate(app, users=8)
+    app.close()
+    yield {"NEONBLUE_DATA_DIR": str(tmp_path), "NEONBLUE_EVENT_STORE": "", **KEY_ENV}
+
+
+def tamper(env: dict[str, str]) -> int:
+    """Deletes a participation's second event; returns where verify should point."""
+    settings = EventStoreSettings(data_dir=Path(env["NEONBLUE_DATA_DIR"]), event_store="")
+    app = build_app(settings)
+    positions = stream_positions(app, "checkout", "u3")
+    raw = RawLog(settings, app)
+    raw.delete(positions[1])
+    raw.close()
+    app.close()
+    return positions[2]
+
+
+def test_verify_checkpoint_and_tampering(env: dict[str, str], tmp_path: Path):
+    ok = neonblue(env, "audit", "verify")
+    assert ok.returncode == 0 and "OK" in ok.stdout, ok.stderr
+    made = neonblue(env, "audit", "checkpoint")
+    assert made.returncode == 0, made.stderr
+    file = tmp_path / "audit-checkpoints.jsonl"
+    assert json.loads(file.read_text())["signature"]
+    where = tamper(env)
+    bad = neonblue(env, "audit", "verify", "--checkpoints", str(file))
+    assert bad.returncode == 1
+    assert f"first problem at position {where}: deleted" in " ".join(bad.stdout.split())
+    assert "checkpoint" in bad.stdout
+    refused = neonblue(env, "audit", "checkpoint")
+    assert refused.returncode == 1 and "refusing" in refused.stderr
+    wrong_key = neonblue(
+        {**env, "NEONBLUE_AUDIT_KEY": "another-operator-key"}, "audit", "verify",
+        "--checkpoints", str(file),
+    )  # fmt: skip
+    assert wrong_key.returncode == 1 and "bad signature" in wrong_key.stderr
+    no_key = neonblue({**env, "NEONBLUE_AUDIT_KEY": ""}, "audit", "checkpoint")
+    assert no_key.returncode == 2 and "NEONBLUE_AUDIT_KEY" in no_key.stderr
+
+
+def test_replay_history_and_export(env: dict[str, str], tmp_path: Path):
+    replayed = neonblue(env, "audit", "replay", "checkout", "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    data = json.loads(replayed.stdout)
+    assert data["status"] == "paused" and sum(data["exposed"].values()) == 8
+    assert data["scorecard"]["rows"]
+    early = neonblue(env, "audit", "replay", "checkout", "--as-of", "2000-01-01")
+    assert early.returncode == 1 and "not yet recorded" in early.stderr
+    story = neonblue(env, "audit", "history", "checkout", "--json")
+    events = [json.loads(line)["event"] for line in story.stdout.splitlines()]
+    assert events == ["Created", "Started", "Paused"]
+    out = tmp_path / "log.jsonl"
+    exported = neonblue(env, "audit", "export", "--since", "3", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["position"] == 3
+    whole = tmp_path / "all.jsonl"
+    assert neonblue(env, "audit", "export", "--out", str(whole)).returncode == 0
+    assert neonblue(env, "audit", "verify", "--export", str(whole)).returncode == 0
+
+
+def test_publish_and_recompute(env: dict[str, str]):
+    published = neonblue(env, "audit", "publish", "checkout", "--engine", "sequential")
+    assert published.returncode == 0, published.stderr
+    record_id = published.stdout.split()[2]
+    listed = neonblue(env, "audit", "analyses", "checkout")
+    assert record_id[:8] in listed.stdout
+    again = neonblue(env, "audit", "recompute", record_id)
+    assert again.returncode == 0 and "MATCHES" in again.stdout, again.stdout + again.stderr
+    missing = neonblue(env, "audit", "recompute", "00000000-0000-0000-0000-000000000000")
+    assert missing.returncode == 1 and "No recorded analysis" in missing.stderr
