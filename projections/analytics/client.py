@@ -1,0 +1,163 @@
+"""One interface to ClickHouse, two drivers: chDB in-process and clickhouse-connect.
+
+Both run the same SQL (``{name:Type}`` parameters are bound by the engine) and insert
+column-oriented data, so the analytics read model does not know which one it talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from infrastructure.settings import ClickHouseSettings, ConfigurationError
+
+Columns = Mapping[str, Sequence[Any]]
+
+
+class ClickHouseUnavailable(ConfigurationError):
+    """The analytics read model cannot be opened; the message says what to do."""
+
+
+class ClickHouseClient(Protocol):
+    """What the analytics read model needs from ClickHouse."""
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Runs a statement that returns nothing (DDL, INSERT ... SELECT)."""
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Runs a query and returns its rows as tuples."""
+
+    def insert(self, database: str, table: str, columns: Columns) -> None:
+        """Inserts column-oriented data (equal-length lists, no None) into a table."""
+
+    def close(self) -> None: ...
+
+
+class ChdbClient:
+    """The ClickHouse engine in-process; one process at a time may open ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        from chdb import session
+
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._session = session.Session(str(path))
+        except Exception as error:  # chDB raises RuntimeError with the engine's message
+            raise ClickHouseUnavailable(
+                f"Cannot open the embedded ClickHouse (chDB) at {path}: {error}. Only one "
+                "process can use it at a time: stop the other one (e.g. `neonblue projections "
+                "run`) or set NEONBLUE_CLICKHOUSE_URL to a ClickHouse server."
+            ) from None
+        self.path = path
+        self._types: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._session.query(sql, "Null", params=dict(params) if params else None)
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        table = self._session.query(sql, "ArrowTable", params=dict(params) if params else None)
+        if table.num_rows == 0:
+            return []
+        return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+
+    def insert(self, database: str, table: str, columns: Columns) -> None:
+        if not columns or not len(next(iter(columns.values()))):
+            return
+        import pyarrow as pa
+
+        types = self._arrow_types(database, table)
+        data = pa.table(  # noqa: F841 - read by the SQL's Python() table function
+            {name: pa.array(values, type=types.get(name)) for name, values in columns.items()}
+        )
+        names = ", ".join(columns)
+        self._session.query(
+            f"INSERT INTO {database}.{table} ({names}) SELECT {names} FROM Python(data)", "Null"
+        )
+
+    def _arrow_types(self, database: str, table: str) -> dict[str, Any]:
+        key = (database, table)
+        if key not in self._types:
+            rows = self.rows(
+                "SELECT name, type FROM system.columns WHERE database = {d:String} "
+                "AND table = {t:String}",
+                {"d": database, "t": table},
+            )
+            self._types[key] = {name: _arrow_type(kind) for name, kind in rows}
+        return self._types[key]
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class ClickHouseConnectClient:
+    """A ClickHouse server through clickhouse-connect (HTTP)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @classmethod
+    def connect(cls, url: str, timeout: int = 30) -> ClickHouseConnectClient:
+        import clickhouse_connect
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https"):
+            raise ConfigurationError(
+                f"NEONBLUE_CLICKHOUSE_URL={url!r} must be http(s)://user:password@host:port"
+            )
+        try:
+            client = clickhouse_connect.get_client(
+                dsn=url, connect_timeout=timeout, send_receive_timeout=timeout
+            )
+        except Exception as error:
+            raise ClickHouseUnavailable(
+                f"Cannot reach ClickHouse at {parsed.hostname}:{parsed.port}: {error}"
+            ) from None
+        return cls(client)
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._client.command(sql, parameters=dict(params) if params else None)
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        result = self._client.query(sql, parameters=dict(params) if params else None)
+        return [tuple(row) for row in result.result_rows]
+
+    def insert(self, database: str, table: str, columns: Columns) -> None:
+        if not columns or not len(next(iter(columns.values()))):
+            return
+        self._client.insert(
+            table,
+            [list(values) for values in columns.values()],
+            column_names=list(columns),
+            database=database,
+            column_oriented=True,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _arrow_type(clickhouse_type: str) -> Any:
+    import pyarrow as pa
+
+    if clickhouse_type.startswith("Array(") and clickhouse_type.endswith(")"):
+        return pa.list_(_arrow_type(clickhouse_type[6:-1]))
+    simple = {
+        "String": pa.string(),
+        "Float64": pa.float64(),
+        "Int64": pa.int64(),
+        "UInt64": pa.uint64(),
+        "UInt32": pa.uint32(),
+        "UInt8": pa.uint8(),
+    }
+    return simple.get(clickhouse_type)
+
+
+def connect_clickhouse(settings: ClickHouseSettings) -> ClickHouseClient:
+    """The driver the settings ask for: a server when a URL is set, else chDB."""
+    if settings.embedded:
+        return ChdbClient(settings.chdb_path)
+    return ClickHouseConnectClient.connect(
+        settings.clickhouse_url, settings.clickhouse_query_timeout
+    )
