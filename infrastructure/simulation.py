@@ -35,6 +35,7 @@ class PlannedExperiment:
     conversion: dict[str, float]
     revenue_mean: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
+    lost_exposures: dict[str, float] = field(default_factory=dict)  # variant -> share lost (SRM)
 
     @property
     def metrics(self) -> list[Metric]:
@@ -146,6 +147,8 @@ def simulate_traffic(
         if variant is None:
             continue
         at = start + timedelta(seconds=float(offsets[index]))
+        if rng.uniform() < plan.lost_exposures.get(variant, 0.0):
+            continue  # a logging bug drops this user's exposure: sample ratio mismatch
         yield RecordExposure(plan.key, user_id, f"{user_id}:exposure", at, variant)
         if plan.latency_ms:
             latency = float(rng.gamma(16.0, plan.latency_ms[variant] / 16.0))

@@ -2,7 +2,7 @@
 
 The order of checks follows how experimentation teams triage: broken data first (SRM),
 then harm (guardrails, a significantly worse primary), then a winner, then whether the
-test can still reach a conclusion in time (conditional power).
+test can still reach a conclusion in time (predictive power).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from domain.analysis import MetricRow, Scorecard
-from domain.statistics import conditional_power
+from domain.statistics import predictive_power
 
 
 class Action(StrEnum):
@@ -47,8 +47,12 @@ class Timing:
     planned_days: float = 28.0
 
 
-def recommend(card: Scorecard, timing: Timing) -> Proposal:
+def recommend(card: Scorecard, timing: Timing, status: str = "running") -> Proposal:
     """The recommendation for one experiment given its scorecard (sequential or fixed)."""
+    if status in ("draft", "concluded"):
+        return Proposal(
+            Action.CONTINUE, None, [f"The experiment is {status}; there is nothing to decide."]
+        )
     if card.srm.mismatch:
         return Proposal(
             Action.FIX_SRM,
@@ -102,51 +106,49 @@ def recommend(card: Scorecard, timing: Timing) -> Proposal:
 
 
 def _power_check(card: Scorecard, primary: list[MetricRow], timing: Timing) -> Proposal:
+    """Predictive power at the planned end decides between CONTINUE and EXTEND.
+
+    Predictive power averages over the uncertainty of the current estimate, so a lucky
+    early lift on few users does not read as "on track" (conditional power would).
+    """
     if not primary:
         return Proposal(Action.CONTINUE, None, ["No primary results yet; keep collecting data."])
     row = max(primary, key=lambda r: abs(r.lift) if math.isfinite(r.lift) else -1)
-    n_now = float(card.total_users)
+    z_now = row.lift / row.std_error if row.std_error > 0 else math.nan
     elapsed = max(timing.days_running, 1.0)
-    n_final = max(n_now * timing.planned_days / elapsed, n_now)
-    power = conditional_power(row.lift, row.std_error, n_now, n_final, card.alpha)
-    numbers = {**_numbers(row), "conditional_power": power.conditional_power,
+    power = predictive_power(z_now, min(elapsed / timing.planned_days, 1.0), card.alpha)
+    numbers = {**_numbers(row), "predictive_power": power, "z": z_now,
                "days_running": timing.days_running, "planned_days": timing.planned_days}  # fmt: skip
-    if math.isfinite(power.conditional_power) and power.conditional_power >= 0.8:
+    if math.isfinite(power) and power >= 0.8:
         return Proposal(
             Action.CONTINUE,
             None,
-            [f"No significant difference yet, but a {power.conditional_power:.0%} chance of "
-             f"reaching significance by day {timing.planned_days:.0f} at the current effect "
-             f"({_pct(row.lift)}). Keep running."],
+            [f"No significant difference yet, but a {power:.0%} chance of reaching "
+             f"significance by day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, "
+             f"z={z_now:.2f}). Keep running."],
             numbers,
         )  # fmt: skip
-    needed = _days_for_power(row, n_now, elapsed, card.alpha)
-    extra = (
-        f" Reaching 80% conditional power needs about {needed:.0f} days in total at current traffic."
-        if needed is not None
-        else " The observed effect is too small to detect at any practical duration."
-    )
+    needed = _days_for_power(z_now, elapsed, card.alpha)
     if needed is not None:
         numbers["days_needed"] = needed
+        extra = f" About {needed:.0f} days in total would give an 80% chance at current traffic."
+    else:
+        extra = " The evidence so far is too weak for any practical duration to settle it."
     return Proposal(
         Action.EXTEND,
         None,
-        [f"Under-powered: only a {_pct(power.conditional_power, sign=False)} chance of reaching "
-         f"significance by day {timing.planned_days:.0f} at the current effect "
-         f"({_pct(row.lift)}, {card.total_users:,} users so far).{extra} Extend the test or "
-         "raise its traffic coverage; do not ship on this evidence."],
+        [f"Under-powered: only a {_pct(power, sign=False)} chance of reaching significance by "
+         f"day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, z={z_now:.2f}, "
+         f"{card.total_users:,} users so far).{extra} Extend the test or raise its traffic "
+         "coverage; do not ship on this evidence."],
         numbers,
     )  # fmt: skip
 
 
-def _days_for_power(row: MetricRow, n_now: float, elapsed: float, alpha: float) -> float | None:
-    """Days until conditional power reaches 80% at the current effect (None if > 1 year)."""
+def _days_for_power(z_now: float, elapsed: float, alpha: float) -> float | None:
+    """Planned duration at which predictive power reaches 80% (None if over a year)."""
     for days in (14, 21, 28, 42, 56, 84, 112, 168, 252, 365):
-        n_final = n_now * days / elapsed
-        if n_final <= n_now:
-            continue
-        power = conditional_power(row.lift, row.std_error, n_now, n_final, alpha)
-        if math.isfinite(power.conditional_power) and power.conditional_power >= 0.8:
+        if days > elapsed and predictive_power(z_now, elapsed / days, alpha) >= 0.8:
             return float(days)
     return None
 

@@ -85,6 +85,7 @@ from domain.statistics.power import (
     minimum_detectable_effect,
     power_of_test,
     predict_significance,
+    predictive_power,
     proportion_sample_size,
     sample_size_per_arm,
 )
@@ -181,6 +182,7 @@ __all__ = [
     "power_of_test",
     "predict_experiment_trends",
     "predict_significance",
+    "predictive_power",
     "probability_best",
     "proportion_moments",
     "proportion_sample_size",

@@ -177,3 +177,26 @@ def predict_significance(
         alternative,
         assumed_effect,
     )
+
+
+def predictive_power(
+    z_current: float, information_fraction: float, alpha: float = 0.05, two_sided: bool = True
+) -> float:
+    """Chance of significance at the planned end, averaging over what the effect may be.
+
+    Unlike :func:`conditional_power`, which assumes the current point estimate is the
+    true effect (optimistic after a lucky start), this averages conditional power over the
+    flat-prior posterior of the drift given the current z. In Brownian-motion terms,
+    ``B(1) | B(t) ~ N(B(t)/t, (1-t)/t)`` with ``B(t) = z_t * sqrt(t)``, so
+    ``P(Z_1 > c) = Phi((z_t - c * sqrt(t)) / sqrt(1 - t))`` (Spiegelhalter et al., 1986).
+    """
+    if not (math.isfinite(z_current) and information_fraction > 0):
+        return math.nan
+    critical = float(special.ndtri(1 - (alpha / 2 if two_sided else alpha)))
+    if information_fraction >= 1:
+        return float(abs(z_current) > critical if two_sided else z_current > critical)
+    scale = math.sqrt(1 - information_fraction)
+    shift = critical * math.sqrt(information_fraction)
+    upper = float(special.ndtr((z_current - shift) / scale))
+    lower = float(special.ndtr((-z_current - shift) / scale)) if two_sided else 0.0
+    return upper + lower

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import audit, demo, events, experiments, ingest, mcp
+from infrastructure.cli import agents, audit, demo, events, experiments, ingest, mcp
 
 app = typer.Typer(
     name="neonblue",
@@ -16,6 +16,8 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(events.app, name="events")
 app.add_typer(audit.app, name="audit")
 app.add_typer(mcp.app, name="mcp")
+app.add_typer(agents.approvals, name="approvals")
+app.command("recommend")(agents.recommend)
 app.command("assign")(experiments.assign)
 app.command("demo")(demo.demo)
 app.command("produce")(ingest.produce)

@@ -112,7 +112,7 @@ def show(
         ("namespace", str(experiment.namespace or "-")),
         ("started", str(experiment.started_at or "-")),
         ("stopped", str(experiment.stopped_at or "-")),
-        ("conclusion", str(experiment.conclusion or "-")),
+        ("conclusion", _conclusion(experiment)),
     ]:
         console.print(f"  {label:<12} {value}")
     variants = Table("variant", "name", "weight")
@@ -211,6 +211,13 @@ def assign(
         f"(hash v{found.hash_version} of seed {found.seed!r} = {decision.hash_value:.4f}, "
         f"range [{low:.4f}, {high:.4f}))"
     )
+
+
+def _conclusion(e: Experiment) -> str:
+    if e.conclusion is None:
+        return "-"
+    winner = f" {e.conclusion.winner}" if e.conclusion.winner else ""
+    return f"{e.conclusion.decision}{winner}: {e.conclusion.reason}"
 
 
 def _summary(e: Experiment) -> dict[str, Any]:

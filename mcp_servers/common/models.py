@@ -74,6 +74,7 @@ class MetricResultOut(BaseModel):
     control_mean: float | None
     variant_mean: float | None
     relative_lift: float | None
+    std_error: float | None
     ci_lower: float | None
     ci_upper: float | None
     p_value: float | None
@@ -92,6 +93,7 @@ class MetricResultOut(BaseModel):
             control_mean=_finite(row.control_mean),
             variant_mean=_finite(row.variant_mean),
             relative_lift=_finite(row.lift),
+            std_error=_finite(row.std_error),
             ci_lower=_finite(row.ci_lower),
             ci_upper=_finite(row.ci_upper),
             p_value=_finite(row.p_value),
@@ -112,6 +114,7 @@ class SrmOut(BaseModel):
 
 class ScorecardOut(BaseModel):
     engine: str
+    alpha: float
     control: str
     total_users: int
     srm: SrmOut
@@ -122,6 +125,7 @@ class ScorecardOut(BaseModel):
         keys = list(card.users)
         return cls(
             engine=card.engine,
+            alpha=card.alpha,
             control=card.control,
             total_users=card.total_users,
             srm=SrmOut(

@@ -13,7 +13,7 @@ from domain.bucketing import bucket_ranges
 from domain.experiments.aggregate import Experiment
 from domain.experiments.aggregate import experiment_id as experiment_uuid
 from domain.experiments.values import Status
-from domain.statistics import variant_mismatch_check
+from domain.statistics import AnalysisOptions, Engine, variant_mismatch_check
 from infrastructure.application import NeonBlue
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
@@ -104,12 +104,18 @@ class PostgresTools:
             freshness=self._fresh(),
         )
 
-    def analyze_experiment_data(self, experiment_id: ExperimentKey) -> ExperimentAnalysis:
-        """Configuration, assignment counts, health checks and the statistics summary."""
+    def analyze_experiment_data(
+        self, experiment_id: ExperimentKey, engine: Engine = "sequential"
+    ) -> ExperimentAnalysis:
+        """Configuration, assignment counts, health checks and the statistics summary.
+
+        ``engine``: sequential (default; valid however often results are looked at),
+        frequentist (fixed horizon) or bayesian.
+        """
         with tool_errors():
             experiment = self.app.experiment(experiment_id)
             sums = self.results.variant_sums(experiment_id)
-            card = build_scorecard(experiment, sums)
+            card = build_scorecard(experiment, sums, AnalysisOptions(engine=engine))
         health = _health_findings(experiment, card.srm.p_value, card.srm.mismatch, sums)
         position = self.results.position()
         return ExperimentAnalysis(

@@ -61,7 +61,7 @@ def test_significantly_worse_primary_stops():
 def test_under_powered_test_is_extended():
     proposal = recommend(card((1_000, 100), (1_000, 108)), Timing(days_running=7))
     assert proposal.action == Action.EXTEND and not proposal.needs_approval
-    assert proposal.numbers["conditional_power"] < 0.8
+    assert proposal.numbers["predictive_power"] < 0.8
     assert "Under-powered" in proposal.reasons[0]
 
 
@@ -69,7 +69,7 @@ def test_on_track_test_continues():
     # a +15% effect at z ~ 1.9 on day 3 of 28: not significant yet, but clearly on track
     proposal = recommend(card((3_000, 300), (3_000, 345), engine="frequentist"), Timing(3))
     assert proposal.action == Action.CONTINUE and not proposal.needs_approval
-    assert proposal.numbers["conditional_power"] >= 0.8
+    assert proposal.numbers["predictive_power"] >= 0.8
 
 
 def test_recommendation_lifecycle():

@@ -45,8 +45,10 @@ async def test_tools_over_stdio(portfolio_dir, expected):
     async with stdio_client("postgresql", portfolio_dir) as client:
         assert {t.name for t in (await client.list_tools()).tools} == TOOLS
 
-        result = await client.call_tool("analyze_experiment_data",
-                                        {"experiment_id": "mobile-onboarding-checklist"})  # fmt: skip
+        result = await client.call_tool(
+            "analyze_experiment_data",
+            {"experiment_id": "mobile-onboarding-checklist", "engine": "frequentist"},
+        )
         assert not result.is_error, result.content
         answer = result.structured_content
         card = cards["mobile-onboarding-checklist"]
@@ -58,6 +60,7 @@ async def test_tools_over_stdio(portfolio_dir, expected):
 
         guard = await client.call_tool("analyze_experiment_data",
                                        {"experiment_id": "homepage-hero-video"})  # fmt: skip
+        assert guard.structured_content["scorecard"]["engine"] == "sequential"  # the default
         statuses = {r["metric"]: r["guardrail_status"]
                     for r in guard.structured_content["scorecard"]["results"]}  # fmt: skip
         assert statuses["page_load_ms"] == "fail"

@@ -1,5 +1,6 @@
 """Power, sample size and MDE against statsmodels NormalIndPower; conditional power by hand."""
 
+import math
 from functools import partial
 
 import pytest
@@ -64,3 +65,29 @@ def test_predict_significance_uses_current_traffic():
     assert later.conditional_power > 0.5
     bad = predict_significance(ProportionStatistic(1, 0), treatment, 100, 10)
     assert bad.error == ErrorCode.N_TOO_SMALL
+
+
+@pytest.mark.parametrize(
+    ("z_now", "fraction", "expected"),
+    [
+        # reference: scipy.integrate.quad of conditional power over the flat-prior
+        # posterior of the drift, N(B(t)/t, 1/t), computed independently
+        (1.3, 3 / 28, 0.777000),
+        (1.87, 3 / 28, 0.907142),
+        (0.5, 0.5, 0.108955),
+        (2.5, 0.8, 0.952564),
+    ],
+)
+def test_predictive_power_matches_numerical_integration(z_now, fraction, expected):
+    from domain.statistics import predictive_power
+
+    assert predictive_power(z_now, fraction) == pytest.approx(expected, abs=1e-6)
+
+
+def test_predictive_power_edges():
+    from domain.statistics import predictive_power
+
+    assert predictive_power(2.5, 1.0) == 1.0 and predictive_power(1.0, 1.0) == 0.0
+    assert math.isnan(predictive_power(float("nan"), 0.5))
+    # one-sided tests have a lower critical value, so a positive trend is likelier to pass
+    assert predictive_power(1.0, 0.5, two_sided=False) > predictive_power(1.0, 0.5)

@@ -1,0 +1,1 @@
+"""Pieces shared by the graphs: the MCP toolbox, LLM configuration, checkpointers."""

@@ -1,0 +1,1 @@
+"""Experiment intelligence: gather -> analyse -> recommend -> (approval) -> act."""

@@ -1,0 +1,151 @@
+"""The experiment-intelligence graph.
+
+gather (MCP: postgresql analysis; chromadb similar experiments and clickhouse trends when
+those servers are configured) -> recommend (statistics-engine verdicts through the domain
+policy; recorded as a Recommendation event with its tool calls and read-model positions)
+-> await_approval (LangGraph interrupt, only for actions that change a running
+experiment) -> act (domain commands, recorded).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+
+from agents.common.scorecards import scorecard_from_answer
+from agents.common.toolbox import McpToolbox, ToolFailed
+from agents.intelligence.configuration import IntelligenceSettings
+from agents.intelligence.prompts import NARRATIVE_SYSTEM, templated_narrative
+from agents.intelligence.state import IntelligenceState
+from domain.intelligence.policy import Timing, recommend
+from infrastructure.application import NeonBlue
+from infrastructure.recommendations import apply, decide, record_proposal
+
+
+def build_intelligence_graph(
+    toolbox: McpToolbox,
+    app: NeonBlue,
+    settings: IntelligenceSettings | None = None,
+    llm: Any | None = None,
+    checkpointer: Any | None = None,
+):
+    settings = settings or IntelligenceSettings()
+
+    async def gather(state: IntelligenceState) -> dict[str, Any]:
+        key = state["experiment_key"]
+        analysis = await toolbox.call(
+            "postgresql",
+            "analyze_experiment_data",
+            {"experiment_id": key, "engine": settings.engine},
+        )
+        update: dict[str, Any] = {"analysis": analysis, "notes": []}
+        experiment = analysis["experiment"]
+        if toolbox.has("chromadb"):
+            query = f"{experiment['name']}. {experiment['hypothesis']}"
+            try:
+                found = await toolbox.call(
+                    "chromadb", "semantic_experiment_search",
+                    {"query": query, "n_results": settings.similar_experiments + 1},
+                )  # fmt: skip
+                update["similar"] = [h for h in found.get("results", []) if h.get("key") != key]
+            except ToolFailed as error:
+                update["notes"].append(f"similar experiments unavailable: {error}")
+        if toolbox.has("clickhouse"):
+            try:
+                update["trends"] = await toolbox.call(
+                    "clickhouse",
+                    "predict_experiment_trends",
+                    {"experiment_id": key, "days_ahead": 7},
+                )
+            except ToolFailed as error:
+                update["notes"].append(f"trends unavailable: {error}")
+        return update
+
+    async def recommend_node(state: IntelligenceState) -> dict[str, Any]:
+        key = state["experiment_key"]
+        analysis = state["analysis"]
+        card = scorecard_from_answer(key, analysis["scorecard"])
+        started = analysis["experiment"].get("started_at")
+        days = _days_since(started) if started else 0.0
+        timing = Timing(days_running=days, planned_days=settings.planned_days)
+        proposal = recommend(card, timing, analysis["experiment"]["status"])
+        proposed = {
+            "action": str(proposal.action),
+            "variant": proposal.variant,
+            "reasons": proposal.reasons,
+            "numbers": {k: float(v) for k, v in proposal.numbers.items()},
+            "needs_approval": proposal.needs_approval,
+        }
+        similar = state.get("similar", [])
+        narrative = templated_narrative(key, proposed, similar)
+        if llm is not None:
+            narrative = await _llm_narrative(llm, key, proposed, similar) or narrative
+        recommendation_id = record_proposal(
+            app, key, proposal,
+            tool_calls=[c.as_dict() for c in toolbox.calls],
+            positions=toolbox.positions(),
+            mode="llm" if llm is not None else "deterministic",
+            run_id=state["run_id"],
+        )  # fmt: skip
+        return {
+            "proposal": proposed,
+            "narrative": narrative,
+            "recommendation_id": str(recommendation_id),
+            "tool_calls": [c.as_dict() for c in toolbox.calls],
+        }
+
+    def await_approval(state: IntelligenceState) -> dict[str, Any]:
+        decision = interrupt(
+            {
+                "recommendation_id": state["recommendation_id"],
+                "experiment_key": state["experiment_key"],
+                "action": state["proposal"]["action"],
+                "variant": state["proposal"]["variant"],
+                "reasons": state["proposal"]["reasons"],
+            }
+        )
+        return {"decision": dict(decision)}
+
+    def act(state: IntelligenceState) -> dict[str, Any]:
+        decision = state["decision"]
+        approved = bool(decision.get("approved"))
+        decide(app, state["recommendation_id"], approved, decision.get("by", "unknown"),
+               decision.get("note", ""))  # fmt: skip
+        return {"applied": apply(app, state["recommendation_id"]) if approved else []}
+
+    def after_recommend(state: IntelligenceState) -> Literal["await_approval", "__end__"]:
+        return "await_approval" if state["proposal"]["needs_approval"] else END
+
+    graph = StateGraph(IntelligenceState)
+    graph.add_node("gather", gather)
+    graph.add_node("recommend", recommend_node)
+    graph.add_node("await_approval", await_approval)
+    graph.add_node("act", act)
+    graph.add_edge(START, "gather")
+    graph.add_edge("gather", "recommend")
+    graph.add_conditional_edges("recommend", after_recommend)
+    graph.add_edge("await_approval", "act")
+    graph.add_edge("act", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _days_since(started_at: str) -> float:
+    started = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    return max((datetime.now(UTC) - started).total_seconds() / 86400, 0.0)
+
+
+async def _llm_narrative(
+    llm: Any, key: str, proposal: dict[str, Any], similar: list[dict[str, Any]]
+) -> str | None:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    facts = {"experiment": key, **proposal, "similar": [h.get("key") for h in similar[:3]]}
+    reply = await llm.ainvoke(
+        [SystemMessage(NARRATIVE_SYSTEM), HumanMessage(json.dumps(facts, default=str))]
+    )
+    text = str(reply.content).strip()
+    return text or None

@@ -1,0 +1,36 @@
+"""Prompts and templates. Numbers always come from tools; the model only writes prose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NARRATIVE_SYSTEM = (
+    "You are NeonBlue's experiment analyst. Write a short recommendation (3-5 sentences) for "
+    "a product team. Use ONLY the numbers given in the JSON; never invent or recompute numbers. "
+    "Name the action, the variant if any, and the evidence."
+)
+
+ACTION_TITLES = {
+    "fix_srm": "Pause and fix the sample ratio mismatch",
+    "stop": "Stop the experiment and roll back",
+    "ship": "Ship the winning variant",
+    "extend": "Extend the experiment",
+    "continue": "Keep the experiment running",
+    "reallocate": "Reallocate traffic",
+}
+
+
+def templated_narrative(
+    experiment_key: str, proposal: dict[str, Any], similar: list[dict[str, Any]]
+) -> str:
+    title = ACTION_TITLES.get(proposal["action"], proposal["action"])
+    lines = [
+        f"{title} ({experiment_key}{', ' + proposal['variant'] if proposal.get('variant') else ''})."
+    ]
+    lines += proposal["reasons"]
+    if similar:
+        names = ", ".join(hit["key"] for hit in similar[:3])
+        lines.append(f"Similar past experiments: {names}.")
+    if proposal["needs_approval"]:
+        lines.append("This changes a running experiment and waits for a person's approval.")
+    return " ".join(lines)

@@ -1,0 +1,57 @@
+"""Running, resuming and inspecting experiment-intelligence runs."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+from langgraph.types import Command
+
+from agents.common.checkpoints import open_checkpointer
+from agents.common.llm import LlmSettings, chat_model
+from agents.common.servers import stdio_servers
+from agents.common.toolbox import McpToolbox
+from agents.intelligence.graph import build_intelligence_graph
+from infrastructure.bootstrap import Services
+from infrastructure.recommendations import apply, decide, get_recommendation
+
+
+async def recommend_for(
+    services: Services, experiment_key: str, servers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Runs the graph for one experiment; stops at the approval interrupt if one is needed."""
+    run_id = f"intelligence-{uuid4()}"
+    llm = chat_model(LlmSettings())
+    async with (
+        McpToolbox(servers or stdio_servers(services.event_store)) as toolbox,
+        open_checkpointer(services.event_store) as checkpointer,
+    ):
+        graph = build_intelligence_graph(toolbox, services.app, llm=llm, checkpointer=checkpointer)
+        config = {"configurable": {"thread_id": run_id}}
+        state = await graph.ainvoke({"experiment_key": experiment_key, "run_id": run_id}, config)
+        snapshot = await graph.aget_state(config)
+    return {**state, "run_id": run_id, "waiting_for_approval": bool(snapshot.next)}
+
+
+async def resume_with_decision(
+    services: Services, recommendation_id: str, approved: bool, by: str, note: str = ""
+) -> dict[str, Any]:
+    """Resumes the run that proposed ``recommendation_id`` with a person's decision."""
+    recommendation = get_recommendation(services.app, recommendation_id)
+    run_id = recommendation.run_id
+    async with (
+        McpToolbox({}) as toolbox,  # acting needs no read: no server is started
+        open_checkpointer(services.event_store) as checkpointer,
+    ):
+        graph = build_intelligence_graph(toolbox, services.app, checkpointer=checkpointer)
+        config = {"configurable": {"thread_id": run_id}}
+        snapshot = await graph.aget_state(config)
+        if not snapshot.next:
+            # no waiting run (e.g. checkpoints were reset): carry out the decision directly
+            decide(services.app, recommendation_id, approved, by, note)
+            applied = apply(services.app, recommendation_id) if approved else []
+            return {"recommendation_id": recommendation_id, "applied": applied, "resumed": False}
+        state = await graph.ainvoke(
+            Command(resume={"approved": approved, "by": by, "note": note}), config
+        )
+    return {**state, "resumed": True}

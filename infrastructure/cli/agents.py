@@ -1,0 +1,90 @@
+"""`neonblue recommend` and `neonblue approvals ...`: the experiment-intelligence agent."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Annotated
+
+import anyio
+import typer
+from rich.table import Table
+
+from infrastructure.cli.console import console, services
+
+approvals = typer.Typer(help="Decide on agent recommendations that change experiments.",
+                        no_args_is_help=True)  # fmt: skip
+
+
+def recommend(
+    experiment: Annotated[str, typer.Argument(help="Experiment key.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Analyse an experiment through the MCP servers and recommend what to do."""
+    from agents.intelligence.runner import recommend_for
+
+    with services() as s:
+        s.app.experiment(experiment)  # clear error for an unknown key before starting servers
+        state = anyio.run(recommend_for, s, experiment)
+    proposal = state["proposal"]
+    if as_json:
+        print(json.dumps({k: state.get(k) for k in (
+            "experiment_key", "run_id", "proposal", "narrative", "recommendation_id",
+            "waiting_for_approval", "tool_calls", "notes")}, default=str))  # fmt: skip
+        return
+    console.print(f"[bold]{proposal['action'].upper()}[/] {experiment}: {state['narrative']}")
+    if state["waiting_for_approval"]:
+        console.print(
+            f"Waiting for approval: neonblue approvals approve {state['recommendation_id']} "
+            f"(or reject)."
+        )
+
+
+@approvals.command("list")
+def list_pending(
+    all_states: Annotated[bool, typer.Option("--all", help="Include decided ones.")] = False,
+) -> None:
+    """Recommendations waiting for a decision."""
+    from infrastructure.recommendations import recommendations
+
+    with services() as s:
+        found = recommendations(s.app, None if all_states else "pending")
+    table = Table("id", "experiment", "action", "variant", "state", "proposed")
+    for r in found:
+        table.add_row(str(r.id), r.experiment_key, r.action, r.variant or "", r.state,
+                      r.created_on.strftime("%Y-%m-%d %H:%M"))  # fmt: skip
+    console.print(table if found else "No recommendations waiting for a decision.")
+
+
+def _decide(recommendation_id: str, approved: bool, by: str | None, note: str) -> None:
+    from agents.intelligence.runner import resume_with_decision
+
+    with services() as s:
+        state = anyio.run(resume_with_decision, s, recommendation_id, approved,
+                          by or getpass.getuser(), note)  # fmt: skip
+    if approved:
+        console.print(
+            f"Approved and applied: {', '.join(state.get('applied') or []) or 'nothing'}."
+        )
+    else:
+        console.print("Rejected; nothing was changed.")
+
+
+@approvals.command()
+def approve(
+    recommendation_id: str,
+    by: Annotated[str | None, typer.Option(help="Who approves (default: your user name).")] = None,
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Approve a recommendation; the agent run resumes and carries it out."""
+    _decide(recommendation_id, True, by, note)
+
+
+@approvals.command()
+def reject(
+    recommendation_id: str,
+    by: Annotated[str | None, typer.Option(help="Who rejects (default: your user name).")] = None,
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Reject a recommendation; the agent run ends without changing anything."""
+    _decide(recommendation_id, False, by, note)

@@ -1,0 +1,112 @@
+"""Recording agent recommendations and carrying out approved ones as domain commands."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
+
+from domain.intelligence.policy import Action, Proposal
+from domain.intelligence.recommendation import Recommendation, RecommendationError
+from infrastructure.application import NeonBlue
+
+
+def record_proposal(
+    app: NeonBlue,
+    experiment_key: str,
+    proposal: Proposal,
+    *,
+    tool_calls: list[dict[str, Any]],
+    positions: dict[str, int],
+    mode: str,
+    run_id: str,
+) -> UUID:
+    """Stores the proposal with its inputs (tool calls, read-model positions)."""
+    recommendation = Recommendation.propose(
+        experiment_key=experiment_key,
+        action=str(proposal.action),
+        variant=proposal.variant,
+        reasons=proposal.reasons,
+        numbers={k: float(v) for k, v in proposal.numbers.items()},
+        needs_approval=proposal.needs_approval,
+        tool_calls=tool_calls,
+        positions=positions,
+        mode=mode,
+        run_id=run_id,
+    )
+    app.save(recommendation)
+    return recommendation.id
+
+
+def get_recommendation(app: NeonBlue, recommendation_id: UUID | str) -> Recommendation:
+    try:
+        return app.repository.get(UUID(str(recommendation_id)))
+    except (AggregateNotFoundError, ValueError):
+        raise RecommendationError(
+            f"No recommendation {recommendation_id}; `neonblue approvals list` shows pending ones."
+        ) from None
+
+
+def recommendations(app: NeonBlue, state: str | None = None) -> list[Recommendation]:
+    """All recommendations (optionally only those in ``state``), oldest first."""
+    found = []
+    for entry in app.log(topics=[get_topic(Recommendation.Proposed)]):
+        recommendation = app.repository.get(entry.originator_id)
+        if state is None or recommendation.state == state:
+            found.append(recommendation)
+    return found
+
+
+def decide(
+    app: NeonBlue, recommendation_id: UUID | str, approve: bool, by: str, note: str = ""
+) -> Recommendation:
+    recommendation = get_recommendation(app, recommendation_id)
+    if approve:
+        recommendation.approve(by, note)
+    else:
+        recommendation.reject(by, note)
+    app.save(recommendation)
+    return recommendation
+
+
+def apply(app: NeonBlue, recommendation_id: UUID | str) -> list[str]:
+    """Issues the domain commands of an approved recommendation; records what happened."""
+    recommendation = get_recommendation(app, recommendation_id)
+    if recommendation.state != "approved":
+        raise RecommendationError(
+            f"Recommendation {recommendation.id} is {recommendation.state}; approve it first."
+        )
+    key, action = recommendation.experiment_key, Action(recommendation.action)
+    reason = f"recommendation {recommendation.id}: {recommendation.reasons[0][:200]}"
+    commands: list[str] = []
+    try:
+        if action == Action.FIX_SRM:
+            app.pause_experiment(key, reason)
+            commands.append("pause_experiment")
+        elif action in (Action.STOP, Action.SHIP):
+            if app.experiment(key).is_collecting:
+                app.stop_experiment(key, reason)
+                commands.append("stop_experiment")
+            if action == Action.SHIP:
+                app.conclude_experiment(key, "ship", recommendation.variant, reason)
+                commands.append(f"conclude_experiment(ship {recommendation.variant})")
+            else:
+                app.conclude_experiment(key, "rollback", None, reason)
+                commands.append("conclude_experiment(rollback)")
+        elif action == Action.REALLOCATE:
+            weights = {
+                name.removeprefix("weight:"): value
+                for name, value in recommendation.numbers.items()
+                if name.startswith("weight:")
+            }
+            app.change_traffic(key, weights=weights, reason=reason)
+            commands.append("change_traffic")
+    except Exception as error:
+        recommendation.mark_failed(f"{type(error).__name__}: {error}")
+        app.save(recommendation)
+        raise
+    recommendation.mark_applied(commands)
+    app.save(recommendation)
+    return commands

@@ -1,0 +1,107 @@
+"""The experiment-intelligence graph end to end, through real stdio MCP servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agents.intelligence.runner import recommend_for
+from infrastructure.bootstrap import bootstrap
+from infrastructure.recommendations import recommendations
+from infrastructure.settings import EventStoreSettings
+from tests.agents.conftest import SCENARIOS
+
+
+def settings_for(data_dir: Path) -> EventStoreSettings:
+    return EventStoreSettings(data_dir=data_dir, event_store="")
+
+
+def test_each_situation_gets_the_right_recommendation(scenario_dir):
+    with bootstrap(settings_for(scenario_dir)) as services:
+        for key, (*_, expected) in SCENARIOS.items():
+            state = anyio.run(recommend_for, services, key)
+            assert state["proposal"]["action"] == expected, (key, state["narrative"])
+            assert state["waiting_for_approval"] == (expected in ("fix_srm", "stop", "ship"))
+            assert state["tool_calls"][0]["tool"] == "analyze_experiment_data"
+        recorded = recommendations(services.app)
+    assert [r.experiment_key for r in recorded] == list(SCENARIOS)
+    winner = next(r for r in recorded if r.experiment_key == "winner-pricing")
+    assert winner.variant == "treatment" and winner.state == "pending"
+    assert winner.positions["postgresql"] > 0  # the read-model position the answer used
+    assert winner.tool_calls[0]["arguments"] == {"experiment_id": "winner-pricing",
+                                                 "engine": "sequential"}  # fmt: skip
+    assert winner.numbers["lift"] > 0.2
+
+
+def neonblue(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NEONBLUE_DATA_DIR": str(data_dir), "NEONBLUE_EVENT_STORE": "",
+           "COLUMNS": "200"}  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "infrastructure.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=180,
+                          cwd=str(Path(__file__).resolve().parents[2]))  # fmt: skip
+
+
+def test_approval_resumes_across_processes(scenario_dir):
+    proposed = neonblue(scenario_dir, "recommend", "winner-pricing", "--json")
+    assert proposed.returncode == 0, proposed.stderr
+    state = json.loads(proposed.stdout)
+    assert state["waiting_for_approval"] and state["proposal"]["action"] == "ship"
+    pending = neonblue(scenario_dir, "approvals", "list")
+    assert state["recommendation_id"] in pending.stdout
+
+    approved = neonblue(scenario_dir, "approvals", "approve", state["recommendation_id"],
+                        "--by", "alice", "--note", "clear win")  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    assert "conclude_experiment(ship treatment)" in approved.stdout
+    shown = json.loads(neonblue(scenario_dir, "experiments", "show", "winner-pricing",
+                                "--json").stdout)  # fmt: skip
+    assert shown["status"] == "concluded"
+    assert (
+        shown["conclusion"]["decision"] == "ship" and shown["conclusion"]["winner"] == "treatment"
+    )
+
+    again = neonblue(scenario_dir, "approvals", "approve", state["recommendation_id"])
+    assert again.returncode == 1 and "it is applied" in again.stderr
+
+
+def test_rejection_changes_nothing(scenario_dir):
+    state = json.loads(neonblue(scenario_dir, "recommend", "harmful-video", "--json").stdout)
+    assert state["proposal"]["action"] == "stop"
+    rejected = neonblue(scenario_dir, "approvals", "reject", state["recommendation_id"])
+    assert rejected.returncode == 0, rejected.stderr
+    shown = json.loads(neonblue(scenario_dir, "experiments", "show", "harmful-video",
+                                "--json").stdout)  # fmt: skip
+    assert shown["status"] == "running"
+
+
+def test_recorded_recommendations_replay_from_the_log(scenario_dir):
+    with bootstrap(settings_for(scenario_dir)) as services:
+        anyio.run(recommend_for, services, "srm-checkout")
+        names = [e.name for e in services.app.log() if e.name.startswith("Recommendation")]
+        (recommendation,) = recommendations(services.app)
+        events = list(services.app.events.get(recommendation.id))
+    assert names == ["Recommendation.Proposed"]
+    rebuilt = None
+    for event in events:
+        rebuilt = event.mutate(rebuilt)
+    assert rebuilt.action == "fix_srm" and rebuilt.state == "pending"
+    assert rebuilt.reasons == recommendation.reasons
+
+
+def test_unknown_experiment_is_a_clear_error(scenario_dir):
+    result = neonblue(scenario_dir, "recommend", "no-such-experiment")
+    assert result.returncode == 1 and "No experiment with key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("key", ["underpowered-badge"])
+def test_advice_needs_no_approval(scenario_dir, key):
+    state = json.loads(neonblue(scenario_dir, "recommend", key, "--json").stdout)
+    assert state["proposal"]["action"] == "extend" and not state["waiting_for_approval"]
+    assert "Under-powered" in state["narrative"]
