@@ -36,6 +36,9 @@ class PostgresCluster:
     host: str
     port: int
     user: str
+    data_dir: Path | None = None  # set by running_cluster(), for stop() / start()
+    bin_dir: Path | None = None
+    start_command: tuple[str, ...] = ()
 
     def url(self, dbname: str = "postgres", schema: str | None = None) -> str:
         suffix = f"?schema={schema}" if schema else ""
@@ -49,6 +52,20 @@ class PostgresCluster:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return name
+
+    def stop(self) -> None:
+        """Stops the server (fast shutdown: open connections are terminated)."""
+        assert self.data_dir and self.bin_dir, "only clusters from running_cluster() can stop"
+        pg_ctl = str(self.bin_dir / "pg_ctl")
+        subprocess.run(
+            _as_postgres([pg_ctl, "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        """Starts a stopped server again on the same port and data."""
+        subprocess.run(list(self.start_command), check=True, capture_output=True)
 
 
 def _as_postgres(args: list[str]) -> list[str]:
@@ -97,26 +114,24 @@ def running_cluster() -> Iterator[PostgresCluster]:
         f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
-    subprocess.run(
-        _as_postgres(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(base / "server.log"),
-                "-w",
-                "-t",
-                "30",
-                "start",
-                "-o",
-                options,
-            ]
-        ),
-        **run,
+    start_command = _as_postgres(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+            "-o",
+            options,
+        ]
     )
+    subprocess.run(start_command, **run)
     try:
-        yield PostgresCluster("127.0.0.1", port, "postgres")
+        yield PostgresCluster("127.0.0.1", port, "postgres", data, bin_dir, tuple(start_command))
     finally:
         subprocess.run(
             _as_postgres(

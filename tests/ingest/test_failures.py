@@ -1,0 +1,127 @@
+"""Crashes and outages: kill -9 of ingest processes, PostgreSQL stopped mid-stream."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from infrastructure.application import NeonBlue
+from infrastructure.bootstrap import build_app
+from infrastructure.ingest.loop import Backoff
+from infrastructure.ingest.runtime import kafka_loop
+from infrastructure.ingest.simulate import TrafficPlan, WireMessage, wire_events
+from infrastructure.settings import EventStoreSettings
+from tests.ingest.conftest import START, IngestEnv, kafka_settings, setup_portfolio
+from tests.ingest.support import produce, recorded_event_ids
+from tests.support.kafka import KafkaBroker
+from tests.support.postgres import running_cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def produce_slowly(env: IngestEnv, messages: list[WireMessage], seconds: float) -> list[str]:
+    """Publishes in chunks spread over ``seconds`` (so crashes land mid-stream)."""
+    ids: list[str] = []
+    chunks = 20
+    size = len(messages) // chunks + 1
+    for start in range(0, len(messages), size):
+        ids += produce(env.kafka, messages[start : start + size])
+        time.sleep(seconds / chunks)
+    return ids
+
+
+def start_ingest(env: IngestEnv, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "infrastructure.cli", "ingest", *args],
+        cwd=ROOT,
+        env={**os.environ, **env.environ()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def committed_offsets(app: NeonBlue, env: IngestEnv) -> int:
+    names = [f"kafka:{t}:{p}" for t in env.kafka.topics for p in range(env.kafka.partitions)]
+    return sum((app.recorder.max_tracking_id(name) or -1) + 1 for name in names)
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) -> None:
+    plan = TrafficPlan(experiments=3, users=12_000, sessions=2.0, unknown_fraction=0.01)
+    app = env.app()
+    setup_portfolio(app, plan)
+    messages = list(wire_events(plan, START))
+    assert len(messages) >= 50_000
+    produced: list[str] = []
+    producer = threading.Thread(
+        target=lambda: produced.extend(produce_slowly(env, messages, 12.0)), daemon=True
+    )
+    producer.start()
+    rng = random.Random(11)
+    kills = 0
+    while producer.is_alive() or kills < 4:
+        process = start_ingest(env)
+        committed = committed_offsets(app, env)
+        deadline = time.monotonic() + 30
+        while committed_offsets(app, env) == committed and time.monotonic() < deadline:
+            time.sleep(0.05)  # wait until this process commits, then kill it mid-stream
+        time.sleep(rng.uniform(0.0, 1.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+    producer.join()
+    before_final = sum(recorded_event_ids(app).values())
+    assert 0 < before_final < len(produced)  # the killed processes got part of the way
+    final = start_ingest(env, "--until-idle", "5")
+    _, stderr = final.communicate(timeout=180)
+    assert final.returncode == 0, stderr.decode()[-2000:]
+
+    recorded = recorded_event_ids(app)
+    assert set(recorded) == set(produced)
+    assert max(recorded.values()) == 1
+    app.close()
+
+
+@pytest.mark.slow
+def test_postgres_stopped_and_restarted_mid_stream_loses_nothing(
+    kafka_broker: KafkaBroker,
+) -> None:
+    with running_cluster() as cluster:
+        store = EventStoreSettings(
+            event_store=cluster.url(cluster.create_database("outage")),
+            postgres_connect_timeout=2,
+        )
+        env = IngestEnv(kafka_settings(kafka_broker), store)
+        app = build_app(store)
+        plan = TrafficPlan(experiments=2, users=6000)
+        setup_portfolio(app, plan)
+        messages = list(wire_events(plan, START))
+        ingest_app = build_app(store)
+        loop = kafka_loop(ingest_app, env.kafka)
+        loop.backoff = Backoff(initial=0.1, maximum=1.0)
+        runner = threading.Thread(target=loop.run, kwargs={"until_idle": 6.0})
+        runner.start()
+        ids = produce(env.kafka, messages[: len(messages) // 2])
+        time.sleep(1.0)
+        cluster.stop()
+        ids += produce(env.kafka, messages[len(messages) // 2 :])
+        time.sleep(3.0)
+        outage_retries = loop.stats.retries
+        cluster.start()
+        runner.join(120)
+        assert not runner.is_alive()
+
+        recorded = recorded_event_ids(app)
+        assert set(recorded) == set(ids)
+        assert max(recorded.values()) == 1
+        assert outage_retries > 0  # the batch was retried, not dropped
+        ingest_app.close()
+        app.close()
