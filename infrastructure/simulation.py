@@ -59,6 +59,12 @@ class PlannedExperiment:
         return self.conversion[variant] / self.conversion[control] - 1
 
 
+DEVICES = ("mobile", "desktop", "tablet")
+DEVICE_SHARES = (0.55, 0.38, 0.07)
+COUNTRIES = ("US", "GB", "DE", "IN", "BR")
+COUNTRY_SHARES = (0.4, 0.15, 0.15, 0.2, 0.1)
+
+
 def _half(a: str, b: str) -> tuple[Variant, ...]:
     return (Variant("control", a, 0.5), Variant("treatment", b, 0.5))
 
@@ -141,6 +147,9 @@ def simulate_traffic(
     rng = np.random.default_rng(seed)
     offsets = np.sort(rng.uniform(0, days * 86400, users))
     uniforms = rng.uniform(size=users)
+    segment_rng = np.random.default_rng(seed + 10_000)  # separate stream: outcomes unchanged
+    devices = segment_rng.choice(DEVICES, size=users, p=DEVICE_SHARES)
+    countries = segment_rng.choice(COUNTRIES, size=users, p=COUNTRY_SHARES)
     for index in range(users):
         user_id = f"{plan.key[:3]}-user-{index:06d}"
         variant, _ = experiment.assignment_for(user_id)
@@ -149,7 +158,10 @@ def simulate_traffic(
         at = start + timedelta(seconds=float(offsets[index]))
         if rng.uniform() < plan.lost_exposures.get(variant, 0.0):
             continue  # a logging bug drops this user's exposure: sample ratio mismatch
-        yield RecordExposure(plan.key, user_id, f"{user_id}:exposure", at, variant)
+        segment = {"device": str(devices[index]), "country": str(countries[index])}
+        yield RecordExposure(
+            plan.key, user_id, f"{user_id}:exposure", at, variant, {"segment": segment}
+        )
         if plan.latency_ms:
             latency = float(rng.gamma(16.0, plan.latency_ms[variant] / 16.0))
             yield RecordMetric(plan.key, user_id, f"{user_id}:latency", at, "page_load_ms", latency)
