@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import agents, audit, demo, events, experiments, ingest, mcp
+from infrastructure.cli import agents, audit, demo, events, experiments, ingest, mcp, projections
 
 app = typer.Typer(
     name="neonblue",
@@ -20,8 +20,11 @@ app.add_typer(agents.approvals, name="approvals")
 app.command("recommend")(agents.recommend)
 app.command("assign")(experiments.assign)
 app.command("demo")(demo.demo)
+app.command("report")(audit.report)
 app.command("produce")(ingest.produce)
 app.command("simulate")(ingest.simulate)
 app.command("ingest")(ingest.ingest)
 app.command("triage")(ingest.triage)
 app.add_typer(ingest.dead_letters_app, name="dead-letters")
+app.add_typer(projections.app, name="projections")
+app.command("results")(projections.results)
