@@ -1,0 +1,144 @@
+"""End-to-end ingest throughput: Kafka (tansu) -> ingest processes -> PostgreSQL event store,
+with exactly-once tracking (offsets committed with the events), next to a raw COPY of the
+same stored rows into an equivalent table in the same run, and the ratio.
+
+The stream is produced first (not timed); then ``--processes`` `neonblue ingest` processes in
+one consumer group consume it. Throughput is wire events per second between the first and
+the last committed batch (steady state, excluding process start-up and the group join,
+which are reported separately).
+
+    python bench/ingest.py [--users 20000] [--experiments 3] [--processes 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from infrastructure.bootstrap import build_app  # noqa: E402
+from infrastructure.ingest.kafka import KafkaProducer, ensure_topics  # noqa: E402
+from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events  # noqa: E402
+from infrastructure.settings import EventStoreSettings, KafkaSettings  # noqa: E402
+from tests.support.kafka import running_broker  # noqa: E402
+from tests.support.postgres import running_cluster  # noqa: E402
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def committed(app, names: list[str]) -> int:  # type: ignore[no-untyped-def]
+    return sum((app.recorder.max_tracking_id(n) or -1) + 1 for n in names)
+
+
+def raw_copy_rate(url: str, table: str) -> tuple[float, int]:
+    """COPY the stored rows (read back first, not timed) into a fresh equivalent table."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            f"SELECT originator_id, originator_version, topic, state FROM {table}"
+        ).fetchall()
+        conn.execute(
+            "CREATE TABLE raw_events (originator_id uuid, originator_version bigint, topic text, "
+            "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
+        )
+        started = time.perf_counter()
+        with (
+            conn.transaction(),
+            conn.cursor() as cursor,
+            cursor.copy(
+                "COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return len(rows) / (time.perf_counter() - started), len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20_000, help="users per experiment")
+    parser.add_argument("--experiments", type=int, default=3)
+    parser.add_argument("--sessions", type=float, default=3.0)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=5000)
+    args = parser.parse_args()
+    tag = uuid.uuid4().hex[:8]
+    with running_broker() as broker, running_cluster() as cluster:
+        url = cluster.url(cluster.create_database("bench"))
+        store = EventStoreSettings(event_store=url)
+        kafka = KafkaSettings(
+            bootstrap_servers=broker.bootstrap_servers,
+            group_id=f"bench-{tag}",
+            partitions=4,
+            session_timeout_ms=2000,
+            heartbeat_interval_ms=500,
+            batch_size=args.batch,
+        )
+        ensure_topics(kafka, [*kafka.topics, kafka.dead_letter_topic])
+        app = build_app(store)
+        plan = TrafficPlan(args.experiments, args.users, sessions=args.sessions)
+        ensure_experiments(app, planned(plan), START)
+        producer = KafkaProducer(kafka)
+        total = 0
+        for message in wire_events(plan, START):
+            producer.produce(message.topic, message.value, message.key)
+            total += 1
+        producer.flush()
+        print(
+            f"Produced {total:,} wire events ({args.experiments} experiments, {args.users:,} users each)"
+        )
+        names = [f"kafka:{t}:{p}" for t in kafka.topics for p in range(kafka.partitions)]
+        env = {
+            **os.environ,
+            "NEONBLUE_EVENT_STORE": url,
+            "NEONBLUE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "NEONBLUE_KAFKA_GROUP_ID": kafka.group_id,
+            "NEONBLUE_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "NEONBLUE_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            "NEONBLUE_KAFKA_BATCH_SIZE": str(args.batch),
+        }
+        launched = time.perf_counter()
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "infrastructure.cli", "ingest", "--until-idle", "4"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+            for _ in range(args.processes)
+        ]
+        first = None
+        while (done := committed(app, names)) < total:
+            if done and first is None:
+                first = (time.perf_counter(), done)
+            time.sleep(0.02)
+        finished = time.perf_counter()
+        for process in processes:
+            process.wait()
+        assert first is not None
+        events = app.recorder.max_notification_id() or 0
+        table = app.recorder.events_table_name
+        app.close()
+        steady = (total - first[1]) / (finished - first[0])
+        copy_rate, rows = raw_copy_rate(url, table)
+    print(f"{'stored events':<34}{events:>12,}  ({events / total:.2f} per wire event)")
+    print(f"{'start-up + group join':<34}{first[0] - launched:>12.1f} s")
+    print(f"{'ingest (wire events/s)':<34}{steady:>12,.0f}  with {args.processes} process(es)")
+    stored_rate = steady * events / total
+    print(
+        f"{'ingest (stored events/s)':<34}{stored_rate:>12,.0f}  {stored_rate / copy_rate:5.2f}x raw COPY"
+    )
+    print(f"{'PostgreSQL raw COPY (rows/s)':<34}{copy_rate:>12,.0f}  1.00x ({rows:,} rows)")
+
+
+if __name__ == "__main__":
+    main()
