@@ -226,3 +226,19 @@ def recompute(record_id: str) -> None:
     for line in result.differences[:50]:
         console.print(f"  {line}")
     raise typer.Exit(1)
+
+
+def report(
+    experiment: str,
+    html: Annotated[Path, typer.Option("--html", help="Where to write the HTML report.")],
+    segment: Annotated[
+        str, typer.Option(help="Exposure context key to break down by ('source': assignment).")
+    ] = "source",
+) -> None:
+    """Write a self-contained HTML report (lift over time, daily metrics, SRM, segments)."""
+    from infrastructure.audit.report import build_report
+
+    with services() as s:
+        page = build_report(s.app, experiment, segment)
+    html.write_text(page, encoding="utf-8")
+    console.print(f"Report of {experiment} written to {html} ({len(page) // 1024} KiB, offline)")

@@ -80,6 +80,10 @@ def test_replay_history_and_export(env: dict[str, str], tmp_path: Path):
     whole = tmp_path / "all.jsonl"
     assert neonblue(env, "audit", "export", "--out", str(whole)).returncode == 0
     assert neonblue(env, "audit", "verify", "--export", str(whole)).returncode == 0
+    page = tmp_path / "report.html"
+    reported = neonblue(env, "report", "checkout", "--html", str(page))
+    assert reported.returncode == 0, reported.stderr
+    assert page.read_text().count('<svg class="chart"') >= 5
 
 
 def test_publish_and_recompute(env: dict[str, str]):

@@ -1,0 +1,162 @@
+"""`neonblue report EXPERIMENT --html out.html`: a self-contained experiment report.
+
+One HTML file with inline CSS and SVG (no CDN, no external file), readable offline:
+cumulative lift of the primary metric with its confidence sequence, daily exposures and
+per-variant metric values, the SRM check and a segment breakdown, plus the final scorecard.
+A few lines of inline script only count the charts (``data-charts`` on ``<body>``), so
+automated checks can tell that the page ran.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from html import escape
+
+from domain.analysis.version import ENGINE_VERSION
+from infrastructure.application import NeonBlue
+from infrastructure.audit import svg
+from infrastructure.audit.report_data import ReportData, day_label, report_data
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:760px;color:#212529}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #dee2e6}
+.meta{color:#6c757d;font-size:13px}table{border-collapse:collapse;font-size:13px;margin:8px 0}
+td,th{border:1px solid #dee2e6;padding:3px 8px;text-align:right}th{background:#f1f3f5}
+td:first-child,th:first-child{text-align:left}.bad{color:#c92a2a;font-weight:600}.good{color:#2b8a3e}
+svg.chart{display:block;margin:8px 0;background:#fff}svg .title{font-size:13px;font-weight:600}
+svg .axis,svg .legend{font-size:11px;fill:#495057}svg .plot{fill:#f8f9fa;stroke:#dee2e6}
+svg .grid{stroke:#e9ecef}svg .zero{stroke:#495057;stroke-dasharray:4 3}
+"""
+SCRIPT = (
+    "document.addEventListener('DOMContentLoaded',function(){"
+    "document.body.dataset.charts=String(document.querySelectorAll('svg.chart').length);});"
+)
+
+
+def _fmt(value: float | None, pattern: str = "{:.4g}") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return pattern.format(value)
+
+
+def _lift_charts(data: ReportData, labels: list[str]) -> list[str]:
+    charts = []
+    for variant, intervals in data.lift.items():
+        series = svg.Series(f"{variant} vs {data.scorecard.control if data.scorecard else 'control'}",
+                            [i.estimate if i else None for i in intervals])  # fmt: skip
+        band = svg.Band(
+            "95% confidence sequence",
+            [i.lower if i else None for i in intervals],
+            [i.upper if i else None for i in intervals],
+        )
+        charts.append(svg.line_chart(
+            f"Cumulative lift of {data.primary}: {variant} (sequential, always valid)",
+            labels, [series], band, fmt=svg.percent, zero_line=True,
+        ))  # fmt: skip
+    return charts
+
+
+def _daily_charts(data: ReportData, labels: list[str]) -> list[str]:
+    variants = data.experiment.variant_keys()
+    charts = [svg.line_chart(
+        "Exposed users per day", labels,
+        [svg.Series(v, [float(n) for n in data.exposed_per_day[v]]) for v in variants],
+    )]  # fmt: skip
+    for metric, per_variant in data.means.items():
+        charts.append(svg.line_chart(
+            f"{metric}: cumulative mean per variant at the end of each day", labels,
+            [svg.Series(v, per_variant[v]) for v in variants],
+        ))  # fmt: skip
+    return charts
+
+
+def _srm_section(data: ReportData, labels: list[str]) -> str:
+    card = data.scorecard
+    if card is None:
+        return "<p>No exposed users yet.</p>"
+    variants = data.experiment.variant_keys()
+    observed = [float(card.users.get(v, 0)) for v in variants]
+    expected = list(card.srm.expected) if len(card.srm.expected) == len(variants) else [math.nan] * len(variants)  # fmt: skip
+    verdict = (
+        '<span class="bad">sample ratio mismatch: do not trust the results</span>'
+        if card.srm.mismatch
+        else '<span class="good">no sample ratio mismatch detected</span>'
+    )
+    return (
+        f"<p>Chi-square p-value {_fmt(card.srm.p_value)} (threshold 0.001): {verdict}.</p>"
+        + svg.bar_chart(
+            "Users per variant: observed vs expected from the weights",
+            variants,
+            [svg.Series("observed", observed), svg.Series("expected", expected)],
+            fmt=lambda v: f"{v:.0f}",
+        )
+        + svg.line_chart(
+            "SRM p-value over time", labels, [svg.Series("p-value", data.srm_p_values)]
+        )
+    )
+
+
+def _segment_section(data: ReportData) -> str:
+    if not data.segments:
+        return "<p>No segments.</p>"
+    rows = "".join(
+        f"<tr><td>{escape(r.segment)}</td><td>{escape(r.variant)}</td>"
+        f"<td>{sum(r.users.values())}</td><td>{_fmt(r.control_mean)}</td><td>{_fmt(r.variant_mean)}</td>"
+        f"<td>{_fmt(r.lift.estimate, '{:+.2%}')}</td>"
+        f"<td>[{_fmt(r.lift.lower, '{:+.2%}')}, {_fmt(r.lift.upper, '{:+.2%}')}]</td></tr>"
+        for r in data.segments
+    )
+    plot = svg.forest_plot(
+        f"Lift of {data.primary} by {data.segment_key} (fixed-horizon 95% CI)",
+        [(f"{r.segment} / {r.variant}", r.lift.estimate, r.lift.lower, r.lift.upper) for r in data.segments],
+    )  # fmt: skip
+    header = "<tr><th>segment</th><th>variant</th><th>users</th><th>control</th><th>variant</th><th>lift</th><th>95% CI</th></tr>"  # fmt: skip
+    return plot + f"<table>{header}{rows}</table>"
+
+
+def _scorecard_table(data: ReportData) -> str:
+    if data.scorecard is None:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(r.metric)} ({escape(r.role)})</td><td>{escape(r.variant)}</td>"
+        f"<td>{_fmt(r.control_mean)}</td><td>{_fmt(r.variant_mean)}</td>"
+        f"<td>{_fmt(r.lift, '{:+.2%}')}</td><td>[{_fmt(r.ci_lower, '{:+.2%}')}, {_fmt(r.ci_upper, '{:+.2%}')}]</td>"
+        f"<td>{_fmt(r.adjusted_p_value)}</td><td>{escape(r.direction)}</td></tr>"
+        for r in data.scorecard.rows
+    )
+    header = "<tr><th>metric</th><th>variant</th><th>control</th><th>variant</th><th>lift</th><th>confidence sequence</th><th>p (adj.)</th><th>verdict</th></tr>"  # fmt: skip
+    return f"<h2>Scorecard (sequential engine)</h2><table>{header}{rows}</table>"
+
+
+def render_report(data: ReportData, generated_at: datetime) -> str:
+    """The whole HTML document."""
+    experiment = data.experiment
+    labels = [day_label(d) for d in data.days]
+    weights = ", ".join(f"{v.key} {v.weight:g}" for v in experiment.variants)
+    body = [
+        f"<h1>{escape(experiment.name)} <small>({escape(experiment.key)})</small></h1>",
+        f'<p class="meta">Status {escape(str(experiment.status))} &middot; variants {escape(weights)} '
+        f"&middot; from the event log up to position {data.position} &middot; generated "
+        f"{generated_at:%Y-%m-%d %H:%M} UTC &middot; statistics engine {ENGINE_VERSION}</p>",
+        f"<p>{escape(experiment.hypothesis)}</p>",
+        "<h2>Cumulative lift with its confidence sequence</h2>",
+        *(_lift_charts(data, labels) or ["<p>No exposed users yet.</p>"]),
+        "<h2>Daily metrics per variant</h2>",
+        *_daily_charts(data, labels),
+        "<h2>Sample ratio mismatch (SRM)</h2>",
+        _srm_section(data, labels),
+        f"<h2>Segments by {escape(data.segment_key)}</h2>",
+        _segment_section(data),
+        _scorecard_table(data),
+    ]
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(experiment.key)} report</title><style>{STYLE}</style></head>"
+        f"<body>{''.join(body)}<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def build_report(app: NeonBlue, key: str, segment_key: str = "source") -> str:
+    """The report of experiment ``key`` from the event log, as an HTML string."""
+    return render_report(report_data(app, key, segment_key), datetime.now(UTC))

@@ -1,0 +1,205 @@
+"""Series for the experiment report, computed from the event log alone.
+
+Days are the UTC dates of the users' own event times (``at``: when they were exposed or
+converted), so a backfilled log still shows the experiment's real timeline. At the end of
+each day the cumulative per-variant sums go through the statistics engine: the sequential
+engine gives the lift of the primary metric with its confidence sequence (valid however
+often the chart is looked at), and the SRM check its p-value.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from domain.analysis import Scorecard, VariantSums, build_scorecard
+from domain.experiments.aggregate import Experiment
+from domain.experiments.values import MetricKind, MetricRole
+from domain.participation.aggregate import Participation
+from domain.statistics import AnalysisOptions
+from infrastructure.application import NeonBlue
+
+MAX_DAYS = 120
+MAX_SEGMENTS = 8
+SEQUENTIAL = AnalysisOptions(engine="sequential")
+FIXED = AnalysisOptions(engine="frequentist")
+
+
+@dataclass
+class _User:
+    variant: str
+    segment: str
+    exposed_on: date | None = None
+    values: list[tuple[date, str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    segment: str
+    variant: str
+    users: dict[str, int]
+    control_mean: float
+    variant_mean: float
+    lift: Interval
+
+
+@dataclass
+class ReportData:
+    experiment: Experiment
+    position: int
+    primary: str
+    days: list[date] = field(default_factory=list)
+    exposed_per_day: dict[str, list[int]] = field(default_factory=dict)
+    means: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
+    lift: dict[str, list[Interval | None]] = field(default_factory=dict)  # primary, per variant
+    srm_p_values: list[float | None] = field(default_factory=list)
+    scorecard: Scorecard | None = None
+    segments: list[SegmentRow] = field(default_factory=list)
+    segment_key: str = "source"
+
+
+def _collect(app: NeonBlue, key: str, segment_key: str) -> tuple[dict[Any, _User], int]:
+    users: dict[Any, _User] = {}
+    position = 0
+    for entry in app.log():
+        position = entry.position
+        event: Any = entry.event
+        if isinstance(event, Participation.Enrolled):
+            if event.experiment_key == key and event.variant is not None:
+                users[entry.originator_id] = _User(event.variant, event.source)
+            continue
+        user = users.get(entry.originator_id)
+        if user is None:
+            continue
+        if isinstance(event, Participation.Exposed) and user.exposed_on is None:
+            user.exposed_on = event.at.date()
+            if segment_key != "source":
+                user.segment = str(event.context.get(segment_key, "(none)"))
+        elif isinstance(event, Participation.MetricRecorded) and event.excluded is None:
+            user.values.append((event.at.date(), event.metric, event.value))
+    return users, position
+
+
+def _sums(
+    experiment: Experiment, users: list[tuple[_User, dict[str, float]]]
+) -> dict[str, VariantSums]:
+    pairs = [(m.numerator, m.denominator) for m in experiment.metrics if m.kind == MetricKind.RATIO]
+    counts: dict[str, int] = defaultdict(int)
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    squares: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    products: dict[str, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
+    for user, totals in users:
+        counts[user.variant] += 1
+        for metric, value in totals.items():
+            sums[user.variant][metric] += value
+            squares[user.variant][metric] += value * value
+        for num, den in pairs:
+            if num and den:
+                products[user.variant][(num, den)] += totals.get(num, 0.0) * totals.get(den, 0.0)
+    return {
+        v: VariantSums(n, dict(sums[v]), dict(squares[v]), dict(products[v]))
+        for v, n in counts.items()
+    }
+
+
+def _mean(experiment: Experiment, metric: str, sums: VariantSums | None) -> float | None:
+    if sums is None or not sums.users:
+        return None
+    definition = experiment.metric(metric)
+    if definition.kind == MetricKind.RATIO:
+        den = sums.sums.get(definition.denominator or "", 0.0)
+        return sums.sums.get(definition.numerator or "", 0.0) / den if den else None
+    return sums.sums.get(metric, 0.0) / sums.users
+
+
+def report_data(app: NeonBlue, key: str, segment_key: str = "source") -> ReportData:
+    """Everything the report plots, from one pass over the log."""
+    experiment = app.experiment(key)
+    users, position = _collect(app, key, segment_key)
+    primaries = [m.key for m in experiment.metrics if m.role == MetricRole.PRIMARY]
+    data = ReportData(
+        experiment, position, primaries[0] if primaries else "", segment_key=segment_key
+    )
+    exposed = [u for u in users.values() if u.exposed_on is not None]
+    if not exposed or len(experiment.variants) < 2:
+        return data
+    first = min(u.exposed_on for u in exposed if u.exposed_on)
+    last = max(
+        [u.exposed_on for u in exposed if u.exposed_on]
+        + [d for u in exposed for d, _, _ in u.values]
+    )
+    last = min(last, first + timedelta(days=MAX_DAYS - 1))
+    data.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    variants = experiment.variant_keys()
+    data.exposed_per_day = {v: [0] * len(data.days) for v in variants}
+    data.means = {m.key: {v: [] for v in variants} for m in experiment.metrics}
+    data.lift = {v: [] for v in variants[1:]}
+    for user in exposed:
+        index = (user.exposed_on - first).days if user.exposed_on else -1
+        if 0 <= index < len(data.days) and user.variant in data.exposed_per_day:
+            data.exposed_per_day[user.variant][index] += 1
+    for day in data.days:
+        scorecard = _scorecard_on(experiment, exposed, day, SEQUENTIAL)
+        for metric, per_variant in data.means.items():
+            for variant, values in per_variant.items():
+                values.append(_mean(experiment, metric, scorecard[1].get(variant)))
+        card = scorecard[0]
+        data.srm_p_values.append(card.srm.p_value if not card.srm.error else None)
+        for variant in variants[1:]:
+            row = next(
+                (r for r in card.rows if r.metric == data.primary and r.variant == variant), None
+            )
+            interval = (
+                None if row is None or row.error else Interval(row.lift, row.ci_lower, row.ci_upper)
+            )
+            data.lift[variant].append(interval)
+    data.scorecard = _scorecard_on(experiment, exposed, data.days[-1], SEQUENTIAL)[0]
+    data.segments = _segments(experiment, exposed, data)
+    return data
+
+
+def _scorecard_on(
+    experiment: Experiment, exposed: list[_User], day: date, options: AnalysisOptions
+) -> tuple[Scorecard, dict[str, VariantSums]]:
+    included = []
+    for user in exposed:
+        if user.exposed_on is None or user.exposed_on > day:
+            continue
+        totals: dict[str, float] = defaultdict(float)
+        for on, metric, value in user.values:
+            if on <= day:
+                totals[metric] += value
+        included.append((user, totals))
+    sums = _sums(experiment, included)
+    return build_scorecard(experiment, sums, options, cuped=False), sums
+
+
+def _segments(experiment: Experiment, exposed: list[_User], data: ReportData) -> list[SegmentRow]:
+    sizes: dict[str, int] = defaultdict(int)
+    for user in exposed:
+        sizes[user.segment] += 1
+    rows = []
+    day = data.days[-1]
+    for segment in sorted(sizes, key=lambda s: -sizes[s])[:MAX_SEGMENTS]:
+        members = [u for u in exposed if u.segment == segment]
+        card, _ = _scorecard_on(experiment, members, day, FIXED)
+        for row in card.rows:
+            if row.metric == data.primary:
+                rows.append(SegmentRow(
+                    segment, row.variant, dict(card.users), row.control_mean, row.variant_mean,
+                    Interval(row.lift, row.ci_lower, row.ci_upper),
+                ))  # fmt: skip
+    return rows
+
+
+def day_label(day: date | datetime) -> str:
+    return day.strftime("%m-%d")

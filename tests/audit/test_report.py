@@ -1,0 +1,100 @@
+"""The HTML report renders offline in headless Chromium, without console errors, with charts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from domain.participation.commands import RecordExposure, RecordMetric
+from infrastructure.application import NeonBlue
+from infrastructure.audit.report import build_report
+from infrastructure.audit.report_data import report_data
+from infrastructure.audit.svg import BAND, PALETTE
+from infrastructure.bootstrap import build_app
+from infrastructure.settings import EventStoreSettings
+from tests.audit.chromium import render, screenshot
+from tests.audit.scenario import T0
+from tests.factories import conversion_metrics, two_variants
+
+PLATFORMS = ("ios", "android", "web")
+
+
+@pytest.fixture(scope="module")
+def reported_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NeonBlue]:
+    """Ten days of traffic for 2,000 users, treatment converting better, three platforms."""
+    path = tmp_path_factory.mktemp("report")
+    app = build_app(EventStoreSettings(data_dir=path, event_store=f"sqlite:///{path / 'e.db'}"))
+    app.create_experiment("checkout", "Checkout", hypothesis="Green converts better",
+                          variants=two_variants(), metrics=conversion_metrics())  # fmt: skip
+    app.start_experiment("checkout", at=T0)
+    rng = np.random.default_rng(3)
+    experiment = app.experiment("checkout")
+    commands: list = []
+    for i in range(2000):
+        user, at = f"u{i}", T0 + timedelta(seconds=float(rng.uniform(0, 10 * 86400)))
+        variant, _ = experiment.assignment_for(user)
+        platform = PLATFORMS[i % 3]
+        commands.append(RecordExposure("checkout", user, f"{user}x", at, variant, {"platform": platform}))  # fmt: skip
+        commands.append(RecordMetric("checkout", user, f"{user}s", at, "sessions", float(rng.integers(1, 4))))  # fmt: skip
+        commands.append(RecordMetric("checkout", user, f"{user}l", at, "page_load_ms", float(rng.gamma(16, 20))))  # fmt: skip
+        if rng.uniform() < (0.10 if variant == "control" else 0.14):
+            later = at + timedelta(minutes=20)
+            commands.append(RecordMetric("checkout", user, f"{user}c", later, "conversion"))
+            commands.append(RecordMetric("checkout", user, f"{user}r", later, "revenue", float(rng.gamma(4, 10))))  # fmt: skip
+    app.record(commands)
+    yield app
+    app.close()
+
+
+def test_report_series_come_from_the_log(reported_app: NeonBlue):
+    data = report_data(reported_app, "checkout", segment_key="platform")
+    assert len(data.days) in (10, 11)
+    assert sum(sum(v) for v in data.exposed_per_day.values()) == 2000
+    assert {r.segment for r in data.segments} == set(PLATFORMS)
+    final = data.lift["treatment"][-1]
+    assert final is not None and final.lower < final.estimate < final.upper
+    widths = [i.upper - i.lower for i in data.lift["treatment"] if i is not None]
+    assert widths[-1] < widths[1]  # the confidence sequence narrows as users arrive
+    assert data.scorecard is not None and data.scorecard.total_users == 2000
+
+
+def test_report_renders_offline_without_console_errors(reported_app: NeonBlue, tmp_path: Path):
+    page = tmp_path / "report.html"
+    page.write_text(build_report(reported_app, "checkout", "platform"), encoding="utf-8")
+    html = page.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # nothing fetched
+    charts = html.count('<svg class="chart"')
+    assert charts == 1 + 1 + len(conversion_metrics()) + 2 + 1  # lift, daily, SRM x2, segments
+    rendered = render(page)
+    assert rendered.console == []
+    assert f'data-charts="{charts}"' in rendered.dom  # the page's own script ran
+
+    shot = Image.open(screenshot(page, tmp_path / "report.png")).convert("RGB")
+    pixels = np.asarray(shot).astype(int)
+
+    def mask(hex_color: str, tolerance: int = 12) -> np.ndarray:
+        rgb = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
+        return np.abs(pixels - rgb).sum(axis=2) <= tolerance
+
+    blue, orange = mask(PALETTE[0]), mask(PALETTE[1])
+    band = mask("#" + "".join(f"{round(0.55 * c + 0.45 * b):02x}" for c, b in zip(
+        (int(BAND[i : i + 2], 16) for i in (1, 3, 5)), (248, 249, 250), strict=True)), 16)  # fmt: skip
+    assert band.sum() > 2000, "the confidence-sequence band is not drawn"
+    assert orange.sum() > 2000, "the treatment lines are not drawn"
+    rows = np.flatnonzero(blue.sum(axis=1) > 0)
+    blocks = 1 + int(np.sum(np.diff(rows) > 40))  # blue ink in separate vertical blocks
+    assert blocks >= charts - 1, f"only {blocks} chart areas with data found"
+
+
+def test_console_errors_are_caught(tmp_path: Path):
+    """The check above can fail: a page with a script error is reported."""
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><script>console.error('bad'); missing();</script></body></html>")
+    messages = render(page).console
+    assert any("missing is not defined" in m for m in messages)
