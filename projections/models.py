@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infrastructure.application import NeonBlue
-from infrastructure.settings import ClickHouseSettings, ConfigurationError
+from infrastructure.settings import ClickHouseSettings, ConfigurationError, EventStoreSettings
 from projections.log import LogReader
 from projections.rebuild import Rebuildable
 from projections.runner import ProjectionRunner, ProjectionStatus
@@ -34,6 +34,9 @@ class ReadModels:
     def add(self, name: str, factory: Callable[[], Rebuildable]) -> None:
         """Registers another read model (built lazily by ``factory``)."""
         self._factories[name] = factory
+
+    def on_close(self, close: Callable[[], None]) -> None:
+        self._closers.append(close)
 
     def model(self, name: str) -> Rebuildable:
         if name not in self._factories:
@@ -69,6 +72,16 @@ class ReadModels:
         return AnalyticsModel(self.app, client, self.clickhouse_settings.clickhouse_database)
 
 
-def build_read_models(app: NeonBlue, event_store: Any = None) -> ReadModels:
+def build_read_models(app: NeonBlue, event_store: EventStoreSettings) -> ReadModels:
     """Every read model configured by the NEONBLUE_* environment."""
-    return ReadModels(app, ClickHouseSettings())
+    models = ReadModels(app, ClickHouseSettings())
+
+    def relational() -> Rebuildable:
+        from projections.relational.model import RelationalModel
+
+        model = RelationalModel(app, event_store)
+        models.on_close(model.close)
+        return model
+
+    models.add("relational", relational)
+    return models

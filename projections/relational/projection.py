@@ -1,0 +1,227 @@
+"""The relational projection: experiments, variants, metrics, assignments, users, daily counts.
+
+Each batch's rows and the new position commit in one transaction (PostgreSQL or
+SQLite), so a killed runner resumes exactly where the last commit left off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from domain.experiments.aggregate import Experiment
+from infrastructure.application import NeonBlue
+from projections.log import ENROLLED, EXPOSED, METRIC_RECORDED, LogEvent
+from projections.relational.schema import ORDER, create_statements
+
+NAME = "relational"
+
+
+class SqlConnection:
+    """A psycopg or sqlite3 connection behind one qmark-style interface."""
+
+    def __init__(self, connection: Any, postgres: bool) -> None:
+        self.connection = connection
+        self.postgres = postgres
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.postgres else sql
+
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+        self.connection.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.connection.cursor().executemany(self._sql(sql), rows)
+
+    def rows(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.connection.execute(self._sql(sql), params).fetchall())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.postgres:
+            with self.connection.transaction():
+                yield
+            return
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class RelationalProjection:
+    """Writes the relational read model into tables prefixed by ``prefix``."""
+
+    name = NAME
+    topics: tuple[str, ...] = ()
+
+    def __init__(self, app: NeonBlue, db: SqlConnection, prefix: str = "") -> None:
+        self.app = app
+        self.db = db
+        self.prefix = prefix
+        self._users: dict[str, tuple[str, str, str | None, bool]] = {}
+
+    def setup(self) -> None:
+        with self.db.transaction():
+            for statement in create_statements(self.prefix):
+                self.db.execute(statement)
+
+    def position(self) -> int:
+        found = self.db.rows(
+            f"SELECT position FROM {self.prefix}projection_positions WHERE name = ?", (NAME,)
+        )
+        return int(found[0][0]) if found else 0
+
+    def process(self, events: list[LogEvent], position: int) -> None:
+        try:
+            with self.db.transaction():
+                self._process(events, position)
+        except BaseException:
+            self._users.clear()  # the cache may hold rows that were rolled back
+            raise
+
+    def _process(self, events: list[LogEvent], position: int) -> None:
+        p = self.prefix
+        self._load([e.originator_id for e in events if e.topic in (EXPOSED, METRIC_RECORDED)])
+        experiments: dict[str, int] = {}
+        new_assignments: list[tuple[Any, ...]] = []
+        exposures: dict[str, list[Any]] = {}
+        metric_counts: dict[str, int] = defaultdict(int)
+        users: dict[str, list[Any]] = {}
+        daily: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for event in events:
+            data, pid = event.data, event.originator_id
+            if event.topic.startswith("domain.experiments"):
+                experiments[pid] = event.version
+            elif event.topic == ENROLLED:
+                at = data["at"]["_data_"] if isinstance(data["at"], dict) else str(data["at"])
+                key, user, variant = data["experiment_key"], data["user_id"], data["variant"]
+                self._users[pid] = (key, user, variant, False)
+                new_assignments.append((pid, key, user, variant, data["source"], at))
+                seen = users.setdefault(user, [at, 0])
+                seen[0], seen[1] = min(seen[0], at), seen[1] + 1
+                daily[(key, at[:10], variant or "")][0] += 1
+            elif pid in self._users and event.topic in (EXPOSED, METRIC_RECORDED):
+                key, user, variant, exposed = self._users[pid]
+                at = data["at"]["_data_"] if isinstance(data["at"], dict) else str(data["at"])
+                if event.topic == METRIC_RECORDED:
+                    metric_counts[pid] += 1
+                    daily[(key, at[:10], variant or "")][2] += 1
+                    continue
+                entry = exposures.setdefault(pid, [0, None])
+                entry[0] += 1
+                if not exposed:
+                    entry[1] = at
+                    self._users[pid] = (key, user, variant, True)
+                    daily[(key, at[:10], variant or "")][1] += 1
+        for experiment_id, version in experiments.items():
+            self._write_experiment(self.app.repository.get(UUID(experiment_id), version=version))
+        self.db.executemany(
+            f"INSERT INTO {p}assignments VALUES (?, ?, ?, ?, ?, ?, NULL, 0, 0)", new_assignments
+        )
+        self.db.executemany(
+            f"UPDATE {p}assignments SET exposures = exposures + ?, "
+            "first_exposed_at = COALESCE(first_exposed_at, ?) WHERE participation_id = ?",
+            [(n, first, pid) for pid, (n, first) in exposures.items()],
+        )
+        self.db.executemany(
+            f"UPDATE {p}assignments SET metric_events = metric_events + ? "
+            "WHERE participation_id = ?",
+            [(n, pid) for pid, n in metric_counts.items()],
+        )
+        self.db.executemany(
+            f"INSERT INTO {p}users AS u VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+            "experiments = u.experiments + excluded.experiments, first_seen_at = CASE WHEN "
+            "excluded.first_seen_at < u.first_seen_at THEN excluded.first_seen_at "
+            "ELSE u.first_seen_at END",
+            [(user, first, n) for user, (first, n) in users.items()],
+        )
+        self.db.executemany(
+            f"INSERT INTO {p}daily_participation AS d VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (experiment_id, day, variant) DO UPDATE SET "
+            "enrolled = d.enrolled + excluded.enrolled, exposed = d.exposed + excluded.exposed, "
+            "metric_events = d.metric_events + excluded.metric_events",
+            [(k, day, v, *counts) for (k, day, v), counts in daily.items()],
+        )
+        self.db.execute(
+            f"INSERT INTO {p}projection_positions VALUES (?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET position = excluded.position",
+            (NAME, position),
+        )
+
+    def _load(self, pids: list[str]) -> None:
+        """Participations not in memory, read back from ``assignments`` (after a restart)."""
+        missing = sorted({pid for pid in pids if pid not in self._users})
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for pid, key, user, variant, first in self.db.rows(
+                f"SELECT participation_id, experiment_id, user_id, variant, first_exposed_at "
+                f"FROM {self.prefix}assignments WHERE participation_id IN ({marks})",
+                chunk,
+            ):
+                self._users[pid] = (key, user, variant, first is not None)
+
+    def _write_experiment(self, experiment: Experiment) -> None:
+        p, key = self.prefix, experiment.key
+        conclusion = experiment.conclusion
+        self.db.execute(
+            f"INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, hypothesis = "
+            "excluded.hypothesis, description = excluded.description, owner = excluded.owner, "
+            "tags = excluded.tags, status = excluded.status, coverage = excluded.coverage, "
+            "started_at = excluded.started_at, stopped_at = excluded.stopped_at, "
+            "decision = excluded.decision, winner = excluded.winner, version = excluded.version",
+            (
+                key,
+                str(experiment.id),
+                experiment.name,
+                experiment.hypothesis,
+                experiment.description,
+                experiment.owner,
+                json.dumps(experiment.tags),
+                str(experiment.status),
+                experiment.coverage,
+                experiment.started_at.isoformat() if experiment.started_at else None,
+                experiment.stopped_at.isoformat() if experiment.stopped_at else None,
+                str(conclusion.decision) if conclusion else None,
+                conclusion.winner if conclusion else None,
+                experiment.version,
+            ),
+        )
+        self.db.execute(f"DELETE FROM {p}variants WHERE experiment_id = ?", (key,))
+        self.db.executemany(
+            f"INSERT INTO {p}variants VALUES (?, ?, ?, ?, ?)",
+            [(key, v.key, v.name, v.weight, i) for i, v in enumerate(experiment.variants)],
+        )
+        self.db.execute(f"DELETE FROM {p}metrics WHERE experiment_id = ?", (key,))
+        self.db.executemany(
+            f"INSERT INTO {p}metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (key, m.key, str(m.role), str(m.kind), m.numerator, m.denominator, *_flags(m))
+                for m in experiment.metrics
+            ],
+        )
+
+    def checksum(self) -> dict[str, str]:
+        sums = {}
+        for table, order in ORDER.items():
+            rows = self.db.rows(f"SELECT * FROM {self.prefix}{table} ORDER BY {order}")
+            digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+            sums[table] = f"{len(rows)}:{digest}"
+        return sums
+
+
+def _flags(metric: Any) -> tuple[bool, float | None]:
+    return metric.higher_is_better, metric.margin
