@@ -17,8 +17,15 @@ def _postgresql(services: Services, settings: McpSettings) -> MCPServer:
     return build_server(services.app, EventLogSource(services.app), settings.max_rows)
 
 
+def _experiment_intelligence(services: Services, settings: McpSettings) -> MCPServer:
+    from mcp_servers.experiment_intelligence.server import build_server
+
+    return build_server(services)
+
+
 BUILDERS: dict[str, Callable[[Services, McpSettings], MCPServer]] = {
     "postgresql": _postgresql,
+    "experiment_intelligence": _experiment_intelligence,
 }
 
 

@@ -63,9 +63,57 @@ STATUS_WORDS = {"running": "running", "live": "running", "active": "running", "p
                 "stopped": "stopped", "concluded": "concluded", "finished": "concluded",
                 "draft": "draft"}  # fmt: skip
 STOPWORDS = frozenset(
-    "a an the our my we us of for in on to and or by with is are was were did does do how what "
-    "which that this those these experiment experiments test tests than more less show me "
-    "list find any all it its be been best last".split()
+    [
+        "a",
+        "an",
+        "the",
+        "our",
+        "my",
+        "we",
+        "us",
+        "of",
+        "for",
+        "in",
+        "on",
+        "to",
+        "and",
+        "or",
+        "by",
+        "with",
+        "is",
+        "are",
+        "was",
+        "were",
+        "did",
+        "does",
+        "do",
+        "how",
+        "what",
+        "which",
+        "that",
+        "this",
+        "those",
+        "these",
+        "experiment",
+        "experiments",
+        "test",
+        "tests",
+        "than",
+        "more",
+        "less",
+        "show",
+        "me",
+        "list",
+        "find",
+        "any",
+        "all",
+        "it",
+        "its",
+        "be",
+        "been",
+        "best",
+        "last",
+    ]
 )
 PERCENT = re.compile(r"(?:more than|over|above|at least|>=?|by)\s*(\d+(?:\.\d+)?)\s*%")
 USER = re.compile(
@@ -73,7 +121,9 @@ USER = re.compile(
 )
 
 
-def parse_question(question: str, catalog: list[CatalogEntry], today: date | None = None) -> ParsedQuestion:
+def parse_question(
+    question: str, catalog: list[CatalogEntry], today: date | None = None
+) -> ParsedQuestion:
     text = question.strip()
     lowered = text.lower()
     intent = next((i for i, rule in RULES if rule.search(lowered)), Intent.UNKNOWN)
@@ -107,7 +157,9 @@ def tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[^a-z0-9]+", text.lower()) if t and t not in STOPWORDS]
 
 
-def match_experiment(lowered: str, catalog: list[CatalogEntry]) -> tuple[str | None, tuple[str, ...]]:
+def match_experiment(
+    lowered: str, catalog: list[CatalogEntry]
+) -> tuple[str | None, tuple[str, ...]]:
     """The experiment the question names: exact key, else the best token overlap (>= 2 terms)."""
     for entry in catalog:
         if entry.key.lower() in lowered:
@@ -159,5 +211,8 @@ def _tag(lowered: str, catalog: list[CatalogEntry]) -> str | None:
 
 
 def _search_text(lowered: str) -> str:
-    match = re.search(r"(?:similar to|like|about|on|related to)\s+(?:our\s+|the\s+)?(.+?)(?:\s+that\b|\s+which\b|\?|$)", lowered)
+    match = re.search(
+        r"(?:similar to|like|about|on|related to)\s+(?:our\s+|the\s+)?(.+?)(?:\s+that\b|\s+which\b|\?|$)",
+        lowered,
+    )
     return (match.group(1) if match else lowered).strip()

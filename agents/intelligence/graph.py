@@ -10,13 +10,13 @@ experiment) -> act (domain commands, recorded).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from agents.common.scorecards import scorecard_from_answer
+from agents.common.timing import days_since
 from agents.common.toolbox import McpToolbox, ToolFailed
 from agents.intelligence.configuration import IntelligenceSettings
 from agents.intelligence.prompts import NARRATIVE_SYSTEM, templated_narrative
@@ -70,7 +70,7 @@ def build_intelligence_graph(
         analysis = state["analysis"]
         card = scorecard_from_answer(key, analysis["scorecard"])
         started = analysis["experiment"].get("started_at")
-        days = _days_since(started) if started else 0.0
+        days = days_since(started) if started else 0.0
         timing = Timing(days_running=days, planned_days=settings.planned_days)
         proposal = recommend(card, timing, analysis["experiment"]["status"])
         proposed = {
@@ -131,11 +131,6 @@ def build_intelligence_graph(
     graph.add_edge("await_approval", "act")
     graph.add_edge("act", END)
     return graph.compile(checkpointer=checkpointer)
-
-
-def _days_since(started_at: str) -> float:
-    started = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
-    return max((datetime.now(UTC) - started).total_seconds() / 86400, 0.0)
 
 
 async def _llm_narrative(

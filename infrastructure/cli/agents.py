@@ -88,3 +88,23 @@ def reject(
 ) -> None:
     """Reject a recommendation; the agent run ends without changing anything."""
     _decide(recommendation_id, False, by, note)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about your experiments.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Answer a natural-language question from the read models (through the MCP servers)."""
+    from agents.analytics.runner import ask as ask_graph
+
+    with services() as s:
+        state = anyio.run(ask_graph, s, question)
+    if as_json:
+        print(json.dumps({k: state.get(k) for k in (
+            "question", "mode", "parsed", "answer", "sources", "recommendation_id")},
+            default=str))  # fmt: skip
+        return
+    console.print(state["answer"])
+    used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources", [])})
+    if used:
+        console.print(f"[dim]Sources: {', '.join(used)}[/]")

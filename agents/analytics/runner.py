@@ -1,0 +1,31 @@
+"""Answering one question with the analytics graph."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+from agents.analytics.graph import build_analytics_graph
+from agents.common.llm import LlmSettings, chat_model
+from agents.common.servers import stdio_servers
+from agents.common.toolbox import McpToolbox
+from infrastructure.bootstrap import Services
+
+
+async def ask(
+    services: Services,
+    question: str,
+    servers: dict[str, Any] | None = None,
+    llm_settings: LlmSettings | None = None,
+) -> dict[str, Any]:
+    llm = chat_model(llm_settings or LlmSettings())
+    async with McpToolbox(servers or stdio_servers(services.event_store)) as toolbox:
+        graph = build_analytics_graph(toolbox, services.app, llm)
+        state = await graph.ainvoke(
+            {
+                "question": question,
+                "run_id": f"analytics-{uuid4()}",
+                "mode": "llm" if llm is not None else "deterministic",
+            }
+        )
+    return state

@@ -1,0 +1,184 @@
+"""One executor per intent: which MCP tools answer it, and a templated answer with numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+from agents.analytics.parse import Intent, ParsedQuestion
+from agents.common.scorecards import scorecard_from_answer
+from agents.common.timing import days_since
+from agents.common.toolbox import McpToolbox, ToolFailed
+from agents.intelligence.prompts import templated_narrative
+from domain.intelligence.policy import Timing, recommend
+from infrastructure.application import NeonBlue
+from infrastructure.recommendations import record_proposal
+
+NEEDS_EXPERIMENT = {Intent.ASSIGN, Intent.RECOMMEND, Intent.TREND, Intent.HISTORY, Intent.ANALYZE}
+HELP = (
+    "I can answer: how an experiment is doing, which experiments are running, what changed "
+    "and when, which variant a user gets, similar past experiments, segment breakdowns, "
+    "trend forecasts, and what to do next with an experiment."
+)
+
+
+async def execute(
+    q: ParsedQuestion, toolbox: McpToolbox, app: NeonBlue, catalog: list[str]
+) -> tuple[dict[str, Any], str]:
+    """Runs the tools for the parsed question; returns (result, answer)."""
+    if q.intent == Intent.UNKNOWN:
+        return {}, f"I did not understand the question. {HELP}"
+    if q.intent in NEEDS_EXPERIMENT and not q.experiment_key:
+        return {}, f"Which experiment do you mean? Known experiments: {', '.join(catalog)}."
+    key = q.experiment_key or ""
+    try:
+        handler = HANDLERS[q.intent]
+        return await handler(q, key, toolbox, app)
+    except ToolFailed as error:
+        return {"error": str(error)}, f"The {q.intent} lookup failed: {error}"
+
+
+async def _analyze(
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: NeonBlue
+) -> tuple[dict[str, Any], str]:
+    answer = await toolbox.call("postgresql", "analyze_experiment_data", {"experiment_id": key})
+    card = answer["scorecard"]
+    rows = [r for r in card["results"] if q.metric in (None, r["metric"])] or card["results"]
+    parts = [f"{key} ({answer['experiment']['status']}, {card['total_users']:,} users):"]
+    for r in rows:
+        if r["relative_lift"] is None:
+            parts.append(f"{r['metric']} for {r['variant']}: not enough data ({r['error']}).")
+            continue
+        verdict = {"better": "significantly better", "worse": "significantly worse"}.get(
+            r["direction"], "not significant")  # fmt: skip
+        parts.append(
+            f"{r['metric']} {r['variant']} vs {card['control']}: {r['relative_lift']:+.1%} "
+            f"[{r['ci_lower']:+.1%}, {r['ci_upper']:+.1%}], {verdict} "
+            f"({card['engine']}, adjusted p={r['adjusted_p_value']:.3g})."
+        )
+    parts.append(answer["health"][0])
+    return answer, " ".join(parts)
+
+
+async def _list(
+    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: NeonBlue
+) -> tuple[dict[str, Any], str]:
+    arguments = {k: v for k, v in {"status": q.status, "tag": q.tag}.items() if v}
+    answer = await toolbox.call("postgresql", "list_experiments", arguments)
+    keys = [f"{e['key']} ({e['status']})" for e in answer["experiments"]]
+    label = " ".join(v for v in (q.status, q.tag) if v) or "all"
+    if not keys:
+        return answer, f"No experiments match ({label})."
+    return answer, f"{answer['total']} experiment(s) ({label}): {', '.join(keys)}."
+
+
+async def _assign(
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: NeonBlue
+) -> tuple[dict[str, Any], str]:
+    if not q.user_id:
+        return {}, "Which user? Ask e.g. 'which variant does user u-42 get in checkout-cta?'."
+    answer = await toolbox.call("postgresql", "predict_user_assignment",
+                                {"experiment_id": key, "user_id": q.user_id})  # fmt: skip
+    if answer["variant"] is None:
+        return answer, f"User {q.user_id} is not in {key}: {answer['reason']}."
+    return answer, (
+        f"User {q.user_id} gets {answer['variant']} in {key}: hash v{answer['hash_version']} "
+        f"= {answer['hash_value']:.4f}, inside [{answer['bucket_range'][0]:.2f}, "
+        f"{answer['bucket_range'][1]:.2f})."
+    )
+
+
+async def _history(
+    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: NeonBlue
+) -> tuple[dict[str, Any], str]:
+    answer = await toolbox.call("postgresql", "experiment_history", {"experiment_id": key})
+    steps = [f"{e['event'].split('.')[-1]} at {e['recorded_at'][:16]}" for e in answer["events"]]
+    return answer, f"History of {key}: {'; '.join(steps)}. Now {answer['state']['status']}."
+
+
+async def _recommend(
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, app: NeonBlue
+) -> tuple[dict[str, Any], str]:
+    answer = await toolbox.call("postgresql", "analyze_experiment_data", {"experiment_id": key})
+    card = scorecard_from_answer(key, answer["scorecard"])
+    started = answer["experiment"].get("started_at")
+    proposal = recommend(card, Timing(days_since(started) if started else 0.0),
+                         answer["experiment"]["status"])  # fmt: skip
+    recommendation_id = record_proposal(
+        app, key, proposal, tool_calls=[c.as_dict() for c in toolbox.calls],
+        positions=toolbox.positions(), mode="deterministic", run_id=f"analytics-{uuid4()}",
+    )  # fmt: skip
+    proposed = {"action": str(proposal.action), "variant": proposal.variant,
+                "reasons": proposal.reasons, "needs_approval": proposal.needs_approval}  # fmt: skip
+    text = templated_narrative(key, proposed, [])
+    if proposal.needs_approval:
+        text += f" Approve with: neonblue approvals approve {recommendation_id}."
+    return {
+        "analysis": answer,
+        "proposal": proposed,
+        "recommendation_id": str(recommendation_id),
+    }, text
+
+
+async def _similar(
+    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: NeonBlue
+) -> tuple[dict[str, Any], str]:
+    filters: dict[str, Any] = {}
+    if q.min_lift is not None:
+        filters["min_lift"] = q.min_lift
+    answer = await toolbox.call("chromadb", "semantic_experiment_search",
+                                {"query": q.search_text or q.question, "filters": filters,
+                                 "n_results": 5})  # fmt: skip
+    hits = answer.get("results", [])
+    if not hits:
+        return answer, "No similar experiments match."
+    described = [f"{h['key']} ({h.get('outcome') or h.get('status')}, lift "
+                 f"{h['lift']:+.1%})" if h.get("lift") is not None else h["key"] for h in hits]  # fmt: skip
+    return answer, f"Most similar experiments: {', '.join(described)}."
+
+
+async def _segments(
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: NeonBlue
+) -> tuple[dict[str, Any], str]:
+    arguments: dict[str, Any] = {"dimension": "device"}
+    if key:
+        arguments["experiment_id"] = key
+    if q.tag:
+        arguments["tag"] = q.tag
+    if q.since:
+        arguments["since"] = q.since.isoformat()
+    if q.until:
+        arguments["until"] = q.until.isoformat()
+    answer = await toolbox.call("clickhouse", "segment_breakdown", arguments)
+    rows = sorted(answer.get("segments", []), key=lambda r: -(r.get("relative_lift") or -1e9))
+    if not rows:
+        return answer, "No segment data in that range."
+    best = rows[0]
+    return answer, (
+        f"Best-responding segment: {best['segment']} ({best['relative_lift']:+.1%} on "
+        f"{best['users']:,} users), across {len(rows)} segments."
+    )
+
+
+async def _trend(
+    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: NeonBlue
+) -> tuple[dict[str, Any], str]:
+    answer = await toolbox.call("clickhouse", "predict_experiment_trends",
+                                {"experiment_id": key, "days_ahead": 7})  # fmt: skip
+    power = answer.get("conditional_power")
+    text = f"Forecast for {key} over the next 7 days: {answer.get('summary', 'see series')}."
+    if power is not None:
+        text += f" Chance to reach significance by the planned end: {power:.0%}."
+    return answer, text
+
+
+HANDLERS = {
+    Intent.ANALYZE: _analyze,
+    Intent.LIST: _list,
+    Intent.ASSIGN: _assign,
+    Intent.HISTORY: _history,
+    Intent.RECOMMEND: _recommend,
+    Intent.SIMILAR: _similar,
+    Intent.SEGMENTS: _segments,
+    Intent.TREND: _trend,
+}

@@ -1,0 +1,1 @@
+"""The experiment-intelligence MCP server: the agent graphs, exposed as tools."""

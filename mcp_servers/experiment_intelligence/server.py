@@ -1,0 +1,27 @@
+"""Builds the experiment-intelligence MCP server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+from infrastructure.bootstrap import Services
+from mcp_servers.common.transport import add_health_route
+from mcp_servers.experiment_intelligence.tools import IntelligenceTools
+
+INSTRUCTIONS = (
+    "NeonBlue's experiment intelligence: recommendations (ship / stop / extend / fix SRM / "
+    "reallocate) and natural-language analytics over the experiment read models. "
+    "Recommendations that change a running experiment are recorded and wait for approval."
+)
+
+
+def build_server(services: Services, servers: dict[str, Any] | None = None) -> MCPServer:
+    tools = IntelligenceTools(services, servers)
+    server = MCPServer("neonblue-experiment-intelligence", instructions=INSTRUCTIONS,
+                       log_level="WARNING")  # fmt: skip
+    server.add_tool(tools.recommend_experiment_optimization)
+    server.add_tool(tools.natural_language_analytics)
+    add_health_route(server, lambda: {"head": services.app.head()})
+    return server
