@@ -18,14 +18,24 @@ async def ask(
     servers: dict[str, Any] | None = None,
     llm_settings: LlmSettings | None = None,
 ) -> dict[str, Any]:
-    llm = chat_model(llm_settings or LlmSettings())
     async with McpToolbox(servers or stdio_servers(services.event_store)) as toolbox:
-        graph = build_analytics_graph(toolbox, services.app, llm)
-        state = await graph.ainvoke(
-            {
-                "question": question,
-                "run_id": f"analytics-{uuid4()}",
-                "mode": "llm" if llm is not None else "deterministic",
-            }
-        )
-    return state
+        return await ask_with(services, toolbox, question, llm_settings)
+
+
+async def ask_with(
+    services: Services,
+    toolbox: McpToolbox,
+    question: str,
+    llm_settings: LlmSettings | None = None,
+) -> dict[str, Any]:
+    """As `ask`, over an already connected toolbox."""
+    llm = chat_model(llm_settings or LlmSettings())
+    toolbox.calls.clear()
+    graph = build_analytics_graph(toolbox, services.app, llm)
+    return await graph.ainvoke(
+        {
+            "question": question,
+            "run_id": f"analytics-{uuid4()}",
+            "mode": "llm" if llm is not None else "deterministic",
+        }
+    )

@@ -20,12 +20,18 @@ async def recommend_for(
     services: Services, experiment_key: str, servers: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Runs the graph for one experiment; stops at the approval interrupt if one is needed."""
+    async with McpToolbox(servers or stdio_servers(services.event_store)) as toolbox:
+        return await recommend_with(services, toolbox, experiment_key)
+
+
+async def recommend_with(
+    services: Services, toolbox: McpToolbox, experiment_key: str
+) -> dict[str, Any]:
+    """As `recommend_for`, over an already connected toolbox (several runs, one set of servers)."""
     run_id = f"intelligence-{uuid4()}"
     llm = chat_model(LlmSettings())
-    async with (
-        McpToolbox(servers or stdio_servers(services.event_store)) as toolbox,
-        open_checkpointer(services.event_store) as checkpointer,
-    ):
+    toolbox.calls.clear()  # each run records only its own tool calls
+    async with open_checkpointer(services.event_store) as checkpointer:
         graph = build_intelligence_graph(toolbox, services.app, llm=llm, checkpointer=checkpointer)
         config = {"configurable": {"thread_id": run_id}}
         state = await graph.ainvoke({"experiment_key": experiment_key, "run_id": run_id}, config)

@@ -123,8 +123,8 @@ def _power_check(card: Scorecard, primary: list[MetricRow], timing: Timing) -> P
         return Proposal(
             Action.CONTINUE,
             None,
-            [f"No significant difference yet, but a {power:.0%} chance of reaching "
-             f"significance by day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, "
+            [f"Not yet significant under the {card.engine} test, but a {power:.0%} chance of "
+             f"reaching significance by day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, "
              f"z={z_now:.2f}). Keep running."],
             numbers,
         )  # fmt: skip

@@ -9,6 +9,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -45,6 +46,7 @@ def demo(
             f"({recorded / elapsed:,.0f} events/s) into {settings.eventsourcing_env()['SQLITE_DBNAME']}."
         )
         _print_results(app)
+        anyio.run(_agents, settings, app)
     finally:
         app.close()
     console.print(
@@ -124,6 +126,41 @@ def _print_results(app: NeonBlue) -> None:
                 truth,
             )
         console.print(table)
+
+
+DEMO_QUESTIONS = (
+    "Which experiments are running?",
+    "How is the mobile onboarding checklist doing?",
+    "Which variant does user u-42 get in free-shipping-threshold?",
+)
+
+
+async def _agents(settings: EventStoreSettings, app: NeonBlue) -> None:
+    """Agent answers and recommendations, through the MCP servers like any MCP client."""
+    from agents.analytics.runner import ask_with
+    from agents.common.servers import stdio_servers
+    from agents.common.toolbox import McpToolbox
+    from agents.intelligence.runner import recommend_with
+    from infrastructure.bootstrap import Services
+
+    services = Services(event_store=settings, app=app)
+    console.print("\n[bold]Agents[/] (deterministic mode; set NEONBLUE_LLM_BASE_URL for an LLM)")
+    async with McpToolbox(stdio_servers(settings)) as toolbox:
+        for question in DEMO_QUESTIONS:
+            state = await ask_with(services, toolbox, question)
+            console.print(f"[cyan]Q:[/] {question}\n[green]A:[/] {state['answer']}")
+        table = Table("experiment", "recommendation", "why", title="Recommendations")
+        for plan in PORTFOLIO:
+            state = await recommend_with(services, toolbox, plan.key)
+            proposal = state["proposal"]
+            action = proposal["action"] + (
+                " (awaits approval)" if state["waiting_for_approval"] else ""
+            )
+            table.add_row(plan.key, action, proposal["reasons"][0].split(". ")[0] + ".")
+        console.print(table)
+    console.print(
+        "Pending approvals: neonblue approvals list (with NEONBLUE_DATA_DIR set as below)."
+    )
 
 
 def _number(value: float) -> str:
