@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from infrastructure.application import NeonBlue
-from infrastructure.settings import ClickHouseSettings, ConfigurationError, EventStoreSettings
+from infrastructure.settings import (
+    ChromaSettings,
+    ClickHouseSettings,
+    ConfigurationError,
+    EventStoreSettings,
+)
 from projections.log import LogReader
 from projections.rebuild import Rebuildable
 from projections.runner import ProjectionRunner, ProjectionStatus
@@ -83,5 +89,41 @@ def build_read_models(app: NeonBlue, event_store: EventStoreSettings) -> ReadMod
         models.on_close(model.close)
         return model
 
+    def knowledge() -> Rebuildable:
+        from infrastructure.embeddings import build_embedder
+        from projections.knowledge.model import KnowledgeModel, chroma_client
+
+        settings = ChromaSettings()
+        return KnowledgeModel(
+            app,
+            chroma_client(settings),
+            build_embedder(),
+            settings.chroma_collection,
+            results=lambda experiment: results_summary(models, experiment),
+        )
+
     models.add("relational", relational)
+    models.add("knowledge", knowledge)
     return models
+
+
+def results_summary(models: ReadModels, experiment: Any) -> dict[str, Any] | None:
+    """The primary metric's latest result from the analytics model, for the knowledge base."""
+    if str(experiment.status) == "draft":
+        return None
+    card = models.analytics().scorecard(experiment)
+    rows = card.primary()
+    if not rows or card.total_users == 0:
+        return None
+    row = rows[0]
+    lift = 0.0 if math.isnan(row.lift) else row.lift
+    p_value = 1.0 if row.p_value is None or math.isnan(row.p_value) else row.p_value
+    verdict = "significant" if row.significant else "not significant"
+    return {
+        "lift": lift,
+        "p_value": p_value,
+        "significant": bool(row.significant),
+        "users": card.total_users,
+        "summary": f"{row.metric}: {row.variant} vs {card.control} lift {lift:+.1%}, "
+        f"p={p_value:.3g}, {verdict}, {card.total_users} users",
+    }
