@@ -25,5 +25,34 @@ def build_server(app: NeonBlue, results: ResultsSource, max_rows: int = 1000) ->
         tools.experiment_history,
     ):
         server.add_tool(tool, annotations=None)
+    add_resources_and_prompts(server, tools)
     add_health_route(server, lambda: {"head": app.head()})
     return server
+
+
+def add_resources_and_prompts(server: MCPServer, tools: PostgresTools) -> None:
+    @server.resource(
+        "experiment://{key}",
+        name="experiment",
+        description="The experiment document: definition, status and conclusion (JSON).",
+        mime_type="application/json",
+    )
+    def experiment_document(key: str) -> str:
+        from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+
+        from domain.errors import DomainError
+        from mcp_servers.common.models import ExperimentOut
+
+        try:
+            return ExperimentOut.of(tools.app.experiment(key)).model_dump_json()
+        except DomainError as error:
+            raise ResourceNotFoundError(str(error)) from None
+
+    @server.prompt(description="Review an experiment's health and results before a decision.")
+    def review_experiment(experiment_id: str) -> str:
+        return (
+            f"Review experiment {experiment_id}. Call analyze_experiment_data for it, check the "
+            "sample ratio mismatch finding first, then the primary metric (sequential engine), "
+            "then every guardrail. Quote only numbers returned by the tools, and end with one "
+            "of: ship, stop, extend, fix SRM."
+        )

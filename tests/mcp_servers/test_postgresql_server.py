@@ -182,3 +182,16 @@ def test_unknown_server_name(portfolio_dir):
         env=server_env(portfolio_dir), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2 and "No MCP server named 'mongodb'" in result.stderr
+
+
+async def test_experiment_resource_and_review_prompt(portfolio_dir):
+    async with stdio_client("postgresql", portfolio_dir) as client:
+        templates = (await client.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == ["experiment://{key}"]
+        document = await client.read_resource("experiment://pricing-annual-discount")
+        data = json.loads(document.contents[0].text)
+        assert data["key"] == "pricing-annual-discount" and data["status"] == "running"
+        prompt = await client.get_prompt("review_experiment", {"experiment_id": "x-1"})
+        assert "analyze_experiment_data" in prompt.messages[0].content.text
+        with pytest.raises(Exception, match="No experiment with key 'nope'"):
+            await client.read_resource("experiment://nope")
