@@ -16,7 +16,9 @@ Snapshots are derived data outside the notification log and are stored unchained
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
+from binascii import unhexlify
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ GENESIS = bytes(32)
 HEADER_START = b'{"_chain":"'
 HEADER_LENGTH = len(HEADER_START) + 64 + 1 + 64 + 2  # ... prev:hash",
 CACHE_SIZE = 200_000
+_HEADER = re.compile(rb'\{"_chain":"([0-9a-f]{64}):([0-9a-f]{64})"([,}])')
 
 StoredVersion = Callable[[UUID | str, int], StoredEvent | None]
 
@@ -76,23 +79,15 @@ def legacy_hash(stored: StoredEvent) -> bytes:
 
 
 def split_state(state: bytes) -> tuple[Seal | None, bytes]:
-    """The seal (None for an unchained state) and the original payload bytes."""
-    if not state.startswith(HEADER_START):
+    """The seal (None for an unchained state) and the original payload bytes.
+
+    The header must be exactly as written (lowercase hex), so any changed byte shows.
+    """
+    match = _HEADER.match(state)
+    if match is None:
         return None, state
-    start = len(HEADER_START)
-    if state[start + 64 : start + 65] != b":":
-        return None, state
-    try:
-        prev_hash = bytes.fromhex(state[start : start + 64].decode())
-        digest = bytes.fromhex(state[start + 65 : start + 129].decode())
-    except ValueError:
-        return None, state
-    tail = state[start + 129 :]
-    if tail.startswith(b'",'):
-        return Seal(prev_hash, digest), b"{" + tail[2:]
-    if tail.startswith(b'"}'):
-        return Seal(prev_hash, digest), b"{" + tail[1:]
-    return None, state
+    seal = Seal(unhexlify(match[1]), unhexlify(match[2]))
+    return seal, b"{" + state[match.end() - (match[3] == b"}") :]
 
 
 class ChainingMapper(Mapper[UUID]):

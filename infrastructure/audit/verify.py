@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
-from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
@@ -79,9 +78,9 @@ class Verifier:
 
     def __init__(self, checkpoints: Sequence[Checkpoint] = ()) -> None:
         self.report = VerifyReport()
-        self._streams: dict[UUID | str, tuple[int, bytes, int]] = {}
+        self._streams: dict[str, tuple[int, bytes, int]] = {}
         self._pending = sorted(checkpoints, key=lambda c: c.position)
-        self._gaps: dict[tuple[UUID | str, int], tuple[int, int]] = {}
+        self._gaps: dict[tuple[str, int], tuple[int, int]] = {}
 
     def feed(self, notifications: Iterable[Notification]) -> None:
         report = self.report
@@ -94,7 +93,7 @@ class Verifier:
             while self._pending and self._pending[0].position < position:
                 report.running_hash, report.events = running, count
                 self._check_checkpoint(self._pending.pop(0))
-            oid, version = n.originator_id, n.originator_version
+            oid, version = str(n.originator_id), n.originator_version
             seal, payload = split_state(n.state)
             if seal is None:
                 digest = link = legacy_hash(n)
@@ -104,7 +103,7 @@ class Verifier:
                 link = seal.hash
                 if digest != seal.hash:
                     self._find(position, "altered", f"{_who(n)} does not match its hash")
-            if self._check_link(n, None if seal is None else seal.prev_hash, streams.get(oid)):
+            if self._check_link(n, oid, None if seal is None else seal.prev_hash, streams.get(oid)):
                 streams[oid] = (version, link, position)
             running = sha256(running + position.to_bytes(8, "big") + digest).digest()
             count += 1
@@ -120,19 +119,23 @@ class Verifier:
         return self.report
 
     def _check_link(
-        self, n: Notification, prev_hash: bytes | None, head: tuple[int, bytes, int] | None
+        self,
+        n: Notification,
+        oid: str,
+        prev_hash: bytes | None,
+        head: tuple[int, bytes, int] | None,
     ) -> bool:
         """Checks the event against its stream's head; True when it becomes the new head."""
         version = n.originator_version
         if head is None:
             if version > 1:
-                self._gap(n, 1, 0)
+                self._gap(n, oid, 1, 0)
             elif prev_hash is not None and prev_hash != GENESIS:
                 self._find(n.id, "altered", f"{_who(n)} does not start at the genesis hash")
             return True
         last_version, last_hash, last_position = head
         if version <= last_version:
-            gap = self._gaps.pop((n.originator_id, version), None)
+            gap = self._gaps.pop((oid, version), None)
             if gap is None:
                 self._find(
                     n.id,
@@ -148,7 +151,7 @@ class Verifier:
                 )
             return False
         if version > last_version + 1:
-            self._gap(n, last_version + 1, last_position)
+            self._gap(n, oid, last_version + 1, last_position)
         elif prev_hash is not None and prev_hash != last_hash:
             self._find(
                 n.id,
@@ -157,7 +160,7 @@ class Verifier:
             )
         return True
 
-    def _gap(self, n: Notification, first_missing: int, last_position: int) -> None:
+    def _gap(self, n: Notification, oid: str, first_missing: int, last_position: int) -> None:
         version = n.originator_version
         missing = f"{first_missing}" + (f"-{version - 1}" if version - 1 > first_missing else "")
         where = (
@@ -167,7 +170,7 @@ class Verifier:
         )
         if len(self.report.findings) < MAX_FINDINGS:
             for missing_version in range(first_missing, version):
-                self._gaps[(n.originator_id, missing_version)] = (len(self.report.findings), n.id)
+                self._gaps[(oid, missing_version)] = (len(self.report.findings), n.id)
         self._find(n.id, "deleted", f"{_who(n)}: version(s) {missing}, {where}, are missing")
 
     def _check_checkpoint(self, checkpoint: Checkpoint) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from domain.experiments.aggregate import experiment_id
 from infrastructure.application import NeonBlue
 from infrastructure.audit.chain import HEADER_LENGTH, split_state
@@ -142,3 +144,14 @@ def test_appending_after_a_fresh_start_chains_to_the_stored_predecessor(durable_
     second.save(experiment)
     assert verify_log(second.recorder).ok
     second.close()
+
+
+@pytest.mark.parametrize("replacement", [b"A", b"F", b" ", b"0"])
+def test_a_header_byte_changed_to_any_value_is_detected(durable_app, raw_log: RawLog, replacement):
+    populate(durable_app)
+    target = stream_positions(durable_app, "checkout", "u1")[2]
+    state = raw_log.state(target)
+    offset = next(i for i in range(80, 140) if state[i : i + 1] in b"abcdef123456789")
+    raw_log.set_state(target, state[:offset] + replacement + state[offset + 1 :])
+    report = verify_log(durable_app.recorder)
+    assert report.first is not None and report.first.position == target
