@@ -86,6 +86,7 @@ def rebuild(
         models = s.read_models()
         model = models.model(name)
         meter = RateMeter(0)
+        console.print(f"Rebuilding {name} from position 0 (log head {models.reader.head():,}).")
         with Progress(
             TextColumn(f"rebuilding {name}"),
             BarColumn(),
