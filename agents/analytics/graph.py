@@ -25,8 +25,10 @@ from infrastructure.application import NeonBlue
 def build_analytics_graph(toolbox: McpToolbox, app: NeonBlue, llm: Any | None = None):
     async def parse(state: AnalyticsState) -> dict[str, Any]:
         listed = await toolbox.call("postgresql", "list_experiments", {"limit": 500})
-        catalog = [CatalogEntry(e["key"], e["name"], tuple(e["tags"]), e["status"])
-                   for e in listed["experiments"]]  # fmt: skip
+        catalog = [
+            CatalogEntry(e["key"], e["name"], tuple(e["tags"]), e["status"])
+            for e in listed["experiments"]
+        ]
         parsed = parse_question(state["question"], catalog)
         return {"parsed": {**asdict(parsed), "catalog": [c.key for c in catalog]}}
 
@@ -47,9 +49,16 @@ def build_analytics_graph(toolbox: McpToolbox, app: NeonBlue, llm: Any | None = 
         specs = []
         for server in toolbox.servers:
             for tool in await toolbox.list_tools(server):
-                specs.append({"type": "function", "function": {
-                    "name": f"{server}__{tool.name}", "description": tool.description or "",
-                    "parameters": tool.input_schema}})  # fmt: skip
+                specs.append(
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": f"{server}__{tool.name}",
+                            "description": tool.description or "",
+                            "parameters": tool.input_schema,
+                        },
+                    }
+                )
         model = llm.bind_tools(specs)
         messages: list[Any] = [SystemMessage(ANALYST_SYSTEM), HumanMessage(state["question"])]
         results: list[dict[str, Any]] = []
@@ -70,8 +79,11 @@ def build_analytics_graph(toolbox: McpToolbox, app: NeonBlue, llm: Any | None = 
                     ToolMessage(json.dumps(output, default=str), tool_call_id=call["id"])
                 )
         answer = str(reply.content).strip() if reply is not None else ""
-        return {"result": {"tool_results": results}, "answer": answer or "No answer.",
-                "sources": _sources(toolbox)}  # fmt: skip
+        return {
+            "result": {"tool_results": results},
+            "answer": answer or "No answer.",
+            "sources": _sources(toolbox),
+        }
 
     def choose_mode(_: AnalyticsState) -> Literal["parse", "plan"]:
         return "plan" if llm is not None else "parse"

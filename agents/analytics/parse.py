@@ -49,19 +49,66 @@ class ParsedQuestion:
 
 
 RULES: list[tuple[Intent, re.Pattern[str]]] = [
-    (Intent.ASSIGN, re.compile(r"\b(which|what) variant\b|\bassign(ed|ment)?\b.*\buser\b|\buser\b.*\b(get|see|assigned)\b")),
-    (Intent.SIMILAR, re.compile(r"\bsimilar\b|\blike our\b|\bfind experiments\b|\bexperiments (about|on|related)\b|\bpast experiments\b|\bsearch\b")),
-    (Intent.RECOMMEND, re.compile(r"\brecommend|\bwhat should (we|i)\b|\boptimi[sz]|\bnext step|\bship it\b|\bshould we (ship|stop|extend)")),
-    (Intent.SEGMENTS, re.compile(r"\bsegments?\b|\bresponded best\b|\bwhich (users|devices|countries|platforms)\b|\bby (device|country|platform)\b|\bbreak ?down\b")),
-    (Intent.TREND, re.compile(r"\btrend|\bforecast|\bpredict|\bnext (week|\d+ days)\b|\bwill .* reach\b|\bprojection\b")),
-    (Intent.HISTORY, re.compile(r"\bhistory\b|\bwhat changed\b|\bwhen (did|was)\b|\bwho (changed|started|stopped)\b|\baudit\b")),
-    (Intent.LIST, re.compile(r"\b(which|what|list|show|how many)\b.*\bexperiments\b|\bexperiments (are|were) (running|paused|stopped|concluded)\b")),
-    (Intent.ANALYZE, re.compile(r"\bhow (is|are|did)\b|\bresults?\b|\bsignifican|\bwinning\b|\bwinner\b|\blift\b|\bdoing\b|\bperform|\bconversion\b|\bsrm\b|\bsample ratio\b|\bguardrail")),
-]  # fmt: skip
+    (
+        Intent.ASSIGN,
+        re.compile(
+            r"\b(which|what) variant\b|\bassign(ed|ment)?\b.*\buser\b|\buser\b.*\b(get|see|assigned)\b"
+        ),
+    ),
+    (
+        Intent.SIMILAR,
+        re.compile(
+            r"\bsimilar\b|\blike our\b|\bfind experiments\b|\bexperiments (about|on|related)\b|\bpast experiments\b|\bsearch\b"
+        ),
+    ),
+    (
+        Intent.RECOMMEND,
+        re.compile(
+            r"\brecommend|\bwhat should (we|i)\b|\boptimi[sz]|\bnext step|\bship it\b|\bshould we (ship|stop|extend)"
+        ),
+    ),
+    (
+        Intent.SEGMENTS,
+        re.compile(
+            r"\bsegments?\b|\bresponded best\b|\bwhich (users|devices|countries|platforms)\b|\bby (device|country|platform)\b|\bbreak ?down\b"
+        ),
+    ),
+    (
+        Intent.TREND,
+        re.compile(
+            r"\btrend|\bforecast|\bpredict|\bnext (week|\d+ days)\b|\bwill .* reach\b|\bprojection\b"
+        ),
+    ),
+    (
+        Intent.HISTORY,
+        re.compile(
+            r"\bhistory\b|\bwhat changed\b|\bwhen (did|was)\b|\bwho (changed|started|stopped)\b|\baudit\b"
+        ),
+    ),
+    (
+        Intent.LIST,
+        re.compile(
+            r"\b(which|what|list|show|how many)\b.*\bexperiments\b|\bexperiments (are|were) (running|paused|stopped|concluded)\b"
+        ),
+    ),
+    (
+        Intent.ANALYZE,
+        re.compile(
+            r"\bhow (is|are|did)\b|\bresults?\b|\bsignifican|\bwinning\b|\bwinner\b|\blift\b|\bdoing\b|\bperform|\bconversion\b|\bsrm\b|\bsample ratio\b|\bguardrail"
+        ),
+    ),
+]
 
-STATUS_WORDS = {"running": "running", "live": "running", "active": "running", "paused": "paused",
-                "stopped": "stopped", "concluded": "concluded", "finished": "concluded",
-                "draft": "draft"}  # fmt: skip
+STATUS_WORDS = {
+    "running": "running",
+    "live": "running",
+    "active": "running",
+    "paused": "paused",
+    "stopped": "stopped",
+    "concluded": "concluded",
+    "finished": "concluded",
+    "draft": "draft",
+}
 STOPWORDS = frozenset(
     [
         "a",
@@ -194,9 +241,11 @@ def time_range(lowered: str, today: date) -> tuple[date | None, date | None]:
 
 
 def _metric(lowered: str) -> str | None:
-    for metric, words in (("conversion", ("conversion", "convert", "sign-up", "signup")),
-                          ("revenue", ("revenue", "order value", "aov")),
-                          ("page_load_ms", ("latency", "page load", "load time"))):  # fmt: skip
+    for metric, words in (
+        ("conversion", ("conversion", "convert", "sign-up", "signup")),
+        ("revenue", ("revenue", "order value", "aov")),
+        ("page_load_ms", ("latency", "page load", "load time")),
+    ):
         if any(w in lowered for w in words):
             return metric
     return None

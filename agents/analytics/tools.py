@@ -50,7 +50,8 @@ async def _analyze(
             parts.append(f"{r['metric']} for {r['variant']}: not enough data ({r['error']}).")
             continue
         verdict = {"better": "significantly better", "worse": "significantly worse"}.get(
-            r["direction"], "not significant")  # fmt: skip
+            r["direction"], "not significant"
+        )
         parts.append(
             f"{r['metric']} {r['variant']} vs {card['control']}: {r['relative_lift']:+.1%} "
             f"[{r['ci_lower']:+.1%}, {r['ci_upper']:+.1%}], {verdict} "
@@ -77,8 +78,9 @@ async def _assign(
 ) -> tuple[dict[str, Any], str]:
     if not q.user_id:
         return {}, "Which user? Ask e.g. 'which variant does user u-42 get in checkout-cta?'."
-    answer = await toolbox.call("postgresql", "predict_user_assignment",
-                                {"experiment_id": key, "user_id": q.user_id})  # fmt: skip
+    answer = await toolbox.call(
+        "postgresql", "predict_user_assignment", {"experiment_id": key, "user_id": q.user_id}
+    )
     if answer["variant"] is None:
         return answer, f"User {q.user_id} is not in {key}: {answer['reason']}."
     return answer, (
@@ -102,14 +104,24 @@ async def _recommend(
     answer = await toolbox.call("postgresql", "analyze_experiment_data", {"experiment_id": key})
     card = scorecard_from_answer(key, answer["scorecard"])
     started = answer["experiment"].get("started_at")
-    proposal = recommend(card, Timing(days_since(started) if started else 0.0),
-                         answer["experiment"]["status"])  # fmt: skip
+    proposal = recommend(
+        card, Timing(days_since(started) if started else 0.0), answer["experiment"]["status"]
+    )
     recommendation_id = record_proposal(
-        app, key, proposal, tool_calls=[c.as_dict() for c in toolbox.calls],
-        positions=toolbox.positions(), mode="deterministic", run_id=f"analytics-{uuid4()}",
-    )  # fmt: skip
-    proposed = {"action": str(proposal.action), "variant": proposal.variant,
-                "reasons": proposal.reasons, "needs_approval": proposal.needs_approval}  # fmt: skip
+        app,
+        key,
+        proposal,
+        tool_calls=[c.as_dict() for c in toolbox.calls],
+        positions=toolbox.positions(),
+        mode="deterministic",
+        run_id=f"analytics-{uuid4()}",
+    )
+    proposed = {
+        "action": str(proposal.action),
+        "variant": proposal.variant,
+        "reasons": proposal.reasons,
+        "needs_approval": proposal.needs_approval,
+    }
     text = templated_narrative(key, proposed, [])
     if proposal.needs_approval:
         text += f" Approve with: neonblue approvals approve {recommendation_id}."
@@ -126,14 +138,20 @@ async def _similar(
     filters: dict[str, Any] = {}
     if q.min_lift is not None:
         filters["min_lift"] = q.min_lift
-    answer = await toolbox.call("chromadb", "semantic_experiment_search",
-                                {"query": q.search_text or q.question, "filters": filters,
-                                 "n_results": 5})  # fmt: skip
+    answer = await toolbox.call(
+        "chromadb",
+        "semantic_experiment_search",
+        {"query": q.search_text or q.question, "filters": filters, "n_results": 5},
+    )
     hits = answer.get("results", [])
     if not hits:
         return answer, "No similar experiments match."
-    described = [f"{h['key']} ({h.get('outcome') or h.get('status')}, lift "
-                 f"{h['lift']:+.1%})" if h.get("lift") is not None else h["key"] for h in hits]  # fmt: skip
+    described = [
+        f"{h['key']} ({h.get('outcome') or h.get('status')}, lift {h['lift']:+.1%})"
+        if h.get("lift") is not None
+        else h["key"]
+        for h in hits
+    ]
     return answer, f"Most similar experiments: {', '.join(described)}."
 
 
@@ -163,8 +181,9 @@ async def _segments(
 async def _trend(
     _: ParsedQuestion, key: str, toolbox: McpToolbox, __: NeonBlue
 ) -> tuple[dict[str, Any], str]:
-    answer = await toolbox.call("clickhouse", "predict_experiment_trends",
-                                {"experiment_id": key, "days_ahead": 7})  # fmt: skip
+    answer = await toolbox.call(
+        "clickhouse", "predict_experiment_trends", {"experiment_id": key, "days_ahead": 7}
+    )
     power = answer.get("conditional_power")
     text = f"Forecast for {key} over the next 7 days: {answer.get('summary', 'see series')}."
     if power is not None:

@@ -20,9 +20,13 @@ def scorecard_from_answer(experiment_key: str, scorecard: dict[str, Any]) -> Sco
         guardrail = None
         if r.get("guardrail_status"):
             guardrail = GuardrailResult(
-                _num(r["relative_lift"]), _num(r["std_error"]), math.nan, math.nan, math.nan,
+                _num(r["relative_lift"]),
+                _num(r["std_error"]),
+                math.nan,
+                math.nan,
+                math.nan,
                 r["guardrail_status"],
-            )  # fmt: skip
+            )
         rows.append(
             MetricRow(
                 metric=r["metric"],

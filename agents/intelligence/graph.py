@@ -48,9 +48,10 @@ def build_intelligence_graph(
             query = f"{experiment['name']}. {experiment['hypothesis']}"
             try:
                 found = await toolbox.call(
-                    "chromadb", "semantic_experiment_search",
+                    "chromadb",
+                    "semantic_experiment_search",
                     {"query": query, "n_results": settings.similar_experiments + 1},
-                )  # fmt: skip
+                )
                 update["similar"] = [h for h in found.get("results", []) if h.get("key") != key]
             except ToolFailed as error:
                 update["notes"].append(f"similar experiments unavailable: {error}")
@@ -85,12 +86,14 @@ def build_intelligence_graph(
         if llm is not None:
             narrative = await _llm_narrative(llm, key, proposed, similar) or narrative
         recommendation_id = record_proposal(
-            app, key, proposal,
+            app,
+            key,
+            proposal,
             tool_calls=[c.as_dict() for c in toolbox.calls],
             positions=toolbox.positions(),
             mode="llm" if llm is not None else "deterministic",
             run_id=state["run_id"],
-        )  # fmt: skip
+        )
         return {
             "proposal": proposed,
             "narrative": narrative,
@@ -113,8 +116,13 @@ def build_intelligence_graph(
     def act(state: IntelligenceState) -> dict[str, Any]:
         decision = state["decision"]
         approved = bool(decision.get("approved"))
-        decide(app, state["recommendation_id"], approved, decision.get("by", "unknown"),
-               decision.get("note", ""))  # fmt: skip
+        decide(
+            app,
+            state["recommendation_id"],
+            approved,
+            decision.get("by", "unknown"),
+            decision.get("note", ""),
+        )
         return {"applied": apply(app, state["recommendation_id"]) if approved else []}
 
     def after_recommend(state: IntelligenceState) -> Literal["await_approval", "__end__"]:

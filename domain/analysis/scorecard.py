@@ -223,9 +223,10 @@ def _row(
 def _adjusted(rows: list[MetricRow], correction: CorrectionMethod, alpha: float) -> list[MetricRow]:
     """Adjusts p-values of primary and secondary rows together; guardrails keep theirs."""
     tested = [
-        i for i, r in enumerate(rows)
+        i
+        for i, r in enumerate(rows)
         if r.role != MetricRole.GUARDRAIL and r.p_value is not None and not r.error
-    ]  # fmt: skip
+    ]
     if not tested:
         return rows
     adjusted = adjust_p_values([rows[i].p_value for i in tested], correction)
@@ -234,6 +235,12 @@ def _adjusted(rows: list[MetricRow], correction: CorrectionMethod, alpha: float)
         row = rows[i]
         significant = float(p) < alpha
         direction = row.direction if significant else "flat"
-        out[i] = MetricRow(**{**row.__dict__, "adjusted_p_value": float(p),
-                              "significant": significant, "direction": direction})  # fmt: skip
+        out[i] = MetricRow(
+            **{
+                **row.__dict__,
+                "adjusted_p_value": float(p),
+                "significant": significant,
+                "direction": direction,
+            }
+        )
     return out

@@ -84,10 +84,12 @@ def recommend(card: Scorecard, timing: Timing, status: str = "running") -> Propo
         return Proposal(
             Action.STOP,
             row.variant,
-            [f"Primary metric {row.metric} is significantly worse in {row.variant}: "
-             f"{_pct(row.lift)} (adjusted p={row.adjusted_p_value:.3g}). Stop and roll back."],
+            [
+                f"Primary metric {row.metric} is significantly worse in {row.variant}: "
+                f"{_pct(row.lift)} (adjusted p={row.adjusted_p_value:.3g}). Stop and roll back."
+            ],
             _numbers(row),
-        )  # fmt: skip
+        )
     better = sorted((r for r in primary if r.direction == "better"), key=lambda r: -r.lift)
     if better:
         row = better[0]
@@ -117,17 +119,24 @@ def _power_check(card: Scorecard, primary: list[MetricRow], timing: Timing) -> P
     z_now = row.lift / row.std_error if row.std_error > 0 else math.nan
     elapsed = max(timing.days_running, 1.0)
     power = predictive_power(z_now, min(elapsed / timing.planned_days, 1.0), card.alpha)
-    numbers = {**_numbers(row), "predictive_power": power, "z": z_now,
-               "days_running": timing.days_running, "planned_days": timing.planned_days}  # fmt: skip
+    numbers = {
+        **_numbers(row),
+        "predictive_power": power,
+        "z": z_now,
+        "days_running": timing.days_running,
+        "planned_days": timing.planned_days,
+    }
     if math.isfinite(power) and power >= 0.8:
         return Proposal(
             Action.CONTINUE,
             None,
-            [f"Not yet significant under the {card.engine} test, but a {power:.0%} chance of "
-             f"reaching significance by day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, "
-             f"z={z_now:.2f}). Keep running."],
+            [
+                f"Not yet significant under the {card.engine} test, but a {power:.0%} chance of "
+                f"reaching significance by day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, "
+                f"z={z_now:.2f}). Keep running."
+            ],
             numbers,
-        )  # fmt: skip
+        )
     needed = _days_for_power(z_now, elapsed, card.alpha)
     if needed is not None:
         numbers["days_needed"] = needed
@@ -137,12 +146,14 @@ def _power_check(card: Scorecard, primary: list[MetricRow], timing: Timing) -> P
     return Proposal(
         Action.EXTEND,
         None,
-        [f"Under-powered: only a {_pct(power, sign=False)} chance of reaching significance by "
-         f"day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, z={z_now:.2f}, "
-         f"{card.total_users:,} users so far).{extra} Extend the test or raise its traffic "
-         "coverage; do not ship on this evidence."],
+        [
+            f"Under-powered: only a {_pct(power, sign=False)} chance of reaching significance by "
+            f"day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, z={z_now:.2f}, "
+            f"{card.total_users:,} users so far).{extra} Extend the test or raise its traffic "
+            "coverage; do not ship on this evidence."
+        ],
         numbers,
-    )  # fmt: skip
+    )
 
 
 def _days_for_power(z_now: float, elapsed: float, alpha: float) -> float | None:

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from infrastructure.cli.console import console, services
 
-approvals = typer.Typer(help="Decide on agent recommendations that change experiments.",
-                        no_args_is_help=True)  # fmt: skip
+approvals = typer.Typer(
+    help="Decide on agent recommendations that change experiments.", no_args_is_help=True
+)
 
 
 def recommend(
@@ -28,9 +29,24 @@ def recommend(
         state = anyio.run(recommend_for, s, experiment)
     proposal = state["proposal"]
     if as_json:
-        print(json.dumps({k: state.get(k) for k in (
-            "experiment_key", "run_id", "proposal", "narrative", "recommendation_id",
-            "waiting_for_approval", "tool_calls", "notes")}, default=str))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    k: state.get(k)
+                    for k in (
+                        "experiment_key",
+                        "run_id",
+                        "proposal",
+                        "narrative",
+                        "recommendation_id",
+                        "waiting_for_approval",
+                        "tool_calls",
+                        "notes",
+                    )
+                },
+                default=str,
+            )
+        )
         return
     console.print(f"[bold]{proposal['action'].upper()}[/] {experiment}: {state['narrative']}")
     if state["waiting_for_approval"]:
@@ -51,8 +67,14 @@ def list_pending(
         found = recommendations(s.app, None if all_states else "pending")
     table = Table("id", "experiment", "action", "variant", "state", "proposed")
     for r in found:
-        table.add_row(str(r.id), r.experiment_key, r.action, r.variant or "", r.state,
-                      r.created_on.strftime("%Y-%m-%d %H:%M"))  # fmt: skip
+        table.add_row(
+            str(r.id),
+            r.experiment_key,
+            r.action,
+            r.variant or "",
+            r.state,
+            r.created_on.strftime("%Y-%m-%d %H:%M"),
+        )
     console.print(table if found else "No recommendations waiting for a decision.")
 
 
@@ -60,8 +82,9 @@ def _decide(recommendation_id: str, approved: bool, by: str | None, note: str) -
     from agents.intelligence.runner import resume_with_decision
 
     with services() as s:
-        state = anyio.run(resume_with_decision, s, recommendation_id, approved,
-                          by or getpass.getuser(), note)  # fmt: skip
+        state = anyio.run(
+            resume_with_decision, s, recommendation_id, approved, by or getpass.getuser(), note
+        )
     if approved:
         console.print(
             f"Approved and applied: {', '.join(state.get('applied') or []) or 'nothing'}."
@@ -100,9 +123,22 @@ def ask(
     with services() as s:
         state = anyio.run(ask_graph, s, question)
     if as_json:
-        print(json.dumps({k: state.get(k) for k in (
-            "question", "mode", "parsed", "answer", "sources", "recommendation_id")},
-            default=str))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    k: state.get(k)
+                    for k in (
+                        "question",
+                        "mode",
+                        "parsed",
+                        "answer",
+                        "sources",
+                        "recommendation_id",
+                    )
+                },
+                default=str,
+            )
+        )
         return
     console.print(state["answer"])
     used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources", [])})

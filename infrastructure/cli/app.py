@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import agents, audit, demo, events, experiments, ingest, mcp, projections
+from infrastructure.cli import (
+    agents,
+    audit,
+    demo,
+    events,
+    experiments,
+    ingest,
+    mcp,
+    optimize,
+    projections,
+)
 
 app = typer.Typer(
     name="neonblue",
@@ -19,6 +29,7 @@ app.add_typer(mcp.app, name="mcp")
 app.add_typer(agents.approvals, name="approvals")
 app.command("recommend")(agents.recommend)
 app.command("ask")(agents.ask)
+app.add_typer(optimize.app, name="optimize")
 app.command("assign")(experiments.assign)
 app.command("demo")(demo.demo)
 app.command("report")(audit.report)

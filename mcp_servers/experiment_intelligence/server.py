@@ -19,8 +19,9 @@ INSTRUCTIONS = (
 
 def build_server(services: Services, servers: dict[str, Any] | None = None) -> MCPServer:
     tools = IntelligenceTools(services, servers)
-    server = MCPServer("neonblue-experiment-intelligence", instructions=INSTRUCTIONS,
-                       log_level="WARNING")  # fmt: skip
+    server = MCPServer(
+        "neonblue-experiment-intelligence", instructions=INSTRUCTIONS, log_level="WARNING"
+    )
     server.add_tool(tools.recommend_experiment_optimization)
     server.add_tool(tools.natural_language_analytics)
     add_health_route(server, lambda: {"head": services.app.head()})

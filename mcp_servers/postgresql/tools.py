@@ -28,9 +28,18 @@ class ExperimentList(BaseModel):
     freshness: Freshness
 
 
+class VariantStatistics(BaseModel):
+    users: int
+    sums: dict[str, float] = Field(description="Per metric: sum over users of their totals.")
+    sums_of_squares: dict[str, float]
+
+
 class ExperimentAnalysis(BaseModel):
     experiment: ExperimentOut
     assignments: dict[str, int] = Field(description="Exposed users per variant.")
+    statistics: dict[str, VariantStatistics] = Field(
+        description="Sufficient statistics per variant (what the analysis was computed from)."
+    )
     health: list[str] = Field(description="Plain-language health findings (SRM, data quality).")
     scorecard: ScorecardOut
     freshness: Freshness
@@ -121,6 +130,14 @@ class PostgresTools:
         return ExperimentAnalysis(
             experiment=ExperimentOut.of(experiment),
             assignments=card.users,
+            statistics={
+                variant: VariantStatistics(
+                    users=data.users,
+                    sums=dict(data.sums),
+                    sums_of_squares=dict(data.sums_of_squares),
+                )
+                for variant, data in sums.items()
+            },
             health=health,
             scorecard=ScorecardOut.of(card),
             freshness=Freshness.of(self.results.name, position, self.app.head()),

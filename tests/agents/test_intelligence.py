@@ -34,17 +34,28 @@ def test_each_situation_gets_the_right_recommendation(scenario_dir):
     winner = next(r for r in recorded if r.experiment_key == "winner-pricing")
     assert winner.variant == "treatment" and winner.state == "pending"
     assert winner.positions["postgresql"] > 0  # the read-model position the answer used
-    assert winner.tool_calls[0]["arguments"] == {"experiment_id": "winner-pricing",
-                                                 "engine": "sequential"}  # fmt: skip
+    assert winner.tool_calls[0]["arguments"] == {
+        "experiment_id": "winner-pricing",
+        "engine": "sequential",
+    }
     assert winner.numbers["lift"] > 0.2
 
 
 def neonblue(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NEONBLUE_DATA_DIR": str(data_dir), "NEONBLUE_EVENT_STORE": "",
-           "COLUMNS": "200"}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "infrastructure.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=180,
-                          cwd=str(Path(__file__).resolve().parents[2]))  # fmt: skip
+    env = {
+        **os.environ,
+        "NEONBLUE_DATA_DIR": str(data_dir),
+        "NEONBLUE_EVENT_STORE": "",
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
 
 
 def test_approval_resumes_across_processes(scenario_dir):
@@ -55,12 +66,21 @@ def test_approval_resumes_across_processes(scenario_dir):
     pending = neonblue(scenario_dir, "approvals", "list")
     assert state["recommendation_id"] in pending.stdout
 
-    approved = neonblue(scenario_dir, "approvals", "approve", state["recommendation_id"],
-                        "--by", "alice", "--note", "clear win")  # fmt: skip
+    approved = neonblue(
+        scenario_dir,
+        "approvals",
+        "approve",
+        state["recommendation_id"],
+        "--by",
+        "alice",
+        "--note",
+        "clear win",
+    )
     assert approved.returncode == 0, approved.stderr
     assert "conclude_experiment(ship treatment)" in approved.stdout
-    shown = json.loads(neonblue(scenario_dir, "experiments", "show", "winner-pricing",
-                                "--json").stdout)  # fmt: skip
+    shown = json.loads(
+        neonblue(scenario_dir, "experiments", "show", "winner-pricing", "--json").stdout
+    )
     assert shown["status"] == "concluded"
     assert (
         shown["conclusion"]["decision"] == "ship" and shown["conclusion"]["winner"] == "treatment"
@@ -75,8 +95,9 @@ def test_rejection_changes_nothing(scenario_dir):
     assert state["proposal"]["action"] == "stop"
     rejected = neonblue(scenario_dir, "approvals", "reject", state["recommendation_id"])
     assert rejected.returncode == 0, rejected.stderr
-    shown = json.loads(neonblue(scenario_dir, "experiments", "show", "harmful-video",
-                                "--json").stdout)  # fmt: skip
+    shown = json.loads(
+        neonblue(scenario_dir, "experiments", "show", "harmful-video", "--json").stdout
+    )
     assert shown["status"] == "running"
 
 

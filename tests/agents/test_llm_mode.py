@@ -25,8 +25,13 @@ def test_the_model_plans_tool_calls_and_numbers_come_from_tools(scenario_dir, st
     url, model = stub
     settings = EventStoreSettings(data_dir=scenario_dir, event_store="")
     with bootstrap(settings) as services:
-        state = anyio.run(ask, services, "How is winner-pricing doing?",
-                          stdio_servers(settings), LlmSettings(base_url=url, api_key="test"))  # fmt: skip
+        state = anyio.run(
+            ask,
+            services,
+            "How is winner-pricing doing?",
+            stdio_servers(settings),
+            LlmSettings(base_url=url, api_key="test"),
+        )
     (tool_result,) = state["result"]["tool_results"]
     assert tool_result["tool"] == "postgresql__analyze_experiment_data"
     assert tool_result["arguments"] == {"experiment_id": "winner-pricing"}
@@ -45,8 +50,13 @@ def test_tool_errors_reach_the_model(scenario_dir, stub):
     url, _ = stub
     settings = EventStoreSettings(data_dir=scenario_dir, event_store="")
     with bootstrap(settings) as services:
-        state = anyio.run(ask, services, "How is no-such-thing doing?",
-                          stdio_servers(settings), LlmSettings(base_url=url))  # fmt: skip
+        state = anyio.run(
+            ask,
+            services,
+            "How is no-such-thing doing?",
+            stdio_servers(settings),
+            LlmSettings(base_url=url),
+        )
     assert "No experiment with key 'no-such-thing'" in state["answer"]
 
 

@@ -13,8 +13,9 @@ from domain.statistics import AnalysisOptions
 from tests.factories import two_variants
 
 PRIMARY = Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL)
-LATENCY = Metric("latency", MetricRole.GUARDRAIL, MetricKind.MEAN, higher_is_better=False,
-                 margin=0.05)  # fmt: skip
+LATENCY = Metric(
+    "latency", MetricRole.GUARDRAIL, MetricKind.MEAN, higher_is_better=False, margin=0.05
+)
 
 
 def card(control, treatment, latency=(1000.0, 1000.0), engine="sequential"):
@@ -74,10 +75,17 @@ def test_on_track_test_continues():
 
 def test_recommendation_lifecycle():
     rec = Recommendation.propose(
-        experiment_key="e", action="ship", variant="treatment", reasons=["r"], numbers={},
-        needs_approval=True, tool_calls=[], positions={"event_store": 9}, mode="deterministic",
+        experiment_key="e",
+        action="ship",
+        variant="treatment",
+        reasons=["r"],
+        numbers={},
+        needs_approval=True,
+        tool_calls=[],
+        positions={"event_store": 9},
+        mode="deterministic",
         run_id="run-1",
-    )  # fmt: skip
+    )
     assert rec.state == "pending"
     rec.approve("alice", "looks good")
     with pytest.raises(RecommendationError, match="only pending"):

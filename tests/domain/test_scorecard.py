@@ -90,16 +90,18 @@ def test_guardrail_lower_is_better_fails_when_clearly_worse():
         {"conversion": 400, "page_load_ms": 1450.0 * n},
         {"conversion": 400, "page_load_ms": (1450.0**2 + 90_000) * n},
     )
-    card = build_scorecard(experiment(metrics=[primary, latency]),
-                           {"control": control, "treatment": slower})  # fmt: skip
+    card = build_scorecard(
+        experiment(metrics=[primary, latency]), {"control": control, "treatment": slower}
+    )
     assert [r.metric for r in card.failing_guardrails()] == ["page_load_ms"]
     guard = card.failing_guardrails()[0]
     assert guard.direction == "worse" and guard.lift == pytest.approx(1450 / 1200 - 1)
 
 
 def test_ratio_metric_uses_the_delta_method_inputs():
-    rps = Metric("rps", MetricRole.PRIMARY, MetricKind.RATIO, numerator="revenue",
-                 denominator="sessions")  # fmt: skip
+    rps = Metric(
+        "rps", MetricRole.PRIMARY, MetricKind.RATIO, numerator="revenue", denominator="sessions"
+    )
     data = {
         variant: VariantSums(
             1000,

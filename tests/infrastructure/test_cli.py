@@ -30,12 +30,25 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 
 def create_checkout(env: dict[str, str]) -> None:
     result = neonblue(
-        env, "experiments", "create", "checkout", "--name", "Checkout CTA",
-        "--hypothesis", "Green converts better", "--tag", "web",
-        "--variant", "control:Blue=0.5", "--variant", "green:Green=0.5",
-        "--metric", "conversion:primary:binomial",
-        "--metric", "latency:guardrail:mean:lower-is-better:margin=0.05",
-    )  # fmt: skip
+        env,
+        "experiments",
+        "create",
+        "checkout",
+        "--name",
+        "Checkout CTA",
+        "--hypothesis",
+        "Green converts better",
+        "--tag",
+        "web",
+        "--variant",
+        "control:Blue=0.5",
+        "--variant",
+        "green:Green=0.5",
+        "--metric",
+        "conversion:primary:binomial",
+        "--metric",
+        "latency:guardrail:mean:lower-is-better:margin=0.05",
+    )
     assert result.returncode == 0, result.stderr
     assert "Created experiment checkout" in result.stdout
 
@@ -60,9 +73,13 @@ def test_lifecycle_through_the_cli(sqlite_env):
     log = neonblue(sqlite_env, "events", "log", "--experiment", "checkout", "--json")
     names = [json.loads(line)["event"] for line in log.stdout.splitlines()]
     assert names == [
-        "Experiment.Created", "Experiment.Started", "Experiment.Paused",
-        "Experiment.Resumed", "Experiment.Stopped", "Experiment.Concluded",
-    ]  # fmt: skip
+        "Experiment.Created",
+        "Experiment.Started",
+        "Experiment.Paused",
+        "Experiment.Resumed",
+        "Experiment.Stopped",
+        "Experiment.Concluded",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -34,9 +34,15 @@ def portfolio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     start = datetime(2026, 9, 1, tzinfo=UTC)
     for index, plan in enumerate(PORTFOLIO):
         app.create_experiment(
-            plan.key, plan.name, hypothesis=plan.hypothesis, description=plan.description,
-            tags=plan.tags, owner=plan.owner, variants=plan.variants, metrics=plan.metrics,
-        )  # fmt: skip
+            plan.key,
+            plan.name,
+            hypothesis=plan.hypothesis,
+            description=plan.description,
+            tags=plan.tags,
+            owner=plan.owner,
+            variants=plan.variants,
+            metrics=plan.metrics,
+        )
         app.start_experiment(plan.key, at=start)
         commands = simulate_traffic(
             plan, app.experiment(plan.key), USERS_PER_EXPERIMENT, start, seed=index
@@ -65,17 +71,33 @@ async def stdio_client(name: str, data_dir: Path) -> AsyncIterator[Client]:
 
 
 @contextmanager
-def http_server(name: str, data_dir: Path, token: str | None = None,
-                host: str = "127.0.0.1") -> Iterator[subprocess.Popen[str]]:  # fmt: skip
+def http_server(
+    name: str, data_dir: Path, token: str | None = None, host: str = "127.0.0.1"
+) -> Iterator[subprocess.Popen[str]]:
     """Runs `neonblue mcp serve NAME --transport http` and waits for /health."""
     port = free_port()
     extra = {"NEONBLUE_MCP_TOKEN": token} if token else {}
     process = subprocess.Popen(
-        [sys.executable, "-m", "infrastructure.cli", "mcp", "serve", name,
-         "--transport", "http", "--host", host, "--port", str(port)],
-        env=server_env(data_dir, **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=str(Path(__file__).resolve().parents[2]),
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "infrastructure.cli",
+            "mcp",
+            "serve",
+            name,
+            "--transport",
+            "http",
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ],
+        env=server_env(data_dir, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
     process.port = port  # type: ignore[attr-defined]
     try:
         deadline = time.monotonic() + 30

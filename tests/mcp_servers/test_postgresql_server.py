@@ -19,8 +19,12 @@ from tests.mcp_servers.conftest import http_client, http_server, server_env, std
 from tests.support.injection import INJECTION_STRINGS
 
 pytestmark = pytest.mark.anyio
-TOOLS = {"list_experiments", "analyze_experiment_data", "predict_user_assignment",
-         "experiment_history"}  # fmt: skip
+TOOLS = {
+    "list_experiments",
+    "analyze_experiment_data",
+    "predict_user_assignment",
+    "experiment_history",
+}
 KEYS = {plan.key for plan in PORTFOLIO}
 
 
@@ -58,34 +62,43 @@ async def test_tools_over_stdio(portfolio_dir, expected):
         assert row["p_value"] == pytest.approx(card.rows[0].p_value)
         assert answer["freshness"]["head"] == head and answer["freshness"]["lag_events"] == 0
 
-        guard = await client.call_tool("analyze_experiment_data",
-                                       {"experiment_id": "homepage-hero-video"})  # fmt: skip
+        guard = await client.call_tool(
+            "analyze_experiment_data", {"experiment_id": "homepage-hero-video"}
+        )
         assert guard.structured_content["scorecard"]["engine"] == "sequential"  # the default
-        statuses = {r["metric"]: r["guardrail_status"]
-                    for r in guard.structured_content["scorecard"]["results"]}  # fmt: skip
+        statuses = {
+            r["metric"]: r["guardrail_status"]
+            for r in guard.structured_content["scorecard"]["results"]
+        }
         assert statuses["page_load_ms"] == "fail"
 
         listed = await client.call_tool(
             "list_experiments", {"status": "running", "tag": "checkout"}
         )
         assert [e["key"] for e in listed.structured_content["experiments"]] == [
-            "checkout-cta-contrast", "free-shipping-threshold"]  # fmt: skip
+            "checkout-cta-contrast",
+            "free-shipping-threshold",
+        ]
 
-        who = await client.call_tool("predict_user_assignment",
-                                     {"experiment_id": "checkout-cta-contrast", "user_id": "u-7"})  # fmt: skip
+        who = await client.call_tool(
+            "predict_user_assignment", {"experiment_id": "checkout-cta-contrast", "user_id": "u-7"}
+        )
         n = bucketing.hash("checkout-cta-contrast", "u-7", 2)
         assert who.structured_content["hash_value"] == n
         assert who.structured_content["variant"] == ("control" if n < 0.5 else "treatment")
         assert who.structured_content["recorded_variant"] is None
 
-        history = await client.call_tool("experiment_history",
-                                         {"experiment_id": "homepage-hero-video"})  # fmt: skip
+        history = await client.call_tool(
+            "experiment_history", {"experiment_id": "homepage-hero-video"}
+        )
         events = [e["event"] for e in history.structured_content["events"]]
         assert events == ["Experiment.Created", "Experiment.Started", "Experiment.Stopped"]
         assert history.structured_content["state"]["status"] == "stopped"
 
-        before_stop = await client.call_tool("experiment_history", {
-            "experiment_id": "homepage-hero-video", "as_of": "2026-09-02T00:00:00Z"})  # fmt: skip
+        before_stop = await client.call_tool(
+            "experiment_history",
+            {"experiment_id": "homepage-hero-video", "as_of": "2026-09-02T00:00:00Z"},
+        )
         # recorded_at is the wall clock of the recording: the whole history is 'now', so an
         # as_of in the simulated past shows nothing yet
         assert before_stop.structured_content["events"] == []
@@ -132,8 +145,11 @@ async def test_injection_strings_have_no_effect_and_leak_nothing(portfolio_dir, 
         for tool, field, others in string_fields:
             for hostile in INJECTION_STRINGS:
                 result = await client.call_tool(tool, {**others, field: hostile})
-                text = json.dumps(result.structured_content) if not result.is_error else (
-                    result.content[0].text)  # fmt: skip
+                text = (
+                    json.dumps(result.structured_content)
+                    if not result.is_error
+                    else (result.content[0].text)
+                )
                 assert "Traceback" not in text
                 if result.is_error:
                     continue
@@ -168,10 +184,23 @@ async def test_http_without_token_serves_loopback(portfolio_dir):
 
 def test_http_refuses_non_loopback_without_token(portfolio_dir):
     result = subprocess.run(
-        [sys.executable, "-m", "infrastructure.cli", "mcp", "serve", "postgresql",
-         "--transport", "http", "--host", "0.0.0.0"],
-        env=server_env(portfolio_dir), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "infrastructure.cli",
+            "mcp",
+            "serve",
+            "postgresql",
+            "--transport",
+            "http",
+            "--host",
+            "0.0.0.0",
+        ],
+        env=server_env(portfolio_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "NEONBLUE_MCP_TOKEN" in result.stderr and "Traceback" not in result.stderr
 
@@ -179,8 +208,11 @@ def test_http_refuses_non_loopback_without_token(portfolio_dir):
 def test_unknown_server_name(portfolio_dir):
     result = subprocess.run(
         [sys.executable, "-m", "infrastructure.cli", "mcp", "serve", "mongodb"],
-        env=server_env(portfolio_dir), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=server_env(portfolio_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "No MCP server named 'mongodb'" in result.stderr
 
 

@@ -40,8 +40,11 @@ class StubModel:
             name, arguments = "postgresql__analyze_experiment_data", {"experiment_id": key.group(1)}
         else:
             name, arguments = "postgresql__list_experiments", {"status": "running"}
-        call = {"id": f"call_{len(self.requests)}", "type": "function",
-                "function": {"name": name, "arguments": json.dumps(arguments)}}  # fmt: skip
+        call = {
+            "id": f"call_{len(self.requests)}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)},
+        }
         return {"role": "assistant", "content": None, "tool_calls": [call]}
 
     @staticmethod
@@ -50,8 +53,10 @@ class StubModel:
             return f"The tool failed: {output['error']}"
         if "scorecard" in output:
             row = output["scorecard"]["results"][0]
-            return (f"{output['experiment']['key']}: {row['metric']} lift "
-                    f"{row['relative_lift']:+.4f} for {row['variant']} (from analyze_experiment_data).")  # fmt: skip
+            return (
+                f"{output['experiment']['key']}: {row['metric']} lift "
+                f"{row['relative_lift']:+.4f} for {row['variant']} (from analyze_experiment_data)."
+            )
         keys = [e["key"] for e in output.get("experiments", [])]
         return f"Running experiments: {', '.join(keys)} (from list_experiments)."
 
@@ -63,10 +68,13 @@ class StubModel:
 def completion(message: dict[str, Any]) -> dict[str, Any]:
     finish = "tool_calls" if message.get("tool_calls") else "stop"
     return {
-        "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": "stub-model",
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "stub-model",
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-    }  # fmt: skip
+    }
 
 
 @contextmanager

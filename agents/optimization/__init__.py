@@ -1,0 +1,1 @@
+"""Real-time optimisation: Thompson-sampling traffic reallocation for opted-in experiments."""
