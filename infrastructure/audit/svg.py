@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -69,8 +70,9 @@ def line_chart(
 ) -> str:
     """Lines over categorical x labels (e.g. days), an optional shaded band and legend."""
     values = [v for s in series for v in _finite(s.values)]
-    if band is not None:
-        values += _finite(band.lower) + _finite(band.upper)
+    if band is not None:  # the first few points of a sequence are very wide: keep them clipped
+        skip = len(band.lower) // 5 if len(band.lower) >= 5 else 0
+        values += _finite(band.lower[skip:]) + _finite(band.upper[skip:])
     if zero_line:
         values.append(0.0)
     if not values or not labels:
@@ -85,7 +87,11 @@ def line_chart(
     def x(i: int) -> float:
         return LEFT + i * step
 
-    body = [f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="plot"/>']
+    clip = f"clip{zlib.crc32(title.encode()):08x}"
+    body = [
+        f'<clipPath id="{clip}"><rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}"/></clipPath>',
+        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="plot"/>',
+    ]
     for tick in range(5):
         value = lo + (hi - lo) * tick / 4
         py = TOP + y(value)
@@ -106,12 +112,12 @@ def line_chart(
         if points:
             upper = " ".join(f"{x(i):.1f},{TOP + y(h):.1f}" for i, _, h in points)
             lower = " ".join(f"{x(i):.1f},{TOP + y(low):.1f}" for i, low, _ in reversed(points))
-            body.append(f'<polygon points="{upper} {lower}" fill="{BAND}" fill-opacity="0.55" class="band"><title>{escape(band.name)}</title></polygon>')  # fmt: skip
+            body.append(f'<polygon points="{upper} {lower}" fill="{BAND}" fill-opacity="0.55" class="band" clip-path="url(#{clip})"><title>{escape(band.name)}</title></polygon>')  # fmt: skip
     for index, s in enumerate(series):
         color = PALETTE[index % len(PALETTE)]
         points = [(i, v) for i, v in enumerate(s.values) if v is not None and math.isfinite(v)]
         path = " ".join(f"{x(i):.1f},{TOP + y(v):.1f}" for i, v in points)
-        body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2.5" class="series"><title>{escape(s.name)}</title></polyline>')  # fmt: skip
+        body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2.5" class="series" clip-path="url(#{clip})"><title>{escape(s.name)}</title></polyline>')  # fmt: skip
         body.append(_legend(index, s.name, color))
     if band is not None:
         body.append(_legend(len(series), band.name, BAND))
