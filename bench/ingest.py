@@ -2,8 +2,8 @@
 with exactly-once tracking (offsets committed with the events), next to a raw COPY of the
 same stored rows into an equivalent table in the same run, and the ratio.
 
-The stream is produced first (not timed); then ``--processes`` `neonblue ingest` processes in
-one consumer group consume it. Throughput is wire events per second between the first and
+``--processes`` `neonblue ingest` processes join one consumer group, then the stream is
+produced and consumed. Throughput is wire events per second between the first and
 the last committed batch (steady state, excluding process start-up and the group join,
 which are reported separately).
 
@@ -87,15 +87,8 @@ def main() -> None:
         app = build_app(store)
         plan = TrafficPlan(args.experiments, args.users, sessions=args.sessions)
         ensure_experiments(app, planned(plan), START)
-        producer = KafkaProducer(kafka)
-        total = 0
-        for message in wire_events(plan, START):
-            producer.produce(message.topic, message.value, message.key)
-            total += 1
-        producer.flush()
-        print(
-            f"Produced {total:,} wire events ({args.experiments} experiments, {args.users:,} users each)"
-        )
+        messages = list(wire_events(plan, START))
+        total = len(messages)
         names = [f"kafka:{t}:{p}" for t in kafka.topics for p in range(kafka.partitions)]
         env = {
             **os.environ,
@@ -109,13 +102,21 @@ def main() -> None:
         launched = time.perf_counter()
         processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "infrastructure.cli", "ingest", "--until-idle", "4"],
+                [sys.executable, "-m", "infrastructure.cli", "ingest", "--until-idle", "12"],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
             )
             for _ in range(args.processes)
         ]
+        time.sleep(6.0)  # let every process join the group before the stream arrives
+        producer = KafkaProducer(kafka)
+        for message in messages:
+            producer.produce(message.topic, message.value, message.key)
+        producer.flush()
+        print(
+            f"Produced {total:,} wire events ({args.experiments} experiments, {args.users:,} users each)"
+        )
         first = None
         while (done := committed(app, names)) < total:
             if done and first is None:
@@ -131,7 +132,7 @@ def main() -> None:
         steady = (total - first[1]) / (finished - first[0])
         copy_rate, rows = raw_copy_rate(url, table)
     print(f"{'stored events':<34}{events:>12,}  ({events / total:.2f} per wire event)")
-    print(f"{'start-up + group join':<34}{first[0] - launched:>12.1f} s")
+    print(f"{'launch to first commit':<34}{first[0] - launched:>12.1f} s")
     print(f"{'ingest (wire events/s)':<34}{steady:>12,.0f}  with {args.processes} process(es)")
     stored_rate = steady * events / total
     print(
