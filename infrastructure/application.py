@@ -229,6 +229,9 @@ class NeonBlue(Application[UUID]):
             key, "change_traffic", coverage=coverage, weights=weights, reason=reason
         )
 
+    def add_note(self, key: str, text: str, author: str) -> Experiment:
+        return self._change(key, "add_note", text, author)
+
     def add_variant(self, key: str, variant: Variant) -> Experiment:
         return self._change(key, "add_variant", variant)
 

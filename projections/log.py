@@ -43,6 +43,7 @@ EXPERIMENT_TOPICS = tuple(
         Experiment.Paused,
         Experiment.Resumed,
         Experiment.Stopped,
+        Experiment.NoteAdded,
         Experiment.Concluded,
     )
 )

@@ -130,6 +130,15 @@ class Experiment(Aggregate):
             aggregate.status = Status.STOPPED
             aggregate.stopped_at = self.at
 
+    class NoteAdded(Event):
+        """Context for the knowledge base (learnings, caveats), kept with the experiment."""
+
+        text: str
+        author: str
+
+        def apply(self, aggregate: Experiment) -> None:
+            aggregate.notes = [*getattr(aggregate, "notes", []), self.text]
+
     class Concluded(Event):
         decision: str
         winner: str | None
@@ -174,6 +183,7 @@ class Experiment(Aggregate):
         self.started_at: datetime | None = None
         self.stopped_at: datetime | None = None
         self.conclusion: Conclusion | None = None
+        self.notes: list[str] = []
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -286,6 +296,13 @@ class Experiment(Aggregate):
         self.trigger_event(
             self.TrafficChanged, coverage=new_coverage, weights=weights, reason=reason
         )
+
+    def add_note(self, text: str, author: str) -> None:
+        """Adds context for the knowledge base; allowed in any status."""
+        text = text.strip()
+        if not text or len(text) > 4000:
+            raise InvalidTransition("A note needs 1 to 4000 characters of text.")
+        self.trigger_event(self.NoteAdded, text=text, author=author or "unknown")
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -126,6 +126,8 @@ class AnalyticsProjection:
                     user[_FIRST] = micros(data["at"])
                     _append(exposures, pid, user[_EXP], user[_USER], user[_VARIANT])
                     exposures["exposed_at_us"].append(user[_FIRST])
+                    segment = (data.get("context") or {}).get("segment") or {}
+                    exposures["segment"].append(json.dumps(segment, sort_keys=True))
                     exposures["position"].append(pos)
             elif topic == VARIANT_MISMATCH:
                 user[_MISMATCH] = 1

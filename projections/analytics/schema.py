@@ -30,7 +30,7 @@ TABLES: dict[str, str] = {
     """,
     "exposures": f"""
         experiment_key String, participation_id String, user_id String, variant String,
-        {_time("exposed_at")}, position UInt64
+        {_time("exposed_at")}, segment String, position UInt64
     """,
     "metric_events": f"""
         experiment_key String, participation_id String, user_id String, variant String,

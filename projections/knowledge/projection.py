@@ -39,6 +39,8 @@ def document_text(experiment: Experiment, results: dict[str, Any] | None) -> str
         f"Metrics: {metrics}",
         f"Status: {experiment.status}",
     ]
+    for note in getattr(experiment, "notes", []):
+        lines.append(f"Note: {note}")
     if results and results.get("summary"):
         lines.append(f"Results: {results['summary']}")
     if experiment.conclusion:

@@ -290,3 +290,12 @@ class TestAssignment:
         ]
         # user-4 is the only one of these whose namespace hash is below 0.4
         assert excluded == ["user-1", "user-2", "user-3"]
+
+
+def test_notes_are_kept_in_any_status():
+    experiment = in_status(Status.CONCLUDED)
+    experiment.add_note("Mobile users drove the lift.", "alice")
+    assert experiment.notes == ["Mobile users drove the lift."]
+    assert replay(experiment).notes == ["Mobile users drove the lift."]
+    with pytest.raises(InvalidTransition, match="1 to 4000"):
+        experiment.add_note("   ", "bob")
