@@ -26,7 +26,10 @@ class KafkaSettings(BaseSettings):
     heartbeat_interval_ms: int = Field(1_000, description="Consumer heartbeat interval.")
     batch_size: int = Field(5_000, description="Records per ingest transaction (at most).")
     batch_linger_s: float = Field(0.2, description="Longest wait to fill a batch, seconds.")
-    cache_size: int = Field(500_000, description="Aggregates kept in memory by one ingest process.")
+    cache_size: int = Field(
+        150_000,
+        description="Aggregates kept in memory by one ingest process (<= the audit chain cache).",
+    )
 
     @property
     def embedded(self) -> bool:
