@@ -17,6 +17,18 @@ def _postgresql(services: Services, settings: McpSettings) -> MCPServer:
     return build_server(services.app, EventLogSource(services.app), settings.max_rows)
 
 
+def _clickhouse(services: Services, settings: McpSettings) -> MCPServer:
+    from mcp_servers.clickhouse.server import build_server
+
+    return build_server(services, settings)
+
+
+def _chromadb(services: Services, settings: McpSettings) -> MCPServer:
+    from mcp_servers.chromadb.server import build_server
+
+    return build_server(services, settings)
+
+
 def _experiment_intelligence(services: Services, settings: McpSettings) -> MCPServer:
     from mcp_servers.experiment_intelligence.server import build_server
 
@@ -25,6 +37,8 @@ def _experiment_intelligence(services: Services, settings: McpSettings) -> MCPSe
 
 BUILDERS: dict[str, Callable[[Services, McpSettings], MCPServer]] = {
     "postgresql": _postgresql,
+    "clickhouse": _clickhouse,
+    "chromadb": _chromadb,
     "experiment_intelligence": _experiment_intelligence,
 }
 

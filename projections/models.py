@@ -32,6 +32,8 @@ class ReadModels:
         self._models: dict[str, Any] = {}
         self._closers: list[Callable[[], None]] = []
         self._factories: dict[str, Callable[[], Rebuildable]] = {"analytics": self._analytics}
+        self.analytics_unavailable = False
+        self._log_sums: tuple[int, dict[str, Any]] | None = None
 
     @property
     def names(self) -> list[str]:
@@ -63,6 +65,15 @@ class ReadModels:
     def status(self, names: list[str] | None = None) -> list[ProjectionStatus]:
         return [self.runner(name).status() for name in names or self.names]
 
+    def log_sums(self) -> dict[str, Any]:
+        """Per-experiment variant sums replayed from the log, cached until the head moves."""
+        from infrastructure.log_statistics import variant_sums
+
+        head = self.app.head()
+        if self._log_sums is None or self._log_sums[0] != head:
+            self._log_sums = (head, variant_sums(self.app))
+        return self._log_sums[1]
+
     def close(self) -> None:
         for close in reversed(self._closers):
             close()
@@ -80,7 +91,8 @@ class ReadModels:
 
 def build_read_models(app: NeonBlue, event_store: EventStoreSettings) -> ReadModels:
     """Every read model configured by the NEONBLUE_* environment."""
-    models = ReadModels(app, ClickHouseSettings())
+    # embedded stores live next to the event store's data directory
+    models = ReadModels(app, ClickHouseSettings(data_dir=event_store.data_dir))
 
     def relational() -> Rebuildable:
         from projections.relational.model import RelationalModel
@@ -93,7 +105,7 @@ def build_read_models(app: NeonBlue, event_store: EventStoreSettings) -> ReadMod
         from infrastructure.embeddings import build_embedder
         from projections.knowledge.model import KnowledgeModel, chroma_client
 
-        settings = ChromaSettings()
+        settings = ChromaSettings(data_dir=event_store.data_dir)
         return KnowledgeModel(
             app,
             chroma_client(settings),
@@ -111,7 +123,19 @@ def results_summary(models: ReadModels, experiment: Any) -> dict[str, Any] | Non
     """The primary metric's latest result from the analytics model, for the knowledge base."""
     if str(experiment.status) == "draft":
         return None
-    card = models.analytics().scorecard(experiment)
+    from projections.analytics.client import ClickHouseUnavailable
+
+    try:
+        if models.analytics_unavailable:
+            raise ClickHouseUnavailable("known to be held by another process")
+        card = models.analytics().scorecard(experiment)
+    except ClickHouseUnavailable:
+        # embedded chDB is held by another process (e.g. the ClickHouse MCP server): compute
+        # the same scorecard from the event log instead (exact, slower; one replay per head)
+        from domain.analysis import build_scorecard
+
+        models.analytics_unavailable = True
+        card = build_scorecard(experiment, models.log_sums().get(experiment.key, {}))
     rows = card.primary()
     if not rows or card.total_users == 0:
         return None

@@ -19,7 +19,14 @@ import numpy as np
 from domain.experiments.aggregate import Experiment
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Producer
-from infrastructure.simulation import PORTFOLIO, PlannedExperiment
+from infrastructure.simulation import (
+    COUNTRIES,
+    COUNTRY_SHARES,
+    DEVICE_SHARES,
+    DEVICES,
+    PORTFOLIO,
+    PlannedExperiment,
+)
 
 USER_TOPIC, ANALYTICS_TOPIC = "user_events", "analytics_events"
 
@@ -96,6 +103,9 @@ def _experiment_events(
 ) -> Iterator[WireMessage]:
     control = ex.variants[0].key
     arrivals = np.sort(rng.uniform(0, plan.days * 86400, plan.users))
+    segment_rng = np.random.default_rng(plan.seed + 10_000 + index)  # outcomes stay unchanged
+    devices = segment_rng.choice(DEVICES, size=plan.users, p=DEVICE_SHARES)
+    countries = segment_rng.choice(COUNTRIES, size=plan.users, p=COUNTRY_SHARES)
     for number in range(plan.users):
         user = f"u{index}-{number:07d}"
         variant, _ = bucketing.assignment_for(user)
@@ -112,8 +122,10 @@ def _experiment_events(
         for session in range(sessions):
             seen = at + timedelta(hours=6 * session)
             if not lost:
+                segment = {"device": str(devices[number]), "country": str(countries[number])}
                 yield _message(USER_TOPIC, key, f"{user}:{ex.key}:x{session}", user, ex.key,
-                               "exposure", seen, variant=variant)  # fmt: skip
+                               "exposure", seen, variant=variant,
+                               properties={"segment": segment})  # fmt: skip
             if ex.latency_ms:
                 latency = float(rng.gamma(16.0, ex.latency_ms[variant] / 16.0))
                 yield _message(ANALYTICS_TOPIC, key, f"{user}:{ex.key}:l{session}", user, ex.key,

@@ -55,6 +55,9 @@ def translate(record: Record) -> Item:
         context["semantic"] = {
             k: v for k, v in event.semantic_context.items() if k != "embedding_vector"
         }
+    segment = event.properties.get("segment")
+    if isinstance(segment, dict):  # e.g. {"device": "mobile", "country": "US"}: breakdowns
+        context["segment"] = {str(k): str(v) for k, v in segment.items()}
     action = classification.action
     if action is Action.EXPOSURE:
         return RecordExposure(

@@ -14,3 +14,6 @@ class McpSettings(BaseSettings):
     token: str | None = Field(None, description="Bearer token required on HTTP when set.")
     max_rows: int = Field(1000, description="Row cap for any tool answer.")
     query_timeout_seconds: float = Field(10.0, description="Per-query timeout.")
+    catch_up: bool = Field(
+        True, description="Bring read models up to the log head before answering (embedded)."
+    )

@@ -1,0 +1,1 @@
+"""The ChromaDB MCP server: semantic search over the experiment knowledge base."""

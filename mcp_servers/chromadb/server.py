@@ -1,0 +1,25 @@
+"""Builds the ChromaDB MCP server."""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer
+
+from infrastructure.bootstrap import Services
+from mcp_servers.chromadb.tools import ChromaTools
+from mcp_servers.common.settings import McpSettings
+from mcp_servers.common.transport import add_health_route
+
+INSTRUCTIONS = (
+    "Semantic search over NeonBlue's experiment knowledge base (one document per experiment: "
+    "hypothesis, variants, metrics, results, decision, notes). store_experiment_context "
+    "records notes as a domain event; the knowledge base is updated by its projection."
+)
+
+
+def build_server(services: Services, settings: McpSettings) -> MCPServer:
+    tools = ChromaTools(services, settings.catch_up)
+    server = MCPServer("neonblue-chromadb", instructions=INSTRUCTIONS, log_level="WARNING")
+    server.add_tool(tools.semantic_experiment_search)
+    server.add_tool(tools.store_experiment_context)
+    add_health_route(server, lambda: tools.freshness().model_dump(mode="json"))
+    return server

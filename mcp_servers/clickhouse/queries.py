@@ -1,0 +1,74 @@
+"""Parameterised, read-only queries of the ClickHouse analytics read model for the tools.
+
+Every query binds its values as parameters (no string interpolation of input), caps its
+rows and carries a per-query execution-time limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.analytics.client import ClickHouseClient
+
+
+def _settings(timeout: float) -> str:
+    return f" SETTINGS max_execution_time = {max(1, int(timeout))}, readonly = 1"
+
+
+def daily_exposures(
+    client: ClickHouseClient, db: str, key: str, timeout: float
+) -> list[tuple[Any, ...]]:
+    """(date, variant, newly exposed users) by day of first exposure."""
+    return client.rows(
+        f"SELECT toDate(exposed_at) AS d, variant, count() FROM {db}.exposures FINAL "
+        "WHERE experiment_key = {key:String} AND variant != '' GROUP BY d, variant ORDER BY d"
+        + _settings(timeout),
+        {"key": key},
+    )
+
+
+def daily_metric(
+    client: ClickHouseClient, db: str, key: str, metric: str, limit: int, timeout: float
+) -> list[tuple[Any, ...]]:
+    """(date, variant, users with events, conversions, sum, sum of squares) by event day."""
+    return client.rows(
+        f"SELECT date, variant, users, conversions, sum, sum_squares "
+        f"FROM {db}.experiment_daily_metrics "
+        "WHERE experiment_key = {key:String} AND metric = {metric:String} "
+        "ORDER BY date, variant LIMIT {limit:UInt32}" + _settings(timeout),
+        {"key": key, "metric": metric, "limit": limit},
+    )
+
+
+def segment_sums(
+    client: ClickHouseClient, db: str, key: str, metric: str, dimension: str, timeout: float
+) -> list[tuple[Any, ...]]:
+    """(segment value, variant, users, sum, sum of squares) of exposed users."""
+    return client.rows(
+        "SELECT JSONExtractString(e.segment, {dim:String}) AS seg, u.variant, count(), "
+        "sum(u.v), sum(u.v * u.v) FROM "
+        f"(SELECT participation_id, segment FROM {db}.exposures FINAL "
+        " WHERE experiment_key = {key:String}) AS e "
+        "INNER JOIN "
+        "(SELECT participation_id, variant, "
+        "  if(indexOf(metric_keys, {metric:String}) > 0, "
+        "     post_sums[indexOf(metric_keys, {metric:String})], 0) AS v "
+        f" FROM {db}.user_metrics FINAL WHERE experiment_key = {{key:String}} AND exposed = 1) AS u "
+        "USING participation_id GROUP BY seg, u.variant ORDER BY seg, u.variant"
+        + _settings(timeout),
+        {"key": key, "metric": metric, "dim": dimension},
+    )
+
+
+def experiments_with_tag(
+    client: ClickHouseClient, db: str, tag: str, since_us: int, until_us: int, timeout: float
+) -> list[str]:
+    """Keys of experiments tagged ``tag`` that started within [since, until]."""
+    rows = client.rows(
+        f"SELECT experiment_key FROM {db}.experiments FINAL "
+        "WHERE has(JSONExtract(tags, 'Array(String)'), {tag:String}) "
+        "AND started_at_us BETWEEN {since:Int64} AND {until:Int64} ORDER BY experiment_key"
+        + _settings(timeout),
+        {"tag": tag, "since": since_us, "until": until_us},
+    )
+    return [row[0] for row in rows]

@@ -1,0 +1,32 @@
+"""Builds the ClickHouse MCP server."""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer
+
+from infrastructure.bootstrap import Services
+from mcp_servers.clickhouse.tools import ClickHouseTools
+from mcp_servers.common.settings import McpSettings
+from mcp_servers.common.transport import add_health_route
+
+INSTRUCTIONS = (
+    "Experiment analytics from NeonBlue's ClickHouse read model: full analyses, daily trends "
+    "with forecasts, metric time series and segment breakdowns. Read-only; every answer "
+    "carries the read-model position it reflects."
+)
+
+
+def build_server(services: Services, settings: McpSettings) -> MCPServer:
+    tools = ClickHouseTools(
+        services, settings.catch_up, settings.max_rows, settings.query_timeout_seconds
+    )
+    server = MCPServer("neonblue-clickhouse", instructions=INSTRUCTIONS, log_level="WARNING")
+    for tool in (
+        tools.generate_analytics_insights,
+        tools.predict_experiment_trends,
+        tools.metric_timeseries,
+        tools.segment_breakdown,
+    ):
+        server.add_tool(tool)
+    add_health_route(server, lambda: tools.freshness().model_dump(mode="json"))
+    return server
