@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +23,13 @@ def kafka_broker() -> Iterator[KafkaBroker]:
     """A Kafka-protocol broker (tansu, memory storage) on loopback for the whole session."""
     with running_broker() as broker:
         yield broker
+
+
+@pytest.fixture(scope="session")
+def portfolio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite event store holding the simulated portfolio (read-only for tests)."""
+    from tests.support.portfolio import build_portfolio
+
+    data_dir = tmp_path_factory.mktemp("portfolio")
+    build_portfolio(data_dir)
+    return data_dir

@@ -7,7 +7,7 @@ from typing import Any
 from agents.common.toolbox import stdio_server
 from infrastructure.settings import EventStoreSettings
 
-AVAILABLE = ("postgresql",)
+AVAILABLE = ("postgresql", "clickhouse", "chromadb")
 
 
 def server_env(settings: EventStoreSettings) -> dict[str, str]:

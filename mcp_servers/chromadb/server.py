@@ -17,6 +17,11 @@ INSTRUCTIONS = (
 
 
 def build_server(services: Services, settings: McpSettings) -> MCPServer:
+    models = services.read_models()
+    if models.clickhouse_settings.embedded:
+        # embedded chDB admits one process: leave it to the ClickHouse server and take
+        # results summaries from the event log instead
+        models.analytics_unavailable = True
     tools = ChromaTools(services, settings.catch_up)
     server = MCPServer("neonblue-chromadb", instructions=INSTRUCTIONS, log_level="WARNING")
     server.add_tool(tools.semantic_experiment_search)

@@ -8,50 +8,14 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 
 import httpx
-import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from infrastructure.bootstrap import build_app
-from infrastructure.settings import EventStoreSettings
-from infrastructure.simulation import PORTFOLIO, simulate_traffic
 from tests.support.postgres import free_port
-
-USERS_PER_EXPERIMENT = 1500
-
-
-@pytest.fixture(scope="session")
-def portfolio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite event store holding the simulated portfolio (built once per session)."""
-    data_dir = tmp_path_factory.mktemp("portfolio")
-    app = build_app(EventStoreSettings(data_dir=data_dir, event_store=""))
-    start = datetime(2026, 9, 1, tzinfo=UTC)
-    for index, plan in enumerate(PORTFOLIO):
-        app.create_experiment(
-            plan.key,
-            plan.name,
-            hypothesis=plan.hypothesis,
-            description=plan.description,
-            tags=plan.tags,
-            owner=plan.owner,
-            variants=plan.variants,
-            metrics=plan.metrics,
-        )
-        app.start_experiment(plan.key, at=start)
-        commands = simulate_traffic(
-            plan, app.experiment(plan.key), USERS_PER_EXPERIMENT, start, seed=index
-        )
-        while batch := list(islice(commands, 2000)):
-            app.record(batch)
-    app.stop_experiment("homepage-hero-video", at=start + timedelta(days=15))
-    app.close()
-    return data_dir
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
