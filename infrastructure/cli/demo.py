@@ -1,11 +1,14 @@
-"""`neonblue demo`: a realistic portfolio, simulated users, results, on the embedded default."""
+"""`neonblue demo`: the whole path on the embedded default, with a realistic portfolio.
+
+Simulated wire events -> ingest (in-process bus) -> event store (SQLite) -> projections
+(chDB, SQL, Chroma) -> results and semantic search -> agents over the MCP servers.
+"""
 
 from __future__ import annotations
 
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
@@ -14,91 +17,107 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from domain.analysis import MetricRow, build_scorecard
+from domain.analysis import MetricRow
+from domain.statistics import AnalysisOptions
 from infrastructure.application import NeonBlue
-from infrastructure.bootstrap import build_app
+from infrastructure.bootstrap import Services, build_app
 from infrastructure.cli.console import console
-from infrastructure.log_statistics import variant_sums
 from infrastructure.settings import EventStoreSettings
-from infrastructure.simulation import PORTFOLIO, PlannedExperiment, simulate_traffic
-
-BATCH = 2000
+from infrastructure.simulation import PORTFOLIO
 
 
 def demo(
-    users: Annotated[int, typer.Option(help="Simulated users per experiment.")] = 10_000,
+    users: Annotated[int, typer.Option(help="Simulated users per experiment.")] = 8_000,
     data_dir: Annotated[
-        Path, typer.Option(help="Where the demo's event store lives (reset each run).")
+        Path, typer.Option(help="Where the demo's stores live (reset each run).")
     ] = Path(".neonblue/demo"),
     seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 7,
+    agents: Annotated[
+        bool, typer.Option(help="End with agent answers and recommendations.")
+    ] = True,
 ) -> None:
-    """Create a portfolio of experiments, simulate users with known effects, show results."""
+    """Simulate a portfolio end to end: ingest, event store, read models, results, agents."""
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = EventStoreSettings(data_dir=data_dir, event_store="")
-    app = build_app(settings)
-    started = time.perf_counter()
+    services = Services(event_store=settings, app=build_app(settings))
     try:
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=14)
-        recorded = _run_portfolio(app, users, start, seed)
-        elapsed = time.perf_counter() - started
-        console.print(
-            f"Recorded {recorded:,} events in {elapsed:.1f}s "
-            f"({recorded / elapsed:,.0f} events/s) into {settings.eventsourcing_env()['SQLITE_DBNAME']}."
-        )
-        _print_results(app)
-        anyio.run(_agents, settings, app)
+        _ingest(services.app, users, start, seed)
+        _project(services)
+        _print_results(services)
+        _search_example(services)
+        services.read_models().close()  # embedded chDB admits one process: the MCP servers'
+        if agents:
+            anyio.run(_agents, settings, services.app)
     finally:
-        app.close()
+        services.close()
     console.print(
-        f"\nExplore it: NEONBLUE_DATA_DIR={data_dir} neonblue experiments list | "
-        "experiments show KEY | events log --experiment KEY | assign KEY USER"
+        f"\nExplore it: NEONBLUE_DATA_DIR={data_dir} neonblue experiments list | results KEY | "
+        'ask "which experiments are running?" | recommend KEY | projections status | audit verify'
     )
 
 
-def _run_portfolio(app: NeonBlue, users: int, start: datetime, seed: int) -> int:
-    recorded = 0
-    with Progress(
+def _ingest(app: NeonBlue, users: int, start: datetime, seed: int) -> None:
+    """Publishes the simulated wire events on the in-process bus and ingests them."""
+    from infrastructure.ingest.bus import InProcessBus
+    from infrastructure.ingest.runtime import ingest_in_process
+    from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, publish, wire_events
+
+    plan = TrafficPlan(experiments=len(PORTFOLIO), users=users, seed=seed)
+    ensure_experiments(app, PORTFOLIO, start)
+    bus = InProcessBus()
+    started = time.perf_counter()
+    published = publish(bus.producer(), wire_events(plan, start))
+    with _progress() as progress:
+        task = progress.add_task("ingest (in-process bus)", total=published)
+        stats = ingest_in_process(
+            app, bus, on_progress=lambda s: progress.update(task, completed=s.consumed)
+        )
+    app.stop_experiment("homepage-hero-video", reason="guardrail: page load time regressed")
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"Ingested {stats.consumed:,} wire events -> {stats.stored_events:,} stored events in "
+        f"{elapsed:.1f}s ({stats.consumed / elapsed:,.0f} events/s; {stats.duplicates} "
+        f"duplicates, {stats.dead_lettered} dead letters)."
+    )
+
+
+def _project(services: Services) -> None:
+    models = services.read_models()
+    with _progress() as progress:
+        for name in models.names:
+            runner = models.runner(name)
+            status = runner.status()
+            total = max(status.lag_events, 1)
+            task = progress.add_task(f"projection {name}", total=total)
+            runner.catch_up(
+                progress=lambda done, _, t=task, b=status.position: progress.update(
+                    t, completed=done - b
+                )
+            )
+            progress.update(task, completed=total)
+    positions = ", ".join(f"{s.name} at {s.position:,}" for s in models.status())
+    console.print(f"Read models caught up: {positions} (log head {services.app.head():,}).")
+
+
+def _progress() -> Progress:
+    return Progress(
         TextColumn("{task.description:<30}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,
-    ) as progress:
-        for index, plan in enumerate(PORTFOLIO):
-            _create(app, plan, start)
-            task = progress.add_task(plan.key, total=users)
-            commands = simulate_traffic(plan, app.experiment(plan.key), users, start, seed + index)
-            while batch := list(islice(commands, BATCH)):
-                outcome = app.record(batch)
-                recorded += outcome.recorded
-                progress.update(task, completed=int(batch[-1].user_id.rsplit("-", 1)[-1]) + 1)
-            progress.update(task, completed=users)
-    app.stop_experiment("homepage-hero-video", reason="guardrail: page load time regressed")
-    return recorded
-
-
-def _create(app: NeonBlue, plan: PlannedExperiment, start: datetime) -> None:
-    app.create_experiment(
-        plan.key,
-        plan.name,
-        hypothesis=plan.hypothesis,
-        description=plan.description,
-        tags=plan.tags,
-        owner=plan.owner,
-        variants=plan.variants,
-        metrics=plan.metrics,
     )
-    app.start_experiment(plan.key, at=start)
 
 
-def _print_results(app: NeonBlue) -> None:
-    """One compact table per experiment: every metric x treatment against control."""
-    sums = variant_sums(app)
-    console.print("\n[bold]Results, computed from the event log[/] (Holm-adjusted p-values)")
+def _print_results(services: Services) -> None:
+    """One compact table per experiment, from the ClickHouse read model (chDB)."""
+    analytics = services.read_models().analytics()
+    console.print("\n[bold]Results from the analytics read model[/] (sequential, Holm-adjusted)")
     for plan in PORTFOLIO:
-        experiment = app.experiment(plan.key)
-        card = build_scorecard(experiment, sums.get(plan.key, {}))
+        experiment = services.app.experiment(plan.key)
+        card = analytics.scorecard(experiment, AnalysisOptions(engine="sequential"))
         srm = "[red]sample ratio mismatch[/]" if card.srm.mismatch else "no SRM"
         table = Table(
             title=f"[bold]{plan.key}[/] ({experiment.status}, {card.total_users:,} users, {srm})",
@@ -126,6 +145,13 @@ def _print_results(app: NeonBlue) -> None:
                 truth,
             )
         console.print(table)
+
+
+def _search_example(services: Services) -> None:
+    query = "make the order button easier to see"
+    hits = services.read_models().model("knowledge").search(query, limit=3)
+    found = ", ".join(f"{h.key} ({h.distance:.2f})" for h in hits)
+    console.print(f"\nSemantic search [italic]{query!r}[/]: {found}")
 
 
 DEMO_QUESTIONS = (
