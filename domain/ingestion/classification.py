@@ -90,6 +90,12 @@ UNCLASSIFIED = Classification(
 )
 
 
-def classify(event_type: str) -> Classification:
-    """The classification of an event type; unknown types get `UNCLASSIFIED`."""
-    return RULES.get(event_type, UNCLASSIFIED)
+def classify(
+    event_type: str, learned: Mapping[str, Classification] | None = None
+) -> Classification:
+    """The classification of an event type: built-in rules first, then approved learned
+    rules; unknown types get `UNCLASSIFIED`."""
+    rule = RULES.get(event_type)
+    if rule is None and learned:
+        rule = learned.get(event_type)
+    return rule or UNCLASSIFIED

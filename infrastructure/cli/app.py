@@ -14,6 +14,7 @@ from infrastructure.cli import (
     mcp,
     optimize,
     projections,
+    triage,
 )
 
 app = typer.Typer(
@@ -36,7 +37,8 @@ app.command("report")(audit.report)
 app.command("produce")(ingest.produce)
 app.command("simulate")(ingest.simulate)
 app.command("ingest")(ingest.ingest)
-app.command("triage")(ingest.triage)
+app.add_typer(triage.app, name="triage")
+app.command("route")(triage.route)
 app.add_typer(ingest.dead_letters_app, name="dead-letters")
 app.add_typer(projections.app, name="projections")
 app.command("results")(projections.results)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,6 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from domain.ingestion.aggregates import UnclassifiedEvents
 from infrastructure.cli.console import console, error_console, services
 from infrastructure.ingest.bus import InProcessBus, Producer
 from infrastructure.ingest.errors import IngestError
@@ -153,30 +151,6 @@ def ingest(
         loop.install_signal_handlers()
         stats = loop.run(until_idle=until_idle)
         live.update(_stats_table(stats))
-
-
-def triage(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List event types no classification rule knows, with counts and an example."""
-    counts: Counter[str] = Counter()
-    examples: dict[str, dict] = {}
-    with services() as built:
-        topic = (
-            UnclassifiedEvents.Received.__module__ + ":" + UnclassifiedEvents.Received.__qualname__
-        )
-        for entry in built.app.log(topics=[topic]):
-            event = entry.event
-            counts[event.event_type] += 1  # type: ignore[attr-defined]
-            examples.setdefault(event.event_type, event.payload)  # type: ignore[attr-defined]
-    if as_json:
-        for name, count in counts.most_common():
-            print(json.dumps({"event_type": name, "count": count, "example": examples[name]}))
-        return
-    table = Table(title="Unclassified event types (for triage)")
-    for column in ("event type", "count", "example"):
-        table.add_column(column)
-    for name, count in counts.most_common():
-        table.add_row(name, f"{count:,}", json.dumps(examples[name])[:100])
-    console.print(table)
 
 
 @dead_letters_app.command("list")

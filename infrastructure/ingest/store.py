@@ -32,7 +32,11 @@ def tracking_name(partition: Partition) -> str:
 
 def resume_positions(app: NeonBlue, partitions: Iterable[Partition]) -> dict[Partition, int]:
     """The next offset to consume per partition: the stored tracking position + 1."""
-    return {tp: (app.recorder.max_tracking_id(tracking_name(tp)) or -1) + 1 for tp in partitions}
+    positions = {}
+    for tp in partitions:
+        stored = app.recorder.max_tracking_id(tracking_name(tp))
+        positions[tp] = 0 if stored is None else stored + 1  # offset 0 is a real position
+    return positions
 
 
 def supports_batched_tracking(app: NeonBlue) -> bool:

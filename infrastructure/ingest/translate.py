@@ -3,11 +3,12 @@ command on an experiment, or an unclassified event kept for triage."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.ingestion.classification import LIFECYCLE_EVENTS, Action, classify
+from domain.ingestion.classification import LIFECYCLE_EVENTS, Action, Classification, classify
 from domain.participation.commands import ParticipationCommand, RecordExposure, RecordMetric
 from infrastructure.ingest.bus import Record
 from infrastructure.ingest.wire import InvalidMessage, WireEvent, decode
@@ -41,10 +42,11 @@ class Unclassified:
 Item = ParticipationCommand | Lifecycle | Unclassified
 
 
-def translate(record: Record) -> Item:
-    """Decodes and classifies one record; raises `InvalidMessage` for bad input."""
+def translate(record: Record, learned: Mapping[str, Classification] | None = None) -> Item:
+    """Decodes and classifies one record (with approved learned rules); raises
+    `InvalidMessage` for bad input."""
     event = decode(record.value)
-    classification = classify(event.event_type)
+    classification = classify(event.event_type, learned)
     context: dict[str, Any] = {
         "classification": classification.as_context(),
         "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset},

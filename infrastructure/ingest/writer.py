@@ -34,6 +34,7 @@ from infrastructure.ingest.bus import Partition, Record
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.translate import Item, Lifecycle, Unclassified, translate
 from infrastructure.ingest.wire import InvalidMessage
+from infrastructure.triage import LearnedRules
 
 DeadLetterSink = Callable[[list[DeadLetter]], None]
 
@@ -60,6 +61,7 @@ class BatchWriter:
         self.positions: dict[Partition, int] = {}
         self.batched_tracking = store.supports_batched_tracking(app)
         self._sent: set[tuple[str, int, int]] = set()
+        self.learned_rules = LearnedRules(app)
 
     def assign(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         """Reads where to resume each partition from the event store."""
@@ -101,11 +103,12 @@ class BatchWriter:
         return result
 
     def _write_unit(self, records: list[Record], result: BatchResult) -> None:
+        learned = self.learned_rules.current()
         items: list[tuple[Record, Item]] = []
         dead: list[DeadLetter] = []
         for record in records:
             try:
-                items.append((record, translate(record)))
+                items.append((record, translate(record, learned)))
             except InvalidMessage as error:
                 dead.append(DeadLetter.of(record, error.kind, error.reason))
         state = _UnitState(self.app, self._cached(items))

@@ -23,6 +23,7 @@ def build_server(app: NeonBlue, results: ResultsSource, max_rows: int = 1000) ->
         tools.analyze_experiment_data,
         tools.predict_user_assignment,
         tools.experiment_history,
+        tools.list_unclassified_event_types,
     ):
         server.add_tool(tool, annotations=None)
     add_resources_and_prompts(server, tools)

@@ -79,6 +79,18 @@ class ExperimentHistory(BaseModel):
     freshness: Freshness
 
 
+class UnclassifiedType(BaseModel):
+    event_type: str
+    count: int
+    examples: list[dict[str, Any]]
+    rule_state: str | None = Field(description="proposed, approved or rejected; null if none.")
+
+
+class UnclassifiedList(BaseModel):
+    event_types: list[UnclassifiedType]
+    freshness: Freshness
+
+
 class PostgresTools:
     """Read-only tools over the event store and the relational/analytics read models."""
 
@@ -168,6 +180,26 @@ class PostgresTools:
             recorded_variant=recorded.variant if recorded else None,
             freshness=self._fresh(),
         )
+
+    def list_unclassified_event_types(
+        self, limit: Annotated[int, Field(ge=1, le=100)] = 20
+    ) -> UnclassifiedList:
+        """Event types ingest kept for triage (no rule knew them), with counts, a few raw
+        examples and the state of any proposed classification rule."""
+        from infrastructure.triage import rule, unclassified_types
+
+        found = []
+        for summary in unclassified_types(self.app)[:limit]:
+            existing = rule(self.app, summary.event_type)
+            found.append(
+                UnclassifiedType(
+                    event_type=summary.event_type,
+                    count=summary.count,
+                    examples=summary.examples,
+                    rule_state=existing.state if existing else None,
+                )
+            )
+        return UnclassifiedList(event_types=found, freshness=self._fresh())
 
     def experiment_history(
         self, experiment_id: ExperimentKey, as_of: datetime | None = None

@@ -24,6 +24,7 @@ TOOLS = {
     "analyze_experiment_data",
     "predict_user_assignment",
     "experiment_history",
+    "list_unclassified_event_types",
 }
 KEYS = {plan.key for plan in PORTFOLIO}
 

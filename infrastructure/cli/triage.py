@@ -1,0 +1,127 @@
+"""`neonblue triage ...` and `neonblue route`: unknown event types, learned rules, the router."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Annotated
+
+import anyio
+import typer
+from rich.table import Table
+
+from infrastructure.cli.console import console, services
+
+app = typer.Typer(
+    help="Event types ingest did not know, and the rules that classify them.", no_args_is_help=True
+)
+
+
+@app.command("list")
+def list_types(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Unknown event types with counts, an example, and any proposed rule."""
+    from infrastructure.triage import rule, unclassified_types
+
+    with services() as s:
+        found = [(t, rule(s.app, t.event_type)) for t in unclassified_types(s.app)]
+    if as_json:
+        for summary, existing in found:
+            print(
+                json.dumps(
+                    {
+                        "event_type": summary.event_type,
+                        "count": summary.count,
+                        "example": summary.examples[0],
+                        "rule": existing.state if existing else None,
+                    }
+                )
+            )
+        return
+    table = Table("event type", "count", "rule", "example", title="Unclassified event types")
+    for summary, existing in found:
+        table.add_row(
+            summary.event_type,
+            f"{summary.count:,}",
+            existing.state if existing else "-",
+            json.dumps(summary.examples[0])[:80],
+        )
+    console.print(table if found else "No unknown event types: ingest knew every one.")
+
+
+@app.command()
+def propose() -> None:
+    """Let the router agent propose rules for every unknown type (recorded, not applied)."""
+    from agents.router.runner import route as route_request
+
+    with services() as s:
+        state = anyio.run(route_request, s, "triage")
+    console.print(state["answer"])
+
+
+@app.command()
+def approve(
+    event_type: str,
+    by: Annotated[str | None, typer.Option()] = None,
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Approve a proposed rule: ingest classifies the type on its fast path from now on."""
+    from infrastructure.triage import decide_rule
+
+    with services() as s:
+        found = decide_rule(s.app, event_type, True, by or getpass.getuser(), note)
+    target = f"metric {found.metric}" if found.action == "metric" else found.action
+    console.print(f"'{event_type}' is now ingested as {target}.")
+
+
+@app.command()
+def reject(
+    event_type: str,
+    by: Annotated[str | None, typer.Option()] = None,
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Reject a proposed rule: the type stays in triage."""
+    from infrastructure.triage import decide_rule
+
+    with services() as s:
+        decide_rule(s.app, event_type, False, by or getpass.getuser(), note)
+    console.print(f"Rule for '{event_type}' rejected; the type stays in triage.")
+
+
+@app.command("rules")
+def list_rules() -> None:
+    """Learned rules and their state."""
+    from infrastructure.triage import rules
+
+    with services() as s:
+        found = rules(s.app)
+    table = Table("event type", "action", "metric", "state", "decided by", "reasoning")
+    for r in found:
+        table.add_row(
+            r.event_type, r.action, r.metric or "", r.state, r.decided_by or "", r.reasoning
+        )
+    console.print(table if found else "No learned rules yet: neonblue triage propose")
+
+
+def route(
+    request: Annotated[
+        str, typer.Argument(help="A question, an experiment key, an event's JSON, or 'triage'.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Send a request through the router agent."""
+    from agents.router.runner import route as route_request
+
+    with services() as s:
+        state = anyio.run(route_request, s, request)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    k: state.get(k)
+                    for k in ("request", "kind", "classification", "proposals", "answer")
+                },
+                default=str,
+            )
+        )
+        return
+    console.print(f"[dim]{state['kind']}[/] {state['answer']}")
