@@ -1,0 +1,93 @@
+"""End-to-end latency of deterministic agent answers through real stdio MCP servers.
+
+Prints p50/p95 per question kind, next to the same questions answered with in-process
+MCP servers (no subprocesses) measured in the same run, and the ratio.
+
+    python bench/agents.py [--rounds 5] [--users 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# run as a script: the repository root replaces bench/ (whose mcp.py and agents.py
+# would shadow the packages of the same name)
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
+
+import anyio
+
+from agents.analytics.runner import ask_with
+from agents.common.servers import stdio_servers
+from agents.common.toolbox import McpToolbox
+from infrastructure.bootstrap import bootstrap
+from infrastructure.settings import EventStoreSettings
+from mcp_servers.common.settings import McpSettings
+from mcp_servers.registry import build
+from tests.support.portfolio import build_portfolio
+
+QUESTIONS = [
+    "How is the checkout cta contrast test doing?",
+    "Which experiments are running?",
+    "Which variant does user u-42 get in free-shipping-threshold?",
+    "Find experiments about autoplay video on the homepage",
+    "Which devices responded best in free-shipping-threshold?",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure(settings: EventStoreSettings, rounds: int, stdio: bool) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {}
+    with bootstrap(settings) as services:
+        servers = (
+            stdio_servers(settings)
+            if stdio
+            else {
+                name: build(name, services, McpSettings())
+                for name in ("postgresql", "clickhouse", "chromadb")
+            }
+        )
+        async with McpToolbox(servers) as toolbox:
+            for question in QUESTIONS:
+                await ask_with(services, toolbox, question)  # warm-up
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    await ask_with(services, toolbox, question)
+                    timings.setdefault(question, []).append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--users", type=int, default=3000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = EventStoreSettings(data_dir=Path(tmp), event_store="")
+        build_portfolio(settings.data_dir, args.users)
+        stdio = anyio.run(measure, settings, args.rounds, True)
+        local = anyio.run(measure, settings, args.rounds, False)
+    everything = [v for values in stdio.values() for v in values]
+    print(f"{'question':<62}{'p50 ms':>9}{'p95 ms':>9}{'in-proc p50':>13}{'ratio':>8}")
+    for question, values in stdio.items():
+        p50, base = percentile(values, 0.5), percentile(local[question], 0.5)
+        print(
+            f"{question[:60]:<62}{p50:>9.1f}{percentile(values, 0.95):>9.1f}{base:>13.1f}"
+            f"{p50 / base:>7.2f}x"
+        )
+    print(
+        f"{'all questions':<62}{percentile(everything, 0.5):>9.1f}"
+        f"{percentile(everything, 0.95):>9.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
