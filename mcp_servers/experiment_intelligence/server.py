@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -19,8 +21,17 @@ INSTRUCTIONS = (
 
 def build_server(services: Services, servers: dict[str, Any] | None = None) -> MCPServer:
     tools = IntelligenceTools(services, servers)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[None]:
+        async with tools.connected():  # the read-model servers, for this server's lifetime
+            yield
+
     server = MCPServer(
-        "neonblue-experiment-intelligence", instructions=INSTRUCTIONS, log_level="WARNING"
+        "neonblue-experiment-intelligence",
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+        lifespan=lifespan,
     )
     server.add_tool(tools.recommend_experiment_optimization)
     server.add_tool(tools.natural_language_analytics)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from agents.common.servers import stdio_servers
+from agents.common.toolbox import McpToolbox
 from infrastructure.bootstrap import Services
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
@@ -36,9 +42,28 @@ class AnswerOut(BaseModel):
 
 
 class IntelligenceTools:
+    """Runs the graphs over one set of MCP connections opened for the server's lifetime
+    (see `server.py`); runs are serialised so each records only its own tool calls."""
+
     def __init__(self, services: Services, servers: dict[str, Any] | None = None) -> None:
         self.services = services
         self.servers = servers
+        self.toolbox: McpToolbox | None = None
+        self._lock = anyio.Lock()
+
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        async with McpToolbox(self.servers or stdio_servers(self.services.event_store)) as box:
+            self.toolbox = box
+            try:
+                yield
+            finally:
+                self.toolbox = None
+
+    def _toolbox(self) -> McpToolbox:
+        if self.toolbox is None:
+            raise ToolError("The agent's MCP connections are not open; restart the server.")
+        return self.toolbox
 
     def _fresh(self) -> Freshness:
         head = self.services.app.head()
@@ -49,11 +74,12 @@ class IntelligenceTools:
     ) -> RecommendationOut:
         """Analyse an experiment (SRM, sequential significance, guardrails, power) and recommend
         what to do; changes to a running experiment wait for a person's approval."""
-        from agents.intelligence.runner import recommend_for
+        from agents.intelligence.runner import recommend_with
 
         with tool_errors():
             self.services.app.experiment(experiment_id)
-            state = await recommend_for(self.services, experiment_id, self.servers)
+            async with self._lock:
+                state = await recommend_with(self.services, self._toolbox(), experiment_id)
         proposal = state["proposal"]
         return RecommendationOut(
             experiment_id=experiment_id,
@@ -70,10 +96,11 @@ class IntelligenceTools:
 
     async def natural_language_analytics(self, question: FreeText) -> AnswerOut:
         """Answer a question about experiments in plain language, with the sources used."""
-        from agents.analytics.runner import ask
+        from agents.analytics.runner import ask_with
 
         with tool_errors():
-            state = await ask(self.services, question, self.servers)
+            async with self._lock:
+                state = await ask_with(self.services, self._toolbox(), question)
         return AnswerOut(
             question=question,
             intent=(state.get("parsed") or {}).get("intent"),
