@@ -61,3 +61,26 @@ async def resume_with_decision(
             Command(resume={"approved": approved, "by": by, "note": note}), config
         )
     return {**state, "resumed": True}
+
+
+async def inspect_run(services: Services, recommendation_id: str) -> dict[str, Any]:
+    """A recommendation and the checkpointed state of the run that proposed it."""
+    recommendation = get_recommendation(services.app, recommendation_id)
+    async with McpToolbox({}) as toolbox, open_checkpointer(services.event_store) as checkpointer:
+        graph = build_intelligence_graph(toolbox, services.app, checkpointer=checkpointer)
+        snapshot = await graph.aget_state({"configurable": {"thread_id": recommendation.run_id}})
+    return {
+        "recommendation_id": str(recommendation.id),
+        "experiment_key": recommendation.experiment_key,
+        "action": recommendation.action,
+        "variant": recommendation.variant,
+        "state": recommendation.state,
+        "decided_by": recommendation.decided_by,
+        "reasons": recommendation.reasons,
+        "numbers": recommendation.numbers,
+        "tool_calls": recommendation.tool_calls,
+        "positions": recommendation.positions,
+        "run_id": recommendation.run_id,
+        "run_waiting_at": list(snapshot.next),
+        "run_checkpointed": bool(snapshot.values),
+    }

@@ -144,3 +144,13 @@ def ask(
     used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources", [])})
     if used:
         console.print(f"[dim]Sources: {', '.join(used)}[/]")
+
+
+@approvals.command()
+def show(recommendation_id: str) -> None:
+    """Inspect a recommendation: reasons, numbers, tool calls, positions and its run's state."""
+    from agents.intelligence.runner import inspect_run
+
+    with services() as s:
+        details = anyio.run(inspect_run, s, recommendation_id)
+    console.print_json(data=details)
