@@ -135,36 +135,9 @@ class NeonBlue(Application[UUID]):
 
     # -- experiments ------------------------------------------------------------------------
 
-    def create_experiment(
-        self,
-        key: str,
-        name: str,
-        *,
-        hypothesis: str = "",
-        description: str = "",
-        tags: Iterable[str] = (),
-        owner: str = "",
-        variants: Sequence[Variant] = (),
-        metrics: Sequence[Metric] = (),
-        coverage: float = 1.0,
-        seed: str | None = None,
-        hash_version: int = 2,
-        namespace: Namespace | None = None,
-    ) -> UUID:
-        experiment = Experiment.design(
-            key,
-            name,
-            hypothesis=hypothesis,
-            description=description,
-            tags=tags,
-            owner=owner,
-            variants=variants,
-            metrics=metrics,
-            coverage=coverage,
-            seed=seed,
-            hash_version=hash_version,
-            namespace=namespace,
-        )
+    def create_experiment(self, key: str, name: str, **definition: Any) -> UUID:
+        """Creates a draft; ``definition`` takes `Experiment.design`'s keyword arguments."""
+        experiment = Experiment.design(key, name, **definition)
         try:
             self.save(experiment)
         except IntegrityError:
