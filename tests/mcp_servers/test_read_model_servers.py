@@ -186,12 +186,30 @@ async def test_chromadb_search_notes_and_injection(store_copy):
         )
         assert hit.structured_content["results"][0]["key"] == "mobile-onboarding-checklist"
 
-        for hostile in INJECTION_STRINGS[:30]:
+        for hostile in INJECTION_STRINGS:
             result = await client.call_tool("semantic_experiment_search", {"query": hostile})
             text = result.content[0].text if result.is_error else ""
             assert "Traceback" not in text
             if hostile.strip() and len(hostile) <= 2000:
                 assert not result.is_error, (hostile, text)
+            for field in ("experiment_id", "author"):
+                arguments = {
+                    "experiment_id": "pricing-annual-discount",
+                    "notes": "n",
+                    "author": "qa",
+                    field: hostile,
+                }
+                result = await client.call_tool("store_experiment_context", arguments)
+                text = result.content[0].text if result.is_error else ""
+                assert "Traceback" not in text
+                if field == "experiment_id":
+                    assert result.is_error  # never a valid key
+        for hostile in INJECTION_STRINGS[:20]:  # notes are text: stored verbatim, nothing more
+            stored = await client.call_tool(
+                "store_experiment_context",
+                {"experiment_id": "free-shipping-threshold", "notes": hostile},
+            )
+            assert stored.is_error == (not hostile.strip())
 
         bad = await client.call_tool(
             "store_experiment_context", {"experiment_id": "nope", "notes": "x"}
@@ -205,6 +223,10 @@ async def test_chromadb_search_notes_and_injection(store_copy):
             "Finding: a visible progress tracker made newcomers finish account setup."
         ]
         assert str(experiment.status) == "running"  # a note changes nothing else
+        shipping = app.experiment("free-shipping-threshold")
+        expected = [h.strip() for h in INJECTION_STRINGS[:20] if h.strip()]
+        assert shipping.notes == expected and str(shipping.status) == "running"
+        assert shipping.variant_keys() == ["control", "t35", "t25"]
     finally:
         app.close()
 
