@@ -24,14 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
+import psycopg
 
-from infrastructure.bootstrap import build_app  # noqa: E402
-from infrastructure.ingest.kafka import KafkaProducer, ensure_topics  # noqa: E402
-from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events  # noqa: E402
-from infrastructure.settings import EventStoreSettings, KafkaSettings  # noqa: E402
-from tests.support.kafka import running_broker  # noqa: E402
-from tests.support.postgres import running_cluster  # noqa: E402
+from infrastructure.bootstrap import build_app
+from infrastructure.ingest.kafka import KafkaProducer, ensure_topics
+from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events
+from infrastructure.settings import EventStoreSettings, KafkaSettings
+from tests.support.kafka import running_broker
+from tests.support.postgres import running_cluster
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
