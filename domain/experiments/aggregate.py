@@ -11,6 +11,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import bucketing
+from domain.experiments.checks import (
+    check_coverage,
+    check_metric,
+    check_unique,
+    check_variant_keys,
+    check_weights_sum,
+)
 from domain.experiments.errors import (
     FrozenWhileRunning,
     InvalidConclusion,
@@ -23,7 +30,6 @@ from domain.experiments.values import (
     Conclusion,
     Decision,
     Metric,
-    MetricKind,
     MetricRole,
     Namespace,
     Status,
@@ -31,7 +37,6 @@ from domain.experiments.values import (
 )
 
 EXPERIMENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://neonblue.dev/experiments")
-WEIGHT_TOLERANCE = 1e-6
 
 
 def experiment_id(key: str) -> UUID:
@@ -207,11 +212,11 @@ class Experiment(Aggregate):
         """Creates a draft experiment after checking its definition."""
         if not key.strip() or not name.strip():
             raise InvalidVariants("An experiment needs a non-empty key and name.")
-        _check_variant_keys(variants)
+        check_variant_keys(variants)
         for metric in metrics:
-            _check_metric(metric, metrics)
-        _check_unique([m.key for m in metrics], "metric", InvalidMetric)
-        _check_coverage(coverage)
+            check_metric(metric, metrics)
+        check_unique([m.key for m in metrics], "metric", InvalidMetric)
+        check_coverage(coverage)
         if hash_version not in (1, 2):
             raise InvalidTraffic(f"hash_version must be 1 or 2, not {hash_version}.")
         if namespace is not None and not 0 <= namespace.start < namespace.end <= 1:
@@ -251,7 +256,7 @@ class Experiment(Aggregate):
 
     def add_variant(self, variant: Variant) -> None:
         self._require_editable("add a variant")
-        _check_variant_keys([*self.variants, variant])
+        check_variant_keys([*self.variants, variant])
         self.trigger_event(self.VariantAdded, variant=variant.as_dict())
 
     def remove_variant(self, variant_key: str) -> None:
@@ -261,8 +266,8 @@ class Experiment(Aggregate):
 
     def add_metric(self, metric: Metric) -> None:
         self._require_editable("add a metric")
-        _check_metric(metric, [*self.metrics, metric])
-        _check_unique([*(m.key for m in self.metrics), metric.key], "metric", InvalidMetric)
+        check_metric(metric, [*self.metrics, metric])
+        check_unique([*(m.key for m in self.metrics), metric.key], "metric", InvalidMetric)
         self.trigger_event(self.MetricAdded, metric=metric.as_dict())
 
     def remove_metric(self, metric_key: str) -> None:
@@ -284,7 +289,7 @@ class Experiment(Aggregate):
                 f"Experiment {self.key!r} is {self.status}; traffic can only change before it stops."
             )
         new_coverage = self.coverage if coverage is None else coverage
-        _check_coverage(new_coverage)
+        check_coverage(new_coverage)
         weights = dict(weights or {})
         for key, weight in weights.items():
             self._variant(key)
@@ -292,7 +297,7 @@ class Experiment(Aggregate):
                 raise InvalidTraffic(f"Weight of variant {key!r} must be >= 0, not {weight}.")
         if self.status != Status.DRAFT:
             total = sum(weights.get(v.key, v.weight) for v in self.variants)
-            _check_weights_sum(total)
+            check_weights_sum(total)
         self.trigger_event(
             self.TrafficChanged, coverage=new_coverage, weights=weights, reason=reason
         )
@@ -313,7 +318,7 @@ class Experiment(Aggregate):
                 f"Experiment {self.key!r} has {len(self.variants)} variant(s); add at least 2 "
                 "(e.g. control and treatment) before starting it."
             )
-        _check_weights_sum(sum(v.weight for v in self.variants))
+        check_weights_sum(sum(v.weight for v in self.variants))
         if not any(m.role == MetricRole.PRIMARY for m in self.metrics):
             raise InvalidMetric(
                 f"Experiment {self.key!r} has no primary metric; add one before starting it."
@@ -405,50 +410,3 @@ class Experiment(Aggregate):
             raise InvalidTransition(
                 f"Cannot {action} experiment {self.key!r}: it is {self.status}; {hint}."
             )
-
-
-def _check_unique(keys: Sequence[str], what: str, error: type[Exception]) -> None:
-    seen: set[str] = set()
-    for key in keys:
-        if not key or not key.strip():
-            raise error(f"Every {what} needs a non-empty key.")
-        if key in seen:
-            raise error(f"Duplicate {what} key {key!r}; keys must be unique.")
-        seen.add(key)
-
-
-def _check_variant_keys(variants: Sequence[Variant]) -> None:
-    _check_unique([v.key for v in variants], "variant", InvalidVariants)
-    for variant in variants:
-        if not (variant.weight >= 0 and math.isfinite(variant.weight)):
-            raise InvalidVariants(f"Weight of variant {variant.key!r} must be >= 0.")
-
-
-def _check_weights_sum(total: float) -> None:
-    if abs(total - 1.0) > WEIGHT_TOLERANCE:
-        raise InvalidTraffic(
-            f"Variant weights sum to {total:.6g}; they must sum to 1 (e.g. 0.5 / 0.5)."
-        )
-
-
-def _check_coverage(coverage: float) -> None:
-    if not 0 < coverage <= 1:
-        raise InvalidTraffic(f"Coverage must be in (0, 1], not {coverage}.")
-
-
-def _check_metric(metric: Metric, all_metrics: Sequence[Metric]) -> None:
-    if metric.kind == MetricKind.RATIO:
-        if not metric.numerator or not metric.denominator:
-            raise InvalidMetric(
-                f"Ratio metric {metric.key!r} needs a numerator and a denominator metric key."
-            )
-        if metric.numerator == metric.denominator:
-            raise InvalidMetric(f"Ratio metric {metric.key!r} divides a metric by itself.")
-    elif metric.numerator or metric.denominator:
-        raise InvalidMetric(
-            f"Only ratio metrics take a numerator/denominator; {metric.key!r} is {metric.kind}."
-        )
-    if metric.margin is not None and (metric.role != MetricRole.GUARDRAIL or metric.margin < 0):
-        raise InvalidMetric(
-            f"Metric {metric.key!r}: a non-inferiority margin (>= 0) is for guardrail metrics only."
-        )

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from domain.analysis import VariantSums, build_scorecard
 from domain.experiments.aggregate import Experiment
@@ -16,6 +16,15 @@ from domain.experiments.values import MetricKind, MetricRole
 from domain.statistics import AnalysisOptions, Engine, predict_experiment_trends, predictive_power
 from infrastructure.bootstrap import Services
 from mcp_servers.clickhouse import queries
+from mcp_servers.clickhouse.models import (
+    DailyRow,
+    Insights,
+    SegmentRow,
+    Segments,
+    Timeseries,
+    TrendPoint,
+    Trends,
+)
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
 from mcp_servers.common.inputs import ExperimentKey, Tag
@@ -23,72 +32,6 @@ from mcp_servers.common.models import ExperimentOut, ScorecardOut
 
 MetricKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 Dimension = Literal["device", "country"]
-
-
-class Insights(BaseModel):
-    experiment: ExperimentOut
-    scorecard: ScorecardOut
-    findings: list[str] = Field(description="Plain-language findings, numbers from the scorecard.")
-    freshness: Freshness
-
-
-class TrendPoint(BaseModel):
-    date: date
-    cumulative_lift: float | None
-    users: int
-
-
-class Trends(BaseModel):
-    experiment_id: str
-    metric: str
-    variant: str
-    history: list[TrendPoint]
-    forecast: list[float] = Field(description="Cumulative relative lift, next days_ahead days.")
-    lower: list[float]
-    upper: list[float]
-    predictive_power: float | None = Field(description="Chance of significance by the planned end.")
-    conditional_power: float | None = Field(
-        description="Alias of predictive_power for the seed's API."
-    )
-    summary: str
-    freshness: Freshness
-
-
-class DailyRow(BaseModel):
-    date: date
-    variant: str
-    users: int
-    conversions: int
-    sum: float
-    sum_squares: float
-
-
-class Timeseries(BaseModel):
-    experiment_id: str
-    metric: str
-    rows: list[DailyRow]
-    truncated: bool
-    freshness: Freshness
-
-
-class SegmentRow(BaseModel):
-    experiment_id: str
-    segment: str
-    variant: str
-    users: int
-    control_mean: float | None
-    variant_mean: float | None
-    relative_lift: float | None
-    ci_lower: float | None
-    ci_upper: float | None
-
-
-class Segments(BaseModel):
-    dimension: str
-    metric: str | None
-    experiments: list[str]
-    segments: list[SegmentRow]
-    freshness: Freshness
 
 
 class ClickHouseTools:

@@ -1,0 +1,58 @@
+"""Invariants of an experiment's definition, shared by design and later changes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from domain.experiments.errors import InvalidMetric, InvalidTraffic, InvalidVariants
+from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
+
+WEIGHT_TOLERANCE = 1e-6
+
+
+def check_unique(keys: Sequence[str], what: str, error: type[Exception]) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        if not key or not key.strip():
+            raise error(f"Every {what} needs a non-empty key.")
+        if key in seen:
+            raise error(f"Duplicate {what} key {key!r}; keys must be unique.")
+        seen.add(key)
+
+
+def check_variant_keys(variants: Sequence[Variant]) -> None:
+    check_unique([v.key for v in variants], "variant", InvalidVariants)
+    for variant in variants:
+        if not (variant.weight >= 0 and math.isfinite(variant.weight)):
+            raise InvalidVariants(f"Weight of variant {variant.key!r} must be >= 0.")
+
+
+def check_weights_sum(total: float) -> None:
+    if abs(total - 1.0) > WEIGHT_TOLERANCE:
+        raise InvalidTraffic(
+            f"Variant weights sum to {total:.6g}; they must sum to 1 (e.g. 0.5 / 0.5)."
+        )
+
+
+def check_coverage(coverage: float) -> None:
+    if not 0 < coverage <= 1:
+        raise InvalidTraffic(f"Coverage must be in (0, 1], not {coverage}.")
+
+
+def check_metric(metric: Metric, all_metrics: Sequence[Metric]) -> None:
+    if metric.kind == MetricKind.RATIO:
+        if not metric.numerator or not metric.denominator:
+            raise InvalidMetric(
+                f"Ratio metric {metric.key!r} needs a numerator and a denominator metric key."
+            )
+        if metric.numerator == metric.denominator:
+            raise InvalidMetric(f"Ratio metric {metric.key!r} divides a metric by itself.")
+    elif metric.numerator or metric.denominator:
+        raise InvalidMetric(
+            f"Only ratio metrics take a numerator/denominator; {metric.key!r} is {metric.kind}."
+        )
+    if metric.margin is not None and (metric.role != MetricRole.GUARDRAIL or metric.margin < 0):
+        raise InvalidMetric(
+            f"Metric {metric.key!r}: a non-inferiority margin (>= 0) is for guardrail metrics only."
+        )
