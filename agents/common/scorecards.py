@@ -22,8 +22,8 @@ def scorecard_from_answer(experiment_key: str, scorecard: dict[str, Any]) -> Sco
             guardrail = GuardrailResult(
                 _num(r["relative_lift"]),
                 _num(r["std_error"]),
-                math.nan,
-                math.nan,
+                _num(r.get("guardrail_margin")),
+                _num(r.get("guardrail_p_value")),
                 math.nan,
                 r["guardrail_status"],
             )

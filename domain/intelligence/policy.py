@@ -72,8 +72,8 @@ def recommend(card: Scorecard, timing: Timing, status: str = "running") -> Propo
             worst.variant,
             [
                 f"Guardrail {worst.metric} is significantly worse in {worst.variant}: "
-                f"{_pct(worst.lift)} [{_pct(worst.ci_lower)}, {_pct(worst.ci_upper)}], beyond its "
-                "non-inferiority margin. Stop the experiment and roll back."
+                f"{_pct(worst.lift)}, failing its non-inferiority test{_margin(worst)}. "
+                "Stop the experiment and roll back."
             ],
             {"lift": worst.lift, "ci_lower": worst.ci_lower, "ci_upper": worst.ci_upper},
         )
@@ -162,6 +162,11 @@ def _days_for_power(z_now: float, elapsed: float, alpha: float) -> float | None:
         if days > elapsed and predictive_power(z_now, elapsed / days, alpha) >= 0.8:
             return float(days)
     return None
+
+
+def _margin(row: MetricRow) -> str:
+    margin = row.guardrail.margin if row.guardrail is not None else math.nan
+    return f" (margin {margin:.0%})" if math.isfinite(margin) else ""
 
 
 def _numbers(row: MetricRow) -> dict[str, float]:

@@ -82,6 +82,10 @@ class MetricResultOut(BaseModel):
     significant: bool
     direction: str
     guardrail_status: str | None = None
+    guardrail_margin: float | None = None
+    guardrail_p_value: float | None = Field(
+        None, description="Non-inferiority test p-value (fixed horizon)."
+    )
     error: str = ""
 
     @classmethod
@@ -101,6 +105,8 @@ class MetricResultOut(BaseModel):
             significant=row.significant,
             direction=row.direction,
             guardrail_status=row.guardrail.status if row.guardrail else None,
+            guardrail_margin=_finite(row.guardrail.margin) if row.guardrail else None,
+            guardrail_p_value=_finite(row.guardrail.p_value) if row.guardrail else None,
             error=row.error,
         )
 
