@@ -26,17 +26,20 @@ class ResultsSource(Protocol):
 
 
 class EventLogSource:
-    """Replays the event log: always current, cost grows with the log."""
+    """Replays the event log: always current; one replay per log head serves every
+    experiment (the cost of a replay grows with the log)."""
 
     name = "event_store"
 
     def __init__(self, app: NeonBlue) -> None:
         self.app = app
-        self._position = 0
+        self._replayed: tuple[int, dict[str, dict[str, VariantSums]]] | None = None
 
     def variant_sums(self, experiment_key: str) -> dict[str, VariantSums]:
-        self._position = self.app.head()
-        return variant_sums(self.app, experiment_key).get(experiment_key, {})
+        head = self.app.head()
+        if self._replayed is None or self._replayed[0] != head:
+            self._replayed = (head, variant_sums(self.app))
+        return self._replayed[1].get(experiment_key, {})
 
     def position(self) -> int:
-        return self._position or self.app.head()
+        return self._replayed[0] if self._replayed else self.app.head()
