@@ -36,7 +36,10 @@ def record_proposal(
         mode=mode,
         run_id=run_id,
     )
-    app.save(recommendation)
+    older = [r for r in recommendations(app, "pending") if r.experiment_key == experiment_key]
+    for previous in older:
+        previous.supersede(recommendation.id)
+    app.save(recommendation, *older)
     return recommendation.id
 
 

@@ -54,6 +54,12 @@ class Recommendation(Aggregate):
         def apply(self, aggregate: Recommendation) -> None:
             aggregate.state = "applied"
 
+    class Superseded(Event):
+        by_recommendation: str
+
+        def apply(self, aggregate: Recommendation) -> None:
+            aggregate.state = "superseded"
+
     class Failed(Event):
         error: str
 
@@ -106,6 +112,11 @@ class Recommendation(Aggregate):
         if self.state != "approved":
             raise RecommendationError(f"Recommendation {self.id} is {self.state}, not approved.")
         self.trigger_event(self.Applied, commands=commands)
+
+    def supersede(self, newer: UUID) -> None:
+        """A newer proposal for the same experiment replaces this pending one."""
+        self._require_pending("supersede")
+        self.trigger_event(self.Superseded, by_recommendation=str(newer))
 
     def mark_failed(self, error: str) -> None:
         self.trigger_event(self.Failed, error=error)

@@ -126,3 +126,31 @@ def test_advice_needs_no_approval(scenario_dir, key):
     state = json.loads(neonblue(scenario_dir, "recommend", key, "--json").stdout)
     assert state["proposal"]["action"] == "extend" and not state["waiting_for_approval"]
     assert "Under-powered" in state["narrative"]
+
+
+def test_newer_proposal_supersedes_the_pending_one(scenario_dir):
+    from domain.intelligence.policy import Action, Proposal
+    from infrastructure.recommendations import record_proposal
+
+    proposal = Proposal(Action.STOP, "treatment", ["harm"], {"lift": 0.2})
+    with bootstrap(settings_for(scenario_dir)) as services:
+        first = record_proposal(
+            services.app,
+            "harmful-video",
+            proposal,
+            tool_calls=[],
+            positions={},
+            mode="deterministic",
+            run_id="r1",
+        )
+        second = record_proposal(
+            services.app,
+            "harmful-video",
+            proposal,
+            tool_calls=[],
+            positions={},
+            mode="deterministic",
+            run_id="r2",
+        )
+        states = {r.id: r.state for r in recommendations(services.app)}
+    assert states == {first: "superseded", second: "pending"}

@@ -92,3 +92,23 @@ def test_recommendation_lifecycle():
         rec.reject("bob")
     rec.mark_applied(["stop_experiment", "conclude_experiment"])
     assert rec.state == "applied" and rec.decided_by == "alice"
+
+
+def test_a_newer_proposal_supersedes_a_pending_one():
+    fields = dict(
+        experiment_key="e",
+        action="stop",
+        variant=None,
+        reasons=["r"],
+        numbers={},
+        needs_approval=True,
+        tool_calls=[],
+        positions={},
+        mode="deterministic",
+        run_id="run",
+    )
+    old, new = Recommendation.propose(**fields), Recommendation.propose(**fields)
+    old.supersede(new.id)
+    assert old.state == "superseded"
+    with pytest.raises(RecommendationError, match="it is superseded"):
+        old.approve("alice")
