@@ -87,6 +87,21 @@ def reject(
     console.print(f"Rule for '{event_type}' rejected; the type stays in triage.")
 
 
+@app.command()
+def replay(event_type: str) -> None:
+    """Apply an approved rule to the events of that type kept before its approval."""
+    from infrastructure.triage import replay_triaged
+
+    with services() as s:
+        outcome = replay_triaged(s.app, event_type)
+    console.print(
+        f"'{event_type}': {outcome.recorded} recorded, {outcome.duplicates} already recorded, "
+        f"{len(outcome.rejected)} rejected"
+        + (f" (first: {outcome.rejected[0][1]})" if outcome.rejected else "")
+        + "."
+    )
+
+
 @app.command("rules")
 def list_rules() -> None:
     """Learned rules and their state."""

@@ -20,7 +20,7 @@ from infrastructure.bootstrap import bootstrap
 from infrastructure.ingest.bus import InProcessBus
 from infrastructure.ingest.runtime import ingest_in_process
 from infrastructure.settings import EventStoreSettings
-from infrastructure.triage import decide_rule, rules
+from infrastructure.triage import decide_rule, replay_triaged, rules
 
 EXPERIMENT = "checkout-cta-contrast"
 USERS = [f"che-user-{i:06d}" for i in range(1, 6)]  # exposed users of the portfolio
@@ -105,6 +105,12 @@ def test_unknown_type_rule_learned_approved_and_applied(store):
             "learned:order_completed"
         }
         assert [r.state for r in rules(services.app)] == ["approved"]
+
+        replayed = replay_triaged(services.app, "order_completed")  # the 5 kept before approval
+        assert replayed.recorded == 5 and not replayed.rejected
+        assert replay_triaged(services.app, "order_completed").duplicates == 5  # idempotent
+        with pytest.raises(RuleError, match="not proposed"):
+            replay_triaged(services.app, "heartbeat")
 
 
 def test_requests_are_routed(store):
