@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from eventsourcing.persistence import IntegrityError, InternalError
 
 from infrastructure.application import NeonBlue
 from infrastructure.settings import EventStoreSettings
@@ -40,8 +43,20 @@ class Services:
         self.close()
 
 
-def build_app(settings: EventStoreSettings) -> NeonBlue:
-    return NeonBlue(env=settings.eventsourcing_env())
+def build_app(settings: EventStoreSettings, attempts: int = 6) -> NeonBlue:
+    """The application; retries when processes starting together race to create tables.
+
+    Concurrent ``CREATE ... IF NOT EXISTS`` in Postgres can fail with "tuple concurrently
+    updated" or a unique violation on the catalog; a moment later the tables exist.
+    """
+    for attempt in range(attempts):
+        try:
+            return NeonBlue(env=settings.eventsourcing_env())
+        except (InternalError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def bootstrap(event_store: EventStoreSettings | None = None) -> Services:
