@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from eventsourcing.persistence import IntegrityError, InternalError
+from eventsourcing.persistence import IntegrityError, InternalError, ProgrammingError
 
 from infrastructure.application import NeonBlue
 from infrastructure.settings import EventStoreSettings
@@ -47,12 +47,13 @@ def build_app(settings: EventStoreSettings, attempts: int = 6) -> NeonBlue:
     """The application; retries when processes starting together race to create tables.
 
     Concurrent ``CREATE ... IF NOT EXISTS`` in Postgres can fail with "tuple concurrently
-    updated" or a unique violation on the catalog; a moment later the tables exist.
+    updated", "relation already exists" or a unique violation on the catalog; a moment
+    later the tables exist (a real error repeats and is raised after the last attempt).
     """
     for attempt in range(attempts):
         try:
             return NeonBlue(env=settings.eventsourcing_env())
-        except (InternalError, IntegrityError):
+        except (InternalError, IntegrityError, ProgrammingError):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * 2**attempt)
