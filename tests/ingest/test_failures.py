@@ -66,7 +66,7 @@ def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) ->
     )
     producer.start()
     rng = random.Random(11)
-    kills = 0
+    kills = mid_stream = 0
     while producer.is_alive() or kills < 4:
         process = start_ingest(env)
         committed = committed_offsets(app, env)
@@ -74,12 +74,15 @@ def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) ->
         while committed_offsets(app, env) == committed and time.monotonic() < deadline:
             time.sleep(0.05)  # wait until this process commits, then kill it mid-stream
         time.sleep(rng.uniform(0.0, 1.0))
+        mid_stream += producer.is_alive()  # killed while events were still flowing
         process.send_signal(signal.SIGKILL)
         process.wait()
         kills += 1
     producer.join()
     before_final = sum(recorded_event_ids(app).values())
-    assert 0 < before_final < len(produced)  # the killed processes got part of the way
+    # killed processes committed part of the stream, and at least one died mid-stream (on a
+    # fast machine the later ones may already have caught up with everything)
+    assert 0 < before_final <= len(produced) and mid_stream >= 1
     final = start_ingest(env, "--until-idle", "5")
     _, stderr = final.communicate(timeout=180)
     assert final.returncode == 0, stderr.decode()[-2000:]
