@@ -6,9 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support.kafka import KafkaBroker, running_broker
 from tests.support.postgres import PostgresCluster, running_cluster
+
+# Timing varies a lot on shared 2-core machines: no per-example deadline (tests that bound
+# time are benchmarks under bench/).
+settings.register_profile("neonblue", deadline=None)
+settings.load_profile("neonblue")
 
 
 @pytest.fixture(scope="session")
