@@ -22,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg
-
+from bench.baselines import raw_copy_rate
 from domain.participation.aggregate import AssignmentSource, Participation
 from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
@@ -63,22 +62,7 @@ def copy_rate(url: str, count: int) -> float:
         for a in participations(count)
         for s in map(app.mapper.to_stored_event, a.collect_events())
     ]
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE raw_events (originator_id uuid, originator_version int, topic text, "
-            "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
-        )
-        started = time.perf_counter()
-        with (
-            conn.transaction(),
-            conn.cursor() as cursor,
-            cursor.copy(
-                "COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN"
-            ) as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        return len(rows) / (time.perf_counter() - started)
+    return raw_copy_rate(url, rows)
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg
 
+from bench.baselines import raw_copy_rate
 from infrastructure.bootstrap import build_app
 from infrastructure.ingest.kafka import KafkaProducer, ensure_topics
 from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events
@@ -37,30 +38,17 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def committed(app, names: list[str]) -> int:  # type: ignore[no-untyped-def]
-    return sum((app.recorder.max_tracking_id(n) or -1) + 1 for n in names)
+    """Records committed so far: next offset per tracking name (offset 0 is a real one)."""
+    positions = (app.recorder.max_tracking_id(n) for n in names)
+    return sum(0 if p is None else p + 1 for p in positions)
 
 
-def raw_copy_rate(url: str, table: str) -> tuple[float, int]:
-    """COPY the stored rows (read back first, not timed) into a fresh equivalent table."""
+def stored_rows(url: str, table: str) -> list[tuple[object, ...]]:
+    """The rows ingest stored, read back for the COPY baseline (not timed)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute(
+        return conn.execute(
             f"SELECT originator_id, originator_version, topic, state FROM {table}"
         ).fetchall()
-        conn.execute(
-            "CREATE TABLE raw_events (originator_id uuid, originator_version bigint, topic text, "
-            "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
-        )
-        started = time.perf_counter()
-        with (
-            conn.transaction(),
-            conn.cursor() as cursor,
-            cursor.copy(
-                "COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN"
-            ) as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        return len(rows) / (time.perf_counter() - started), len(rows)
 
 
 def main() -> None:
@@ -130,7 +118,8 @@ def main() -> None:
         table = app.recorder.events_table_name
         app.close()
         steady = (total - first[1]) / (finished - first[0])
-        copy_rate, rows = raw_copy_rate(url, table)
+        raw = stored_rows(url, table)
+        copy_rate, rows = raw_copy_rate(url, raw), len(raw)
     print(f"{'stored events':<34}{events:>12,}  ({events / total:.2f} per wire event)")
     print(f"{'launch to first commit':<34}{first[0] - launched:>12.1f} s")
     print(f"{'ingest (wire events/s)':<34}{steady:>12,.0f}  with {args.processes} process(es)")

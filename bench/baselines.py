@@ -1,0 +1,32 @@
+"""Baselines the benchmarks measure themselves against in the same run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+RAW_EVENTS_DDL = (
+    "CREATE TABLE raw_events (originator_id uuid, originator_version bigint, topic text, "
+    "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
+)
+
+
+def raw_copy_rate(url: str, rows: Sequence[tuple[Any, ...]]) -> float:
+    """Rows/s of one psycopg COPY of stored-event rows (originator_id, version, topic, state)
+    into a fresh table shaped like the event store's."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(RAW_EVENTS_DDL)
+        started = time.perf_counter()
+        with (
+            conn.transaction(),
+            conn.cursor() as cursor,
+            cursor.copy(
+                "COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return len(rows) / (time.perf_counter() - started)
