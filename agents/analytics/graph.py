@@ -19,10 +19,10 @@ from agents.analytics.prompts import ANALYST_SYSTEM, MAX_TOOL_ROUNDS
 from agents.analytics.state import AnalyticsState
 from agents.analytics.tools import execute
 from agents.common.toolbox import McpToolbox, ToolFailed
-from infrastructure.application import NeonBlue
+from infrastructure.bootstrap import Services
 
 
-def build_analytics_graph(toolbox: McpToolbox, app: NeonBlue, llm: Any | None = None):
+def build_analytics_graph(toolbox: McpToolbox, services: Services, llm: Any | None = None):
     async def parse(state: AnalyticsState) -> dict[str, Any]:
         listed = await toolbox.call("postgresql", "list_experiments", {"limit": 500})
         catalog = [
@@ -37,7 +37,7 @@ def build_analytics_graph(toolbox: McpToolbox, app: NeonBlue, llm: Any | None = 
 
         fields = {k: v for k, v in state["parsed"].items() if k != "catalog"}
         parsed = ParsedQuestion(**{**fields, "intent": Intent(fields["intent"])})
-        result, answer = await execute(parsed, toolbox, app, state["parsed"]["catalog"])
+        result, answer = await execute(parsed, toolbox, services, state["parsed"]["catalog"])
         update = {"result": result, "answer": answer, "sources": _sources(toolbox)}
         if "recommendation_id" in result:
             update["recommendation_id"] = result["recommendation_id"]

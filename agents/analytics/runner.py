@@ -31,7 +31,7 @@ async def ask_with(
     """As `ask`, over an already connected toolbox."""
     llm = chat_model(llm_settings or LlmSettings())
     toolbox.calls.clear()
-    graph = build_analytics_graph(toolbox, services.app, llm)
+    graph = build_analytics_graph(toolbox, services, llm)
     return await graph.ainvoke(
         {
             "question": question,

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import uuid4
 
 from agents.analytics.parse import Intent, ParsedQuestion
-from agents.common.scorecards import scorecard_from_answer
-from agents.common.timing import days_since
 from agents.common.toolbox import McpToolbox, ToolFailed
-from agents.intelligence.prompts import templated_narrative
-from domain.intelligence.policy import Timing, recommend
-from infrastructure.application import NeonBlue
-from infrastructure.recommendations import record_proposal
+from infrastructure.bootstrap import Services
 
 NEEDS_EXPERIMENT = {Intent.ASSIGN, Intent.RECOMMEND, Intent.TREND, Intent.HISTORY, Intent.ANALYZE}
 HELP = (
@@ -23,7 +17,7 @@ HELP = (
 
 
 async def execute(
-    q: ParsedQuestion, toolbox: McpToolbox, app: NeonBlue, catalog: list[str]
+    q: ParsedQuestion, toolbox: McpToolbox, services: Services, catalog: list[str]
 ) -> tuple[dict[str, Any], str]:
     """Runs the tools for the parsed question; returns (result, answer)."""
     if q.intent == Intent.UNKNOWN:
@@ -33,13 +27,13 @@ async def execute(
     key = q.experiment_key or ""
     try:
         handler = HANDLERS[q.intent]
-        return await handler(q, key, toolbox, app)
+        return await handler(q, key, toolbox, services)
     except ToolFailed as error:
         return {"error": str(error)}, f"The {q.intent} lookup failed: {error}"
 
 
 async def _analyze(
-    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: NeonBlue
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: Services
 ) -> tuple[dict[str, Any], str]:
     answer = await toolbox.call("postgresql", "analyze_experiment_data", {"experiment_id": key})
     card = answer["scorecard"]
@@ -62,7 +56,7 @@ async def _analyze(
 
 
 async def _list(
-    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: NeonBlue
+    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: Services
 ) -> tuple[dict[str, Any], str]:
     arguments = {k: v for k, v in {"status": q.status, "tag": q.tag}.items() if v}
     answer = await toolbox.call("postgresql", "list_experiments", arguments)
@@ -74,7 +68,7 @@ async def _list(
 
 
 async def _assign(
-    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: NeonBlue
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: Services
 ) -> tuple[dict[str, Any], str]:
     if not q.user_id:
         return {}, "Which user? Ask e.g. 'which variant does user u-42 get in checkout-cta?'."
@@ -91,7 +85,7 @@ async def _assign(
 
 
 async def _history(
-    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: NeonBlue
+    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: Services
 ) -> tuple[dict[str, Any], str]:
     answer = await toolbox.call("postgresql", "experiment_history", {"experiment_id": key})
     steps = [f"{e['event'].split('.')[-1]} at {e['recorded_at'][:16]}" for e in answer["events"]]
@@ -99,41 +93,18 @@ async def _history(
 
 
 async def _recommend(
-    q: ParsedQuestion, key: str, toolbox: McpToolbox, app: NeonBlue
+    _: ParsedQuestion, key: str, toolbox: McpToolbox, services: Services
 ) -> tuple[dict[str, Any], str]:
-    answer = await toolbox.call("postgresql", "analyze_experiment_data", {"experiment_id": key})
-    card = scorecard_from_answer(key, answer["scorecard"])
-    started = answer["experiment"].get("started_at")
-    proposal = recommend(
-        card, Timing(days_since(started) if started else 0.0), answer["experiment"]["status"]
-    )
-    recommendation_id = record_proposal(
-        app,
-        key,
-        proposal,
-        tool_calls=[c.as_dict() for c in toolbox.calls],
-        positions=toolbox.positions(),
-        mode="deterministic",
-        run_id=f"analytics-{uuid4()}",
-    )
-    proposed = {
-        "action": str(proposal.action),
-        "variant": proposal.variant,
-        "reasons": proposal.reasons,
-        "needs_approval": proposal.needs_approval,
-    }
-    text = templated_narrative(key, proposed, [])
-    if proposal.needs_approval:
-        text += f" Approve with: neonblue approvals approve {recommendation_id}."
-    return {
-        "analysis": answer,
-        "proposal": proposed,
-        "recommendation_id": str(recommendation_id),
-    }, text
+    """The experiment-intelligence graph itself: recorded, and paused for approval if needed."""
+    from agents.intelligence.runner import answer_text, recommend_with
+
+    state = await recommend_with(services, toolbox, key)
+    result = {k: state[k] for k in ("analysis", "proposal", "recommendation_id")}
+    return result, answer_text(state)
 
 
 async def _similar(
-    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: NeonBlue
+    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: Services
 ) -> tuple[dict[str, Any], str]:
     filters: dict[str, Any] = {}
     if q.min_lift is not None:
@@ -156,7 +127,7 @@ async def _similar(
 
 
 async def _segments(
-    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: NeonBlue
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: Services
 ) -> tuple[dict[str, Any], str]:
     arguments: dict[str, Any] = {"dimension": "device"}
     if key:
@@ -179,7 +150,7 @@ async def _segments(
 
 
 async def _trend(
-    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: NeonBlue
+    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: Services
 ) -> tuple[dict[str, Any], str]:
     answer = await toolbox.call(
         "clickhouse", "predict_experiment_trends", {"experiment_id": key, "days_ahead": 7}

@@ -39,6 +39,14 @@ async def recommend_with(
     return {**state, "run_id": run_id, "waiting_for_approval": bool(snapshot.next)}
 
 
+def answer_text(state: dict[str, Any]) -> str:
+    """The run's narrative, with how to approve when the run waits for a person."""
+    text = state["narrative"]
+    if state["waiting_for_approval"]:
+        text += f" Approve with: neonblue approvals approve {state['recommendation_id']}."
+    return text
+
+
 async def resume_with_decision(
     services: Services, recommendation_id: str, approved: bool, by: str, note: str = ""
 ) -> dict[str, Any]:

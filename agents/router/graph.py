@@ -63,17 +63,11 @@ def build_router_graph(toolbox: McpToolbox, services: Services):
         }
 
     async def intelligence(state: RouterState) -> dict[str, Any]:
-        from agents.intelligence.runner import recommend_with
+        from agents.intelligence.runner import answer_text, recommend_with
 
         ran = await recommend_with(services, toolbox, state["request"].strip())
-        answer = ran["narrative"]
-        if ran["waiting_for_approval"]:
-            answer += f" Approve with: neonblue approvals approve {ran['recommendation_id']}."
-        return {
-            "answer": answer,
-            "result": {"proposal": ran["proposal"], "recommendation_id": ran["recommendation_id"]},
-            "sources": ran.get("tool_calls", []),
-        }
+        result = {"proposal": ran["proposal"], "recommendation_id": ran["recommendation_id"]}
+        return {"answer": answer_text(ran), "result": result, "sources": ran.get("tool_calls", [])}
 
     def classify_event(state: RouterState) -> dict[str, Any]:
         event = state["event"]
