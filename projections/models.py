@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infrastructure.application import NeonBlue
+from infrastructure.log_statistics import ReplayedSums
 from infrastructure.settings import (
     ChromaSettings,
     ClickHouseSettings,
@@ -33,7 +34,7 @@ class ReadModels:
         self._closers: list[Callable[[], None]] = []
         self._factories: dict[str, Callable[[], Rebuildable]] = {"analytics": self._analytics}
         self.analytics_unavailable = False
-        self._log_sums: tuple[int, dict[str, Any]] | None = None
+        self.replayed = ReplayedSums(app)  # results from the log when chDB is held elsewhere
 
     @property
     def names(self) -> list[str]:
@@ -64,15 +65,6 @@ class ReadModels:
 
     def status(self, names: list[str] | None = None) -> list[ProjectionStatus]:
         return [self.runner(name).status() for name in names or self.names]
-
-    def log_sums(self) -> dict[str, Any]:
-        """Per-experiment variant sums replayed from the log, cached until the head moves."""
-        from infrastructure.log_statistics import variant_sums
-
-        head = self.app.head()
-        if self._log_sums is None or self._log_sums[0] != head:
-            self._log_sums = (head, variant_sums(self.app))
-        return self._log_sums[1]
 
     def close(self) -> None:
         for close in reversed(self._closers):
@@ -135,7 +127,7 @@ def results_summary(models: ReadModels, experiment: Any) -> dict[str, Any] | Non
         from domain.analysis import build_scorecard
 
         models.analytics_unavailable = True
-        card = build_scorecard(experiment, models.log_sums().get(experiment.key, {}))
+        card = build_scorecard(experiment, models.replayed.of(experiment.key))
     rows = card.primary()
     if not rows or card.total_users == 0:
         return None

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from domain.analysis import VariantSums
 from infrastructure.application import NeonBlue
-from infrastructure.log_statistics import variant_sums
+from infrastructure.log_statistics import ReplayedSums
 
 
 class ResultsSource(Protocol):
@@ -32,14 +32,10 @@ class EventLogSource:
     name = "event_store"
 
     def __init__(self, app: NeonBlue) -> None:
-        self.app = app
-        self._replayed: tuple[int, dict[str, dict[str, VariantSums]]] | None = None
+        self.replayed = ReplayedSums(app)
 
     def variant_sums(self, experiment_key: str) -> dict[str, VariantSums]:
-        head = self.app.head()
-        if self._replayed is None or self._replayed[0] != head:
-            self._replayed = (head, variant_sums(self.app))
-        return self._replayed[1].get(experiment_key, {})
+        return self.replayed.of(experiment_key)
 
     def position(self) -> int:
-        return self._replayed[0] if self._replayed else self.app.head()
+        return self.replayed.position
