@@ -17,11 +17,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from domain.analysis import MetricRow
 from domain.statistics import AnalysisOptions
 from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import Services, build_app
 from infrastructure.cli.console import console
+from infrastructure.cli.scorecards import scorecard_table
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PORTFOLIO
 
@@ -114,37 +114,19 @@ def _progress() -> Progress:
 def _print_results(services: Services) -> None:
     """One compact table per experiment, from the ClickHouse read model (chDB)."""
     analytics = services.read_models().analytics()
-    console.print("\n[bold]Results from the analytics read model[/] (sequential, Holm-adjusted)")
+    console.print("\n[bold]Results from the analytics read model[/] (Holm-adjusted)")
     for plan in PORTFOLIO:
         experiment = services.app.experiment(plan.key)
         card = analytics.scorecard(experiment, AnalysisOptions(engine="sequential"))
-        srm = "[red]sample ratio mismatch[/]" if card.srm.mismatch else "no SRM"
-        table = Table(
-            title=f"[bold]{plan.key}[/] ({experiment.status}, {card.total_users:,} users, {srm})",
-            title_justify="left",
-        )
-        for column in (
-            "variant",
-            "metric",
-            "control -> variant",
-            "lift [95% CI]",
-            "p",
-            "verdict",
-            "truth",
-        ):
-            table.add_column(column, no_wrap=True)
-        for row in card.rows:
-            truth = f"{plan.true_lift(row.variant):+.1%}" if row.metric == "conversion" else ""
-            table.add_row(
-                row.variant,
-                row.metric,
-                f"{_number(row.control_mean)} -> {_number(row.variant_mean)}",
-                f"{row.lift:+.1%} [{row.ci_lower:+.1%}, {row.ci_upper:+.1%}]",
-                "" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.3f}",
-                _verdict(row),
-                truth,
+        console.print(
+            scorecard_table(
+                card,
+                f"[bold]{plan.key}[/] {experiment.status}",
+                lambda row, p=plan: (
+                    f"{p.true_lift(row.variant):+.1%}" if row.metric == "conversion" else ""
+                ),
             )
-        console.print(table)
+        )
 
 
 def _search_example(services: Services) -> None:
@@ -187,18 +169,3 @@ async def _agents(settings: EventStoreSettings, app: NeonBlue) -> None:
     console.print(
         "Pending approvals: neonblue approvals list (with NEONBLUE_DATA_DIR set as below)."
     )
-
-
-def _number(value: float) -> str:
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
-
-
-def _verdict(row: MetricRow) -> str:
-    if row.error:
-        return f"[yellow]{row.error}[/]"
-    if row.guardrail is not None:
-        colour = {"pass": "green", "fail": "red"}.get(row.guardrail.status, "yellow")
-        return f"[{colour}]guardrail {row.guardrail.status}[/]"
-    return {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(row.direction, "flat")

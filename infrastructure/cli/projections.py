@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import threading
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from domain.statistics import AnalysisOptions
 from infrastructure.cli.console import console, services
+from infrastructure.cli.scorecards import scorecard_table
 from projections.rebuild import rebuild as rebuild_model
 from projections.runner import RateMeter
 
@@ -137,36 +137,7 @@ def results(
     if as_json:
         print(json.dumps(_as_dict(card), default=str))
         return
-    srm = "SRM!" if card.srm.mismatch else "ok"
-    users = ", ".join(f"{k} {v:,}" for k, v in card.users.items())
-    console.print(f"[bold]{experiment}[/] ({card.engine}) users: {users}; sample ratio: {srm}")
-    table = Table(
-        "metric", "role", "variant", "control", "variant mean", "lift", "95% CI", "p / P(win)", ""
-    )
-    for row in card.rows:
-        stat = (
-            row.adjusted_p_value if row.adjusted_p_value is not None else row.chance_to_beat_control
-        )
-        table.add_row(
-            row.metric,
-            row.role,
-            row.variant,
-            _num(row.control_mean),
-            _num(row.variant_mean),
-            _pct(row.lift),
-            f"[{_pct(row.ci_lower)}, {_pct(row.ci_upper)}]",
-            _num(stat),
-            row.error or ("✔ " + row.direction if row.significant else row.direction),
-        )
-    console.print(table)
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None or math.isnan(value) else f"{value:.4g}"
-
-
-def _pct(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:+.2%}"
+    console.print(scorecard_table(card))
 
 
 def _as_dict(card: object) -> dict[str, object]:
