@@ -11,6 +11,8 @@ from hypothesis import settings
 from tests.support.kafka import KafkaBroker, running_broker
 from tests.support.postgres import PostgresCluster, running_cluster
 
+pytest_plugins = ["tests.support.stores"]  # `store` and `app` on memory, SQLite, Postgres
+
 # Timing varies a lot on shared 2-core machines: no per-example deadline (tests that bound
 # time are benchmarks under bench/).
 settings.register_profile("neonblue", deadline=None)

@@ -1,4 +1,4 @@
-"""Fixtures of the audit tests: an application on each store, and raw access to its rows."""
+"""Fixtures of the audit tests: durable stores an attacker can edit, and raw access to rows."""
 
 from __future__ import annotations
 
@@ -11,15 +11,7 @@ from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
 from tests.audit.tampering import RawLog
-from tests.infrastructure.conftest import store_url
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> EventStoreSettings:
-    """A fresh, empty event store of each kind."""
-    return EventStoreSettings(
-        data_dir=tmp_path, event_store=store_url(request.param, tmp_path, request)
-    )
+from tests.support.stores import store_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -28,13 +20,6 @@ def durable_store(request: pytest.FixtureRequest, tmp_path: Path) -> EventStoreS
     return EventStoreSettings(
         data_dir=tmp_path, event_store=store_url(request.param, tmp_path, request)
     )
-
-
-@pytest.fixture
-def app(store: EventStoreSettings) -> Iterator[NeonBlue]:
-    application = build_app(store)
-    yield application
-    application.close()
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""The application on every event store: tests written once run on memory, SQLite, Postgres."""
+"""The application on every event store: tests written once run on memory, SQLite, Postgres.
+
+Registered as a pytest plugin in tests/conftest.py, so every test folder can use `store`
+and `app`.
+"""
 
 from __future__ import annotations
 
