@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -16,6 +17,7 @@ from eventsourcing.domain import Aggregate
 PARTICIPATION_NAMESPACE = uuid5(NAMESPACE_URL, "https://neonblue.dev/participations")
 
 
+@lru_cache(maxsize=262_144)  # ingest asks for the same user's id several times per batch
 def participation_id(experiment_key: str, user_id: str) -> UUID:
     return uuid5(PARTICIPATION_NAMESPACE, f"{experiment_key}\x1f{user_id}")
 
