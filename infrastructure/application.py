@@ -21,7 +21,6 @@ from eventsourcing.persistence import (
     ProcessRecorder,
     StoredEvent,
     Tracking,
-    Transcoding,
 )
 from eventsourcing.utils import get_topic
 
@@ -33,49 +32,13 @@ from domain.participation.aggregate import AssignmentSource, Participation, part
 from domain.participation.commands import ParticipationCommand, RecordExposure
 from domain.participation.errors import NotCollecting, UnknownMetric
 from infrastructure.audit.chain import ChainingMapper
+from infrastructure.transcoding import AsDict, SetAsList, Transcoder
 
 SAVE_CHUNK = 500  # keeps one save well under psycopg's pipeline-mode size limit (over sockets)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class _AsDict(Transcoding):
-    """Stores a frozen value object as its dict (used in snapshots)."""
-
-    def __init__(self, cls: type, name: str) -> None:
-        self.type = cls
-        self.name = name
-
-    def encode(self, obj: Any) -> dict[str, Any]:
-        return obj.as_dict()
-
-    def decode(self, data: dict[str, Any]) -> Any:
-        from_dict = getattr(self.type, "from_dict", None)
-        return from_dict(data) if from_dict else self.type(**data)
-
-
-class SubclassAwareTranscoder(JSONTranscoder):
-    """Also encodes subclasses of registered types (e.g. a datetime subclass from a clock)."""
-
-    def _encode_obj(self, o: Any) -> dict[str, Any]:
-        for cls in type(o).__mro__:
-            transcoding = self.types.get(cls)
-            if transcoding is not None:
-                return {"_type_": transcoding.name, "_data_": transcoding.encode(o)}
-        return super()._encode_obj(o)
-
-
-class _SetAsList(Transcoding):
-    type = set
-    name = "set"
-
-    def encode(self, obj: set[Any]) -> list[Any]:
-        return sorted(obj)
-
-    def decode(self, data: list[Any]) -> set[Any]:
-        return set(data)
 
 
 @dataclass
@@ -122,16 +85,16 @@ class NeonBlue(Application[UUID]):
         mapper.stored_version = stored_version
         return mapper
 
-    def construct_transcoder(self) -> JSONTranscoder:
-        transcoder = SubclassAwareTranscoder()
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = Transcoder()
         self.register_transcodings(transcoder)
         return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         for cls in (Variant, Metric, Namespace, Conclusion):
-            transcoder.register(_AsDict(cls, cls.__name__.lower()))
-        transcoder.register(_SetAsList())
+            transcoder.register(AsDict(cls, cls.__name__.lower()))
+        transcoder.register(SetAsList())
 
     # -- experiments ------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from domain.values import JsonObject
+
 INGESTION_NAMESPACE = uuid5(NAMESPACE_URL, "https://neonblue.dev/ingestion")
 
 
@@ -39,7 +41,7 @@ class ExperimentInbox(Aggregate):
         event_id: str
         event_type: str
         at: datetime
-        context: dict[str, Any]
+        context: JsonObject
 
         def apply(self, aggregate: ExperimentInbox) -> None:
             aggregate.seen_event_ids.add(self.event_id)
@@ -79,8 +81,8 @@ class UnclassifiedEvents(Aggregate):
     class Received(Event):
         event_id: str
         event_type: str
-        payload: dict[str, Any]
-        context: dict[str, Any]
+        payload: JsonObject
+        context: JsonObject
 
         def apply(self, aggregate: UnclassifiedEvents) -> None:
             aggregate.seen_event_ids.add(self.event_id)

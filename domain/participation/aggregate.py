@@ -6,6 +6,7 @@ a lookup, and partitioning Kafka by user id gives each participation a single wr
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -13,6 +14,9 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
+
+from domain.participation.errors import InvalidMetricValue
+from domain.values import JsonObject
 
 PARTICIPATION_NAMESPACE = uuid5(NAMESPACE_URL, "https://neonblue.dev/participations")
 
@@ -50,7 +54,7 @@ class Participation(Aggregate):
     class Exposed(Event):
         event_id: str
         at: datetime
-        context: dict[str, Any]
+        context: JsonObject
 
         def apply(self, aggregate: Participation) -> None:
             aggregate.seen_event_ids.add(self.event_id)
@@ -64,7 +68,7 @@ class Participation(Aggregate):
         value: float
         at: datetime
         excluded: str | None
-        context: dict[str, Any]
+        context: JsonObject
 
         def apply(self, aggregate: Participation) -> None:
             aggregate.seen_event_ids.add(self.event_id)
@@ -76,7 +80,7 @@ class Participation(Aggregate):
         assigned: str | None
         seen: str
         at: datetime
-        context: dict[str, Any]
+        context: JsonObject
 
         def apply(self, aggregate: Participation) -> None:
             aggregate.seen_event_ids.add(self.event_id)
@@ -158,6 +162,11 @@ class Participation(Aggregate):
         """Records a metric value, flagged as excluded when it cannot count; False if duplicate."""
         if self.has_seen(event_id):
             return False
+        if not math.isfinite(value):
+            raise InvalidMetricValue(
+                f"Metric {metric!r} of event {event_id!r} has value {value!r}; "
+                "metric values must be finite numbers."
+            )
         self.trigger_event(
             self.MetricRecorded,
             event_id=event_id,

@@ -13,3 +13,7 @@ class UnknownMetric(ParticipationError):
 
 class NotCollecting(ParticipationError):
     """The experiment is not running, so new users cannot be enrolled."""
+
+
+class InvalidMetricValue(ParticipationError):
+    """A metric value is not a finite number (NaN or infinity would poison every sum)."""

@@ -26,7 +26,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import StoredEvent
+
+from infrastructure.transcoding import FastMapper
 
 GENESIS = bytes(32)
 HEADER_START = b'{"_chain":"'
@@ -90,7 +92,7 @@ def split_state(state: bytes) -> tuple[Seal | None, bytes]:
     return seal, b"{" + state[match.end() - (match[3] == b"}") :]
 
 
-class ChainingMapper(Mapper[UUID]):
+class ChainingMapper(FastMapper):
     """A mapper that seals every stored event into its stream's hash chain.
 
     The previous hash of a stream comes from a bounded cache filled whenever events are

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 CURRENT_VERSION = 2
@@ -71,8 +72,8 @@ def decode(raw: bytes | None) -> WireEvent:
     if raw is None:
         raise InvalidMessage("empty message (no value)", "not_json")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
         raise InvalidMessage(f"not JSON: {error}", "not_json") from None
     if not isinstance(data, dict):
         raise InvalidMessage(f"not a JSON object but {type(data).__name__}", "schema")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from domain.participation.aggregate import (
     Participation,
     participation_id,
 )
+from domain.participation.errors import InvalidMetricValue
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -94,3 +96,11 @@ def test_each_event_id_recorded_at_most_once(event_ids):
             p.record_metric(event_id, "conversion", 1, T0)
     recorded = [e.event_id for e in p.collect_events()[1:]]
     assert recorded == list(dict.fromkeys(event_ids))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_metric_values_are_rejected(value: float):
+    p = enrolled()
+    with pytest.raises(InvalidMetricValue, match="finite"):
+        p.record_metric("m1", "revenue", value, T0)
+    assert not p.has_seen("m1")

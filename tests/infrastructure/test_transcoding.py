@@ -1,0 +1,85 @@
+"""The fast (orjson) event-state encoder: same decoded state as the library's exact path,
+used only where no UUID can hide, and falling back where orjson cannot write a value."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.domain import Aggregate
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.participation.aggregate import Participation
+from domain.values import JsonObject
+from infrastructure.application import NeonBlue
+from infrastructure.transcoding import FastMapper, uuid_free, uuid_free_event
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+class Widget(Aggregate):
+    class Tagged(Aggregate.Event):
+        owner: UUID
+        note: str
+
+    class Noted(Aggregate.Event):
+        payload: dict[str, Any]
+
+    def tag(self, owner: UUID) -> None:
+        self.trigger_event(self.Tagged, owner=owner, note="n")
+
+    def note(self, payload: dict[str, Any]) -> None:
+        self.trigger_event(self.Noted, payload=payload)
+
+
+@pytest.fixture(scope="module")
+def app() -> NeonBlue:
+    return NeonBlue(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+def test_type_rules():
+    assert uuid_free(str | None) and uuid_free(list[int]) and uuid_free(tuple[str, ...])
+    assert uuid_free(JsonObject) and uuid_free(dict[str, float])
+    assert not uuid_free(UUID) and not uuid_free(list[UUID]) and not uuid_free(dict[str, UUID])
+    assert not uuid_free(Any) and not uuid_free(dict[str, Any]) and not uuid_free(list)
+    assert uuid_free_event(Participation.MetricRecorded)
+    assert not uuid_free_event(Widget.Tagged) and not uuid_free_event(Widget.Noted)
+
+
+@given(context=st.dictionaries(st.text(), json_values, max_size=5), value=st.floats(-1e12, 1e12))
+def test_fast_path_decodes_to_the_exact_state(app: NeonBlue, context: dict[str, Any], value: float):
+    p = Participation.enroll("exp", "user-1", "control", "sdk", T0)
+    p.record_metric("m1", "revenue", value, T0 + timedelta(seconds=1), context=context)
+    enrolled, recorded = p.collect_events()
+    for event in (enrolled, recorded):
+        fast = FastMapper.to_stored_event(app.mapper, event)
+        exact = super(FastMapper, app.mapper).to_stored_event(event)
+        assert fast.topic == exact.topic and fast.originator_version == exact.originator_version
+        assert app.mapper.transcoder.decode(fast.state) == app.mapper.transcoder.decode(exact.state)
+
+
+def test_uuid_fields_keep_their_type(app: NeonBlue):
+    widget = Widget()
+    owner = uuid4()
+    widget.tag(owner)
+    widget.note({"id": owner, "big": 2**80})
+    _, tagged, noted = widget.collect_events()
+    decode = app.mapper.transcoder.decode
+    tagged_state = decode(FastMapper.to_stored_event(app.mapper, tagged).state)
+    noted_state = decode(FastMapper.to_stored_event(app.mapper, noted).state)
+    assert isinstance(tagged_state["owner"], UUID) and tagged_state["owner"] == owner
+    assert noted_state["payload"] == {"id": owner, "big": 2**80}
+
+
+def test_values_orjson_cannot_write_fall_back_to_the_exact_encoder(app: NeonBlue):
+    state = {"at": T0, "n": 2**80}
+    assert app.mapper.transcoder.decode(app.mapper.transcoder.encode_uuid_free(state)) == state
