@@ -31,7 +31,7 @@ from projections.analytics.model import AnalyticsModel
 from projections.analytics.queries import experiment_scorecard, variant_sums
 from projections.analytics.schema import create_statements
 from projections.log import LogReader
-from projections.runner import ProjectionRunner
+from projections.runner import DEFAULT_BATCH, ProjectionRunner
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -126,7 +126,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--events", type=int, default=0, help="events in the event store")
     parser.add_argument("--metric-events", type=int, default=0, help="metric events (results)")
-    parser.add_argument("--batch", type=int, default=10_000, help="projection batch size")
+    parser.add_argument(
+        "--batch", type=int, default=DEFAULT_BATCH, help="projection batch size (the default)"
+    )
     args = parser.parse_args()
     events = args.events or (50_000 if args.quick else 200_000)
     metric_events = args.metric_events or (1_000_000 if args.quick else 10_000_000)

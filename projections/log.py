@@ -8,10 +8,9 @@ application's mapper, so old events still arrive in today's shape.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 from uuid import UUID
 
 import orjson
@@ -50,19 +49,69 @@ EXPERIMENT_TOPICS = tuple(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(slots=True)
 class LogEvent:
-    """One notification: position, aggregate, version, topic and its decoded fields.
+    """One notification: position, aggregate, version, topic, stored state, decoded fields.
 
-    Datetime fields stay ISO strings (see :func:`micros`); ``data`` never holds the
-    envelope keys ``originator_id``/``originator_version``.
+    ``data`` is decoded on first use (projections that hand the stored JSON to their
+    database never pay for it). Datetime fields stay ISO strings (see :func:`micros`);
+    ``data`` never holds the envelope keys ``originator_id``/``originator_version``.
     """
 
-    position: int
-    originator_id: str
-    version: int
-    topic: str
-    data: dict[str, Any]
+    __slots__ = ("_data", "_reader", "originator_id", "position", "state", "topic", "version")
+
+    def __init__(
+        self,
+        position: int,
+        originator_id: str,
+        version: int,
+        topic: str,
+        state: bytes,
+        reader: LogReader,
+    ) -> None:
+        self.position = position
+        self.originator_id = originator_id
+        self.version = version
+        self.topic = topic
+        self.state = state
+        self._reader = reader
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._reader.decode_state(self)
+        return self._data
+
+
+Row = tuple[int, str, int, str, bytes]
+"""position, originator id, version, topic, stored state"""
+
+
+class LogBatch(Sequence[LogEvent]):
+    """A page of the log as read: `LogEvent`s are made on access; bulk consumers (the
+    analytics projection) take ``rows`` as they are."""
+
+    def __init__(self, rows: list[Row], reader: LogReader) -> None:
+        self.rows = rows
+        self._reader = reader
+        self.prepared: Any = None  # what a projection's `prepare` made of it, if anything
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> LogEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEvent]: ...
+    def __getitem__(self, index: int | slice) -> LogEvent | list[LogEvent]:
+        if isinstance(index, slice):
+            return [LogEvent(*row, self._reader) for row in self.rows[index]]
+        return LogEvent(*self.rows[index], self._reader)
+
+    def __iter__(self) -> Iterator[LogEvent]:
+        reader = self._reader
+        for row in self.rows:
+            yield LogEvent(*row, reader)
 
 
 def micros(value: Any) -> int:
@@ -90,7 +139,7 @@ class LogReader:
 
     def read(
         self, start: int, limit: int, topics: Sequence[str] = (), stop: int | None = None
-    ) -> list[LogEvent]:
+    ) -> LogBatch:
         """Events with positions >= ``start`` (and <= ``stop``), at most ``limit``."""
         recorder = self.app.recorder
         if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
@@ -102,29 +151,25 @@ class LogReader:
                     start=start, limit=limit, stop=stop, topics=topics
                 )
             ]
-        decode = self.decode
-        return [decode(*row) for row in rows]
+        return LogBatch(rows, self)
 
-    def decode(
-        self, position: int, originator_id: str, version: int, topic: str, state: bytes
-    ) -> LogEvent:
+    def decode_state(self, event: LogEvent) -> dict[str, Any]:
+        state = event.state
         if self._plain and b'"class_version"' not in state:
-            data = orjson.loads(state)
-        else:
-            notification = Notification(
-                id=position,
-                originator_id=UUID(originator_id),
-                originator_version=version,
-                topic=topic,
-                state=state,
-            )
-            event = self.app.mapper.to_domain_event(notification)
-            data = {
-                k: v
-                for k, v in vars(event).items()
-                if k not in ("originator_id", "originator_version")
-            }
-        return LogEvent(position, originator_id, version, topic, data)
+            return orjson.loads(state)
+        notification = Notification(
+            id=event.position,
+            originator_id=UUID(event.originator_id),
+            originator_version=event.version,
+            topic=event.topic,
+            state=state,
+        )
+        decoded = self.app.mapper.to_domain_event(notification)
+        return {
+            k: v
+            for k, v in vars(decoded).items()
+            if k not in ("originator_id", "originator_version")
+        }
 
     def timestamp_after(self, position: int) -> datetime | None:
         """When the first event after ``position`` was recorded (None when caught up)."""

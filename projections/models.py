@@ -16,7 +16,7 @@ from infrastructure.settings import (
 )
 from projections.log import LogReader
 from projections.rebuild import Rebuildable
-from projections.runner import ProjectionRunner, ProjectionStatus
+from projections.runner import DEFAULT_BATCH, ProjectionRunner, ProjectionStatus
 
 
 class UnknownProjection(ConfigurationError):
@@ -60,7 +60,7 @@ class ReadModels:
         """The :class:`AnalyticsModel` (chDB or a ClickHouse server)."""
         return self.model("analytics")
 
-    def runner(self, name: str, batch_size: int = 5000) -> ProjectionRunner:
+    def runner(self, name: str, batch_size: int = DEFAULT_BATCH) -> ProjectionRunner:
         return ProjectionRunner(self.reader, self.model(name).projection(), batch_size)
 
     def status(self, names: list[str] | None = None) -> list[ProjectionStatus]:

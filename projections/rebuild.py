@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from projections.log import LogReader
-from projections.runner import Progress, Projection, ProjectionRunner
+from projections.runner import DEFAULT_BATCH, Progress, Projection, ProjectionRunner
 
 
 class Rebuildable(Protocol):
@@ -39,7 +39,7 @@ class RebuildReport:
 def rebuild(
     reader: LogReader,
     model: Rebuildable,
-    batch_size: int = 5000,
+    batch_size: int = DEFAULT_BATCH,
     verify: bool = False,
     progress: Progress | None = None,
 ) -> RebuildReport:

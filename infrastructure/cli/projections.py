@@ -14,7 +14,7 @@ from domain.statistics import AnalysisOptions
 from infrastructure.cli.console import console, services
 from infrastructure.cli.scorecards import scorecard_table
 from projections.rebuild import rebuild as rebuild_model
-from projections.runner import RateMeter
+from projections.runner import DEFAULT_BATCH, RateMeter
 
 app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)
 
@@ -51,7 +51,7 @@ def run(
     until_caught_up: Annotated[
         bool, typer.Option(help="Stop once every projection has reached the head.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(help="Events per batch.")] = 5000,
+    batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
 ) -> None:
     """Follow the log continuously (Ctrl-C stops; killing it loses nothing)."""
     with services() as s:
@@ -79,7 +79,7 @@ def rebuild(
     verify: Annotated[
         bool, typer.Option(help="Compare old and new checksums before switching.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(help="Events per batch.")] = 5000,
+    batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
 ) -> None:
     """Build a fresh copy from position 0, switch to it atomically, drop the old one."""
     with services() as s:

@@ -6,7 +6,9 @@ column-oriented data, so the analytics read model does not know which one it tal
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -32,7 +34,25 @@ class ClickHouseClient(Protocol):
     def insert(self, database: str, table: str, columns: Columns) -> None:
         """Inserts column-oriented data (equal-length lists, no None) into a table."""
 
+    def prepare(self, database: str, table: str, columns: Columns) -> Prepared:
+        """The Python-side half of `insert` (e.g. building Arrow arrays), which may run in
+        another thread while this client runs a query."""
+
+    def insert_prepared(self, prepared: Prepared) -> None:
+        """The engine-side half of `insert`."""
+
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Rows made ready for one table by `ClickHouseClient.prepare`."""
+
+    database: str
+    table: str
+    names: tuple[str, ...]
+    data: Any  # driver-specific: an Arrow table (chDB) or the columns (server)
+    rows: int
 
 
 class ChdbClient:
@@ -52,29 +72,45 @@ class ChdbClient:
             ) from None
         self.path = path
         self._types: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()  # one query at a time; `prepare` may run in a thread
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        self._session.query(sql, "Null", params=dict(params) if params else None)
+        with self._lock:
+            self._session.query(sql, "Null", params=dict(params) if params else None)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        table = self._session.query(sql, "ArrowTable", params=dict(params) if params else None)
+        with self._lock:
+            table = self._session.query(sql, "ArrowTable", params=dict(params) if params else None)
         if table.num_rows == 0:
             return []
         return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
 
     def insert(self, database: str, table: str, columns: Columns) -> None:
-        if not columns or not len(next(iter(columns.values()))):
-            return
+        self.insert_prepared(self.prepare(database, table, columns))
+
+    def prepare(self, database: str, table: str, columns: Columns) -> Prepared:
         import pyarrow as pa
 
         types = self._arrow_types(database, table)
-        data = pa.table(  # noqa: F841 - read by the SQL's Python() table function
-            {name: pa.array(values, type=types.get(name)) for name, values in columns.items()}
+        data = pa.table(
+            {
+                name: pa.array(values, type=_typed(types.get(name), values))
+                for name, values in columns.items()
+            }
         )
-        names = ", ".join(columns)
-        self._session.query(
-            f"INSERT INTO {database}.{table} ({names}) SELECT {names} FROM Python(data)", "Null"
-        )
+        return Prepared(database, table, tuple(columns), data, data.num_rows)
+
+    def insert_prepared(self, prepared: Prepared) -> None:
+        if not prepared.rows:
+            return
+        data = prepared.data  # noqa: F841 - read by the SQL's Python() table function
+        names = ", ".join(prepared.names)
+        with self._lock:
+            self._session.query(
+                f"INSERT INTO {prepared.database}.{prepared.table} ({names}) "
+                f"SELECT {names} FROM Python(data)",
+                "Null",
+            )
 
     def _arrow_types(self, database: str, table: str) -> dict[str, Any]:
         key = (database, table)
@@ -124,13 +160,20 @@ class ClickHouseConnectClient:
         return [tuple(row) for row in result.result_rows]
 
     def insert(self, database: str, table: str, columns: Columns) -> None:
-        if not columns or not len(next(iter(columns.values()))):
+        self.insert_prepared(self.prepare(database, table, columns))
+
+    def prepare(self, database: str, table: str, columns: Columns) -> Prepared:
+        data = [list(values) for values in columns.values()]
+        return Prepared(database, table, tuple(columns), data, len(data[0]) if data else 0)
+
+    def insert_prepared(self, prepared: Prepared) -> None:
+        if not prepared.rows:
             return
         self._client.insert(
-            table,
-            [list(values) for values in columns.values()],
-            column_names=list(columns),
-            database=database,
+            prepared.table,
+            prepared.data,
+            column_names=list(prepared.names),
+            database=prepared.database,
             column_oriented=True,
         )
 
@@ -152,6 +195,16 @@ def _arrow_type(clickhouse_type: str) -> Any:
         "UInt8": pa.uint8(),
     }
     return simple.get(clickhouse_type)
+
+
+def _typed(arrow_type: Any, values: Sequence[Any]) -> Any:
+    """Bytes for a String column go in as binary: converting them to Arrow strings (UTF-8
+    checks per value) costs ten times more, and ClickHouse takes either."""
+    import pyarrow as pa
+
+    if arrow_type == pa.string() and values and isinstance(values[0], bytes):
+        return pa.binary()
+    return arrow_type
 
 
 def connect_clickhouse(settings: ClickHouseSettings) -> ClickHouseClient:

@@ -1,10 +1,9 @@
 """The ClickHouse analytics projection: log events -> exposures, metric events, per-user sums.
 
-Per-user state (variant, exposure, per-metric post/pre-exposure sums) is kept in memory
-and written as whole ``user_metrics`` rows versioned by the last position folded in.
-After a restart the state is reloaded from ``user_metrics FINAL``; an event whose
-position is not above its user's stored position is already counted and is skipped, so
-a batch replayed after a crash (rows written, position not) changes nothing.
+Each batch's participation events go to ClickHouse as stored (JSON) and are folded there
+(`projections.analytics.fold`); experiment events are few and are read through the
+application. ``user_metrics`` rows are versioned by the last position folded in, so a
+batch replayed after a crash (rows written, position not) changes nothing.
 """
 
 from __future__ import annotations
@@ -12,28 +11,36 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from domain.experiments.aggregate import Experiment
 from infrastructure.application import NeonBlue
-from projections.analytics.client import ClickHouseClient
+from projections.analytics import fold
+from projections.analytics.client import ClickHouseClient, Prepared
 from projections.analytics.schema import TABLES, checksum_query, create_statements
 from projections.log import (
     ENROLLED,
+    EXPERIMENT_TOPICS,
     EXPOSED,
     METRIC_RECORDED,
     PARTICIPATION_TOPICS,
-    VARIANT_MISMATCH,
+    LogBatch,
     LogEvent,
     micros,
 )
 
 NAME = "analytics"
-_BEFORE_EXPOSURE = "before_exposure"
-
-# user state slots
-_EXP, _USER, _VARIANT, _EXPOSED, _FIRST, _EXPOSURES, _MISMATCH, _METRICS, _POS = range(9)
+PARTICIPATION = set(PARTICIPATION_TOPICS)
+EXPERIMENTS = set(EXPERIMENT_TOPICS)
+_NEEDS = {  # statement -> the topics that give it something to do
+    fold.ASSIGNMENTS: {ENROLLED},
+    fold.NEW_USERS: {ENROLLED},
+    fold.EXPOSURES: {EXPOSED},
+    fold.METRIC_EVENTS: {METRIC_RECORDED},
+}
 
 
 class AnalyticsProjection:
@@ -47,14 +54,12 @@ class AnalyticsProjection:
         self.client = client
         self.database = database
         self._position: int | None = None
-        self._users: dict[str, list[Any]] | None = None
-        self.skipped = 0  # participation events whose enrolment was never seen
 
     # -- contract ---------------------------------------------------------------------------
 
     def setup(self) -> None:
-        for statement in create_statements(self.database):
-            self.client.command(statement)
+        for statement in (*create_statements(self.database), *fold.BATCH_TABLES):
+            self.client.command(fold.render(statement, self.database))
 
     def position(self) -> int:
         if self._position is None:
@@ -65,79 +70,21 @@ class AnalyticsProjection:
             self._position = int(rows[0][0] or 0) if rows else 0
         return self._position
 
-    def process(self, events: list[LogEvent], position: int) -> None:
-        users = self._state()
-        assignments: dict[str, list[Any]] = defaultdict(list)
-        exposures: dict[str, list[Any]] = defaultdict(list)
-        metric_rows: dict[str, list[Any]] = defaultdict(list)
-        touched: dict[str, list[Any]] = {}
+    def prepare(self, events: LogBatch) -> None:
+        """Called in the runner's read-ahead thread (see `PreparesBatches`)."""
+        events.prepared = self._batch(events)
+
+    def process(self, events: Sequence[LogEvent], position: int) -> None:
+        batch = getattr(events, "prepared", None) or self._batch(events)
+        if batch.insert is not None:
+            self._fold(batch.insert, batch.topics)
         experiments: dict[str, tuple[int, int]] = {}
-        for event in events:
-            topic = event.topic
-            if topic not in PARTICIPATION_TOPICS:
-                if topic.startswith("domain.experiments"):
-                    experiments[event.originator_id] = (event.version, event.position)
-                continue
-            pid = event.originator_id
-            pos = event.position
-            data = event.data
-            if topic == ENROLLED:
-                user = users.get(pid)
-                if user is not None and user[_POS] >= pos:
-                    continue
-                user = [data["experiment_key"], data["user_id"], data["variant"] or ""]
-                user += [0, 0, 0, 0, {}, pos]
-                users[pid] = touched[pid] = user
-                _append(assignments, pid, user[_EXP], user[_USER], user[_VARIANT])
-                assignments["source"].append(data["source"])
-                assignments["enrolled_at_us"].append(micros(data["at"]))
-                assignments["position"].append(pos)
-                continue
-            user = users.get(pid)
-            if user is None:
-                self.skipped += 1
-                continue
-            if topic == METRIC_RECORDED:
-                excluded = data["excluded"] or ""
-                value = float(data["value"])
-                _append(metric_rows, pid, user[_EXP], user[_USER], user[_VARIANT])
-                metric_rows["metric"].append(data["metric"])
-                metric_rows["value"].append(value)
-                metric_rows["at_us"].append(micros(data["at"]))
-                metric_rows["excluded"].append(excluded)
-                metric_rows["position"].append(pos)
-                if user[_POS] >= pos:
-                    continue
-                if not excluded or excluded == _BEFORE_EXPOSURE:
-                    sums = user[_METRICS].get(data["metric"])
-                    if sums is None:
-                        sums = user[_METRICS][data["metric"]] = [0.0, 0, 0.0]
-                    if excluded:
-                        sums[2] += value
-                    else:
-                        sums[0] += value
-                        sums[1] += 1
-            elif user[_POS] >= pos:
-                continue
-            elif topic == EXPOSED:
-                user[_EXPOSURES] += 1
-                if not user[_EXPOSED]:
-                    user[_EXPOSED] = 1
-                    user[_FIRST] = micros(data["at"])
-                    _append(exposures, pid, user[_EXP], user[_USER], user[_VARIANT])
-                    exposures["exposed_at_us"].append(user[_FIRST])
-                    segment = (data.get("context") or {}).get("segment") or {}
-                    exposures["segment"].append(json.dumps(segment, sort_keys=True))
-                    exposures["position"].append(pos)
-            elif topic == VARIANT_MISMATCH:
-                user[_MISMATCH] = 1
-            user[_POS] = pos
-            touched[pid] = user
+        if batch.topics & EXPERIMENTS:
+            positions, ids, versions, topics, _ = batch.columns
+            for i, topic in enumerate(topics):
+                if topic in EXPERIMENTS:
+                    experiments[ids[i]] = (versions[i], positions[i])
         self._write("experiments", self._experiment_rows(experiments))
-        self._write("assignments", assignments)
-        self._write("exposures", exposures)
-        self._write("metric_events", metric_rows)
-        self._write("user_metrics", _user_rows(touched))
         self.client.insert(
             self.database,
             "state",
@@ -156,47 +103,32 @@ class AnalyticsProjection:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def _batch(self, events: Sequence[LogEvent]) -> _Batch:
+        columns = _columns(events)
+        positions, ids, _, topics, states = columns
+        present = set(topics)
+        insert = None
+        if present & PARTICIPATION:  # other rows go along; the fold's statements skip them
+            insert = self.client.prepare(
+                self.database,
+                "batch_events",
+                {"position": positions, "participation_id": ids, "topic": topics, "state": states},
+            )
+        return _Batch(columns, present, insert)
+
+    def _fold(self, insert: Prepared, present: set[str]) -> None:
+        """Folds the batch's participation events in ClickHouse (see `fold`)."""
+        db = self.database
+        for statement in fold.RESET:
+            self.client.command(fold.render(statement, db))
+        self.client.insert_prepared(insert)
+        for statement in fold.STATEMENTS:
+            if present & _NEEDS.get(statement, present):
+                self.client.command(fold.render(statement, db), fold.PARAMS)
+
     def _write(self, table: str, columns: dict[str, list[Any]]) -> None:
         if columns:
             self.client.insert(self.database, table, columns)
-
-    def _state(self) -> dict[str, list[Any]]:
-        """Per-user state, reloaded from the read model after a restart."""
-        if self._users is None:
-            self._users = {}
-            rows = self.client.rows(
-                "SELECT participation_id, experiment_key, user_id, variant, exposed, "
-                "first_exposed_at_us, exposures, mismatched, metric_keys, post_sums, "
-                f"post_counts, pre_sums, position FROM {self.database}.user_metrics FINAL"
-            )
-            for (
-                pid,
-                exp,
-                user_id,
-                variant,
-                exposed,
-                first,
-                count,
-                mism,
-                keys,
-                post,
-                n,
-                pre,
-                pos,
-            ) in rows:
-                metrics = {k: [s, c, p] for k, s, c, p in zip(keys, post, n, pre, strict=True)}
-                self._users[pid] = [
-                    exp,
-                    user_id,
-                    variant,
-                    exposed,
-                    first,
-                    count,
-                    mism,
-                    metrics,
-                    pos,
-                ]
-        return self._users
 
     def _experiment_rows(self, experiments: dict[str, tuple[int, int]]) -> dict[str, list[Any]]:
         columns: dict[str, list[Any]] = defaultdict(list)
@@ -227,27 +159,17 @@ class AnalyticsProjection:
         return columns
 
 
-def _append(columns: dict[str, list[Any]], pid: str, exp: str, user: str, variant: str) -> None:
-    columns["participation_id"].append(pid)
-    columns["experiment_key"].append(exp)
-    columns["user_id"].append(user)
-    columns["variant"].append(variant)
+@dataclass(frozen=True)
+class _Batch:
+    columns: tuple[Sequence[Any], ...]
+    topics: set[str]
+    insert: Prepared | None
 
 
-def _user_rows(touched: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    if not touched:
-        return {}
-    columns: dict[str, list[Any]] = defaultdict(list)
-    for pid, user in touched.items():
-        _append(columns, pid, user[_EXP], user[_USER], user[_VARIANT])
-        columns["exposed"].append(user[_EXPOSED])
-        columns["first_exposed_at_us"].append(user[_FIRST])
-        columns["exposures"].append(user[_EXPOSURES])
-        columns["mismatched"].append(user[_MISMATCH])
-        metrics = user[_METRICS]
-        columns["metric_keys"].append(list(metrics))
-        columns["post_sums"].append([s[0] for s in metrics.values()])
-        columns["post_counts"].append([s[1] for s in metrics.values()])
-        columns["pre_sums"].append([s[2] for s in metrics.values()])
-        columns["position"].append(user[_POS])
-    return columns
+def _columns(events: Sequence[LogEvent]) -> tuple[Sequence[Any], ...]:
+    """(positions, originator ids, versions, topics, states) of a batch."""
+    if isinstance(events, LogBatch):
+        rows = events.rows
+    else:
+        rows = [(e.position, e.originator_id, e.version, e.topic, e.state) for e in events]
+    return tuple(zip(*rows, strict=True)) if rows else ((),) * 5

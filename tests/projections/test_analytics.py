@@ -85,6 +85,42 @@ def test_replayed_batch_changes_nothing(chdb_client: ChdbClient, prefix: str, sq
     assert sum(v.pre_sums.get("revenue", 0.0) for v in sums.values()) == 3.0
 
 
+def test_free_form_context_cannot_shadow_event_fields(
+    chdb_client: ChdbClient, prefix: str, sqlite_app
+):
+    """The SQL fold reads top-level fields by name; a context (which carries wire data)
+    holding the same names, even nested datetimes, must not be read instead."""
+    from domain.participation.commands import RecordExposure, RecordMetric
+    from tests.projections.scenario import START
+
+    create_experiments(sqlite_app)
+    decoy = {
+        "at": {"_type_": "datetime_iso", "_data_": "1999-01-01T00:00:00+00:00"},
+        "metric": "decoy", "value": 1e9, "excluded": "after_stop", "experiment_key": "x",
+        "user_id": "x", "variant": "x", "source": "x", "segment": {"device": "decoy"},
+    }  # fmt: skip
+    exposure = {"routing": decoy, "segment": {"device": "mobile"}}
+    sqlite_app.record(
+        [
+            RecordExposure("alpha", "u1", "x1", START, "treatment", exposure),
+            RecordMetric("alpha", "u1", "r1", START, "revenue", 4.5, {"routing": decoy}),
+        ]
+    )
+    model = AnalyticsModel(sqlite_app, chdb_client, prefix)
+    ProjectionRunner(LogReader(sqlite_app), model.projection()).catch_up()
+    db = model.live_database()
+    start_us = int(START.timestamp() * 1_000_000)
+    assert chdb_client.rows(
+        f"SELECT user_id, variant, exposed_at_us, segment FROM {db}.exposures FINAL"
+    ) == [("u1", "treatment", start_us, '{"device":"mobile"}')]
+    assert chdb_client.rows(
+        f"SELECT metric, value, at_us, excluded FROM {db}.metric_events FINAL"
+    ) == [("revenue", 4.5, start_us, "")]
+    assert chdb_client.rows(
+        f"SELECT experiment_key, user_id, variant, source FROM {db}.assignments FINAL"
+    ) == [("alpha", "u1", "treatment", "sdk")]
+
+
 def test_scorecard_and_daily_metrics(chdb_client: ChdbClient, prefix: str, sqlite_app):
     create_experiments(sqlite_app)
     from domain.participation.commands import RecordExposure, RecordMetric

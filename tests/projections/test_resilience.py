@@ -91,7 +91,8 @@ def test_kill_9_during_catch_up_and_rebuild_then_resume(
     assert f'"name": "analytics", "position": {head}' in status
     assert f'"name": "relational", "position": {head}' in status
     for name in ("analytics", "relational"):
-        killed.append(_kill_soon(_cli(env, "projections", "rebuild", name), rng))
+        rebuild = ("projections", "rebuild", name, "--batch-size", "1000")
+        killed.append(_kill_soon(_cli(env, *rebuild), rng))
         out = _finish(env, "projections", "rebuild", name, "--verify")
         assert "verified: old and new read models are identical." in out, out
     assert killed[2] or killed[3], "no rebuild was killed mid-way"
