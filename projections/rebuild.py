@@ -47,7 +47,10 @@ def rebuild(
     fresh = model.fresh_copy()
     runner = ProjectionRunner(reader, fresh, batch_size)
     events = runner.catch_up(progress=progress)
-    while step := runner.run_batch():  # ingest kept running: take what arrived meanwhile
+    # Ingest kept running: take what arrived meanwhile. Batches of at least the default
+    # size, so that a small --batch-size cannot leave the copy chasing the head forever.
+    runner.batch_size = max(batch_size, DEFAULT_BATCH)
+    while step := runner.run_batch():
         events += step
         if progress is not None:
             progress(fresh.position(), reader.head())

@@ -4,7 +4,7 @@ The projection inserts each batch's stored events as they are (position, partici
 id, topic, JSON state) into the Memory table ``batch_events``, whose materialised
 columns parse the JSON once; the statements below then derive every table inside the
 engine, so no per-event Python runs. ``batch_users`` holds, for the participations of the
-batch, their state before it (``user_metrics FINAL``) or a blank row for those enrolled in
+batch, their state before it (latest ``user_metrics`` row) or a blank row for those enrolled in
 it. Events at or below a participation's stored position are already counted, so a batch
 replayed after a crash (rows written, position not) changes nothing. Statements run in
 the order below: a participation's ``user_metrics`` row, which marks its events as
