@@ -20,7 +20,11 @@ from infrastructure.transcoding import FastMapper, uuid_free, uuid_free_event
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
