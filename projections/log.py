@@ -9,6 +9,7 @@ application's mapper, so old events still arrive in today's shape.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, overload
 from uuid import UUID
@@ -49,6 +50,7 @@ EXPERIMENT_TOPICS = tuple(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@dataclass(slots=True)
 class LogEvent:
     """One notification: position, aggregate, version, topic, stored state, decoded fields.
 
@@ -57,24 +59,13 @@ class LogEvent:
     ``data`` never holds the envelope keys ``originator_id``/``originator_version``.
     """
 
-    __slots__ = ("_data", "_reader", "originator_id", "position", "state", "topic", "version")
-
-    def __init__(
-        self,
-        position: int,
-        originator_id: str,
-        version: int,
-        topic: str,
-        state: bytes,
-        reader: LogReader,
-    ) -> None:
-        self.position = position
-        self.originator_id = originator_id
-        self.version = version
-        self.topic = topic
-        self.state = state
-        self._reader = reader
-        self._data: dict[str, Any] | None = None
+    position: int
+    originator_id: str
+    version: int
+    topic: str
+    state: bytes
+    _reader: LogReader = field(repr=False)
+    _data: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def data(self) -> dict[str, Any]:
