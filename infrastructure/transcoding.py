@@ -17,7 +17,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Annotated, Any, Union
@@ -29,7 +29,8 @@ from eventsourcing.utils import get_topic
 
 from domain.values import JsonNative
 
-_SCALARS = frozenset({str, int, float, bool, type(None), datetime, date, time_of_day, Decimal})
+_NATIVE = frozenset({str, int, float, bool, type(None)})  # orjson writes them as JSON does
+_HOOKED = frozenset({datetime, date, time_of_day, Decimal})  # written through `default`
 _UNIONS = (Union, types.UnionType)
 _SEQUENCES = (list, tuple, set, frozenset, Sequence)
 _MAPPINGS = (dict, Mapping)
@@ -81,56 +82,132 @@ class Transcoder(JSONTranscoder):
         except TypeError:  # orjson.JSONEncodeError: e.g. a big int; the exact path decides
             return self.encode(obj)
 
+    def encode_json_native(self, obj: Any) -> bytes:
+        """`encode` for values holding only plain JSON and already tagged values; raises
+        TypeError for what orjson cannot write (e.g. a big int)."""
+        return orjson.dumps(obj, default=self._encode_obj)
+
+
+def _holds_only(annotation: Any, scalars: frozenset[type]) -> bool:
+    """True when every value of this (resolved) type is built of ``scalars`` (or of a
+    str/int/float subclass such as a StrEnum, which orjson writes as its value)."""
+    if typing.get_origin(annotation) is Annotated:
+        return JsonNative in annotation.__metadata__ or _holds_only(
+            typing.get_args(annotation)[0], scalars
+        )
+    if annotation in scalars:
+        return True
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in _UNIONS or origin in _SEQUENCES:
+        return bool(args) and all(a is Ellipsis or _holds_only(a, scalars) for a in args)
+    if origin in _MAPPINGS:
+        return len(args) == 2 and _holds_only(args[1], scalars)
+    if isinstance(annotation, type):
+        return issubclass(annotation, str | int | float) and not issubclass(annotation, UUID)
+    return False
+
 
 def uuid_free(annotation: Any) -> bool:
     """True when a value of this (resolved) type cannot hold a UUID."""
-    if typing.get_origin(annotation) is Annotated:
-        return JsonNative in annotation.__metadata__ or uuid_free(typing.get_args(annotation)[0])
-    if annotation in _SCALARS:
-        return True
-    if isinstance(annotation, type):  # StrEnum, IntEnum, ...: orjson writes the value
-        return issubclass(annotation, str | int | float) and not issubclass(annotation, UUID)
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in _UNIONS or origin in _SEQUENCES:
-        return bool(args) and all(a is Ellipsis or uuid_free(a) for a in args)
-    if origin in _MAPPINGS:
-        return len(args) == 2 and uuid_free(args[1])
-    return False
+    return _holds_only(annotation, _NATIVE | _HOOKED)
+
+
+def json_native(annotation: Any) -> bool:
+    """True when a value of this (resolved) type is plain JSON (no datetime, no UUID)."""
+    return _holds_only(annotation, _NATIVE)
+
+
+def _field_types(cls: type) -> dict[str, Any] | None:
+    """The resolved types of the event class's fields but the envelope (None: unknown)."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except Exception:  # unresolvable annotations: take the exact path
+        return None
+    names = [f.name for f in dataclasses.fields(cls)]
+    if any(name not in hints for name in names):
+        return None
+    return {n: hints[n] for n in names if n not in ("originator_id", "originator_version")}
 
 
 def uuid_free_event(cls: type) -> bool:
     """True when no field of the event class but its originator id can hold a UUID."""
-    if not dataclasses.is_dataclass(cls):
-        return False
-    try:
-        hints = typing.get_type_hints(cls, include_extras=True)
-    except Exception:  # unresolvable annotations: take the exact path
-        return False
-    names = {f.name for f in dataclasses.fields(cls)} - {"originator_id", "originator_version"}
-    return all(name in hints and uuid_free(hints[name]) for name in names)
+    fields = _field_types(cls)
+    return fields is not None and all(uuid_free(kind) for kind in fields.values())
+
+
+_DATETIME = (datetime, datetime | None, typing.Optional[datetime])  # noqa: UP045
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    """How to write the events of one class."""
+
+    topic: str
+    class_version: int
+    fast: bool  # orjson: no field can hold a UUID
+    datetimes: tuple[str, ...] | None  # all other fields are plain JSON: tag these first
 
 
 class FastMapper(Mapper[UUID]):
-    """The library's mapper, writing the states of UUID-free event classes with orjson."""
+    """The library's mapper, writing the states of UUID-free event classes with orjson.
+
+    When an event class's fields are plain JSON but for declared datetimes, these are
+    tagged before encoding; a UTC one with the datetime itself as ``_data_``, which orjson
+    writes exactly as ``isoformat()`` does, in C, instead of calling back into Python.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._plans: dict[type, tuple[str, int, bool]] = {}
+        self._plans: dict[type, _Plan] = {}
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         transcoder = self.transcoder
         if self.compressor or self.cipher or not isinstance(transcoder, Transcoder):
             return super().to_stored_event(domain_event)
         cls = type(domain_event)
-        plan = self._plans.get(cls)
-        if plan is None:
-            plan = (get_topic(cls), getattr(cls, "class_version", 1), uuid_free_event(cls))
-            self._plans[cls] = plan
-        topic, class_version, fast = plan
+        plan = self._plans.get(cls) or self._plan(cls)
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
-        if class_version > 1:
-            state["class_version"] = class_version
-        payload = transcoder.encode_uuid_free(state) if fast else transcoder.encode(state)
-        return StoredEvent(originator_id, originator_version, topic, payload)
+        if plan.class_version > 1:
+            state["class_version"] = plan.class_version
+        if plan.datetimes is not None:
+            try:
+                payload = transcoder.encode_json_native(_tagged(state, plan.datetimes))
+            except TypeError:  # orjson.JSONEncodeError: e.g. a big int
+                payload = transcoder.encode(state)
+        elif plan.fast:
+            payload = transcoder.encode_uuid_free(state)
+        else:
+            payload = transcoder.encode(state)
+        return StoredEvent(originator_id, originator_version, plan.topic, payload)
+
+    def _plan(self, cls: type) -> _Plan:
+        fields = _field_types(cls) or {}
+        fast = uuid_free_event(cls)
+        datetimes = tuple(name for name, kind in fields.items() if kind in _DATETIME)
+        tagged = getattr(self.transcoder, "names", {}).get("datetime_iso")
+        native = (
+            fast
+            and tagged is not None
+            and tagged.type is datetime
+            and all(json_native(kind) for name, kind in fields.items() if name not in datetimes)
+        )
+        plan = _Plan(
+            get_topic(cls), getattr(cls, "class_version", 1), fast, datetimes if native else None
+        )
+        self._plans[cls] = plan
+        return plan
+
+
+def _tagged(state: dict[str, Any], datetimes: tuple[str, ...]) -> dict[str, Any]:
+    """``state`` with the datetimes as the library tags them (a UTC one left for orjson)."""
+    tagged = dict(state)
+    for name in datetimes:
+        value = tagged[name]
+        if isinstance(value, datetime):
+            utc = type(value) is datetime and value.tzinfo is UTC
+            tagged[name] = {"_type_": "datetime_iso", "_data_": value if utc else value.isoformat()}
+    return tagged

@@ -3,7 +3,7 @@ used only where no UUID can hide, and falling back where orjson cannot write a v
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -59,16 +59,24 @@ def test_type_rules():
     assert not uuid_free_event(Widget.Tagged) and not uuid_free_event(Widget.Noted)
 
 
-@given(context=st.dictionaries(st.text(), json_values, max_size=5), value=st.floats(-1e12, 1e12))
-def test_fast_path_decodes_to_the_exact_state(app: NeonBlue, context: dict[str, Any], value: float):
-    p = Participation.enroll("exp", "user-1", "control", "sdk", T0)
-    p.record_metric("m1", "revenue", value, T0 + timedelta(seconds=1), context=context)
+@given(
+    context=st.dictionaries(st.text(), json_values, max_size=5),
+    value=st.floats(-1e12, 1e12),
+    at=st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])),
+)
+def test_fast_path_decodes_to_the_exact_state(
+    app: NeonBlue, context: dict[str, Any], value: float, at: datetime
+):
+    p = Participation.enroll("exp", "user-1", "control", "sdk", at)
+    p.record_metric("m1", "revenue", value, at, context=context)
     enrolled, recorded = p.collect_events()
     for event in (enrolled, recorded):
         fast = FastMapper.to_stored_event(app.mapper, event)
         exact = super(FastMapper, app.mapper).to_stored_event(event)
         assert fast.topic == exact.topic and fast.originator_version == exact.originator_version
-        assert app.mapper.transcoder.decode(fast.state) == app.mapper.transcoder.decode(exact.state)
+        decode = app.mapper.transcoder.decode
+        assert decode(fast.state) == decode(exact.state)
+        assert decode(fast.state)["at"].utcoffset() == at.utcoffset()
 
 
 def test_uuid_fields_keep_their_type(app: NeonBlue):
