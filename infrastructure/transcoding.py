@@ -17,7 +17,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Annotated, Any, Union
@@ -138,6 +138,7 @@ def uuid_free_event(cls: type) -> bool:
 
 
 _DATETIME = (datetime, datetime | None, typing.Optional[datetime])  # noqa: UP045
+_MINUTE = timedelta(minutes=1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -154,8 +155,9 @@ class FastMapper(Mapper[UUID]):
     """The library's mapper, writing the states of UUID-free event classes with orjson.
 
     When an event class's fields are plain JSON but for declared datetimes, these are
-    tagged before encoding; a UTC one with the datetime itself as ``_data_``, which orjson
-    writes exactly as ``isoformat()`` does, in C, instead of calling back into Python.
+    tagged before encoding with the datetime itself as ``_data_``, which orjson writes
+    exactly as ``isoformat()`` does (tests/infrastructure/test_transcoding.py), in C,
+    instead of calling back into Python.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -203,11 +205,16 @@ class FastMapper(Mapper[UUID]):
 
 
 def _tagged(state: dict[str, Any], datetimes: tuple[str, ...]) -> dict[str, Any]:
-    """``state`` with the datetimes as the library tags them (a UTC one left for orjson)."""
+    """``state`` with the datetimes tagged as the library does; the text of one whose UTC
+    offset is whole minutes (RFC 3339) is left to orjson, which writes it as ``isoformat``."""
     tagged = dict(state)
     for name in datetimes:
         value = tagged[name]
         if isinstance(value, datetime):
-            utc = type(value) is datetime and value.tzinfo is UTC
-            tagged[name] = {"_type_": "datetime_iso", "_data_": value if utc else value.isoformat()}
+            offset = value.utcoffset()
+            as_is = type(value) is datetime and (offset is None or not offset % _MINUTE)
+            tagged[name] = {
+                "_type_": "datetime_iso",
+                "_data_": value if as_is else value.isoformat(),
+            }
     return tagged
