@@ -118,6 +118,7 @@ class Scorecard:
     srm: SrmResult
     rows: list[MetricRow]
     alpha: float
+    correction: CorrectionMethod = "holm"  # of the adjusted p-values across metrics
 
     def primary(self) -> list[MetricRow]:
         return [r for r in self.rows if r.role == MetricRole.PRIMARY]
@@ -184,6 +185,7 @@ def build_scorecard(
         srm=srm,
         rows=_adjusted(rows, correction, options.alpha),
         alpha=options.alpha,
+        correction=correction,
     )
 
 

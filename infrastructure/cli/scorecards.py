@@ -17,8 +17,17 @@ def scorecard_table(
     win), verdict; ``truth`` adds a column (e.g. the simulated true lift)."""
     srm = "[red]sample ratio mismatch[/]" if card.srm.mismatch else "no SRM"
     heading = f"{title or card.experiment_key} ({card.engine}, {card.total_users:,} users, {srm})"
-    columns = ["variant", "metric", "control -> variant", "lift [95% CI]", "p / P(win)", "verdict"]
-    table = Table(*columns, *(["truth"] if truth else []), title=heading, title_justify="left")
+    columns = ["variant", "metric", "control -> variant", "lift [95% CI]", "adj. p / P(win)"]
+    correction = CORRECTIONS.get(card.correction, card.correction)
+    table = Table(
+        *columns,
+        "verdict",
+        *(["truth"] if truth else []),
+        title=heading,
+        title_justify="left",
+        caption=f"p adjusted for the number of metrics ({correction}); intervals are per metric",
+        caption_justify="left",
+    )
     for row in card.rows:
         stat = (
             row.adjusted_p_value
@@ -35,6 +44,9 @@ def scorecard_table(
         ]
         table.add_row(*cells, *([truth(row)] if truth else []))
     return table
+
+
+CORRECTIONS = {"holm": "Holm", "benjamini-hochberg": "Benjamini-Hochberg"}
 
 
 def number(value: float | None) -> str:

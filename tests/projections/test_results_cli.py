@@ -37,3 +37,10 @@ def test_results_json_matches_the_log(tmp_path: Path) -> None:
     primary = next(r for r in card["rows"] if r["metric"] == "conversion")
     assert primary["role"] == "primary" and primary["error"] == ""
     assert 0 < primary["control_mean"] < 1
+    table = subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", "results", "alpha"],
+        cwd=ROOT, env={**env, "COLUMNS": "160"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert "adj. p / P(win)" in table.stdout
+    assert "p adjusted for the number of metrics (Holm)" in table.stdout
