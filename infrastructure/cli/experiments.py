@@ -12,6 +12,7 @@ from rich.table import Table
 from domain.experiments.aggregate import Experiment
 from infrastructure.cli.console import console, services
 from infrastructure.cli.parsing import SpecError, parse_metric, parse_namespace, parse_variant
+from mcp_servers.common.models import ExperimentOut
 
 app = typer.Typer(
     help="Create experiments and move them through their lifecycle.", no_args_is_help=True
@@ -221,19 +222,4 @@ def _conclusion(e: Experiment) -> str:
 
 
 def _summary(e: Experiment) -> dict[str, Any]:
-    return {
-        "key": e.key,
-        "name": e.name,
-        "status": str(e.status),
-        "hypothesis": e.hypothesis,
-        "description": e.description,
-        "owner": e.owner,
-        "tags": e.tags,
-        "coverage": e.coverage,
-        "variants": [v.as_dict() for v in e.variants],
-        "metrics": [m.as_dict() for m in e.metrics],
-        "started_at": e.started_at.isoformat() if e.started_at else None,
-        "stopped_at": e.stopped_at.isoformat() if e.stopped_at else None,
-        "conclusion": e.conclusion.as_dict() if e.conclusion else None,
-        "version": e.version,
-    }
+    return ExperimentOut.of(e).model_dump(mode="json")

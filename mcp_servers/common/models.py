@@ -28,6 +28,8 @@ class MetricOut(BaseModel):
 
 
 class ExperimentOut(BaseModel):
+    """An experiment's definition and state: the one JSON form (MCP tools, CLI ``--json``)."""
+
     key: str
     name: str
     status: str
@@ -42,6 +44,8 @@ class ExperimentOut(BaseModel):
     stopped_at: datetime | None
     decision: str | None = None
     winner: str | None = None
+    reason: str | None = None
+    version: int = Field(0, description="Aggregate version: events recorded so far.")
 
     @classmethod
     def of(cls, e: Experiment) -> ExperimentOut:
@@ -60,6 +64,8 @@ class ExperimentOut(BaseModel):
             stopped_at=e.stopped_at,
             decision=str(e.conclusion.decision) if e.conclusion else None,
             winner=e.conclusion.winner if e.conclusion else None,
+            reason=e.conclusion.reason if e.conclusion else None,
+            version=e.version,
         )
 
 

@@ -82,9 +82,7 @@ def test_approval_resumes_across_processes(scenario_dir):
         neonblue(scenario_dir, "experiments", "show", "winner-pricing", "--json").stdout
     )
     assert shown["status"] == "concluded"
-    assert (
-        shown["conclusion"]["decision"] == "ship" and shown["conclusion"]["winner"] == "treatment"
-    )
+    assert shown["decision"] == "ship" and shown["winner"] == "treatment"
 
     again = neonblue(scenario_dir, "approvals", "approve", state["recommendation_id"])
     assert again.returncode == 1 and "it is applied" in again.stderr

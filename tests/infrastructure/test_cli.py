@@ -64,7 +64,8 @@ def test_lifecycle_through_the_cli(sqlite_env):
     assert result.returncode == 0, result.stderr
     shown = json.loads(neonblue(sqlite_env, "experiments", "show", "checkout", "--json").stdout)
     assert shown["status"] == "concluded"
-    assert shown["conclusion"] == {"decision": "ship", "winner": "green", "reason": ""}
+    assert (shown["decision"], shown["winner"], shown["reason"]) == ("ship", "green", "")
+    assert shown["version"] >= 6  # created, started, paused, resumed, stopped, concluded
     assert [m["key"] for m in shown["metrics"]] == ["conversion", "latency"]
     assert shown["metrics"][1]["margin"] == 0.05 and not shown["metrics"][1]["higher_is_better"]
     listed = json.loads(neonblue(sqlite_env, "experiments", "list", "--json").stdout)
