@@ -133,11 +133,14 @@ def _field_types(cls: type) -> dict[str, Any] | None:
 
 def uuid_free_event(cls: type) -> bool:
     """True when no field of the event class but its originator id can hold a UUID."""
-    fields = _field_types(cls)
+    return _uuid_free_fields(_field_types(cls))
+
+
+def _uuid_free_fields(fields: dict[str, Any] | None) -> bool:
     return fields is not None and all(uuid_free(kind) for kind in fields.values())
 
 
-_DATETIME = (datetime, datetime | None, typing.Optional[datetime])  # noqa: UP045
+_DATETIME = (datetime, datetime | None)  # typing.Optional[datetime] compares equal
 _MINUTE = timedelta(minutes=1)
 
 
@@ -187,8 +190,9 @@ class FastMapper(Mapper[UUID]):
         return StoredEvent(originator_id, originator_version, plan.topic, payload)
 
     def _plan(self, cls: type) -> _Plan:
-        fields = _field_types(cls) or {}
-        fast = uuid_free_event(cls)
+        resolved = _field_types(cls)
+        fast = _uuid_free_fields(resolved)
+        fields = resolved or {}
         datetimes = tuple(name for name, kind in fields.items() if kind in _DATETIME)
         tagged = getattr(self.transcoder, "names", {}).get("datetime_iso")
         native = (

@@ -1,9 +1,9 @@
 """Fast reading of the event store's notification log for projections.
 
 Projections read thousands of events per batch, so the hot participation events are
-decoded straight from their stored JSON (orjson) instead of through the mapper; any
-event whose stored state needs upcasting (``class_version`` present) goes through the
-application's mapper, so old events still arrive in today's shape.
+decoded straight from their stored JSON (orjson) instead of through the mapper; events of
+classes that have upcasters (``class_version`` > 1: a stored state may be older than the
+class) go through the application's mapper, so old events arrive in today's shape.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import orjson
 from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.experiments.aggregate import Experiment
 from domain.participation.aggregate import Participation
@@ -124,6 +124,7 @@ class LogReader:
         self.app = app
         mapper = app.mapper
         self._plain = mapper.cipher is None and mapper.compressor is None
+        self._versioned: dict[str, bool] = {}  # topic -> the class has upcasters
 
     def head(self) -> int:
         return self.app.head()
@@ -146,7 +147,11 @@ class LogReader:
 
     def decode_state(self, event: LogEvent) -> dict[str, Any]:
         state = event.state
-        if self._plain and b'"class_version"' not in state:
+        versioned = self._versioned.get(event.topic)
+        if versioned is None:
+            versioned = getattr(resolve_topic(event.topic), "class_version", 1) > 1
+            self._versioned[event.topic] = versioned
+        if self._plain and not versioned:
             return orjson.loads(state)
         notification = Notification(
             id=event.position,

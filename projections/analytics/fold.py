@@ -8,7 +8,8 @@ batch, their state before it (latest ``user_metrics`` row) or a blank row for th
 it. Events at or below a participation's stored position are already counted, so a batch
 replayed after a crash (rows written, position not) changes nothing. Statements run in
 the order below: a participation's ``user_metrics`` row, which marks its events as
-counted, is written last.
+counted, is written last. The JSON is read as version 1 of the participation events wrote
+it (no upcasting here; a test guards that they are still at version 1).
 """
 
 from __future__ import annotations

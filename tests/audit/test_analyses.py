@@ -23,6 +23,7 @@ from infrastructure.audit.chain import GENESIS, seal_state
 from infrastructure.audit.errors import AuditError, RecordNotFound
 from infrastructure.audit.replay import replay
 from infrastructure.audit.verify import verify_log
+from projections.log import LogReader
 from tests.audit.scenario import populate
 from tests.audit.test_replay import traffic
 
@@ -108,3 +109,6 @@ def test_old_format_v1_records_are_upcast_when_loaded(app: NeonBlue):
     assert recompute(app, record_id).matches
     assert verify_log(app.recorder).ok
     assert b'"class_version":2' in app.mapper.to_stored_event(current.collect_events()[0]).state
+    from_log = next(e for e in LogReader(app).read(1, 100_000) if e.topic == topic)
+    assert from_log.data["publisher"] == "cli"  # projections see it upcast as well
+    assert from_log.data["settings"] == {"engine": "frequentist"}

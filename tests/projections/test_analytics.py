@@ -85,6 +85,20 @@ def test_replayed_batch_changes_nothing(chdb_client: ChdbClient, prefix: str, sq
     assert sum(v.pre_sums.get("revenue", 0.0) for v in sums.values()) == 3.0
 
 
+def test_the_sql_fold_reads_participation_events_as_version_1():
+    """The fold reads stored JSON by field name and does not upcast: giving a participation
+    event an upcaster (class_version 2) needs projections/analytics/fold.py to follow."""
+    from domain.participation.aggregate import Participation
+
+    for cls in (
+        Participation.Enrolled,
+        Participation.Exposed,
+        Participation.MetricRecorded,
+        Participation.VariantMismatch,
+    ):
+        assert getattr(cls, "class_version", 1) == 1, cls
+
+
 def test_free_form_context_cannot_shadow_event_fields(
     chdb_client: ChdbClient, prefix: str, sqlite_app
 ):
