@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,11 +12,24 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.support.postgres import free_port
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def store_copy(portfolio_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the portfolio's event store (tests here write read models)."""
+    shutil.copy(portfolio_dir / "events.db", tmp_path / "events.db")
+    return tmp_path
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:

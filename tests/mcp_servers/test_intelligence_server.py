@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from tests.mcp_servers.conftest import http_client, http_server, stdio_client
 from tests.support.injection import INJECTION_STRINGS
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def store_copy(portfolio_dir: Path, tmp_path: Path) -> Path:
-    shutil.copy(portfolio_dir / "events.db", tmp_path / "events.db")
-    return tmp_path
 
 
 async def test_tools_over_stdio(store_copy):

@@ -29,11 +29,6 @@ TOOLS = {
 KEYS = {plan.key for plan in PORTFOLIO}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def expected(portfolio_dir):
     """Answers computed in-process, independently of the server."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,6 @@ from tests.support.injection import INJECTION_STRINGS
 
 pytestmark = pytest.mark.anyio
 KEYS = {plan.key for plan in PORTFOLIO}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def store_copy(portfolio_dir: Path, tmp_path: Path) -> Path:
-    """A private copy of the portfolio's event store (tests here write read models)."""
-    shutil.copy(portfolio_dir / "events.db", tmp_path / "events.db")
-    return tmp_path
 
 
 def expected_card(data_dir: Path, key: str):
