@@ -20,14 +20,13 @@ _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
 
 import anyio
+from agents.common.servers import stdio_servers
+from mcp_servers.registry import build
 
 from agents.analytics.runner import ask_with
-from agents.common.servers import stdio_servers
 from agents.common.toolbox import McpToolbox
 from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import EventStoreSettings
-from mcp_servers.common.settings import McpSettings
-from mcp_servers.registry import build
+from infrastructure.settings import EventStoreSettings, McpSettings
 from tests.support.portfolio import build_portfolio
 
 QUESTIONS = [

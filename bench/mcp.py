@@ -21,12 +21,11 @@ sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").reso
 
 import anyio
 from mcp import Client
+from mcp_servers.registry import build
 
 from agents.common.toolbox import stdio_server
 from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import EventStoreSettings
-from mcp_servers.common.settings import McpSettings
-from mcp_servers.registry import build
+from infrastructure.settings import EventStoreSettings, McpSettings
 from tests.support.portfolio import build_portfolio
 
 CALLS = {

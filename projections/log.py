@@ -8,6 +8,7 @@ class) go through the application's mapper, so old events arrive in today's shap
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,6 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Notification
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic, resolve_topic
 
@@ -134,7 +134,7 @@ class LogReader:
     ) -> LogBatch:
         """Events with positions >= ``start`` (and <= ``stop``), at most ``limit``."""
         recorder = self.app.recorder
-        if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
+        if isinstance(recorder, SQLiteApplicationRecorder) or _is_postgres(recorder):
             rows = _select_rows(recorder, start, limit, topics, stop)
         else:
             rows = [
@@ -176,8 +176,14 @@ class LogReader:
         return datetime.fromisoformat(stamp["_data_"]) if isinstance(stamp, dict) else stamp
 
 
+def _is_postgres(recorder: object) -> bool:
+    """Without importing psycopg unless the application already did (start-up time)."""
+    module = sys.modules.get("eventsourcing.postgres")
+    return module is not None and isinstance(recorder, module.PostgresApplicationRecorder)
+
+
 def _select_rows(
-    recorder: SQLiteApplicationRecorder | PostgresApplicationRecorder,
+    recorder: Any,
     start: int,
     limit: int,
     topics: Sequence[str],

@@ -1,19 +1,15 @@
-"""All read models of one deployment, built from settings and connected on first use."""
+"""All read models of one deployment, connected on first use (the composition root
+registers them: `infrastructure.bootstrap`)."""
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from infrastructure.application import NeonBlue
-from infrastructure.log_statistics import ReplayedSums
-from infrastructure.settings import (
-    ChromaSettings,
-    ClickHouseSettings,
-    ConfigurationError,
-    EventStoreSettings,
-)
+from infrastructure.settings import ClickHouseSettings, ConfigurationError
 from projections.log import LogReader
 from projections.rebuild import Rebuildable
 from projections.runner import DEFAULT_BATCH, ProjectionRunner, ProjectionStatus
@@ -33,8 +29,9 @@ class ReadModels:
         self._models: dict[str, Any] = {}
         self._closers: list[Callable[[], None]] = []
         self._factories: dict[str, Callable[[], Rebuildable]] = {"analytics": self._analytics}
+        self._runners: dict[str, ProjectionRunner] = {}
+        self._building = threading.RLock()  # tools run in threads; each model opens once
         self.analytics_unavailable = False
-        self.replayed = ReplayedSums(app)  # results from the log when chDB is held elsewhere
 
     @property
     def names(self) -> list[str]:
@@ -52,16 +49,29 @@ class ReadModels:
             raise UnknownProjection(
                 f"No projection named {name!r}; choose from {', '.join(self.names)}."
             )
-        if name not in self._models:
-            self._models[name] = self._factories[name]()
-        return self._models[name]
+        with self._building:
+            if name not in self._models:
+                self._models[name] = self._factories[name]()
+            return self._models[name]
 
     def analytics(self) -> Any:
         """The :class:`AnalyticsModel` (chDB or a ClickHouse server)."""
         return self.model("analytics")
 
     def runner(self, name: str, batch_size: int = DEFAULT_BATCH) -> ProjectionRunner:
-        return ProjectionRunner(self.reader, self.model(name).projection(), batch_size)
+        """The live projection's runner (one per model and batch size, kept)."""
+        key = name if batch_size == DEFAULT_BATCH else f"{name}:{batch_size}"
+        with self._building:
+            if key not in self._runners:
+                self._runners[key] = ProjectionRunner(
+                    self.reader, self.model(name).projection(), batch_size
+                )
+            return self._runners[key]
+
+    def switched(self, name: str) -> None:
+        """Forgets the runners of a model whose live copy was replaced (rebuild)."""
+        for key in [k for k in self._runners if k.split(":", 1)[0] == name]:
+            del self._runners[key]
 
     def status(self, names: list[str] | None = None) -> list[ProjectionStatus]:
         return [self.runner(name).status() for name in names or self.names]
@@ -71,6 +81,7 @@ class ReadModels:
             close()
         self._closers.clear()
         self._models.clear()
+        self._runners.clear()
 
     def _analytics(self) -> Rebuildable:
         from projections.analytics.client import connect_clickhouse
@@ -79,36 +90,6 @@ class ReadModels:
         client = connect_clickhouse(self.clickhouse_settings)
         self._closers.append(client.close)
         return AnalyticsModel(self.app, client, self.clickhouse_settings.clickhouse_database)
-
-
-def build_read_models(app: NeonBlue, event_store: EventStoreSettings) -> ReadModels:
-    """Every read model configured by the NEONBLUE_* environment."""
-    # embedded stores live next to the event store's data directory
-    models = ReadModels(app, ClickHouseSettings(data_dir=event_store.data_dir))
-
-    def relational() -> Rebuildable:
-        from projections.relational.model import RelationalModel
-
-        model = RelationalModel(app, event_store)
-        models.on_close(model.close)
-        return model
-
-    def knowledge() -> Rebuildable:
-        from infrastructure.embeddings import build_embedder
-        from projections.knowledge.model import KnowledgeModel, chroma_client
-
-        settings = ChromaSettings(data_dir=event_store.data_dir)
-        return KnowledgeModel(
-            app,
-            chroma_client(settings),
-            build_embedder(),
-            settings.chroma_collection,
-            results=lambda experiment: results_summary(models, experiment),
-        )
-
-    models.add("relational", relational)
-    models.add("knowledge", knowledge)
-    return models
 
 
 def results_summary(models: ReadModels, experiment: Any) -> dict[str, Any] | None:
@@ -122,12 +103,13 @@ def results_summary(models: ReadModels, experiment: Any) -> dict[str, Any] | Non
             raise ClickHouseUnavailable("known to be held by another process")
         card = models.analytics().scorecard(experiment)
     except ClickHouseUnavailable:
-        # embedded chDB is held by another process (e.g. the ClickHouse MCP server): compute
-        # the same scorecard from the event log instead (exact, slower; one replay per head)
+        # embedded chDB is held by another process: the same scorecard from the relational
+        # read model's sums (no CUPED there)
         from domain.analysis import build_scorecard
 
         models.analytics_unavailable = True
-        card = build_scorecard(experiment, models.replayed.of(experiment.key))
+        models.runner("relational").catch_up()
+        card = build_scorecard(experiment, models.model("relational").variant_sums(experiment))
     rows = card.primary()
     if not rows or card.total_users == 0:
         return None

@@ -18,11 +18,11 @@ from agents.analytics.parse import CatalogEntry, parse_question
 from agents.analytics.prompts import ANALYST_SYSTEM, MAX_TOOL_ROUNDS
 from agents.analytics.state import AnalyticsState
 from agents.analytics.tools import execute
+from agents.common.deps import AgentDeps
 from agents.common.toolbox import McpToolbox, ToolFailed
-from infrastructure.bootstrap import Services
 
 
-def build_analytics_graph(toolbox: McpToolbox, services: Services, llm: Any | None = None):
+def build_analytics_graph(toolbox: McpToolbox, services: AgentDeps, llm: Any | None = None):
     async def parse(state: AnalyticsState) -> dict[str, Any]:
         listed = await toolbox.call("postgresql", "list_experiments", {"limit": 500})
         catalog = [

@@ -6,31 +6,30 @@ from typing import Any
 from uuid import uuid4
 
 from agents.analytics.graph import build_analytics_graph
+from agents.common.deps import AgentDeps
 from agents.common.llm import LlmSettings, chat_model
-from agents.common.servers import stdio_servers
 from agents.common.toolbox import McpToolbox
-from infrastructure.bootstrap import Services
 
 
 async def ask(
-    services: Services,
+    services: AgentDeps,
     question: str,
-    servers: dict[str, Any] | None = None,
+    servers: dict[str, Any],
     llm_settings: LlmSettings | None = None,
 ) -> dict[str, Any]:
-    async with McpToolbox(servers or stdio_servers(services.event_store)) as toolbox:
+    async with McpToolbox(servers) as toolbox:
         return await ask_with(services, toolbox, question, llm_settings)
 
 
 async def ask_with(
-    services: Services,
+    services: AgentDeps,
     toolbox: McpToolbox,
     question: str,
     llm_settings: LlmSettings | None = None,
 ) -> dict[str, Any]:
     """As `ask`, over an already connected toolbox."""
     llm = chat_model(llm_settings or LlmSettings())
-    toolbox.calls.clear()
+    toolbox = toolbox.for_run()
     graph = build_analytics_graph(toolbox, services, llm)
     return await graph.ainvoke(
         {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from agents.analytics.parse import Intent, ParsedQuestion
+from agents.common.deps import AgentDeps
 from agents.common.toolbox import McpToolbox, ToolFailed
-from infrastructure.bootstrap import Services
 
 NEEDS_EXPERIMENT = {Intent.ASSIGN, Intent.RECOMMEND, Intent.TREND, Intent.HISTORY, Intent.ANALYZE}
 HELP = (
@@ -17,7 +17,7 @@ HELP = (
 
 
 async def execute(
-    q: ParsedQuestion, toolbox: McpToolbox, services: Services, catalog: list[str]
+    q: ParsedQuestion, toolbox: McpToolbox, services: AgentDeps, catalog: list[str]
 ) -> tuple[dict[str, Any], str]:
     """Runs the tools for the parsed question; returns (result, answer)."""
     if q.intent == Intent.UNKNOWN:
@@ -33,7 +33,7 @@ async def execute(
 
 
 async def _analyze(
-    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: Services
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: AgentDeps
 ) -> tuple[dict[str, Any], str]:
     answer = await toolbox.call("postgresql", "analyze_experiment_data", {"experiment_id": key})
     card = answer["scorecard"]
@@ -56,7 +56,7 @@ async def _analyze(
 
 
 async def _list(
-    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: Services
+    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: AgentDeps
 ) -> tuple[dict[str, Any], str]:
     arguments = {k: v for k, v in {"status": q.status, "tag": q.tag}.items() if v}
     answer = await toolbox.call("postgresql", "list_experiments", arguments)
@@ -68,7 +68,7 @@ async def _list(
 
 
 async def _assign(
-    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: Services
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: AgentDeps
 ) -> tuple[dict[str, Any], str]:
     if not q.user_id:
         return {}, "Which user? Ask e.g. 'which variant does user u-42 get in checkout-cta?'."
@@ -85,7 +85,7 @@ async def _assign(
 
 
 async def _history(
-    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: Services
+    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: AgentDeps
 ) -> tuple[dict[str, Any], str]:
     answer = await toolbox.call("postgresql", "experiment_history", {"experiment_id": key})
     steps = [f"{e['event'].split('.')[-1]} at {e['recorded_at'][:16]}" for e in answer["events"]]
@@ -93,7 +93,7 @@ async def _history(
 
 
 async def _recommend(
-    _: ParsedQuestion, key: str, toolbox: McpToolbox, services: Services
+    _: ParsedQuestion, key: str, toolbox: McpToolbox, services: AgentDeps
 ) -> tuple[dict[str, Any], str]:
     """The experiment-intelligence graph itself: recorded, and paused for approval if needed."""
     from agents.intelligence.runner import answer_text, recommend_with
@@ -104,7 +104,7 @@ async def _recommend(
 
 
 async def _similar(
-    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: Services
+    q: ParsedQuestion, _: str, toolbox: McpToolbox, __: AgentDeps
 ) -> tuple[dict[str, Any], str]:
     filters: dict[str, Any] = {}
     if q.min_lift is not None:
@@ -127,7 +127,7 @@ async def _similar(
 
 
 async def _segments(
-    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: Services
+    q: ParsedQuestion, key: str, toolbox: McpToolbox, _: AgentDeps
 ) -> tuple[dict[str, Any], str]:
     arguments: dict[str, Any] = {"dimension": "device"}
     if key:
@@ -150,7 +150,7 @@ async def _segments(
 
 
 async def _trend(
-    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: Services
+    _: ParsedQuestion, key: str, toolbox: McpToolbox, __: AgentDeps
 ) -> tuple[dict[str, Any], str]:
     answer = await toolbox.call(
         "clickhouse", "predict_experiment_trends", {"experiment_id": key, "days_ahead": 7}

@@ -1,26 +1,23 @@
 """The graphs' only way to read: MCP tool calls to NeonBlue's servers, each one recorded.
 
-Servers are reached as real MCP clients: stdio subprocesses (`neonblue mcp serve NAME`) by
-default, or streamable-HTTP URLs. Connections open when the toolbox is entered (anyio
-requires a client to be closed by the task that opened it, and graph nodes run in tasks
-of their own); a run resumed only to act on an approval passes no servers.
+Servers are reached as real MCP clients over whatever target the composition root hands
+over: an `MCPServer` in the same process (the SDK's in-memory transport), a streamable-HTTP
+URL (`neonblue serve`), or stdio parameters. Connections open when the toolbox is entered
+(anyio requires a client to be closed by the task that opened it, and graph nodes run in
+tasks of their own) and are shared by every run; each run records its own calls
+(`for_run`). A run resumed only to act on an approval passes no servers.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from domain.errors import DomainError
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ToolFailed(DomainError):
@@ -40,14 +37,23 @@ class ToolCall:
         return asdict(self)
 
 
-def stdio_server(name: str, env: dict[str, str] | None = None) -> StdioServerParameters:
-    """How to launch one of NeonBlue's servers as a stdio subprocess."""
-    return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "infrastructure.cli", "mcp", "serve", name],
-        env={**os.environ, **(env or {})},
-        cwd=str(PROJECT_ROOT),
-    )
+@dataclass(frozen=True)
+class HttpTarget:
+    """A streamable-HTTP server that may require ``Authorization: Bearer <token>``."""
+
+    url: str
+    token: str | None = None
+
+
+async def _connect(stack: AsyncExitStack, target: Any) -> Client:
+    if isinstance(target, HttpTarget):
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        headers = {"Authorization": f"Bearer {target.token}"} if target.token else None
+        http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
+        target = streamable_http_client(target.url, http_client=http)
+    return await stack.enter_async_context(Client(target, read_timeout_seconds=120))
 
 
 @dataclass
@@ -63,8 +69,7 @@ class McpToolbox:
         self._stack = AsyncExitStack()
         try:
             for name, target in self.servers.items():
-                client = Client(target, read_timeout_seconds=120)
-                self._clients[name] = await self._stack.enter_async_context(client)
+                self._clients[name] = await _connect(self._stack, target)
         except BaseException:
             await self._stack.aclose()
             raise
@@ -74,6 +79,10 @@ class McpToolbox:
         if self._stack is not None:
             await self._stack.aclose()
         self._clients.clear()
+
+    def for_run(self) -> McpToolbox:
+        """The same open connections with a call log of its own (concurrent runs)."""
+        return McpToolbox(self.servers, _clients=self._clients)
 
     def has(self, server: str) -> bool:
         return server in self.servers

@@ -8,29 +8,28 @@ from uuid import uuid4
 from langgraph.types import Command
 
 from agents.common.checkpoints import open_checkpointer
+from agents.common.deps import AgentDeps
 from agents.common.llm import LlmSettings, chat_model
-from agents.common.servers import stdio_servers
 from agents.common.toolbox import McpToolbox
 from agents.intelligence.graph import build_intelligence_graph
-from infrastructure.bootstrap import Services
 from infrastructure.recommendations import apply, decide, get_recommendation
 
 
 async def recommend_for(
-    services: Services, experiment_key: str, servers: dict[str, Any] | None = None
+    services: AgentDeps, experiment_key: str, servers: dict[str, Any]
 ) -> dict[str, Any]:
     """Runs the graph for one experiment; stops at the approval interrupt if one is needed."""
-    async with McpToolbox(servers or stdio_servers(services.event_store)) as toolbox:
+    async with McpToolbox(servers) as toolbox:
         return await recommend_with(services, toolbox, experiment_key)
 
 
 async def recommend_with(
-    services: Services, toolbox: McpToolbox, experiment_key: str
+    services: AgentDeps, toolbox: McpToolbox, experiment_key: str
 ) -> dict[str, Any]:
     """As `recommend_for`, over an already connected toolbox (several runs, one set of servers)."""
     run_id = f"intelligence-{uuid4()}"
     llm = chat_model(LlmSettings())
-    toolbox.calls.clear()  # each run records only its own tool calls
+    toolbox = toolbox.for_run()  # each run records only its own tool calls
     async with open_checkpointer(services.event_store) as checkpointer:
         graph = build_intelligence_graph(toolbox, services.app, llm=llm, checkpointer=checkpointer)
         config = {"configurable": {"thread_id": run_id}}
@@ -48,7 +47,7 @@ def answer_text(state: dict[str, Any]) -> str:
 
 
 async def resume_with_decision(
-    services: Services, recommendation_id: str, approved: bool, by: str, note: str = ""
+    services: AgentDeps, recommendation_id: str, approved: bool, by: str, note: str = ""
 ) -> dict[str, Any]:
     """Resumes the run that proposed ``recommendation_id`` with a person's decision."""
     recommendation = get_recommendation(services.app, recommendation_id)
@@ -71,7 +70,7 @@ async def resume_with_decision(
     return {**state, "resumed": True}
 
 
-async def inspect_run(services: Services, recommendation_id: str) -> dict[str, Any]:
+async def inspect_run(services: AgentDeps, recommendation_id: str) -> dict[str, Any]:
     """A recommendation and the checkpointed state of the run that proposed it."""
     recommendation = get_recommendation(services.app, recommendation_id)
     async with McpToolbox({}) as toolbox, open_checkpointer(services.event_store) as checkpointer:

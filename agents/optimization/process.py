@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
+from agents.common.deps import AgentDeps
 from agents.common.scorecards import scorecard_from_answer
 from agents.common.toolbox import McpToolbox, ToolFailed
 from domain.intelligence.allocation import AllocationPolicy, propose_reallocation
 from domain.statistics import ProportionStatistic, SampleMeanStatistic
 from infrastructure.allocation_policies import active_policies
-from infrastructure.bootstrap import Services
 from infrastructure.recommendations import apply, decide, record_proposal
 
 
@@ -31,7 +31,7 @@ class StepOutcome:
 
 
 async def optimise_once(
-    services: Services, toolbox: McpToolbox, seed: int = 0
+    services: AgentDeps, toolbox: McpToolbox, seed: int = 0
 ) -> list[StepOutcome]:
     outcomes = []
     for policy in active_policies(services.app):
@@ -44,7 +44,7 @@ async def optimise_once(
 
 
 async def _step(
-    services: Services, toolbox: McpToolbox, policy: AllocationPolicy, seed: int
+    services: AgentDeps, toolbox: McpToolbox, policy: AllocationPolicy, seed: int
 ) -> StepOutcome:
     key = policy.experiment_key
     analysis = await toolbox.call(
@@ -103,7 +103,7 @@ def _arm(
 
 
 async def run_forever(
-    services: Services, toolbox: McpToolbox, interval_seconds: float, on_step: Any = None
+    services: AgentDeps, toolbox: McpToolbox, interval_seconds: float, on_step: Any = None
 ) -> None:
     """Optimises every ``interval_seconds`` until cancelled (Ctrl-C)."""
     step = 0

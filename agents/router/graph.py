@@ -16,19 +16,19 @@ from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 
+from agents.common.deps import AgentDeps
 from agents.common.toolbox import McpToolbox
 from agents.router.state import RouterState
 from domain.errors import DomainError
 from domain.ingestion.classification import Action, classify
 from domain.ingestion.rules import suggest_rule
-from infrastructure.bootstrap import Services
 from infrastructure.triage import LearnedRules, propose_rule
 
 PROPOSER = "agent:router"
 Route = Literal["analytics", "intelligence", "classify_event", "triage"]
 
 
-def build_router_graph(toolbox: McpToolbox, services: Services):
+def build_router_graph(toolbox: McpToolbox, services: AgentDeps):
     async def classify_request(state: RouterState) -> dict[str, Any]:
         text = state["request"].strip()
         if text.lower() in ("triage", "triage unknown event types"):
@@ -120,7 +120,7 @@ def build_router_graph(toolbox: McpToolbox, services: Services):
 
 
 def _propose(
-    services: Services, types: dict[str, tuple[int, list[dict[str, Any]]]]
+    services: AgentDeps, types: dict[str, tuple[int, list[dict[str, Any]]]]
 ) -> list[dict[str, Any]]:
     proposals = []
     for event_type, (count, examples) in types.items():

@@ -4,27 +4,42 @@ from __future__ import annotations
 
 import sys
 
-from eventsourcing.persistence import PersistenceError
-
 from domain.errors import DomainError
 from infrastructure.cli.app import app
 from infrastructure.cli.console import error_console
+from infrastructure.serve.client import ServeError
+from infrastructure.serve.discovery import ServeUnreachable
 from infrastructure.settings import ConfigurationError
 
 __all__ = ["app", "main"]
+
+
+def _persistence_error(error: Exception) -> bool:
+    """An event-store failure (eventsourcing is imported only by commands that use it)."""
+    persistence = sys.modules.get("eventsourcing.persistence")
+    return persistence is not None and isinstance(error, persistence.PersistenceError)
 
 
 def main() -> None:
     """Runs the CLI; domain, configuration and storage errors become one-line messages."""
     try:
         app()
+    except ServeError as error:  # serve's own one-line message, with the same exit codes
+        label = "configuration error" if error.kind == "configuration" else "error"
+        error_console.print(f"[bold red]{label}:[/] {error}")
+        sys.exit({"domain": 1, "configuration": 2}.get(error.kind, 3))
+    except ServeUnreachable as error:
+        error_console.print(f"[bold red]configuration error:[/] {error}")
+        sys.exit(2)
     except DomainError as error:
         error_console.print(f"[bold red]error:[/] {error}")
         sys.exit(1)
     except ConfigurationError as error:
         error_console.print(f"[bold red]configuration error:[/] {error}")
         sys.exit(2)
-    except PersistenceError as error:
+    except Exception as error:
+        if not _persistence_error(error):
+            raise
         error_console.print(
             f"[bold red]event store unavailable:[/] {error.__class__.__name__}: {error}"
         )

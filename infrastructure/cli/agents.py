@@ -6,11 +6,9 @@ import getpass
 import json
 from typing import Annotated
 
-import anyio
 import typer
-from rich.table import Table
 
-from infrastructure.cli.console import console, services
+from infrastructure.cli.console import console, read_side, services
 
 approvals = typer.Typer(
     help="Decide on agent recommendations that change experiments.", no_args_is_help=True
@@ -22,32 +20,12 @@ def recommend(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Analyse an experiment through the MCP servers and recommend what to do."""
-    from agents.intelligence.runner import recommend_for
-
-    with services() as s:
-        s.app.experiment(experiment)  # clear error for an unknown key before starting servers
-        state = anyio.run(recommend_for, s, experiment)
-    proposal = state["proposal"]
+    with read_side() as side:
+        state = side.recommend(experiment)
     if as_json:
-        print(
-            json.dumps(
-                {
-                    k: state.get(k)
-                    for k in (
-                        "experiment_key",
-                        "run_id",
-                        "proposal",
-                        "narrative",
-                        "recommendation_id",
-                        "waiting_for_approval",
-                        "tool_calls",
-                        "notes",
-                    )
-                },
-                default=str,
-            )
-        )
+        print(json.dumps(state))
         return
+    proposal = state["proposal"]
     console.print(f"[bold]{proposal['action'].upper()}[/] {experiment}: {state['narrative']}")
     if state["waiting_for_approval"]:
         console.print(
@@ -61,6 +39,8 @@ def list_pending(
     all_states: Annotated[bool, typer.Option("--all", help="Include decided ones.")] = False,
 ) -> None:
     """Recommendations waiting for a decision."""
+    from rich.table import Table
+
     from infrastructure.recommendations import recommendations
 
     with services() as s:
@@ -79,6 +59,8 @@ def list_pending(
 
 
 def _decide(recommendation_id: str, approved: bool, by: str | None, note: str) -> None:
+    import anyio
+
     from agents.intelligence.runner import resume_with_decision
 
     with services() as s:
@@ -118,30 +100,13 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Answer a natural-language question from the read models (through the MCP servers)."""
-    from agents.analytics.runner import ask as ask_graph
-
-    with services() as s:
-        state = anyio.run(ask_graph, s, question)
+    with read_side() as side:
+        state = side.ask(question)
     if as_json:
-        print(
-            json.dumps(
-                {
-                    k: state.get(k)
-                    for k in (
-                        "question",
-                        "mode",
-                        "parsed",
-                        "answer",
-                        "sources",
-                        "recommendation_id",
-                    )
-                },
-                default=str,
-            )
-        )
+        print(json.dumps(state))
         return
     console.print(state["answer"])
-    used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources", [])})
+    used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources") or []})
     if used:
         console.print(f"[dim]Sources: {', '.join(used)}[/]")
 
@@ -149,6 +114,8 @@ def ask(
 @approvals.command()
 def show(recommendation_id: str) -> None:
     """Inspect a recommendation: reasons, numbers, tool calls, positions and its run's state."""
+    import anyio
+
     from agents.intelligence.runner import inspect_run
 
     with services() as s:

@@ -1,44 +1,66 @@
-"""Command tree of the CLI."""
+"""Command tree of the CLI.
+
+Each command's module is imported only when that command runs (``--help`` and unknown
+commands import them all): a command that asks a running `neonblue serve` must not pay
+for the statistics engine, the event store and the audit code at start-up.
+"""
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import typer
 
-from infrastructure.cli import (
-    agents,
-    audit,
-    demo,
-    events,
-    experiments,
-    ingest,
-    mcp,
-    optimize,
-    projections,
-    triage,
-)
+GROUPS = {  # command -> (module, Typer attribute)
+    "experiments": ("experiments", "app"),
+    "events": ("events", "app"),
+    "audit": ("audit", "app"),
+    "mcp": ("mcp", "app"),
+    "approvals": ("agents", "approvals"),
+    "optimize": ("optimize", "app"),
+    "triage": ("triage", "app"),
+    "dead-letters": ("ingest", "dead_letters_app"),
+    "projections": ("projections", "app"),
+}
+COMMANDS = {  # command -> (module, function)
+    "recommend": ("agents", "recommend"),
+    "ask": ("agents", "ask"),
+    "assign": ("experiments", "assign"),
+    "demo": ("demo", "demo"),
+    "report": ("audit", "report"),
+    "produce": ("ingest", "produce"),
+    "simulate": ("ingest", "simulate"),
+    "ingest": ("ingest", "ingest"),
+    "route": ("triage", "route"),
+    "results": ("projections", "results"),
+    "serve": ("serve", "serve"),
+}
 
-app = typer.Typer(
-    name="neonblue",
-    help="NeonBlue: event-sourced experimentation platform.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(experiments.app, name="experiments")
-app.add_typer(events.app, name="events")
-app.add_typer(audit.app, name="audit")
-app.add_typer(mcp.app, name="mcp")
-app.add_typer(agents.approvals, name="approvals")
-app.command("recommend")(agents.recommend)
-app.command("ask")(agents.ask)
-app.add_typer(optimize.app, name="optimize")
-app.command("assign")(experiments.assign)
-app.command("demo")(demo.demo)
-app.command("report")(audit.report)
-app.command("produce")(ingest.produce)
-app.command("simulate")(ingest.simulate)
-app.command("ingest")(ingest.ingest)
-app.add_typer(triage.app, name="triage")
-app.command("route")(triage.route)
-app.add_typer(ingest.dead_letters_app, name="dead-letters")
-app.add_typer(projections.app, name="projections")
-app.command("results")(projections.results)
+
+def build(argv: list[str]) -> typer.Typer:
+    """The command tree, with only the invoked command when ``argv`` names one."""
+    app = typer.Typer(
+        name="neonblue",
+        help="NeonBlue: event-sourced experimentation platform.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(lambda: None)  # a group even when a single command is registered
+    invoked = next((arg for arg in argv[1:] if not arg.startswith("-")), None)
+    wanted = {invoked} if invoked in GROUPS or invoked in COMMANDS else None
+    for name, (module, attribute) in GROUPS.items():
+        if wanted is None or name in wanted:
+            app.add_typer(getattr(_module(module), attribute), name=name)
+    for name, (module, function) in COMMANDS.items():
+        if wanted is None or name in wanted:
+            app.command(name)(getattr(_module(module), function))
+    return app
+
+
+def _module(name: str):
+    return importlib.import_module(f"infrastructure.cli.{name}")
+
+
+def app() -> None:
+    build(sys.argv)()

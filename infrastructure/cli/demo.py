@@ -46,9 +46,8 @@ def demo(
         _project(services)
         _print_results(services)
         _search_example(services)
-        services.read_models().close()  # embedded chDB admits one process: the MCP servers'
         if agents:
-            anyio.run(_agents, settings, services.app)
+            anyio.run(_agents, services)
     finally:
         services.close()
     console.print(
@@ -143,23 +142,18 @@ DEMO_QUESTIONS = (
 )
 
 
-async def _agents(settings: EventStoreSettings, app: NeonBlue) -> None:
-    """Agent answers and recommendations, through the MCP servers like any MCP client."""
-    from agents.analytics.runner import ask_with
-    from agents.common.servers import stdio_servers
-    from agents.common.toolbox import McpToolbox
-    from agents.intelligence.runner import recommend_with
-    from infrastructure.bootstrap import Services
-
-    services = Services(event_store=settings, app=app)
+async def _agents(services: Services) -> None:
+    """Agent answers and recommendations, through the MCP servers like any MCP client
+    (in this process, over the SDK's in-memory transport)."""
     console.print("\n[bold]Agents[/] (deterministic mode; set NEONBLUE_LLM_BASE_URL for an LLM)")
-    async with McpToolbox(stdio_servers(settings)) as toolbox:
+    runner = services.agents()
+    async with runner.connected():
         for question in DEMO_QUESTIONS:
-            state = await ask_with(services, toolbox, question)
+            state = await runner.ask(question)
             console.print(f"[cyan]Q:[/] {question}\n[green]A:[/] {state['answer']}")
         table = Table("experiment", "recommendation", "why", title="Recommendations")
         for plan in PORTFOLIO:
-            state = await recommend_with(services, toolbox, plan.key)
+            state = await runner.recommend(plan.key)
             proposal = state["proposal"]
             action = proposal["action"] + (
                 " (awaits approval)" if state["waiting_for_approval"] else ""

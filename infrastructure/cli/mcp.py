@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 import typer
 
-from infrastructure.cli.console import console, error_console, services
+from infrastructure.cli.console import console, services
 from infrastructure.settings import ConfigurationError
 
 app = typer.Typer(help="Serve NeonBlue's MCP servers.", no_args_is_help=True)
+
+NAMES = ("postgresql", "clickhouse", "chromadb", "experiment_intelligence")
 
 
 @app.command()
@@ -21,29 +23,43 @@ def serve(
     host: Annotated[str | None, typer.Option(help="HTTP bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (default 8000).")] = None,
 ) -> None:
-    """Serve one MCP server until interrupted."""
-    from mcp_servers.common.settings import McpSettings
-    from mcp_servers.common.transport import serve as run
-    from mcp_servers.registry import UnknownServer, build
+    """Serve one MCP server until interrupted. Over stdio, when `neonblue serve` runs for the
+    same data, messages are relayed to it instead of opening the stores here."""
+    from infrastructure.settings import McpSettings
 
     if transport not in ("stdio", "http"):
         raise ConfigurationError(f"--transport must be stdio or http, not {transport!r}.")
+    if name not in NAMES:
+        raise ConfigurationError(f"No MCP server named {name!r}; choose one of {', '.join(NAMES)}.")
     settings = McpSettings()
     settings = settings.model_copy(
         update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     )
+    if transport == "stdio" and _relayed(name, settings.token):
+        return
+    from mcp_servers.common.transport import serve as run
+
     with services() as s:
-        try:
-            server = build(name, s, settings)
-        except UnknownServer as error:
-            raise ConfigurationError(str(error)) from None
-        if transport == "http":
-            error_console.print(
-                f"Serving {name} on http://{settings.host}:{settings.port}/mcp "
-                f"({'token required' if settings.token else 'no token: loopback only'})."
-            )
+        server = s.mcp_server(name)
         mode: Literal["stdio", "http"] = "http" if transport == "http" else "stdio"
-        run(server, mode, settings.host, settings.port, settings.token)
+        run(server, mode, settings.host, settings.port, settings.token, name)
+
+
+def _relayed(name: str, token: str | None) -> bool:
+    """Relays stdio to a running serve for this data; False when there is none."""
+    from infrastructure.serve.discovery import find_serve
+    from infrastructure.settings import EventStoreSettings, ServeSettings
+
+    store, serve_settings = EventStoreSettings(), ServeSettings()
+    if not (serve_settings.discover or serve_settings.url):
+        return False
+    address = find_serve(store.data_dir, store.identity, serve_settings.url, token)
+    if address is None:
+        return False
+    from infrastructure.serve.stdio_proxy import forward_stdio
+
+    forward_stdio(address, name)
+    return True
 
 
 @app.command("list")
@@ -52,13 +68,12 @@ def list_servers() -> None:
     import anyio
     from mcp import Client
 
-    from mcp_servers.registry import BUILDERS, build
-
     async def tools_of(server) -> list[str]:
         async with Client(server) as client:
             return [tool.name for tool in (await client.list_tools()).tools]
 
     with services() as s:
-        for name in BUILDERS:
-            names = anyio.run(tools_of, build(name, s))
+        for name in NAMES:
+            names = anyio.run(tools_of, s.mcp_server(name))
             console.print(f"[bold]{name}[/]: {', '.join(names)}")
+

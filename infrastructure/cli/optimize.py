@@ -64,7 +64,6 @@ def run(
     interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 60.0,
 ) -> None:
     """Watch opted-in experiments and propose (or apply) reallocations."""
-    from agents.common.servers import stdio_servers
     from agents.common.toolbox import McpToolbox
     from agents.optimization.process import optimise_once, run_forever
 
@@ -77,7 +76,7 @@ def run(
         )
 
     async def main(s) -> None:
-        async with McpToolbox(stdio_servers(s.event_store)) as toolbox:
+        async with McpToolbox(s.read_servers()) as toolbox:
             if once:
                 show(await optimise_once(s, toolbox))
             else:

@@ -7,14 +7,11 @@ import threading
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from domain.statistics import AnalysisOptions
-from infrastructure.cli.console import console, services
-from infrastructure.cli.scorecards import scorecard_table
-from projections.rebuild import rebuild as rebuild_model
-from projections.runner import DEFAULT_BATCH, RateMeter
+from infrastructure.cli.console import console, read_side, services
+
+DEFAULT_BATCH = 50_000  # projections.runner.DEFAULT_BATCH (not imported: keeps start-up light)
 
 app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)
 
@@ -26,19 +23,19 @@ def status(
     ] = False,
 ) -> None:
     """Position, log head and lag (events and seconds) of every projection."""
-    with services() as s:
-        statuses = s.read_models().status()
+    with read_side() as side:
+        statuses = side.projections()
     if as_json:
-        print(json.dumps([st.as_dict() for st in statuses]))
+        print(json.dumps(statuses))
         return
     table = Table("projection", "position", "head", "lag (events)", "lag (s)")
     for st in statuses:
         table.add_row(
-            st.name,
-            f"{st.position:,}",
-            f"{st.head:,}",
-            f"{st.lag_events:,}",
-            f"{st.lag_seconds:.1f}",
+            st["name"],
+            f"{st['position']:,}",
+            f"{st['head']:,}",
+            f"{st['lag_events']:,}",
+            f"{st['lag_seconds']:.1f}",
         )
     console.print(table)
 
@@ -82,6 +79,11 @@ def rebuild(
     batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
 ) -> None:
     """Build a fresh copy from position 0, switch to it atomically, drop the old one."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from projections.rebuild import rebuild as rebuild_model
+    from projections.runner import RateMeter
+
     with services() as s:
         models = s.read_models()
         model = models.model(name)
@@ -101,6 +103,7 @@ def rebuild(
                 progress.update(task, completed=position, total=head, rate=meter.rate(position))
 
             result = rebuild_model(models.reader, model, batch_size, verify, report)
+        models.switched(name)
     console.print(f"{name}: rebuilt {result.events:,} events up to position {result.position:,}.")
     if result.verified:
         if result.differences:
@@ -116,31 +119,19 @@ def results(
         str, typer.Option(help="frequentist, sequential or bayesian.")
     ] = "frequentist",
     cuped: Annotated[bool, typer.Option(help="Use pre-exposure covariates (CUPED).")] = True,
-    catch_up: Annotated[
-        bool, typer.Option(help="Bring the analytics model up to the log head first.")
-    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """The full analysis of an experiment over the ClickHouse read model."""
-    if engine not in ("frequentist", "sequential", "bayesian"):
+    """The full analysis of an experiment over the ClickHouse read model (through a running
+    `neonblue serve` when there is one; otherwise caught up to the log head first)."""
+    from infrastructure.read_side import ENGINES, dumps, scorecard_of
+
+    if engine not in ENGINES:
         raise typer.BadParameter("engine must be frequentist, sequential or bayesian")
-    with services() as s:
-        definition = s.app.experiment(experiment)
-        models = s.read_models()
-        if catch_up:
-            models.runner("analytics").catch_up()
-        card = models.analytics().scorecard(
-            definition,
-            AnalysisOptions(engine=engine),
-            cuped=cuped,  # type: ignore[arg-type]
-        )
+    with read_side() as side:
+        answer = side.results(experiment, engine, cuped)
     if as_json:
-        print(json.dumps(_as_dict(card), default=str))
+        print(dumps(answer["scorecard"]))
         return
-    console.print(scorecard_table(card))
+    from infrastructure.cli.scorecards import scorecard_table
 
-
-def _as_dict(card: object) -> dict[str, object]:
-    from dataclasses import asdict
-
-    return asdict(card)  # type: ignore[call-overload]
+    console.print(scorecard_table(scorecard_of(answer)))

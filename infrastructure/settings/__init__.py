@@ -6,6 +6,8 @@ from infrastructure.settings.embeddings import EmbeddingsSettings
 from infrastructure.settings.errors import ConfigurationError
 from infrastructure.settings.event_store import EventStoreSettings
 from infrastructure.settings.kafka import KafkaSettings
+from infrastructure.settings.mcp import McpSettings
+from infrastructure.settings.serve import ServeSettings
 
 __all__ = [
     "ChromaSettings",
@@ -14,4 +16,6 @@ __all__ = [
     "EmbeddingsSettings",
     "EventStoreSettings",
     "KafkaSettings",
+    "McpSettings",
+    "ServeSettings",
 ]

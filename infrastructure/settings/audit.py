@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infrastructure.settings.errors import ConfigurationError
+from infrastructure.settings.paths import AbsolutePath
 
 
 class AuditSettings(BaseSettings):
@@ -15,9 +16,11 @@ class AuditSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEONBLUE_", extra="ignore")
 
-    data_dir: Path = Field(Path(".neonblue"), description="Directory for embedded stores.")
+    data_dir: AbsolutePath = Field(
+        Path(".neonblue"), validate_default=True, description="Directory for embedded stores."
+    )
     audit_key: SecretStr = Field(SecretStr(""), description="Operator key for checkpoints.")
-    audit_checkpoints: Path | None = Field(
+    audit_checkpoints: AbsolutePath | None = Field(
         None, description="Checkpoint file; default audit-checkpoints.jsonl in data_dir."
     )
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infrastructure.settings.paths import AbsolutePath
+
 
 class ChromaSettings(BaseSettings):
     """Where the experiment knowledge base lives.
@@ -18,11 +20,13 @@ class ChromaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEONBLUE_", extra="ignore")
 
-    data_dir: Path = Field(Path(".neonblue"), description="Directory for embedded stores.")
+    data_dir: AbsolutePath = Field(
+        Path(".neonblue"), validate_default=True, description="Directory for embedded stores."
+    )
     chroma_url: str = Field(
         "", description="Chroma server URL (http://host:port); empty: embedded."
     )
-    chroma_path: Path | None = Field(
+    chroma_path: AbsolutePath | None = Field(
         None, description="Embedded Chroma directory; default <data_dir>/chroma."
     )
     chroma_collection: str = Field(

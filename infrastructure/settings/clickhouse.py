@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infrastructure.settings.paths import AbsolutePath
+
 
 class ClickHouseSettings(BaseSettings):
     """Where the analytics read model lives.
@@ -19,11 +21,13 @@ class ClickHouseSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEONBLUE_", extra="ignore")
 
-    data_dir: Path = Field(Path(".neonblue"), description="Directory for embedded stores.")
+    data_dir: AbsolutePath = Field(
+        Path(".neonblue"), validate_default=True, description="Directory for embedded stores."
+    )
     clickhouse_url: str = Field(
         "", description="ClickHouse server URL (http[s]://user:pw@host:port); empty: chDB."
     )
-    clickhouse_path: Path | None = Field(
+    clickhouse_path: AbsolutePath | None = Field(
         None, description="chDB data directory; default <data_dir>/chdb."
     )
     clickhouse_database: str = Field(

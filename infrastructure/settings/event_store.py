@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infrastructure.settings.errors import ConfigurationError
+from infrastructure.settings.paths import AbsolutePath, absolute
 
 
 class EventStoreSettings(BaseSettings):
@@ -23,7 +24,9 @@ class EventStoreSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEONBLUE_", extra="ignore")
 
-    data_dir: Path = Field(Path(".neonblue"), description="Directory for embedded stores.")
+    data_dir: AbsolutePath = Field(
+        Path(".neonblue"), validate_default=True, description="Directory for embedded stores."
+    )
     event_store: str = Field("", description="Event store URL; empty means SQLite in data_dir.")
     postgres_pool_size: int = Field(5, description="Connections kept open to Postgres.")
     postgres_connect_timeout: int = Field(10, description="Seconds to wait for Postgres.")
@@ -33,7 +36,11 @@ class EventStoreSettings(BaseSettings):
         url = self.event_store.strip()
         if not url or url.startswith("sqlite:///"):
             # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute.db
-            path = Path(url.removeprefix("sqlite:///")) if url else self.data_dir / "events.db"
+            path = (
+                absolute(Path(url.removeprefix("sqlite:///")))
+                if url
+                else self.data_dir / "events.db"
+            )
             path.parent.mkdir(parents=True, exist_ok=True)
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
         if url.startswith("memory:"):
@@ -58,6 +65,20 @@ class EventStoreSettings(BaseSettings):
             f"NEONBLUE_EVENT_STORE={url!r} is not understood; use sqlite:///path, "
             "postgresql://user:password@host:port/db or memory:"
         )
+
+    @property
+    def identity(self) -> str:
+        """Which store this is, without secrets (a running serve must serve the same one)."""
+        env = self.eventsourcing_env()
+        if "SQLITE_DBNAME" in env:
+            return f"sqlite:{env['SQLITE_DBNAME']}"
+        if "POSTGRES_HOST" in env:
+            schema = env.get("POSTGRES_SCHEMA", "")
+            return (
+                f"postgresql:{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/"
+                f"{env['POSTGRES_DBNAME']}{'/' + schema if schema else ''}"
+            )
+        return f"memory:{self.data_dir}"
 
     @property
     def kind(self) -> str:

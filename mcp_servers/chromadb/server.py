@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 
-from infrastructure.bootstrap import Services
+from infrastructure.settings import McpSettings
 from mcp_servers.chromadb.tools import ChromaTools
-from mcp_servers.common.settings import McpSettings
+from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.transport import add_health_route
 
 INSTRUCTIONS = (
@@ -16,12 +16,7 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(services: Services, settings: McpSettings) -> MCPServer:
-    models = services.read_models()
-    if models.clickhouse_settings.embedded:
-        # embedded chDB admits one process: leave it to the ClickHouse server and take
-        # results summaries from the event log instead
-        models.analytics_unavailable = True
+def build_server(services: ReadSide, settings: McpSettings) -> MCPServer:
     tools = ChromaTools(services, settings.catch_up)
     server = MCPServer("neonblue-chromadb", instructions=INSTRUCTIONS, log_level="WARNING")
     server.add_tool(tools.semantic_experiment_search)

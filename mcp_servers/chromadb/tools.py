@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from infrastructure.bootstrap import Services
+from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
 from mcp_servers.common.inputs import ExperimentKey, FreeText, Tag
@@ -61,8 +62,18 @@ class StoredContext(BaseModel):
     freshness: Freshness
 
 
+def _reached(runner: Any, position: int, wait_seconds: float = 5.0) -> bool:
+    """Whether the knowledge base reflects ``position`` (a follower may need a moment)."""
+    deadline = time.monotonic() + wait_seconds
+    while runner.projection.position() < position:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class ChromaTools:
-    def __init__(self, services: Services, catch_up: bool = True) -> None:
+    def __init__(self, services: ReadSide, catch_up: bool = True) -> None:
         self.services = services
         self.catch_up = catch_up
 
@@ -115,10 +126,10 @@ class ChromaTools:
         with tool_errors():
             self.services.app.add_note(experiment_id, notes, author)
             position = self.services.app.head()
-            searchable = False
+            runner = self.services.read_models().runner("knowledge")
             if self.catch_up:
-                self.services.read_models().runner("knowledge").catch_up()
-                searchable = True
+                runner.catch_up()
+            searchable = _reached(runner, position)
         return StoredContext(
             experiment_id=experiment_id,
             status="recorded",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 
-from infrastructure.bootstrap import Services
+from infrastructure.settings import McpSettings
 from mcp_servers.clickhouse.tools import ClickHouseTools
-from mcp_servers.common.settings import McpSettings
+from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.transport import add_health_route
 
 INSTRUCTIONS = (
@@ -16,7 +16,7 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(services: Services, settings: McpSettings) -> MCPServer:
+def build_server(services: ReadSide, settings: McpSettings) -> MCPServer:
     tools = ClickHouseTools(
         services, settings.catch_up, settings.max_rows, settings.query_timeout_seconds
     )

@@ -5,16 +5,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from domain.analysis import VariantSums, build_scorecard
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind, MetricRole
-from domain.statistics import AnalysisOptions, Engine, predict_experiment_trends, predictive_power
-from infrastructure.bootstrap import Services
 from mcp_servers.clickhouse import queries
 from mcp_servers.clickhouse.models import (
     DailyRow,
@@ -25,10 +22,14 @@ from mcp_servers.clickhouse.models import (
     TrendPoint,
     Trends,
 )
+from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
-from mcp_servers.common.inputs import ExperimentKey, Tag
+from mcp_servers.common.inputs import Engine, ExperimentKey, Tag
 from mcp_servers.common.models import ExperimentOut, ScorecardOut
+
+if TYPE_CHECKING:
+    from domain.analysis import VariantSums
 
 MetricKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 Dimension = Literal["device", "country"]
@@ -37,7 +38,7 @@ Dimension = Literal["device", "country"]
 class ClickHouseTools:
     def __init__(
         self,
-        services: Services,
+        services: ReadSide,
         catch_up: bool = True,
         max_rows: int = 1000,
         timeout: float = 10.0,
@@ -71,6 +72,8 @@ class ClickHouseTools:
     ) -> Insights:
         """Full analysis from the analytics read model (CUPED when pre-data exists) and
         plain-language findings: SRM, each metric's verdict, guardrails."""
+        from domain.statistics import AnalysisOptions
+
         with tool_errors():
             experiment = self._experiment(experiment_id)
             card = self._model().scorecard(experiment, AnalysisOptions(engine=engine), cuped)
@@ -127,7 +130,10 @@ class ClickHouseTools:
         ]
         if len(series) < 3:
             raise ToolError(f"{experiment_id} has {len(series)} day(s) of data; trends need 3.")
-        forecast = predict_experiment_trends(series, days_ahead)
+        from domain.statistics import AnalysisOptions, predictive_power
+        from domain.statistics import predict_experiment_trends as holt_forecast
+
+        forecast = holt_forecast(series, days_ahead)
         sums = model.scorecard(experiment, AnalysisOptions(engine="frequentist"), cuped=False)
         row = next((r for r in sums.rows if r.metric == target and r.variant == treatment), None)
         power = None
@@ -270,6 +276,9 @@ def _cumulative_lift(
 def _segment_rows(
     experiment: Experiment, metric: str, raw: list[tuple[Any, ...]]
 ) -> list[SegmentRow]:
+    from domain.analysis import VariantSums, build_scorecard
+    from domain.statistics import AnalysisOptions
+
     by_segment: dict[str, dict[str, VariantSums]] = defaultdict(dict)
     for segment, variant, users, total, squares in raw:
         by_segment[segment or "unknown"][variant] = VariantSums(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -18,3 +18,6 @@ UserId = Annotated[
 ]
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 FreeText = Annotated[str, Field(min_length=1, max_length=2000)]
+Engine = Literal["frequentist", "sequential", "bayesian"]
+"""The statistics engines (`domain.statistics.Engine`; a test keeps them equal). Declared
+here so that registering tools does not import the statistics engine (and scipy)."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from domain.analysis import MetricRow, Scorecard
-from domain.experiments.aggregate import Experiment
+if TYPE_CHECKING:
+    from domain.analysis import MetricRow, Scorecard
+    from domain.experiments.aggregate import Experiment
 
 
 class VariantOut(BaseModel):

@@ -1,16 +1,19 @@
 """Where tools read per-variant sufficient statistics from.
 
-A read model (ClickHouse, Postgres) answers quickly at its own position; the event log
-replay answers exactly at the head. Both implement `ResultsSource`.
+The relational read model answers in a few SQL aggregates over one experiment's
+participants, at its own position (caught up first when the server runs on its own;
+`neonblue serve` keeps it following the log). The event log is replayed for audit only.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
-from domain.analysis import VariantSums
-from infrastructure.application import NeonBlue
-from infrastructure.log_statistics import ReplayedSums
+if TYPE_CHECKING:
+    from domain.analysis import VariantSums
+    from infrastructure.application import NeonBlue
+    from projections.relational.model import RelationalModel
 
 
 class ResultsSource(Protocol):
@@ -25,17 +28,23 @@ class ResultsSource(Protocol):
         ...
 
 
-class EventLogSource:
-    """Replays the event log: always current; one replay per log head serves every
-    experiment (the cost of a replay grows with the log)."""
+class RelationalSource:
+    """Per-variant sums from the relational read model."""
 
-    name = "event_store"
+    name = "relational"
 
-    def __init__(self, app: NeonBlue) -> None:
-        self.replayed = ReplayedSums(app)
+    def __init__(
+        self, app: NeonBlue, model: RelationalModel, refresh: Callable[[], object] | None = None
+    ) -> None:
+        self.app = app
+        self.model = model
+        self.refresh = refresh  # brings the model up to the head before each answer
 
     def variant_sums(self, experiment_key: str) -> dict[str, VariantSums]:
-        return self.replayed.of(experiment_key)
+        experiment = self.app.experiment(experiment_key)
+        if self.refresh is not None:
+            self.refresh()
+        return self.model.variant_sums(experiment)
 
     def position(self) -> int:
-        return self.replayed.position
+        return self.model.position()

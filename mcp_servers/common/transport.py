@@ -82,11 +82,20 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     token: str | None = None,
+    name: str = "",
 ) -> None:
     """Blocks serving ``server``; stdout is the protocol channel under stdio."""
     if transport == "stdio":
         server.run("stdio")
         return
+    import sys
+
     import uvicorn
 
-    uvicorn.run(http_app(server, host, token), host=host, port=port, log_level="warning")
+    app = http_app(server, host, token)  # refuses an unsafe configuration before announcing
+    print(
+        f"Serving {name or server.name} on http://{host}:{port}/mcp "
+        f"({'token required' if token else 'no token: loopback only'}).",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")

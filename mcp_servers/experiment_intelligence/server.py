@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from infrastructure.bootstrap import Services
+from infrastructure.application import NeonBlue
 from mcp_servers.common.transport import add_health_route
-from mcp_servers.experiment_intelligence.tools import IntelligenceTools
+from mcp_servers.experiment_intelligence.tools import Agents, IntelligenceTools
 
 INSTRUCTIONS = (
     "NeonBlue's experiment intelligence: recommendations (ship / stop / extend / fix SRM / "
@@ -19,12 +18,12 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(services: Services, servers: dict[str, Any] | None = None) -> MCPServer:
-    tools = IntelligenceTools(services, servers)
+def build_server(app: NeonBlue, agents: Agents) -> MCPServer:
+    tools = IntelligenceTools(app, agents)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[None]:
-        async with tools.connected():  # the read-model servers, for this server's lifetime
+        async with agents.connected():  # the read-model servers (no-op when already held)
             yield
 
     server = MCPServer(
@@ -35,5 +34,5 @@ def build_server(services: Services, servers: dict[str, Any] | None = None) -> M
     )
     server.add_tool(tools.recommend_experiment_optimization)
     server.add_tool(tools.natural_language_analytics)
-    add_health_route(server, lambda: {"head": services.app.head()})
+    add_health_route(server, lambda: {"head": app.head()})
     return server

@@ -1,21 +1,30 @@
-"""Tools that run NeonBlue's agent graphs (which read through the other MCP servers)."""
+"""Tools that run NeonBlue's agent graphs (which read through the other MCP servers).
+
+The graphs arrive as an `Agents` object from the composition root: this package never
+imports `agents`, and the agents reach the other servers only as MCP clients.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
-import anyio
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from agents.common.servers import stdio_servers
-from agents.common.toolbox import McpToolbox
-from infrastructure.bootstrap import Services
+from infrastructure.application import NeonBlue
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
 from mcp_servers.common.inputs import ExperimentKey, FreeText
+
+
+class Agents(Protocol):
+    """The agent graphs, connected to the read-model servers."""
+
+    def connected(self) -> AbstractAsyncContextManager[Any]: ...
+
+    async def ask(self, question: str) -> dict[str, Any]: ...
+
+    async def recommend(self, experiment_key: str) -> dict[str, Any]: ...
 
 
 class RecommendationOut(BaseModel):
@@ -42,31 +51,14 @@ class AnswerOut(BaseModel):
 
 
 class IntelligenceTools:
-    """Runs the graphs over one set of MCP connections opened for the server's lifetime
-    (see `server.py`); runs are serialised so each records only its own tool calls."""
+    """Runs the graphs; each run records its own tool calls, so runs may overlap."""
 
-    def __init__(self, services: Services, servers: dict[str, Any] | None = None) -> None:
-        self.services = services
-        self.servers = servers
-        self.toolbox: McpToolbox | None = None
-        self._lock = anyio.Lock()
-
-    @asynccontextmanager
-    async def connected(self) -> AsyncIterator[None]:
-        async with McpToolbox(self.servers or stdio_servers(self.services.event_store)) as box:
-            self.toolbox = box
-            try:
-                yield
-            finally:
-                self.toolbox = None
-
-    def _toolbox(self) -> McpToolbox:
-        if self.toolbox is None:
-            raise ToolError("The agent's MCP connections are not open; restart the server.")
-        return self.toolbox
+    def __init__(self, app: NeonBlue, agents: Agents) -> None:
+        self.app = app
+        self.agents = agents
 
     def _fresh(self) -> Freshness:
-        head = self.services.app.head()
+        head = self.app.head()
         return Freshness.of("event_store", head, head)
 
     async def recommend_experiment_optimization(
@@ -74,12 +66,9 @@ class IntelligenceTools:
     ) -> RecommendationOut:
         """Analyse an experiment (SRM, sequential significance, guardrails, power) and recommend
         what to do; changes to a running experiment wait for a person's approval."""
-        from agents.intelligence.runner import recommend_with
-
         with tool_errors():
-            self.services.app.experiment(experiment_id)
-            async with self._lock:
-                state = await recommend_with(self.services, self._toolbox(), experiment_id)
+            self.app.experiment(experiment_id)
+            state = await self.agents.recommend(experiment_id)
         proposal = state["proposal"]
         return RecommendationOut(
             experiment_id=experiment_id,
@@ -96,11 +85,8 @@ class IntelligenceTools:
 
     async def natural_language_analytics(self, question: FreeText) -> AnswerOut:
         """Answer a question about experiments in plain language, with the sources used."""
-        from agents.analytics.runner import ask_with
-
         with tool_errors():
-            async with self._lock:
-                state = await ask_with(self.services, self._toolbox(), question)
+            state = await self.agents.ask(question)
         return AnswerOut(
             question=question,
             intent=(state.get("parsed") or {}).get("intent"),

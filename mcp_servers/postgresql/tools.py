@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from domain.analysis import VariantSums, build_scorecard
 from domain.bucketing import bucket_ranges
 from domain.experiments.aggregate import Experiment
 from domain.experiments.aggregate import experiment_id as experiment_uuid
 from domain.experiments.values import Status
-from domain.statistics import AnalysisOptions, Engine, variant_mismatch_check
 from infrastructure.application import NeonBlue
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
-from mcp_servers.common.inputs import ExperimentKey, Tag, UserId
+from mcp_servers.common.inputs import Engine, ExperimentKey, Tag, UserId
 from mcp_servers.common.models import ExperimentOut, ScorecardOut
 from mcp_servers.common.sources import ResultsSource
+
+if TYPE_CHECKING:
+    from domain.analysis import VariantSums
 
 
 class ExperimentList(BaseModel):
@@ -133,6 +134,9 @@ class PostgresTools:
         ``engine``: sequential (default; valid however often results are looked at),
         frequentist (fixed horizon) or bayesian.
         """
+        from domain.analysis import build_scorecard
+        from domain.statistics import AnalysisOptions
+
         with tool_errors():
             experiment = self.app.experiment(experiment_id)
             sums = self.results.variant_sums(experiment_id)
@@ -248,6 +252,8 @@ def _event_data(event: object) -> dict[str, Any]:
 def _health_findings(
     experiment: Experiment, srm_p: float, mismatch: bool, sums: dict[str, VariantSums]
 ) -> list[str]:
+    from domain.statistics import variant_mismatch_check
+
     findings = []
     if mismatch:
         findings.append(

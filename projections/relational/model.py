@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from domain.experiments.values import MetricKind
 from infrastructure.application import NeonBlue
 from infrastructure.settings import EventStoreSettings
+from projections.relational import queries
 from projections.relational.projection import NAME, RelationalProjection, SqlConnection
+
+if TYPE_CHECKING:
+    from domain.analysis import VariantSums
+    from domain.experiments.aggregate import Experiment
 
 SCHEMA = "read_model"
 
@@ -32,6 +39,8 @@ class RelationalModel:
         self.schema = schema
         self.postgres = settings.kind == "postgresql"
         self._connections: list[SqlConnection] = []
+        self._reader: RelationalProjection | None = None
+        self._reading = threading.Lock()  # one read connection, shared by tool threads
 
     # -- connections ------------------------------------------------------------------------
 
@@ -61,6 +70,29 @@ class RelationalModel:
         for connection in self._connections:
             connection.close()
         self._connections.clear()
+        self._reader = None
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def variant_sums(self, experiment: Experiment) -> dict[str, VariantSums]:
+        """Per-variant sufficient statistics of one experiment (see `queries`)."""
+        ratios = [
+            (m.numerator, m.denominator)
+            for m in experiment.metrics
+            if m.kind == MetricKind.RATIO and m.numerator and m.denominator
+        ]
+        with self._reading:
+            reader = self._read_connection()
+            return queries.variant_sums(reader.db, reader.prefix, experiment.key, ratios)
+
+    def position(self) -> int:
+        with self._reading:
+            return self._read_connection().position()
+
+    def _read_connection(self) -> RelationalProjection:
+        if self._reader is None:
+            self._reader = self.projection()
+        return self._reader
 
     # -- projections ------------------------------------------------------------------------
 
@@ -85,6 +117,11 @@ class RelationalModel:
         return projection
 
     def switch(self, projection: Any) -> str:
+        with self._reading:  # readers re-open on the new copy
+            if self._reader is not None:
+                self._reader.db.close()
+                self._connections.remove(self._reader.db)
+                self._reader = None
         if self.postgres:
             db = projection.db
             old = f"{self.schema}_old"

@@ -16,10 +16,12 @@ from uuid import UUID
 
 from domain.experiments.aggregate import Experiment
 from infrastructure.application import NeonBlue
-from projections.log import ENROLLED, EXPOSED, METRIC_RECORDED, LogEvent
-from projections.relational.schema import ORDER, create_statements
+from projections.log import ENROLLED, EXPOSED, METRIC_RECORDED, VARIANT_MISMATCH, LogEvent
+from projections.relational.schema import ORDER, TABLES, VERSION, create_statements
 
 NAME = "relational"
+SCHEMA_KEY = "relational.schema_version"  # a row of projection_positions
+PARTICIPANT_TOPICS = (EXPOSED, METRIC_RECORDED, VARIANT_MISMATCH)
 
 
 class SqlConnection:
@@ -73,9 +75,25 @@ class RelationalProjection:
         self._users: dict[str, tuple[str, str, str | None, bool]] = {}
 
     def setup(self) -> None:
+        """Creates the tables; a model written by another schema version is dropped first
+        (read models are disposable: it is rebuilt from the log)."""
         with self.db.transaction():
             for statement in create_statements(self.prefix):
                 self.db.execute(statement)
+            stored = self.db.rows(
+                f"SELECT position FROM {self.prefix}projection_positions WHERE name = ?",
+                (SCHEMA_KEY,),
+            )
+            if stored and int(stored[0][0]) == VERSION:
+                return
+            for table in TABLES:
+                self.db.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+            for statement in create_statements(self.prefix):
+                self.db.execute(statement)
+            self.db.execute(
+                f"INSERT INTO {self.prefix}projection_positions VALUES (?, ?)",
+                (SCHEMA_KEY, VERSION),
+            )
 
     def position(self) -> int:
         found = self.db.rows(
@@ -93,11 +111,13 @@ class RelationalProjection:
 
     def _process(self, events: list[LogEvent], position: int) -> None:
         p = self.prefix
-        self._load([e.originator_id for e in events if e.topic in (EXPOSED, METRIC_RECORDED)])
+        self._load([e.originator_id for e in events if e.topic in PARTICIPANT_TOPICS])
         experiments: dict[str, int] = {}
         new_assignments: list[tuple[Any, ...]] = []
         exposures: dict[str, list[Any]] = {}
         metric_counts: dict[str, int] = defaultdict(int)
+        values: dict[tuple[str, str], list[float]] = {}  # (pid, metric) -> [total, events]
+        mismatched: set[str] = set()
         users: dict[str, list[Any]] = {}
         daily: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         for event in events:
@@ -112,12 +132,19 @@ class RelationalProjection:
                 seen = users.setdefault(user, [at, 0])
                 seen[0], seen[1] = min(seen[0], at), seen[1] + 1
                 daily[(key, at[:10], variant or "")][0] += 1
-            elif pid in self._users and event.topic in (EXPOSED, METRIC_RECORDED):
+            elif pid in self._users and event.topic in PARTICIPANT_TOPICS:
                 key, user, variant, exposed = self._users[pid]
+                if event.topic == VARIANT_MISMATCH:
+                    mismatched.add(pid)
+                    continue
                 at = data["at"]["_data_"] if isinstance(data["at"], dict) else str(data["at"])
                 if event.topic == METRIC_RECORDED:
                     metric_counts[pid] += 1
                     daily[(key, at[:10], variant or "")][2] += 1
+                    if data["excluded"] is None:
+                        total = values.setdefault((pid, data["metric"]), [0.0, 0])
+                        total[0] += data["value"]
+                        total[1] += 1
                     continue
                 entry = exposures.setdefault(pid, [0, None])
                 entry[0] += 1
@@ -128,7 +155,7 @@ class RelationalProjection:
         for experiment_id, version in experiments.items():
             self._write_experiment(self.app.repository.get(UUID(experiment_id), version=version))
         self.db.executemany(
-            f"INSERT INTO {p}assignments VALUES (?, ?, ?, ?, ?, ?, NULL, 0, 0)", new_assignments
+            f"INSERT INTO {p}assignments VALUES (?, ?, ?, ?, ?, ?, NULL, 0, 0, 0)", new_assignments
         )
         self.db.executemany(
             f"UPDATE {p}assignments SET exposures = exposures + ?, "
@@ -139,6 +166,16 @@ class RelationalProjection:
             f"UPDATE {p}assignments SET metric_events = metric_events + ? "
             "WHERE participation_id = ?",
             [(n, pid) for pid, n in metric_counts.items()],
+        )
+        self.db.executemany(
+            f"UPDATE {p}assignments SET mismatched = 1 WHERE participation_id = ?",
+            [(pid,) for pid in sorted(mismatched)],
+        )
+        self.db.executemany(
+            f"INSERT INTO {p}user_metrics AS m VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (participation_id, metric) DO UPDATE SET "
+            "value = m.value + excluded.value, events = m.events + excluded.events",
+            [(pid, metric, total, n) for (pid, metric), (total, n) in values.items()],
         )
         self.db.executemany(
             f"INSERT INTO {p}users AS u VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "

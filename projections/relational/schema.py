@@ -6,9 +6,15 @@ The seed's SQL runs on it unchanged::
     JOIN assignments a ON e.id = a.experiment_id JOIN users u ON a.user_id = u.user_id
 
 ``experiments.id`` is the experiment key (the wire format's ``experiment_id``).
+``user_metrics`` holds each participant's total per metric over the events counted in the
+analysis (not excluded as before exposure or after stop): the per-user values whose sums
+and sums of squares per variant are the sufficient statistics (`projections.relational.sums`).
 """
 
 from __future__ import annotations
+
+VERSION = 2
+"""Bumped when a table changes: a model of another version is dropped and rebuilt."""
 
 TABLES: dict[str, str] = {
     "experiments": """
@@ -31,7 +37,12 @@ TABLES: dict[str, str] = {
     "assignments": """
         participation_id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, user_id TEXT NOT NULL,
         variant TEXT, source TEXT NOT NULL, assigned_at TIMESTAMPTZ NOT NULL,
-        first_exposed_at TIMESTAMPTZ, exposures INTEGER NOT NULL, metric_events INTEGER NOT NULL
+        first_exposed_at TIMESTAMPTZ, exposures INTEGER NOT NULL, metric_events INTEGER NOT NULL,
+        mismatched INTEGER NOT NULL DEFAULT 0
+    """,
+    "user_metrics": """
+        participation_id TEXT NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
+        events INTEGER NOT NULL, PRIMARY KEY (participation_id, metric)
     """,
     "users": """
         user_id TEXT PRIMARY KEY, first_seen_at TIMESTAMPTZ NOT NULL,
@@ -55,6 +66,7 @@ ORDER = {
     "variants": "experiment_id, key",
     "metrics": "experiment_id, key",
     "assignments": "participation_id",
+    "user_metrics": "participation_id, metric",
     "users": "user_id",
     "daily_participation": "experiment_id, day, variant",
 }

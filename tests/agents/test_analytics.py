@@ -12,7 +12,6 @@ import anyio
 import pytest
 
 from agents.analytics.runner import ask_with
-from agents.common.servers import stdio_servers
 from agents.common.toolbox import McpToolbox
 from domain import bucketing
 from infrastructure.bootstrap import bootstrap
@@ -139,7 +138,7 @@ def test_thirty_plus_questions_route_and_answer(store):
 
     async def main() -> list[State]:
         with bootstrap(store) as services:
-            async with McpToolbox(stdio_servers(store)) as toolbox:
+            async with McpToolbox(services.read_servers()) as toolbox:
                 return [await ask_with(services, toolbox, q) for q, *_ in QUESTIONS]
 
     states = anyio.run(main)

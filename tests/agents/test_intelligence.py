@@ -25,7 +25,7 @@ def settings_for(data_dir: Path) -> EventStoreSettings:
 def test_each_situation_gets_the_right_recommendation(scenario_dir):
     with bootstrap(settings_for(scenario_dir)) as services:
         for key, (*_, expected) in SCENARIOS.items():
-            state = anyio.run(recommend_for, services, key)
+            state = anyio.run(recommend_for, services, key, services.read_servers())
             assert state["proposal"]["action"] == expected, (key, state["narrative"])
             assert state["waiting_for_approval"] == (expected in ("fix_srm", "stop", "ship"))
             assert state["tool_calls"][0]["tool"] == "analyze_experiment_data"
@@ -101,7 +101,7 @@ def test_rejection_changes_nothing(scenario_dir):
 
 def test_recorded_recommendations_replay_from_the_log(scenario_dir):
     with bootstrap(settings_for(scenario_dir)) as services:
-        anyio.run(recommend_for, services, "srm-checkout")
+        anyio.run(recommend_for, services, "srm-checkout", services.read_servers())
         names = [e.name for e in services.app.log() if e.name.startswith("Recommendation")]
         (recommendation,) = recommendations(services.app)
         events = list(services.app.events.get(recommendation.id))

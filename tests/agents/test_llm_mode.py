@@ -9,7 +9,6 @@ import pytest
 
 from agents.analytics.runner import ask
 from agents.common.llm import LlmSettings
-from agents.common.servers import stdio_servers
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import EventStoreSettings
 from tests.support.openai_stub import running_stub
@@ -29,7 +28,7 @@ def test_the_model_plans_tool_calls_and_numbers_come_from_tools(scenario_dir, st
             ask,
             services,
             "How is winner-pricing doing?",
-            stdio_servers(settings),
+            services.read_servers(),
             LlmSettings(base_url=url, api_key="test"),
         )
     (tool_result,) = state["result"]["tool_results"]
@@ -54,7 +53,7 @@ def test_tool_errors_reach_the_model(scenario_dir, stub):
             ask,
             services,
             "How is no-such-thing doing?",
-            stdio_servers(settings),
+            services.read_servers(),
             LlmSettings(base_url=url),
         )
     assert "No experiment with key 'no-such-thing'" in state["answer"]
@@ -67,7 +66,7 @@ def test_intelligence_narrative_from_the_model(scenario_dir, stub, monkeypatch):
     monkeypatch.setenv("NEONBLUE_LLM_BASE_URL", url)
     settings = EventStoreSettings(data_dir=scenario_dir, event_store="")
     with bootstrap(settings) as services:
-        state = anyio.run(recommend_for, services, "harmful-video")
+        state = anyio.run(recommend_for, services, "harmful-video", services.read_servers())
     assert state["proposal"]["action"] == "stop"  # the decision is the policy's, not the model's
     assert state["narrative"].startswith("NARRATIVE (stub model)")
     sent = json.loads(model.requests[-1]["messages"][-1]["content"])

@@ -9,7 +9,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-from agents.common.servers import stdio_servers
 from agents.common.toolbox import McpToolbox
 from agents.optimization.process import optimise_once
 from domain.experiments.values import Variant
@@ -65,7 +64,7 @@ def store(tmp_path: Path) -> EventStoreSettings:
 def run_once(settings: EventStoreSettings):
     async def main():
         with bootstrap(settings) as services:
-            async with McpToolbox(stdio_servers(settings)) as toolbox:
+            async with McpToolbox(services.read_servers()) as toolbox:
                 return await optimise_once(services, toolbox, seed=1)
 
     return {o.experiment_key: o for o in anyio.run(main)}

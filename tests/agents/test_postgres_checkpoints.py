@@ -29,7 +29,7 @@ def test_approval_resumes_from_postgres_checkpoints(postgres, tmp_path):
         )
         while batch := list(islice(commands, 2000)):
             app.record(batch)
-        state = anyio.run(recommend_for, services, plan.key)
+        state = anyio.run(recommend_for, services, plan.key, services.read_servers())
     assert state["proposal"]["action"] == expected and state["waiting_for_approval"]
 
     with psycopg.connect(url) as conn:  # the paused run lives in Postgres, not in a file

@@ -11,7 +11,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-from agents.common.servers import stdio_servers
 from agents.common.toolbox import McpToolbox
 from agents.router.runner import route_with
 from domain.ingestion.rules import RuleError, suggest_rule
@@ -72,7 +71,7 @@ def test_unknown_type_rule_learned_approved_and_applied(store):
         assert stats.unclassified == 5 and stats.dead_lettered == 0
 
         async def triage():
-            async with McpToolbox(stdio_servers(store, ("postgresql",))) as toolbox:
+            async with McpToolbox({"postgresql": services.mcp_server("postgresql")}) as toolbox:
                 return await route_with(services, toolbox, "triage")
 
         state = anyio.run(triage)
@@ -135,7 +134,7 @@ def test_requests_are_routed(store):
 
     async def main():
         with bootstrap(store) as services:
-            async with McpToolbox(stdio_servers(store)) as toolbox:
+            async with McpToolbox(services.read_servers()) as toolbox:
                 return [
                     await route_with(services, toolbox, r)
                     for r in ("Which experiments are running?", EXPERIMENT, event, unknown)

@@ -1,4 +1,4 @@
-"""Settings of the MCP servers' transports."""
+"""Settings of the MCP servers: their HTTP transport and answer limits."""
 
 from __future__ import annotations
 

@@ -1,0 +1,68 @@
+"""`neonblue serve`: follow the log with every projection and serve the read side on one port."""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated
+
+import typer
+
+from infrastructure.cli.console import error_console
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default NEONBLUE_SERVE_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default NEONBLUE_SERVE_PORT, 8765).")] = None,
+) -> None:
+    """Run the read side: projections following the log, the four MCP servers at
+    /mcp/<name>, the agents, /health and /metrics. Ctrl-C or SIGTERM stop it cleanly;
+    a kill loses nothing (every projection resumes from its stored position)."""
+    import uvicorn
+
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.serve.app import ServeApp
+    from infrastructure.serve.discovery import remove_marker, write_marker
+    from infrastructure.settings import ConfigurationError, McpSettings, ServeSettings
+
+    settings = ServeSettings()
+    host, port = host or settings.host, port if port is not None else settings.port
+    token = (McpSettings().token or "").strip() or None
+    _check_port(host, port, ConfigurationError)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+
+    with bootstrap(follows_log=True) as services:
+        store = services.event_store
+
+        def ready() -> None:
+            write_marker(store.data_dir, url, store.identity)
+            error_console.print(
+                f"Serving {store.identity} on {url}: MCP at {url}/mcp/<server> "
+                f"(postgresql, clickhouse, chromadb, experiment_intelligence), {url}/health, "
+                f"{url}/metrics ({'token required' if token else 'no token: loopback only'})."
+            )
+
+        app = ServeApp(services, host, token, settings.poll_seconds, on_ready=ready)
+        server = uvicorn.Server(
+            uvicorn.Config(app.asgi(), host=host, port=port, log_level="warning", lifespan="on")
+        )
+        try:
+            server.run()
+        finally:
+            remove_marker(store.data_dir)
+    error_console.print("Stopped.")
+
+
+def _check_port(host: str, port: int, error: type[Exception]) -> None:
+    """A clear message instead of uvicorn's when the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as reason:
+            raise error(
+                f"Cannot listen on {host}:{port} ({reason.strerror}); is another serve running? "
+                "Choose another --port or NEONBLUE_SERVE_PORT."
+            ) from None

@@ -1,0 +1,114 @@
+"""The answers the CLI prints, computed in this process or fetched from `neonblue serve`.
+
+Both sides run the same functions (`LocalReadSide`); a running `serve` runs them over the
+stores it owns and the CLI only renders its JSON (`RemoteReadSide`), so an answer is the
+same either way. Results are plain JSON-able dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from infrastructure.bootstrap import Services
+
+ENGINES = ("frequentist", "sequential", "bayesian")
+
+
+class ReadSide(Protocol):
+    where: str
+    """"this process" or the URL of the serve that answered."""
+
+    def results(self, experiment: str, engine: str, cuped: bool) -> dict[str, Any]: ...
+
+    def projections(self) -> list[dict[str, Any]]: ...
+
+    def ask(self, question: str) -> dict[str, Any]: ...
+
+    def recommend(self, experiment: str) -> dict[str, Any]: ...
+
+
+ASK_KEYS = ("question", "mode", "parsed", "answer", "sources", "recommendation_id")
+RECOMMEND_KEYS = (
+    "experiment_key",
+    "run_id",
+    "proposal",
+    "narrative",
+    "recommendation_id",
+    "waiting_for_approval",
+    "tool_calls",
+    "notes",
+)
+
+
+class LocalReadSide:
+    """Opens the read models in this process (what `serve` runs for its clients)."""
+
+    where = "this process"
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def results(self, experiment: str, engine: str, cuped: bool) -> dict[str, Any]:
+        from domain.statistics import AnalysisOptions
+        from infrastructure.settings import ConfigurationError
+
+        if engine not in ENGINES:
+            raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        definition = self.services.app.experiment(experiment)
+        models = self.services.read_models()
+        runner = models.runner("analytics")
+        if self.services.catch_up:
+            runner.catch_up()
+        card = models.analytics().scorecard(
+            definition, AnalysisOptions(engine=engine), cuped=cuped  # type: ignore[arg-type]
+        )
+        return {"scorecard": asdict(card), "position": runner.projection.position()}
+
+    def projections(self) -> list[dict[str, Any]]:
+        return [status.as_dict() for status in self.services.read_models().status()]
+
+    def ask(self, question: str) -> dict[str, Any]:
+        import anyio
+
+        return anyio.run(self.ask_async, question)
+
+    async def ask_async(self, question: str) -> dict[str, Any]:
+        runner = self.services.agents()
+        async with runner.connected():
+            state = await runner.ask(question)
+        return jsonable({k: state.get(k) for k in ASK_KEYS})
+
+    def recommend(self, experiment: str) -> dict[str, Any]:
+        import anyio
+
+        return anyio.run(self.recommend_async, experiment)
+
+    async def recommend_async(self, experiment: str) -> dict[str, Any]:
+        self.services.app.experiment(experiment)  # a clear error for an unknown key first
+        runner = self.services.agents()
+        async with runner.connected():
+            state = await runner.recommend(experiment)
+        return jsonable({k: state.get(k) for k in RECOMMEND_KEYS})
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as the JSON it travels as (so local and remote answers are equal)."""
+    return json.loads(dumps(value))
+
+
+def dumps(value: Any) -> str:
+    """JSON that keeps NaN/inf (statistics may be undefined); other objects as strings."""
+    return json.dumps(value, default=str, allow_nan=True)
+
+
+def scorecard_of(answer: dict[str, Any]) -> Any:
+    """The `Scorecard` of a `results` answer, for rendering."""
+    from pydantic import TypeAdapter
+
+    from domain.analysis import Scorecard
+
+    return TypeAdapter(Scorecard).validate_python(answer["scorecard"])
+

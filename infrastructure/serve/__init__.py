@@ -1,0 +1,1 @@
+"""`neonblue serve`: the long-running home of the read side (ARCHITECTURE principle 8)."""

@@ -1,0 +1,177 @@
+"""The ASGI app of `neonblue serve`: four MCP servers, the CLI's API, /health, /metrics.
+
+| path | what |
+|---|---|
+| ``/mcp/<server>`` | streamable HTTP of postgresql, clickhouse, chromadb, experiment_intelligence |
+| ``/api/...`` | the answers the CLI renders (`infrastructure.read_side`) |
+| ``/health`` | status and each projection's position and lag (no token needed) |
+| ``/metrics`` | Prometheus text format |
+
+The MCP servers and the agents are built once by the composition root; the agents reach
+the servers in this process through the SDK's in-memory transport.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.errors import DomainError
+from infrastructure.bootstrap import SERVER_NAMES, Services
+from infrastructure.read_side import LocalReadSide, dumps
+from infrastructure.serve.follower import ProjectionFollower
+from infrastructure.serve.metrics import ServeMetrics
+from infrastructure.settings import ConfigurationError
+from mcp_servers.common.transport import ASGIApp, BearerTokenMiddleware, is_loopback
+
+PROJECTIONS = ("analytics", "relational", "knowledge")
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(dumps(body), status_code=status, media_type="application/json")
+
+
+class ServeApp:
+    """Holds what the routes use; `asgi()` is the app uvicorn runs."""
+
+    def __init__(
+        self,
+        services: Services,
+        host: str = "127.0.0.1",
+        token: str | None = None,
+        poll_seconds: float = 0.2,
+        on_ready: Any = None,
+    ) -> None:
+        if not is_loopback(host) and not token:
+            raise ConfigurationError(
+                f"Refusing to serve on {host} without a token: set NEONBLUE_MCP_TOKEN "
+                "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1."
+            )
+        self.services = services
+        self.host = host
+        self.token = token
+        self.on_ready = on_ready
+        self.metrics = ServeMetrics()
+        self.read_side = LocalReadSide(services)
+        self.follower = ProjectionFollower(
+            services.read_models(), PROJECTIONS, poll_seconds, self.metrics.follower
+        )
+        self.servers = {name: services.mcp_server(name) for name in SERVER_NAMES}
+
+    def asgi(self) -> ASGIApp:
+        routes = [
+            Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.prometheus, methods=["GET"]),
+            Route("/api/results", self.results, methods=["GET"]),
+            Route("/api/projections", self.projections, methods=["GET"]),
+            Route("/api/ask", self.ask, methods=["POST"]),
+            Route("/api/recommend", self.recommend, methods=["POST"]),
+        ]
+        for name, server in self.servers.items():
+            server.streamable_http_app(json_response=True, host=self.host)  # its session manager
+            routes.append(Route(f"/mcp/{name}", StreamableHTTPASGIApp(server.session_manager)))
+        app: ASGIApp = Starlette(routes=routes, lifespan=self.lifespan)
+        return BearerTokenMiddleware(app, self.token) if self.token else app
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        for name, server in self.servers.items():
+            tools = {tool.name for tool in await server.list_tools()}
+            server.middleware.append(self.metrics.tool_middleware(name, tools))
+        await anyio.to_thread.run_sync(self.follower.start)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for server in self.servers.values():
+                    await stack.enter_async_context(server.session_manager.run())
+                await stack.enter_async_context(self.services.agents().connected())
+                if self.on_ready is not None:
+                    self.on_ready()
+                yield
+        finally:
+            await anyio.to_thread.run_sync(self.follower.stop)
+
+    # -- routes -----------------------------------------------------------------------------
+
+    async def health(self, _: Request) -> Response:
+        statuses = await anyio.to_thread.run_sync(self.follower.statuses)
+        return json_response(
+            {
+                "status": "ok",
+                "store": self.services.event_store.identity,
+                "data_dir": str(self.services.event_store.data_dir),
+                "head": max((s.head for s in statuses), default=0),
+                "projections": [
+                    {**s.as_dict(), "error": self.follower.errors.get(s.name)} for s in statuses
+                ],
+                "mcp": [f"/mcp/{name}" for name in self.servers],
+            }
+        )
+
+    async def prometheus(self, _: Request) -> Response:
+        body = await anyio.to_thread.run_sync(self.metrics.render, self.follower)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def results(self, request: Request) -> Response:
+        params = request.query_params
+        return await self._answer(
+            "results",
+            anyio.to_thread.run_sync,
+            self.read_side.results,
+            params.get("experiment", ""),
+            params.get("engine", "sequential"),
+            params.get("cuped", "true") != "false",
+        )
+
+    async def projections(self, _: Request) -> Response:
+        statuses = await anyio.to_thread.run_sync(self.follower.statuses)
+        return json_response([s.as_dict() for s in statuses])
+
+    async def ask(self, request: Request) -> Response:
+        body = await _body(request)
+        return await self._answer("ask", _call, self.read_side.ask_async, body.get("question", ""))
+
+    async def recommend(self, request: Request) -> Response:
+        body = await _body(request)
+        return await self._answer(
+            "recommend", _call, self.read_side.recommend_async, body.get("experiment", "")
+        )
+
+    async def _answer(self, endpoint: str, runner: Any, fn: Any, *args: Any) -> Response:
+        outcome, status, body = "ok", 200, None
+        try:
+            body = await runner(fn, *args)
+        except DomainError as error:
+            outcome, status, body = "domain", 422, {"kind": "domain", "error": str(error)}
+        except ConfigurationError as error:
+            outcome, status = "configuration", 400
+            body = {"kind": "configuration", "error": str(error)}
+        except Exception as error:  # reported to the client as one line, logged in full
+            import logging
+
+            logging.getLogger("neonblue.serve").exception("%s failed", endpoint)
+            outcome, status = "error", 500
+            body = {"kind": "internal", "error": f"{type(error).__name__}: {error}"[:500]}
+        self.metrics.api_calls.labels(endpoint, outcome).inc()
+        return json_response(body, status)
+
+
+async def _call(fn: Any, *args: Any) -> Any:
+    return await fn(*args)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    import json
+
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,63 @@
+"""The CLI's side of `neonblue serve`: the same `ReadSide` answers, over HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from infrastructure.serve.discovery import ServeAddress
+
+if TYPE_CHECKING:
+    import httpx
+
+
+class ServeError(Exception):
+    """An answer from serve that is an error; ``kind`` says which (domain, configuration)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class RemoteReadSide:
+    """Asks a running serve; raises `ServeError` with serve's message on failure."""
+
+    def __init__(self, address: ServeAddress, timeout: float = 300.0) -> None:
+        self.where = address.url
+        import httpx
+
+        headers = {"Authorization": f"Bearer {address.token}"} if address.token else {}
+        self.http = httpx.Client(base_url=address.url, headers=headers, timeout=timeout)
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self._answer(self.http.get(path, params=params))
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._answer(self.http.post(path, content=json.dumps(body)))
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> Any:
+        try:
+            body = json.loads(response.text) if response.text else {}
+        except ValueError:
+            body = {"error": f"HTTP {response.status_code}: {response.text[:200]}"}
+        if response.status_code >= 400 or not isinstance(body, (dict, list)):
+            raise ServeError(body.get("kind", "error"), body.get("error", response.text))
+        return body
+
+    def results(self, experiment: str, engine: str, cuped: bool) -> dict[str, Any]:
+        return self._get(
+            "/api/results", experiment=experiment, engine=engine, cuped=str(cuped).lower()
+        )
+
+    def projections(self) -> list[dict[str, Any]]:
+        return self._get("/api/projections")
+
+    def ask(self, question: str) -> dict[str, Any]:
+        return self._post("/api/ask", {"question": question})
+
+    def recommend(self, experiment: str) -> dict[str, Any]:
+        return self._post("/api/recommend", {"experiment": experiment})
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,98 @@
+"""How commands find a running `neonblue serve` for their data.
+
+`serve` writes ``serve.json`` (URL, pid, stores) into the data directory while it runs and
+removes it on a clean stop. A command uses it when the pid is alive and ``/health`` answers
+for the same event store; ``NEONBLUE_SERVE_URL`` names a serve explicitly (then it must
+answer). Kept light: imported by every CLI read command before anything heavy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MARKER = "serve.json"
+
+
+@dataclass(frozen=True)
+class ServeAddress:
+    url: str
+    token: str | None
+
+
+class ServeUnreachable(Exception):
+    """``NEONBLUE_SERVE_URL`` is set but nothing answers there."""
+
+
+def marker_path(data_dir: Path) -> Path:
+    return data_dir / MARKER
+
+
+def write_marker(data_dir: Path, url: str, store: str) -> Path:
+    path = marker_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps({"url": url, "pid": os.getpid(), "store": store}))
+    partial.replace(path)
+    return path
+
+
+def remove_marker(data_dir: Path) -> None:
+    path = marker_path(data_dir)
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def find_serve(
+    data_dir: Path, store: str, url: str = "", token: str | None = None
+) -> ServeAddress | None:
+    """The serve to use for this data, or None when none runs (the caller opens the stores)."""
+    if url:
+        if _health(url, token) is None:
+            raise ServeUnreachable(
+                f"NEONBLUE_SERVE_URL={url} does not answer; start `neonblue serve` there or "
+                "unset the variable to open the stores in this process."
+            )
+        return ServeAddress(url.rstrip("/"), token)
+    try:
+        found = json.loads(marker_path(data_dir).read_text())
+        pid, found_url = int(found["pid"]), str(found["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _alive(pid):
+        return None
+    health = _health(found_url, token)
+    if health is None or health.get("store") != store:
+        return None
+    return ServeAddress(found_url.rstrip("/"), token)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _health(url: str, token: str | None) -> dict | None:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/health", headers=headers, timeout=2.0)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None

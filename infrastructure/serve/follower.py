@@ -1,0 +1,114 @@
+"""Every projection following the log in one thread of `serve`.
+
+Projections take turns a batch at a time (so all of them advance, and a stop request is
+seen within one batch); each batch commits its rows with its position, so a kill at any
+moment loses and duplicates nothing. Only this thread touches the projections' writing
+connections: others read the positions it publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from projections.models import ReadModels
+from projections.runner import ProjectionRunner, ProjectionStatus
+
+log = logging.getLogger("neonblue.serve")
+
+
+@dataclass
+class FollowerMetrics:
+    """What the follower reports (prometheus collectors, or nothing)."""
+
+    position: object | None = None  # Gauge(projection)
+    events: object | None = None  # Counter(projection)
+    errors: object | None = None  # Counter(projection)
+    head: object | None = None  # Gauge()
+
+
+@dataclass
+class ProjectionFollower:
+    models: ReadModels
+    names: Sequence[str]
+    poll_seconds: float = 0.2
+    metrics: FollowerMetrics = field(default_factory=FollowerMetrics)
+    positions: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="projections", daemon=True)
+        self._thread.start()
+        self._ready.wait(60)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Asks the thread to stop after its current batch and waits for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def statuses(self) -> list[ProjectionStatus]:
+        reader = self.models.reader
+        head = reader.head()
+        found = []
+        for name in self.names:
+            position = self.positions.get(name, 0)
+            waiting = reader.timestamp_after(position) if position < head else None
+            lag = 0.0 if waiting is None else max(0.0, time.time() - waiting.timestamp())
+            found.append(ProjectionStatus(name, position, head, max(0, head - position), lag))
+        return found
+
+    def caught_up(self) -> bool:
+        head = self.models.reader.head()
+        return all(self.positions.get(name, 0) >= head for name in self.names)
+
+    def _run(self) -> None:
+        runners: dict[str, ProjectionRunner] = {}
+        for name in self.names:
+            try:
+                runners[name] = self.models.runner(name)
+                self.positions[name] = runners[name].projection.position()
+            except Exception as error:  # a model that cannot open must not stop the others
+                self._failed(name, error)
+        self._ready.set()
+        while not self._stop.is_set():
+            advanced = 0
+            head = self.models.reader.head()
+            if self.metrics.head is not None:
+                self.metrics.head.set(head)  # type: ignore[attr-defined]
+            for name, runner in runners.items():
+                if self._stop.is_set():
+                    break
+                try:
+                    step = runner.run_batch(head)
+                except Exception as error:
+                    self._failed(name, error)
+                    continue
+                self.errors.pop(name, None)
+                if step:
+                    advanced += step
+                    self.positions[name] = runner.projection.position()
+                    self._report(name, step)
+            if advanced == 0:
+                self._stop.wait(self.poll_seconds)
+
+    def _report(self, name: str, step: int) -> None:
+        if self.metrics.position is not None:
+            self.metrics.position.labels(name).set(self.positions[name])  # type: ignore[attr-defined]
+        if self.metrics.events is not None:
+            self.metrics.events.labels(name).inc(step)  # type: ignore[attr-defined]
+
+    def _failed(self, name: str, error: Exception) -> None:
+        message = f"{type(error).__name__}: {error}"
+        if self.errors.get(name) != message:
+            log.error("projection %s failed: %s (retrying)", name, message)
+        self.errors[name] = message
+        if self.metrics.errors is not None:
+            self.metrics.errors.labels(name).inc()  # type: ignore[attr-defined]
+        self._stop.wait(1.0)  # back off before the next attempt
