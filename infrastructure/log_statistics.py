@@ -1,6 +1,7 @@
 """Per-variant sufficient statistics computed from the event log alone.
 
-Used by the demo and by auditors (results as of a time, with no read model involved).
+Used by auditors (`audit replay`: results as of a time, with no read model involved)
+and by tests as the reference the read models must agree with.
 Each exposed user contributes one observation per metric: the sum of that user's
 non-excluded values (0 when the user has none), as experimentation platforms do.
 """
@@ -94,21 +95,3 @@ def _ratio_pairs(app: NeonBlue, keys: set[str]) -> dict[str, list[tuple[str, str
         ]
     return pairs
 
-
-class ReplayedSums:
-    """`variant_sums` of every experiment, replayed at most once per log head."""
-
-    def __init__(self, app: NeonBlue) -> None:
-        self.app = app
-        self._replayed: tuple[int, dict[str, dict[str, VariantSums]]] | None = None
-
-    def of(self, experiment_key: str) -> dict[str, VariantSums]:
-        head = self.app.head()
-        if self._replayed is None or self._replayed[0] != head:
-            self._replayed = (head, variant_sums(self.app))
-        return self._replayed[1].get(experiment_key, {})
-
-    @property
-    def position(self) -> int:
-        """The log head of the last replay (the current head before any)."""
-        return self._replayed[0] if self._replayed else self.app.head()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import sys
 from typing import Annotated
 
 import typer
@@ -43,15 +45,23 @@ def serve(
                 f"{url}/metrics ({'token required' if token else 'no token: loopback only'})."
             )
 
-        app = ServeApp(services, host, token, settings.poll_seconds, on_ready=ready)
+        def stopped() -> None:
+            remove_marker(store.data_dir)
+            error_console.print("Stopped: every projection committed its last batch.")
+
+        app = ServeApp(
+            services, host, token, settings.poll_seconds, settings.batch_size, ready, stopped
+        )
         server = uvicorn.Server(
             uvicorn.Config(app.asgi(), host=host, port=port, log_level="warning", lifespan="on")
         )
+        # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal: exit 0 then
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, lambda *_: sys.exit(0))
         try:
             server.run()
         finally:
             remove_marker(store.data_dir)
-    error_console.print("Stopped.")
 
 
 def _check_port(host: str, port: int, error: type[Exception]) -> None:

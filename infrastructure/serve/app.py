@@ -14,7 +14,7 @@ the servers in this process through the SDK's in-memory transport.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -48,7 +48,9 @@ class ServeApp:
         host: str = "127.0.0.1",
         token: str | None = None,
         poll_seconds: float = 0.2,
-        on_ready: Any = None,
+        batch_size: int = 50_000,
+        on_ready: Callable[[], None] | None = None,
+        on_stopped: Callable[[], None] | None = None,
     ) -> None:
         if not is_loopback(host) and not token:
             raise ConfigurationError(
@@ -59,10 +61,11 @@ class ServeApp:
         self.host = host
         self.token = token
         self.on_ready = on_ready
+        self.on_stopped = on_stopped
         self.metrics = ServeMetrics()
         self.read_side = LocalReadSide(services)
         self.follower = ProjectionFollower(
-            services.read_models(), PROJECTIONS, poll_seconds, self.metrics.follower
+            services.read_models(), PROJECTIONS, poll_seconds, batch_size, self.metrics.follower
         )
         self.servers = {name: services.mcp_server(name) for name in SERVER_NAMES}
 
@@ -97,6 +100,8 @@ class ServeApp:
                 yield
         finally:
             await anyio.to_thread.run_sync(self.follower.stop)
+            if self.on_stopped is not None:
+                self.on_stopped()
 
     # -- routes -----------------------------------------------------------------------------
 

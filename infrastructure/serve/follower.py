@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from projections.models import ReadModels
-from projections.runner import ProjectionRunner, ProjectionStatus
+from projections.runner import DEFAULT_BATCH, ProjectionRunner, ProjectionStatus
 
 log = logging.getLogger("neonblue.serve")
 
@@ -35,6 +35,7 @@ class ProjectionFollower:
     models: ReadModels
     names: Sequence[str]
     poll_seconds: float = 0.2
+    batch_size: int = DEFAULT_BATCH
     metrics: FollowerMetrics = field(default_factory=FollowerMetrics)
     positions: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -72,7 +73,7 @@ class ProjectionFollower:
         runners: dict[str, ProjectionRunner] = {}
         for name in self.names:
             try:
-                runners[name] = self.models.runner(name)
+                runners[name] = self.models.runner(name, self.batch_size)
                 self.positions[name] = runners[name].projection.position()
             except Exception as error:  # a model that cannot open must not stop the others
                 self._failed(name, error)

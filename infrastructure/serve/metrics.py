@@ -69,7 +69,8 @@ class ServeMetrics:
             outcome = "error"
             try:
                 result = await call_next(ctx)
-                outcome = "error" if getattr(result, "is_error", False) else "ok"
+                failed = result.get("isError") if isinstance(result, dict) else False
+                outcome = "error" if failed else "ok"
                 return result
             finally:
                 self.tool_seconds.labels(server, tool).observe(time.perf_counter() - started)

@@ -1,0 +1,158 @@
+"""`neonblue serve` as a user runs it: every MCP mount over HTTP, /health, /metrics, the
+token, the stdio relay, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from infrastructure.bootstrap import SERVER_NAMES
+from infrastructure.log_statistics import variant_sums
+from infrastructure.settings import EventStoreSettings
+from infrastructure.simulation import PORTFOLIO
+from tests.serve.conftest import TOKEN, env_for, neonblue, running_serve
+
+PORTFOLIO_KEYS = [plan.key for plan in PORTFOLIO]
+EXPECTED_TOOLS = {
+    "postgresql": {
+        "list_experiments",
+        "analyze_experiment_data",
+        "predict_user_assignment",
+        "experiment_history",
+        "list_unclassified_event_types",
+    },
+    "clickhouse": {
+        "generate_analytics_insights",
+        "predict_experiment_trends",
+        "metric_timeseries",
+        "segment_breakdown",
+    },
+    "chromadb": {"semantic_experiment_search", "store_experiment_context"},
+    "experiment_intelligence": {
+        "recommend_experiment_optimization",
+        "natural_language_analytics",
+    },
+}
+
+
+@asynccontextmanager
+async def http_client(url: str, token: str | None):
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with create_mcp_http_client(headers=headers) as http, Client(
+        streamable_http_client(url, http_client=http), read_timeout_seconds=120
+    ) as client:
+        yield client
+
+
+def reference_users(data_dir: Path, key: str) -> dict[str, int]:
+    from infrastructure.bootstrap import build_app
+
+    app = build_app(EventStoreSettings(data_dir=data_dir, event_store=""))
+    try:
+        return {v: s.users for v, s in variant_sums(app, key).get(key, {}).items()}
+    finally:
+        app.close()
+
+
+@pytest.mark.anyio
+async def test_every_mount_health_metrics_relay_and_clean_stop(store_copy: Path, tmp_path: Path):
+    key = PORTFOLIO_KEYS[0]
+    expected_users = reference_users(store_copy, key)
+    elsewhere = tmp_path / "elsewhere"  # not the repository: paths must not depend on cwd
+    elsewhere.mkdir()
+    env = env_for(store_copy, NEONBLUE_MCP_TOKEN=TOKEN)
+    with running_serve(env, elsewhere) as serve:
+        health = serve.wait_caught_up()
+        assert health["store"] == f"sqlite:{store_copy / 'events.db'}"
+        assert {p["name"] for p in health["projections"]} == {
+            "analytics",
+            "relational",
+            "knowledge",
+        }
+        assert json.loads((store_copy / "serve.json").read_text())["url"] == serve.url
+
+        # the token is required on every path but /health
+        refused = httpx.post(f"{serve.url}/mcp/postgresql", json={}, timeout=5)
+        assert refused.status_code == 401
+        assert httpx.get(f"{serve.url}/metrics", timeout=5).status_code == 401
+
+        answers = {}
+        for name in SERVER_NAMES:
+            async with http_client(f"{serve.url}/mcp/{name}", TOKEN) as client:
+                tools = {tool.name for tool in (await client.list_tools()).tools}
+                assert tools == EXPECTED_TOOLS[name]
+                call = {
+                    "postgresql": ("analyze_experiment_data", {"experiment_id": key}),
+                    "clickhouse": ("generate_analytics_insights", {"experiment_id": key}),
+                    "chromadb": ("semantic_experiment_search", {"query": "checkout button"}),
+                    "experiment_intelligence": (
+                        "natural_language_analytics",
+                        {"question": f"How is {key} doing?"},
+                    ),
+                }[name]
+                result = await client.call_tool(*call)
+                assert not result.is_error, result.content
+                answers[name] = result.structured_content
+        # each read model answers from its own position, which is the head after catch-up
+        head = health["head"]
+        assert answers["postgresql"]["assignments"] == expected_users
+        assert answers["postgresql"]["freshness"]["source"] == "relational"
+        assert answers["postgresql"]["freshness"]["position"] == head
+        scorecard = answers["clickhouse"]["scorecard"]
+        assert scorecard["srm"]["observed"] == expected_users
+        assert answers["clickhouse"]["freshness"]["lag_events"] == 0
+        assert answers["chromadb"]["results"], answers["chromadb"]
+        assert key in answers["experiment_intelligence"]["answer"]
+        assert {s["server"] for s in answers["experiment_intelligence"]["sources"]} >= {
+            "postgresql"
+        }
+
+        metrics = httpx.get(
+            f"{serve.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+        ).text
+        # counted: the call over HTTP and the agent's own call to the same server in-process
+        assert (
+            'neonblue_mcp_tool_calls_total{outcome="ok",server="postgresql",'
+            'tool="analyze_experiment_data"} 2.0' in metrics
+        )
+        assert 'neonblue_mcp_tool_seconds_count{server="clickhouse"' in metrics
+        assert f'neonblue_projection_position{{projection="relational"}} {float(head)}' in metrics
+        assert 'neonblue_projection_lag_events{projection="analytics"} 0.0' in metrics
+
+        # a desktop client's stdio server relays to the running serve (opens no store)
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "infrastructure.cli", "mcp", "serve", "postgresql"],
+            env=env,
+            cwd=str(elsewhere),
+        )
+        async with Client(params, read_timeout_seconds=60) as client:
+            listed = await client.call_tool("list_experiments", {"limit": 10})
+        assert not listed.is_error
+        assert {e["key"] for e in listed.structured_content["experiments"]} == set(PORTFOLIO_KEYS)
+        metrics = httpx.get(
+            f"{serve.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+        ).text
+        assert 'server="postgresql",tool="list_experiments"} 2.0' in metrics  # through serve
+
+        code, output = await anyio.to_thread.run_sync(serve.stop)
+    assert code == 0, output
+    assert "Stopped" in output
+    assert not (store_copy / "serve.json").exists()
+    assert "Traceback" not in output
+
+
+def test_refuses_to_serve_beyond_loopback_without_a_token(store_copy: Path, tmp_path: Path):
+    done = neonblue(env_for(store_copy), "serve", "--host", "0.0.0.0", "--port", "0", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "without a token" in done.stderr
+    assert "Serving" not in done.stdout + done.stderr
