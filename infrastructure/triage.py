@@ -13,8 +13,7 @@ from eventsourcing.utils import get_topic
 from domain.ingestion.aggregates import UnclassifiedEvents
 from domain.ingestion.classification import Classification
 from domain.ingestion.rules import ClassificationRule, RuleError, RuleSuggestion, rule_id
-from domain.participation.commands import RecordExposure, RecordMetric
-from infrastructure.application import BatchOutcome, NeonBlue
+from infrastructure.application import NeonBlue
 
 
 @dataclass
@@ -94,38 +93,3 @@ class LearnedRules:
             }
             self._loaded_at = time.monotonic()
         return self._rules
-
-
-def replay_triaged(app: NeonBlue, event_type: str) -> BatchOutcome:
-    """Applies an approved rule to the events of its type kept before it was approved.
-
-    Idempotent: participations ignore event ids they already recorded.
-    """
-    import json
-
-    from infrastructure.ingest.bus import Record
-    from infrastructure.ingest.translate import translate
-
-    found = rule(app, event_type)
-    if found is None or found.state != "approved":
-        state = found.state if found else "not proposed"
-        raise RuleError(f"The rule for '{event_type}' is {state}; approve it before replaying.")
-    learned = {event_type: found.classification()}
-    commands = []
-    for entry in app.log(topics=[get_topic(UnclassifiedEvents.Received)]):
-        kept = entry.event
-        if kept.event_type != event_type:
-            continue
-        source = kept.context.get("source", {})
-        record = Record(
-            source.get("topic", "triage"),
-            int(source.get("partition", 0)),
-            int(source.get("offset", 0)),
-            None,
-            json.dumps(kept.payload).encode(),
-        )
-        command = translate(record, learned)
-        if isinstance(command, RecordExposure | RecordMetric):
-            command.context["replayed_from_triage"] = True
-            commands.append(command)
-    return app.record(commands)

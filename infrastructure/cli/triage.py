@@ -90,7 +90,7 @@ def reject(
 @app.command()
 def replay(event_type: str) -> None:
     """Apply an approved rule to the events of that type kept before its approval."""
-    from infrastructure.triage import replay_triaged
+    from infrastructure.ingest.triage_replay import replay_triaged
 
     with services() as s:
         outcome = replay_triaged(s.app, event_type)

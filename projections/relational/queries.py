@@ -59,7 +59,7 @@ def variant_sums(
             users=int(users),
             sums=sums[variant],
             sums_of_squares=squares[variant],
-            products=products[variant],
+            products={pair: products[variant].get(pair, 0.0) for pair in ratios},
             mismatched_users=int(mismatched or 0),
         )
         for variant, users, mismatched in counts

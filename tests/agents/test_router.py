@@ -18,8 +18,9 @@ from domain.participation.aggregate import Participation
 from infrastructure.bootstrap import bootstrap
 from infrastructure.ingest.bus import InProcessBus
 from infrastructure.ingest.runtime import ingest_in_process
+from infrastructure.ingest.triage_replay import replay_triaged
 from infrastructure.settings import EventStoreSettings
-from infrastructure.triage import decide_rule, replay_triaged, rules
+from infrastructure.triage import decide_rule, rules
 
 EXPERIMENT = "checkout-cta-contrast"
 USERS = [f"che-user-{i:06d}" for i in range(1, 6)]  # exposed users of the portfolio
