@@ -1,5 +1,7 @@
 """MCP tool latency: p50/p95 of each tool over a real stdio subprocess, on a simulated portfolio.
 
+(`bench/serve.py` measures the same tools through a running `neonblue serve`.)
+
 Baseline in the same run: the same tool's Python function called in-process (no MCP), so the
 ratio shows what the protocol and process boundary add.
 
@@ -9,6 +11,7 @@ ratio shows what the protocol and process boundary add.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -20,12 +23,10 @@ _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
 
 import anyio
-from mcp import Client
-from mcp_servers.registry import build
+from mcp import Client, StdioServerParameters
 
-from agents.common.toolbox import stdio_server
 from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import EventStoreSettings, McpSettings
+from infrastructure.settings import EventStoreSettings
 from tests.support.portfolio import build_portfolio
 
 CALLS = {
@@ -53,9 +54,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def over_stdio(data_dir: Path, server: str, calls: int) -> dict[str, list[float]]:
-    env = {"NEONBLUE_DATA_DIR": str(data_dir), "NEONBLUE_EVENT_STORE": ""}
+    env = {**os.environ, "NEONBLUE_DATA_DIR": str(data_dir), "NEONBLUE_EVENT_STORE": ""}
+    env["NEONBLUE_SERVE_DISCOVER"] = "false"  # this server opens the stores itself
+    command = [sys.executable, "-m", "infrastructure.cli", "mcp", "serve", server]
+    params = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=data_dir)
     timings: dict[str, list[float]] = {}
-    async with Client(stdio_server(server, env), read_timeout_seconds=300) as client:
+    async with Client(params, read_timeout_seconds=300) as client:
         for tool, arguments in CALLS[server]:
             await client.call_tool(tool, arguments)  # warm-up (catch-up, model load)
             for _ in range(calls):
@@ -69,8 +73,7 @@ async def over_stdio(data_dir: Path, server: str, calls: int) -> dict[str, list[
 async def in_process(data_dir: Path, server: str, calls: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {}
     with bootstrap(EventStoreSettings(data_dir=data_dir, event_store="")) as services:
-        mcp_server = build(server, services, McpSettings())
-        async with Client(mcp_server) as client:  # in-process: no subprocess, no JSON-RPC pipe
+        async with Client(services.mcp_server(server)) as client:  # in-process: no subprocess, no JSON-RPC pipe
             for tool, arguments in CALLS[server]:
                 await client.call_tool(tool, arguments)
                 for _ in range(calls):
