@@ -1,7 +1,8 @@
-"""End-to-end latency of deterministic agent answers through real stdio MCP servers.
+"""End-to-end latency of deterministic agent answers, the graphs reading through the MCP
+servers of a running `neonblue serve` over streamable HTTP.
 
-Prints p50/p95 per question kind, next to the same questions answered with in-process
-MCP servers (no subprocesses) measured in the same run, and the ratio.
+Prints p50/p95 per question kind, next to the same questions answered with the MCP servers
+in the benchmark's own process (in-memory transport) measured in the same run, and the ratio.
 
     python bench/agents.py [--rounds 5] [--users 3000]
 """
@@ -20,13 +21,12 @@ _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
 
 import anyio
-from agents.common.servers import stdio_servers
-from mcp_servers.registry import build
 
 from agents.analytics.runner import ask_with
-from agents.common.toolbox import McpToolbox
-from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import EventStoreSettings, McpSettings
+from agents.common.toolbox import HttpTarget, McpToolbox
+from bench.serving import percentile, serving
+from infrastructure.bootstrap import READ_SERVERS, bootstrap
+from infrastructure.settings import EventStoreSettings
 from tests.support.portfolio import build_portfolio
 
 QUESTIONS = [
@@ -38,21 +38,15 @@ QUESTIONS = [
 ]
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def measure(settings: EventStoreSettings, rounds: int, stdio: bool) -> dict[str, list[float]]:
+async def measure(
+    settings: EventStoreSettings, rounds: int, url: str | None
+) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {}
     with bootstrap(settings) as services:
         servers = (
-            stdio_servers(settings)
-            if stdio
-            else {
-                name: build(name, services, McpSettings())
-                for name in ("postgresql", "clickhouse", "chromadb")
-            }
+            {name: HttpTarget(f"{url}/mcp/{name}") for name in READ_SERVERS}
+            if url
+            else services.read_servers()
         )
         async with McpToolbox(servers) as toolbox:
             for question in QUESTIONS:
@@ -72,11 +66,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = EventStoreSettings(data_dir=Path(tmp), event_store="")
         build_portfolio(settings.data_dir, args.users)
-        stdio = anyio.run(measure, settings, args.rounds, True)
-        local = anyio.run(measure, settings, args.rounds, False)
-    everything = [v for values in stdio.values() for v in values]
+        local = anyio.run(measure, settings, args.rounds, None)
+        with serving(settings.data_dir) as url:
+            served = anyio.run(measure, settings, args.rounds, url)
+    everything = [v for values in served.values() for v in values]
     print(f"{'question':<62}{'p50 ms':>9}{'p95 ms':>9}{'in-proc p50':>13}{'ratio':>8}")
-    for question, values in stdio.items():
+    for question, values in served.items():
         p50, base = percentile(values, 0.5), percentile(local[question], 0.5)
         print(
             f"{question[:60]:<62}{p50:>9.1f}{percentile(values, 0.95):>9.1f}{base:>13.1f}"
