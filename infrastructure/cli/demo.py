@@ -51,7 +51,7 @@ def demo(
     finally:
         services.close()
     console.print(
-        f"\nExplore it: NEONBLUE_DATA_DIR={data_dir} neonblue experiments list | results KEY | "
+        f"\nExplore it: NEONBLUE_DATA_DIR={settings.data_dir} neonblue experiments list | results KEY | "
         'ask "which experiments are running?" | recommend KEY | projections status | audit verify'
     )
 
