@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -32,17 +32,34 @@ def services() -> Iterator[Services]:
         built.close()
 
 
-@contextmanager
-def read_side() -> Iterator[ReadSide]:
-    """A running `neonblue serve` for this data when there is one (it owns the embedded
-    read models), else the read models opened in this process."""
+def running_serve() -> Any:
+    """The address of a serve for this data, or None (never raises for a stale marker)."""
     from infrastructure.serve.discovery import find_serve
     from infrastructure.settings import EventStoreSettings, McpSettings, ServeSettings
 
     store, serve = EventStoreSettings(), ServeSettings()
-    address = None
-    if serve.discover or serve.url:
-        address = find_serve(store.data_dir, store.identity, serve.url, McpSettings().token)
+    if not (serve.discover or serve.url):
+        return None
+    return find_serve(store.data_dir, store.identity, serve.url, McpSettings().token)
+
+
+def agent_servers(services: Services) -> dict[str, Any]:
+    """MCP targets for agents run by a command: the mounts of a running serve (which owns
+    the read models) when there is one, else the servers in this process."""
+    address = running_serve()
+    if address is None:
+        return services.read_servers()
+    from agents.common.toolbox import HttpTarget
+    from infrastructure.bootstrap import READ_SERVERS
+
+    return {name: HttpTarget(f"{address.url}/mcp/{name}", address.token) for name in READ_SERVERS}
+
+
+@contextmanager
+def read_side() -> Iterator[ReadSide]:
+    """A running `neonblue serve` for this data when there is one (it owns the embedded
+    read models), else the read models opened in this process."""
+    address = running_serve()
     if address is not None:
         from infrastructure.serve.client import RemoteReadSide
 

@@ -9,7 +9,7 @@ import anyio
 import typer
 from rich.table import Table
 
-from infrastructure.cli.console import console, services
+from infrastructure.cli.console import agent_servers, console, services
 
 app = typer.Typer(
     help="Thompson-sampling traffic optimisation for opted-in experiments.", no_args_is_help=True
@@ -76,7 +76,7 @@ def run(
         )
 
     async def main(s) -> None:
-        async with McpToolbox(s.read_servers()) as toolbox:
+        async with McpToolbox(agent_servers(s)) as toolbox:
             if once:
                 show(await optimise_once(s, toolbox))
             else:

@@ -51,6 +51,7 @@ def run(
     batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
 ) -> None:
     """Follow the log continuously (Ctrl-C stops; killing it loses nothing)."""
+    _not_while_serving("follow the log")
     with services() as s:
         models = s.read_models()
         chosen = names or models.names
@@ -79,6 +80,7 @@ def rebuild(
     batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
 ) -> None:
     """Build a fresh copy from position 0, switch to it atomically, drop the old one."""
+    _not_while_serving(f"rebuild {name}")
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from projections.rebuild import rebuild as rebuild_model
@@ -111,6 +113,19 @@ def rebuild(
                 console.print(f"[yellow]differs[/] {table}: old {old} new {new}")
         else:
             console.print("verified: old and new read models are identical.")
+
+
+def _not_while_serving(action: str) -> None:
+    """serve owns the read models (the embedded ones admit one process)."""
+    from infrastructure.cli.console import running_serve
+    from infrastructure.settings import ConfigurationError
+
+    address = running_serve()
+    if address is not None:
+        raise ConfigurationError(
+            f"`neonblue serve` at {address.url} owns these read models and follows the log; "
+            f"stop it (Ctrl-C or SIGTERM) to {action} here."
+        )
 
 
 def results(

@@ -10,7 +10,7 @@ import anyio
 import typer
 from rich.table import Table
 
-from infrastructure.cli.console import console, services
+from infrastructure.cli.console import agent_servers, console, services
 
 app = typer.Typer(
     help="Event types ingest did not know, and the rules that classify them.", no_args_is_help=True
@@ -54,7 +54,7 @@ def propose() -> None:
     from agents.router.runner import route as route_request
 
     with services() as s:
-        state = anyio.run(route_request, s, "triage")
+        state = anyio.run(route_request, s, "triage", agent_servers(s))
     console.print(state["answer"])
 
 
@@ -127,7 +127,7 @@ def route(
     from agents.router.runner import route as route_request
 
     with services() as s:
-        state = anyio.run(route_request, s, request)
+        state = anyio.run(route_request, s, request, agent_servers(s))
     if as_json:
         print(
             json.dumps(

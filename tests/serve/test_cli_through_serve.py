@@ -57,6 +57,8 @@ def test_same_answers_with_and_without_serve(store_copy: Path, tmp_path: Path):
         assert unknown.returncode == 1
         assert "No experiment with key 'no-such-experiment'" in unknown.stderr
         assert "Traceback" not in unknown.stderr
+        refused = neonblue(env, "projections", "rebuild", "analytics", cwd=tmp_path)
+        assert refused.returncode == 2 and "owns these read models" in refused.stderr
     for name in alone:
         assert served[name] == alone[name], name
 
