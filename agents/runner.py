@@ -64,7 +64,7 @@ class AgentRunner:
     async def recommend(self, experiment_key: str) -> dict[str, Any]:
         from agents.intelligence.runner import recommend_with
 
-        return await recommend_with(self.deps, self.toolbox, experiment_key)
+        return await recommend_with(self.deps, self.toolbox, experiment_key, self.llm)
 
     async def route(self, request: str) -> dict[str, Any]:
         from agents.router.runner import route_with

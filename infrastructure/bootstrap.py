@@ -78,9 +78,10 @@ class Services:
     def agents(self) -> AgentRunner:
         """The agent graphs, reading through the in-process MCP servers."""
         if self._agents is None:
+            from agents.common.llm import LlmSettings
             from agents.runner import AgentRunner
 
-            self._agents = AgentRunner(self, self.read_servers())
+            self._agents = AgentRunner(self, self.read_servers(), LlmSettings())
         return self._agents
 
     def close(self) -> None:

@@ -24,11 +24,14 @@ async def recommend_for(
 
 
 async def recommend_with(
-    services: AgentDeps, toolbox: McpToolbox, experiment_key: str
+    services: AgentDeps,
+    toolbox: McpToolbox,
+    experiment_key: str,
+    llm_settings: LlmSettings | None = None,
 ) -> dict[str, Any]:
     """As `recommend_for`, over an already connected toolbox (several runs, one set of servers)."""
     run_id = f"intelligence-{uuid4()}"
-    llm = chat_model(LlmSettings())
+    llm = chat_model(llm_settings or LlmSettings())
     toolbox = toolbox.for_run()  # each run records only its own tool calls
     async with open_checkpointer(services.event_store) as checkpointer:
         graph = build_intelligence_graph(toolbox, services.app, llm=llm, checkpointer=checkpointer)

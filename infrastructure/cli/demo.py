@@ -19,7 +19,7 @@ from rich.table import Table
 
 from domain.statistics import AnalysisOptions
 from infrastructure.application import NeonBlue
-from infrastructure.bootstrap import Services, build_app
+from infrastructure.bootstrap import Services, bootstrap
 from infrastructure.cli.console import console
 from infrastructure.cli.scorecards import scorecard_table
 from infrastructure.settings import EventStoreSettings
@@ -39,7 +39,7 @@ def demo(
     """Simulate a portfolio end to end: ingest, event store, read models, results, agents."""
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = EventStoreSettings(data_dir=data_dir, event_store="")
-    services = Services(event_store=settings, app=build_app(settings))
+    services = bootstrap(settings)
     try:
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=14)
         _ingest(services.app, users, start, seed)
