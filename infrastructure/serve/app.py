@@ -14,7 +14,9 @@ the servers in this process through the SDK's in-memory transport.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -32,7 +34,11 @@ from infrastructure.serve.metrics import ServeMetrics
 from infrastructure.settings import ConfigurationError
 from mcp_servers.common.transport import ASGIApp, BearerTokenMiddleware, is_loopback
 
+log = logging.getLogger("neonblue.serve")
 PROJECTIONS = ("analytics", "relational", "knowledge")
+MAX_BODY = 64 * 1024  # bytes of an /api request body
+QUESTION_CHARS = 2000
+KEY_CHARS = 128
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -126,57 +132,70 @@ class ServeApp:
 
     async def results(self, request: Request) -> Response:
         params = request.query_params
-        return await self._answer(
-            "results",
-            anyio.to_thread.run_sync,
-            self.read_side.results,
-            params.get("experiment", ""),
-            params.get("engine", "sequential"),
-            params.get("cuped", "true") != "false",
-        )
+
+        async def run() -> Any:
+            key = _text(params.get("experiment"), "experiment", KEY_CHARS)
+            engine, cuped = params.get("engine", "sequential"), params.get("cuped") != "false"
+            return await anyio.to_thread.run_sync(self.read_side.results, key, engine, cuped)
+
+        return await self._answer("results", run)
 
     async def projections(self, _: Request) -> Response:
         statuses = await anyio.to_thread.run_sync(self.follower.statuses)
         return json_response([s.as_dict() for s in statuses])
 
     async def ask(self, request: Request) -> Response:
-        body = await _body(request)
-        return await self._answer("ask", _call, self.read_side.ask_async, body.get("question", ""))
+        async def run() -> Any:
+            body = await _body(request)
+            return await self.read_side.ask_async(
+                _text(body.get("question"), "question", QUESTION_CHARS)
+            )
+
+        return await self._answer("ask", run)
 
     async def recommend(self, request: Request) -> Response:
-        body = await _body(request)
-        return await self._answer(
-            "recommend", _call, self.read_side.recommend_async, body.get("experiment", "")
-        )
+        async def run() -> Any:
+            body = await _body(request)
+            return await self.read_side.recommend_async(
+                _text(body.get("experiment"), "experiment", KEY_CHARS)
+            )
 
-    async def _answer(self, endpoint: str, runner: Any, fn: Any, *args: Any) -> Response:
+        return await self._answer("recommend", run)
+
+    async def _answer(self, endpoint: str, run: Callable[[], Awaitable[Any]]) -> Response:
+        """``run``'s answer as JSON; errors as one-line messages with their kind."""
         outcome, status, body = "ok", 200, None
         try:
-            body = await runner(fn, *args)
+            body = await run()
         except DomainError as error:
             outcome, status, body = "domain", 422, {"kind": "domain", "error": str(error)}
         except ConfigurationError as error:
             outcome, status = "configuration", 400
             body = {"kind": "configuration", "error": str(error)}
         except Exception as error:  # reported to the client as one line, logged in full
-            import logging
-
-            logging.getLogger("neonblue.serve").exception("%s failed", endpoint)
+            log.exception("%s failed", endpoint)
             outcome, status = "error", 500
             body = {"kind": "internal", "error": f"{type(error).__name__}: {error}"[:500]}
         self.metrics.api_calls.labels(endpoint, outcome).inc()
         return json_response(body, status)
 
 
-async def _call(fn: Any, *args: Any) -> Any:
-    return await fn(*args)
-
-
 async def _body(request: Request) -> dict[str, Any]:
-    import json
-
+    """The JSON object of a request body ({} when it is not one or is over MAX_BODY)."""
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            return {}
     try:
-        body = json.loads(await request.body() or b"{}")
+        body = json.loads(raw or b"{}")
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _text(value: Any, name: str, limit: int) -> str:
+    """A bounded, non-blank string argument."""
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise ConfigurationError(f"{name} must be a non-empty string of at most {limit} characters.")
+    return value

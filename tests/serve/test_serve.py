@@ -111,6 +111,16 @@ async def test_every_mount_health_metrics_relay_and_clean_stop(store_copy: Path,
         assert scorecard["srm"]["observed"] == expected_users
         assert answers["clickhouse"]["freshness"]["lag_events"] == 0
         assert answers["chromadb"]["results"], answers["chromadb"]
+        async with http_client(f"{serve.url}/mcp/chromadb", TOKEN) as client:
+            note = "Tried on Android first: the contrast change confused colour-blind users."
+            stored = await client.call_tool(
+                "store_experiment_context", {"experiment_id": key, "notes": note}
+            )
+            assert stored.structured_content["searchable"] is True  # the follower caught up
+            found = await client.call_tool(
+                "semantic_experiment_search", {"query": "colour-blind users", "n_results": 1}
+            )
+            assert found.structured_content["results"][0]["key"] == key
         assert key in answers["experiment_intelligence"]["answer"]
         assert {s["server"] for s in answers["experiment_intelligence"]["sources"]} >= {
             "postgresql"
@@ -143,6 +153,25 @@ async def test_every_mount_health_metrics_relay_and_clean_stop(store_copy: Path,
             f"{serve.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
         ).text
         assert 'server="postgresql",tool="list_experiments"} 2.0' in metrics  # through serve
+
+        # hostile or wrong input to the CLI's API: one-line errors, and serve stays up
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        bad = [
+            ("post", "/api/ask", b"not json"),
+            ("post", "/api/ask", b'{"question": ""}'),
+            ("post", "/api/ask", json.dumps({"question": "x" * 3000}).encode()),
+            ("post", "/api/ask", b'{"question": "' + b"y" * 200_000 + b'"}'),
+            ("post", "/api/recommend", b'{"experiment": ["a"]}'),
+            ("get", "/api/results?engine=frequentist", None),
+            ("get", f"/api/results?experiment={key}&engine=magic", None),
+        ]
+        for method, path, body in bad:
+            answer = httpx.request(method, f"{serve.url}{path}", content=body, headers=auth)
+            assert answer.status_code == 400, (path, answer.text)
+            assert answer.json()["kind"] == "configuration", answer.text
+        unknown = httpx.get(f"{serve.url}/api/results?experiment=nope", headers=auth)
+        assert unknown.status_code == 422 and "No experiment with key 'nope'" in unknown.text
+        assert serve.health()["status"] == "ok"
 
         code, output = await anyio.to_thread.run_sync(serve.stop)
     assert code == 0, output
