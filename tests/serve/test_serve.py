@@ -126,6 +126,7 @@ async def test_every_mount_health_metrics_relay_and_clean_stop(store_copy: Path,
             "postgresql"
         }
 
+        head = serve.wait_caught_up()["head"]  # the note is one more event
         metrics = httpx.get(
             f"{serve.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
         ).text
