@@ -18,8 +18,7 @@ ENGINES = ("frequentist", "sequential", "bayesian")
 
 
 class ReadSide(Protocol):
-    where: str
-    """"this process" or the URL of the serve that answered."""
+    """What the CLI's read commands ask (`LocalReadSide` or serve's `RemoteReadSide`)."""
 
     def results(self, experiment: str, engine: str, cuped: bool) -> dict[str, Any]: ...
 
@@ -45,8 +44,6 @@ RECOMMEND_KEYS = (
 
 class LocalReadSide:
     """Opens the read models in this process (what `serve` runs for its clients)."""
-
-    where = "this process"
 
     def __init__(self, services: Services) -> None:
         self.services = services

@@ -23,7 +23,6 @@ class RemoteReadSide:
     """Asks a running serve; raises `ServeError` with serve's message on failure."""
 
     def __init__(self, address: ServeAddress, timeout: float = 300.0) -> None:
-        self.where = address.url
         import httpx
 
         headers = {"Authorization": f"Bearer {address.token}"} if address.token else {}
