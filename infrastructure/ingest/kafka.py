@@ -115,12 +115,19 @@ class KafkaProducer:
             self._failures.append(f"{message.topic()}: {error}")
 
     def produce(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        """Queues one message; raises `DeliveryFailed` (one line) when the client refuses it,
+        e.g. a message larger than ``message.max.bytes``."""
         while True:
             try:
                 self._producer.produce(topic, value, key, on_delivery=self._delivered)
                 return
             except BufferError:
                 self._producer.poll(0.05)
+            except KafkaException as error:
+                size = len(value) + len(key or b"")
+                raise DeliveryFailed(
+                    f"cannot publish a message of {size:,} bytes to {topic!r}: {_one_line(error)}"
+                ) from None
 
     def flush(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -133,6 +140,18 @@ class KafkaProducer:
         if self._failures:
             failures, self._failures = self._failures, []
             raise DeliveryFailed(f"{len(failures)} message(s) failed: {failures[0]}")
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Delivers what is queued (up to ``timeout``) and disconnects."""
+        self._producer.flush(timeout)
+        self._producer.close()
+
+
+def _one_line(error: KafkaException) -> str:
+    detail = error.args[0] if error.args else error
+    if isinstance(detail, KafkaError):
+        return f"{detail.name()}: {detail.str()}"
+    return str(detail).splitlines()[0]
 
 
 def read_topic(settings: KafkaSettings, topic: str, limit: int, idle: float = 1.5) -> list[Record]:

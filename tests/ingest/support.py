@@ -39,7 +39,7 @@ def produce(settings: KafkaSettings, messages: Iterable[WireMessage]) -> list[st
     for message in messages:
         producer.produce(topic_for(settings, message.topic), message.value, message.key)
         ids.append(json.loads(message.value)["event_id"])
-    producer.flush()
+    producer.close()
     return ids
 
 
