@@ -25,7 +25,7 @@ from infrastructure.ingest.simulate import TrafficPlan, planned
 from infrastructure.ingest.tables import tables_for
 from infrastructure.settings import EventStoreSettings, KafkaSettings
 from tests.ingest.conftest import setup_portfolio
-from tests.ingest.support import RECORDED
+from tests.ingest.support import RECORDED, deep, dumps
 from tests.support.stores import store_url
 
 MESSAGES = 10_000
@@ -51,13 +51,6 @@ KINDS = {
 TOPICS = ["experiments_events", "user_events", "analytics_events"]
 
 
-def nested(depth: int) -> Any:
-    value: Any = "leaf"
-    for level in range(depth):
-        value = {"n": value} if level % 2 else [value]
-    return value
-
-
 hostile_text = st.text(max_size=8) | st.sampled_from(
     ["", " ", "\x00", "a\x00b", "\ud800", "\u202e", "'; DROP TABLE x; --", "{[" * 50,
      "x" * 257, "é" * 200, "🙂" * 100, "null", "NaN"]
@@ -75,8 +68,8 @@ hostile_value = (
     hostile_scalar
     | st.lists(hostile_scalar, max_size=3)
     | st.dictionaries(hostile_text, hostile_scalar, max_size=3)
-    | depths.map(nested)
-    | st.dictionaries(hostile_text, depths.map(nested), max_size=2)
+    | depths.map(deep)
+    | st.dictionaries(hostile_text, depths.map(deep), max_size=2)
 )
 hostile_object = st.dictionaries(hostile_text, hostile_value, max_size=3)
 BAD_TIMESTAMPS = [
@@ -154,9 +147,9 @@ def messages(draw: st.DrawFn) -> tuple[str, bytes | None, bytes]:
     elif choice == "bytes":
         value = draw(binaries)
     elif choice == "json":
-        value = json.dumps(draw(hostile_value)).encode()
+        value = dumps(draw(hostile_value))
     else:
-        value = json.dumps(draw(wire_events())).encode()
+        value = dumps(draw(wire_events()))
     return draw(topics), draw(keys), value
 
 
