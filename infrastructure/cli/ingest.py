@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,8 +53,9 @@ def _require_kafka(settings: KafkaSettings, what: str) -> None:
 
 
 def _producer(settings: KafkaSettings) -> Producer:
-    from infrastructure.ingest.kafka import KafkaProducer, ensure_topics
+    from infrastructure.ingest.kafka import CLIENT_LOG, KafkaProducer, ensure_topics
 
+    CLIENT_LOG.setLevel(logging.CRITICAL)  # failures end the command with one line (_errors)
     ensure_topics(settings, [*settings.topics, settings.dead_letter_topic])
     return KafkaProducer(settings)
 
