@@ -181,7 +181,7 @@ class IngestLoop:
         delay = self.backoff.initial
         while batch:
             try:
-                result = self.writer.write(batch)
+                result = self._write(batch)
             except IntegrityError as error:
                 # Another writer got there first (rebalance race) or offsets were replayed:
                 # re-read the stored positions and redo the batch against fresh state.
@@ -201,6 +201,14 @@ class IngestLoop:
             break
         self._pending = []
         self._settle_heap()
+
+    def _write(self, batch: list[Record]) -> BatchResult:
+        try:
+            return self.writer.write(batch)
+        except BaseException:
+            # part of the batch may have committed, with dead letters not yet published
+            self._unpublished_check_at = 0.0
+            raise
 
     def _settle_heap(self) -> None:
         """Freezes what survived the batch; a full collection now and then (module docstring)."""
