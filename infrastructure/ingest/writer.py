@@ -1,8 +1,9 @@
 """Applies a batch of records to the aggregates and commits events with the offsets.
 
-One `write` call is one unit of exactly-once: every record of the batch either has its
-effect committed together with the tracking records of its partitions, or nothing is
-committed (and the caller retries the same batch). Participations, inboxes and unclassified
+A unit of work (the batch, or one partition's part of it on stores that record one
+tracking record per transaction) is one unit of exactly-once: every record of it either has
+its effect committed together with the tracking records of its partitions, or nothing is
+committed (and the caller retries the batch; committed units are skipped by offset). Participations, inboxes and unclassified
 logs are kept in an LRU cache between batches; it is only valid while this process is the
 single writer of their partitions, so it is dropped on any rebalance and on any failed write.
 
@@ -109,8 +110,9 @@ class BatchWriter:
             self.positions.pop(tp, None)
 
     def write(self, records: Sequence[Record]) -> BatchResult:
-        """Commits the batch's effects; on any exception nothing of it is committed and the
-        cache is dropped, so calling `write` again with the same records is safe."""
+        """Commits the batch's effects. An exception escapes only for a `systemic` failure;
+        then the cache is dropped and the committed part of the batch (if it was split) has
+        advanced `positions`, so calling `write` again with the same records is safe."""
         result = BatchResult(records=len(records))
         fresh = []
         for record in records:
