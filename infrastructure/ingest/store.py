@@ -148,6 +148,9 @@ def _copy_with_tracking(
                     f"tracking {tracking.application_name} {tracking.notification_id} "
                     "is already recorded"
                 )
+        # before the table lock, which concurrent writers queue on: it is held for the events
+        # only (writers racing on one event id wait on its unique index, and one fails)
+        tables.insert(cursor, event_ids, letters)
         if stored:
             for statement in recorder.lock_table_statements:
                 cursor.execute(statement)
@@ -158,4 +161,3 @@ def _copy_with_tracking(
                     copy.write_row(
                         (event.originator_id, event.originator_version, event.topic, event.state)
                     )
-        tables.insert(cursor, event_ids, letters)

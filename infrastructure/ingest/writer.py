@@ -15,8 +15,12 @@ dead-lettered as ``unprocessable`` with the exception's class and message. Only 
 event store itself (`SYSTEMIC`: unavailable, integrity races, programming errors) propagate,
 and the caller retries the batch.
 
-Event ids are deduplicated globally: ids already in `tables` (or earlier in the unit) are
-duplicates; the unit's new ids are recorded in the same transaction as its events.
+Event ids are deduplicated globally: the unit's new ids are recorded in `tables` in the
+transaction of its events, whose unique key rejects an id recorded before. A repeated id is
+almost always a producer retry of the same user's event, which the participation (cached or
+loaded) already knows; so a unit is first written without looking its ids up, and only when
+the transaction is rejected (an id reused by another user or experiment, or a race with
+another process) is it redone after looking them up.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import DataError, PersistenceError, Tracking
+from eventsourcing.persistence import DataError, IntegrityError, PersistenceError, Tracking
 
 from domain.errors import DomainError
 from domain.experiments.aggregate import Experiment
@@ -139,7 +143,7 @@ class BatchWriter:
         """Writes the unit; if one of its messages raises, halves it until that message is
         alone, and dead-letters it (module docstring)."""
         try:
-            result.add(self._write_unit(records))
+            result.add(self._write_deduplicated(records))
         except BaseException as error:
             self.cache.clear()  # aggregates of the failed unit may hold uncommitted changes
             if is_systemic(error):
@@ -152,8 +156,21 @@ class BatchWriter:
             self._write_isolating(records[:middle], result)
             self._write_isolating(records[middle:], result)
 
+    def _write_deduplicated(self, records: list[Record]) -> BatchResult:
+        """Writes the unit; looks its event ids up and writes it again when the event store
+        rejected them (module docstring). A second rejection (e.g. a tracking position
+        another process recorded) goes to the caller."""
+        try:
+            return self._write_unit(records)
+        except IntegrityError:
+            self.cache.clear()
+            return self._write_unit(records, look_up_ids=True)
+
     def _write_unit(
-        self, records: list[Record], poison: BaseException | None = None
+        self,
+        records: list[Record],
+        poison: BaseException | None = None,
+        look_up_ids: bool = False,
     ) -> BatchResult:
         result = BatchResult()
         learned = self.learned_rules.current()
@@ -171,7 +188,11 @@ class BatchWriter:
                 if is_systemic(error):
                     raise
                 dead.append(DeadLetter.of_error(record, error))
-        known = self.tables.known_event_ids({item.event_id for _, item in items})
+        known = (
+            self.tables.known_event_ids({item.event_id for _, item in items})
+            if look_up_ids
+            else set()
+        )
         state = _UnitState(self.app, self._cached(items))
         new_ids: list[str] = []
         for record, item in items:
