@@ -91,7 +91,13 @@ def topic_records(
         from infrastructure.ingest.kafka import read_topic
 
         records = read_topic(settings, settings.dead_letter_topic, limit)
-    return [(r, DeadLetter.decode(r.value)) for r in records[:limit] if r.value is not None]
+    letters = []
+    for record in records[:limit]:
+        try:
+            letters.append((record, DeadLetter.decode(record.value or b"")))
+        except (ValueError, TypeError, KeyError, AttributeError):  # not an envelope
+            continue
+    return letters
 
 
 def _coordinates(letters: list[tuple[Record, DeadLetter]]) -> set[Coordinates]:

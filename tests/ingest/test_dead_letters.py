@@ -81,6 +81,8 @@ def test_listing_reads_the_table_and_the_topic(app: NeonBlue) -> None:
     key, value = older.message()
     moved = value.replace(b'"source_offset":1', b'"source_offset":99')
     bus.append(SETTINGS.dead_letter_topic, moved, key)
+    for stranger in (b"not an envelope", b"[]", b"{}"):  # someone else's messages: skipped
+        bus.append(SETTINGS.dead_letter_topic, stranger, None)
 
     letters = dead_letters(SETTINGS, 100, bus=bus, app=app)
 
