@@ -188,7 +188,7 @@ def list_dead_letters(
     for d in letters:
         source = f"{d.source_topic}[{d.source_partition}]@{d.source_offset}"
         size = f" ({d.original_length:,} bytes)" if d.original_length > 60 else ""
-        table.add_row(source, d.kind, d.reason, escape(d.original_text(60)) + size)
+        table.add_row(source, d.kind, escape(d.reason), escape(d.original_text(60)) + size)
     console.print(table)
 
 
