@@ -101,7 +101,7 @@ def main() -> None:
         producer = KafkaProducer(kafka)
         for message in messages:
             producer.produce(message.topic, message.value, message.key)
-        producer.flush()
+        producer.close()
         print(
             f"Produced {total:,} wire events ({args.experiments} experiments, {args.users:,} users each)"
         )

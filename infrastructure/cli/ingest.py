@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,11 +13,12 @@ from typing import Annotated
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from infrastructure.cli.console import console, error_console, services
 from infrastructure.ingest.bus import InProcessBus, Producer
-from infrastructure.ingest.errors import IngestError
+from infrastructure.ingest.errors import DeliveryFailed, IngestError
 from infrastructure.ingest.loop import IngestStats
 from infrastructure.ingest.runtime import dead_letters, ingest_in_process, kafka_loop
 from infrastructure.ingest.simulate import (
@@ -36,7 +38,8 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except IngestError as error:
-        error_console.print(f"[bold red]ingest error:[/] {error}")
+        message = " ".join(str(error).split())  # one line, whatever the terminal width
+        error_console.print(f"[bold red]ingest error:[/] {escape(message)}", soft_wrap=True)
         sys.exit(4)
 
 
@@ -50,8 +53,9 @@ def _require_kafka(settings: KafkaSettings, what: str) -> None:
 
 
 def _producer(settings: KafkaSettings) -> Producer:
-    from infrastructure.ingest.kafka import KafkaProducer, ensure_topics
+    from infrastructure.ingest.kafka import CLIENT_LOG, KafkaProducer, ensure_topics
 
+    CLIENT_LOG.setLevel(logging.CRITICAL)  # failures end the command with one line (_errors)
     ensure_topics(settings, [*settings.topics, settings.dead_letter_topic])
     return KafkaProducer(settings)
 
@@ -87,7 +91,7 @@ def produce(
     with _errors():
         producer = _producer(settings)
         count = 0
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             line = line.rstrip("\n")
             if not line:
                 continue
@@ -95,9 +99,15 @@ def produce(
             try:
                 value = json.loads(line).get(key_field)
                 key = str(value).encode() if value is not None else None
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 pass  # still published: ingest dead-letters it with the reason
-            producer.produce(topic, line.encode(), key)
+            try:
+                producer.produce(topic, line.encode(), key)
+            except DeliveryFailed as error:
+                producer.flush()
+                raise DeliveryFailed(
+                    f"line {number}: {error}; the {count:,} message(s) before it were published"
+                ) from None
             count += 1
         producer.flush()
     console.print(f"Published {count:,} message(s) to {topic}.")
@@ -156,15 +166,16 @@ def ingest(
 @dead_letters_app.command("list")
 def list_dead_letters(
     limit: Annotated[int, typer.Option(help="Most dead letters to show.")] = 50,
+    kind: Annotated[str | None, typer.Option(help="Only this kind (e.g. too_large).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Dead letters with their source, reason and original bytes."""
+    """Dead letters with their source, reason and original bytes (the event store's
+    dead-letter table, and the dead-letter topic when Kafka is configured)."""
     settings = KafkaSettings()
-    _require_kafka(settings, "dead-letters list")
-    with _errors():
-        letters = dead_letters(settings, limit)
+    with services() as built, _errors():
+        letters = dead_letters(settings, limit, app=built.app, kind=kind)
     if as_json:
-        for _, letter in letters:
+        for letter in letters:
             print(
                 json.dumps(
                     {**letter.__dict__, "key": None, "original": letter.original_text(10_000)}
@@ -174,9 +185,10 @@ def list_dead_letters(
     table = Table(title=f"Dead letters ({len(letters)})")
     for column in ("source", "kind", "reason", "original"):
         table.add_column(column, overflow="fold")
-    for _, d in letters:
+    for d in letters:
         source = f"{d.source_topic}[{d.source_partition}]@{d.source_offset}"
-        table.add_row(source, d.kind, d.reason, d.original_text(60))
+        size = f" ({d.original_length:,} bytes)" if d.original_length > 60 else ""
+        table.add_row(source, d.kind, escape(d.reason), escape(d.original_text(60)) + size)
     console.print(table)
 
 
@@ -187,14 +199,18 @@ def replay_dead_letters(
     ] = None,
     limit: Annotated[int, typer.Option(help="Most dead letters to replay.")] = 10_000,
 ) -> None:
-    """Publish dead letters' original bytes to their source topics again (after a fix)."""
+    """Publish dead letters' original bytes to their source topics again (after a fix).
+    Originals come whole from the event store's dead-letter table; a letter known only
+    from the topic with a cut original (``truncated``) is skipped."""
     settings = KafkaSettings()
     _require_kafka(settings, "dead-letters replay")
-    with _errors():
-        letters = [d for _, d in dead_letters(settings, limit) if kind in (None, d.kind)]
+    with services() as built, _errors():
+        letters = dead_letters(settings, limit, app=built.app, kind=kind)
+        whole = [d for d in letters if d.original is not None and not d.truncated]
         producer = _producer(settings)
-        for letter in letters:
-            if letter.original is not None:
-                producer.produce(letter.source_topic, letter.original, letter.key)
+        for letter in whole:
+            producer.produce(letter.source_topic, letter.original or b"", letter.key)
         producer.flush()
-    console.print(f"Replayed {len(letters):,} dead letter(s) to their source topics.")
+    skipped = len(letters) - len(whole)
+    note = f"; skipped {skipped:,} without their whole original" if skipped else ""
+    console.print(f"Replayed {len(whole):,} dead letter(s) to their source topics{note}.")

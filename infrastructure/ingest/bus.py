@@ -46,6 +46,7 @@ class Consumer(Protocol):
 class Producer(Protocol):
     def produce(self, topic: str, value: bytes, key: bytes | None = None) -> None: ...
     def flush(self, timeout: float = 30.0) -> None: ...
+    def close(self) -> None: ...
 
 
 def partition_for(key: bytes | None, partitions: int) -> int:
@@ -107,6 +108,9 @@ class InProcessProducer:
         self.bus.append(topic, value, key)
 
     def flush(self, timeout: float = 30.0) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
 

@@ -1,7 +1,13 @@
-"""confluent-kafka adapters implementing the `bus` protocols, and topic creation."""
+"""confluent-kafka adapters implementing the `bus` protocols, and topic creation.
+
+librdkafka's own log lines (e.g. a refused connection, retried every 50 ms) go to the
+``neonblue.kafka`` logger, each distinct line at most once a minute; errors that matter reach
+the caller as `BrokerUnavailable` or `DeliveryFailed`, so short commands silence it.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,12 +20,40 @@ from infrastructure.ingest.bus import OnAssign, OnRevoke, Partition, Record
 from infrastructure.ingest.errors import BrokerUnavailable, DeliveryFailed
 from infrastructure.settings import KafkaSettings
 
+CLIENT_LOG = logging.getLogger("neonblue.kafka")
+REPEAT_SECONDS = 60.0
+
+
+class _OncePerMinute(logging.Filter):
+    """Lets each distinct message through at most once per `REPEAT_SECONDS`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text, now = record.getMessage(), time.monotonic()
+        if now - self.last.get(text, -REPEAT_SECONDS) < REPEAT_SECONDS:
+            return False
+        if len(self.last) > 1000:
+            self.last.clear()
+        self.last[text] = now
+        return True
+
+
+if not CLIENT_LOG.filters:
+    CLIENT_LOG.addFilter(_OncePerMinute())
+
+
+def _config(config: dict[str, Any]) -> dict[str, Any]:
+    return {**config, "logger": CLIENT_LOG}
+
 
 def ensure_topics(
     settings: KafkaSettings, topics: Sequence[str], partitions: int | None = None
 ) -> None:
     """Creates missing topics with ``partitions`` partitions (existing ones are left alone)."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(_config({"bootstrap.servers": settings.bootstrap_servers}))
     try:
         existing = set(admin.list_topics(timeout=10).topics)
     except KafkaException as error:
@@ -45,7 +79,7 @@ class KafkaConsumer:
     """A group consumer that never commits to Kafka: positions come from the event store."""
 
     def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
-        self._consumer = Consumer(settings.consumer_config(**overrides))
+        self._consumer = Consumer(_config(settings.consumer_config(**overrides)))
         self._assignment: list[Partition] = []
 
     def subscribe(self, topics: Sequence[str], on_assign: OnAssign, on_revoke: OnRevoke) -> None:
@@ -107,7 +141,7 @@ class KafkaProducer:
     """An idempotent producer; `flush` raises if any message was not acknowledged."""
 
     def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
-        self._producer = Producer(settings.producer_config(**overrides))
+        self._producer = Producer(_config(settings.producer_config(**overrides)))
         self._failures: list[str] = []
 
     def _delivered(self, error: KafkaError | None, message: Any) -> None:
@@ -115,12 +149,19 @@ class KafkaProducer:
             self._failures.append(f"{message.topic()}: {error}")
 
     def produce(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        """Queues one message; raises `DeliveryFailed` (one line) when the client refuses it,
+        e.g. a message larger than ``message.max.bytes``."""
         while True:
             try:
                 self._producer.produce(topic, value, key, on_delivery=self._delivered)
                 return
             except BufferError:
                 self._producer.poll(0.05)
+            except KafkaException as error:
+                size = len(value) + len(key or b"")
+                raise DeliveryFailed(
+                    f"cannot publish a message of {size:,} bytes to {topic!r}: {_one_line(error)}"
+                ) from None
 
     def flush(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -134,12 +175,24 @@ class KafkaProducer:
             failures, self._failures = self._failures, []
             raise DeliveryFailed(f"{len(failures)} message(s) failed: {failures[0]}")
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Delivers what is queued (up to ``timeout``) and disconnects."""
+        self._producer.flush(timeout)
+        self._producer.close()
+
+
+def _one_line(error: KafkaException) -> str:
+    detail = error.args[0] if error.args else error
+    if isinstance(detail, KafkaError):
+        return f"{detail.name()}: {detail.str()}"
+    return str(detail).splitlines()[0]
+
 
 def read_topic(settings: KafkaSettings, topic: str, limit: int, idle: float = 1.5) -> list[Record]:
     """Reads a topic from the beginning (all partitions) until ``limit`` records or ``idle``
     seconds without a record; commits nothing."""
     consumer = Consumer(
-        settings.consumer_config(**{"group.id": f"neonblue-reader-{time.time_ns()}"})
+        _config(settings.consumer_config(**{"group.id": f"neonblue-reader-{time.time_ns()}"}))
     )
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)

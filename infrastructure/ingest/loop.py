@@ -3,7 +3,14 @@
 Rebalances flush the pending batch before partitions go (and drop the writer's cache);
 assignments seek to the offsets stored in the event store. When the event store is down
 the batch is kept and retried with exponential backoff; SIGTERM/SIGINT stop the loop after
-the current batch.
+the current batch. No message can stop the loop (see `writer`).
+
+Dead letters are committed with the batch (the event store's dead-letter table), then
+published to the dead-letter topic and marked published. A process killed in between
+leaves rows unpublished: whoever is assigned their partitions next publishes those that
+``published`` (what the topic already holds) does not list, so each bad message has exactly
+one dead letter on the topic too. A broker that refuses dead letters delays their
+publication, never the batch.
 
 Garbage collection: the writer's aggregate cache holds millions of long-lived objects, and
 CPython's cyclic collector would rescan them again and again (a quarter of ingest time). So
@@ -27,11 +34,17 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Consumer, Partition, Producer, Record
 from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.ingest.errors import IngestError
+from infrastructure.ingest.tables import Coordinates
+from infrastructure.ingest.wire import DEFAULT_LIMITS, Limits
 from infrastructure.ingest.writer import BatchResult, BatchWriter
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = (OperationalError, InterfaceError)
 FULL_GC_SECONDS = 60.0
+PUBLISH_RETRY_SECONDS = 5.0
+Published = Callable[[], set[Coordinates]]
+"""Reads the dead-letter topic: the source coordinates of the dead letters it holds."""
 
 
 @dataclass
@@ -87,6 +100,9 @@ class IngestLoop:
         cache_size: int = 500_000,
         backoff: Backoff | None = None,
         on_progress: Callable[[IngestStats], None] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        max_message_bytes: int = 1_000_000,
+        published: Published | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -96,7 +112,11 @@ class IngestLoop:
         self.linger = linger
         self.backoff = backoff or Backoff()
         self.on_progress = on_progress
-        self.writer = BatchWriter(app, self._send_dead_letters, cache_size)
+        self.writer = BatchWriter(app, cache_size, limits)
+        self.tables = self.writer.tables
+        self.max_message_bytes = max_message_bytes
+        self.published = published
+        self._unpublished_check_at: float | None = 0.0  # None: nothing left to publish
         self.stats = IngestStats()
         self._pending: list[Record] = []
         self._stop = threading.Event()
@@ -121,6 +141,9 @@ class IngestLoop:
                 if self._pending:
                     self._flush()
                 now = time.monotonic()
+                check_at = self._unpublished_check_at
+                if check_at is not None and now >= check_at and self.writer.positions:
+                    self._publish_unpublished()
                 if got:
                     last_record = now
                 if self.on_progress and now - last_progress >= 0.5:
@@ -132,6 +155,7 @@ class IngestLoop:
             if not self._stop.is_set() and self._pending:
                 self._flush()
             self.consumer.close()
+            self.producer.close()
             self._report()
         return self.stats
 
@@ -157,7 +181,7 @@ class IngestLoop:
         delay = self.backoff.initial
         while batch:
             try:
-                result = self.writer.write(batch)
+                result = self._write(batch)
             except IntegrityError as error:
                 # Another writer got there first (rebalance race) or offsets were replayed:
                 # re-read the stored positions and redo the batch against fresh state.
@@ -173,9 +197,18 @@ class IngestLoop:
                 continue
             self.stats.add(result)
             self.stats.last_error = ""
+            self._publish(result.dead_letters)
             break
         self._pending = []
         self._settle_heap()
+
+    def _write(self, batch: list[Record]) -> BatchResult:
+        try:
+            return self.writer.write(batch)
+        except BaseException:
+            # part of the batch may have committed, with dead letters not yet published
+            self._unpublished_check_at = 0.0
+            raise
 
     def _settle_heap(self) -> None:
         """Freezes what survived the batch; a full collection now and then (module docstring)."""
@@ -206,6 +239,7 @@ class IngestLoop:
     def _on_assign(self, partitions: list[Partition]) -> dict[Partition, int]:
         self.stats.rebalances += 1
         self._retry_positions(set(partitions))
+        self._unpublished_check_at = 0.0  # a crashed owner may have left some
         return {tp: self.writer.positions[tp] for tp in partitions}
 
     def _on_revoke(self, partitions: list[Partition]) -> None:
@@ -214,10 +248,40 @@ class IngestLoop:
         self._pending = [r for r in self._pending if r.source not in set(partitions)]
         self.writer.forget(partitions)
 
-    def _send_dead_letters(self, letters: list[DeadLetter]) -> None:
-        for letter in letters:
-            self.producer.produce(self.dead_letter_topic, letter.encode(), letter.key)
-        self.producer.flush()
+    def _publish(self, letters: list[DeadLetter]) -> bool:
+        """Publishes committed dead letters and marks them; False (retried later) on failure."""
+        if not letters:
+            return True
+        try:
+            for letter in letters:
+                key, value = letter.message(self.max_message_bytes)
+                self.producer.produce(self.dead_letter_topic, value, key)
+            self.producer.flush()
+            self.tables.mark_published(d.coordinates for d in letters)
+        except (IngestError, *UNAVAILABLE) as error:
+            self._note_retry(error)
+            # some may have reached the topic: the next attempt checks it first
+            self._unpublished_check_at = time.monotonic() + PUBLISH_RETRY_SECONDS
+            return False
+        return True
+
+    def _publish_unpublished(self) -> None:
+        """Publishes the dead letters of this process's partitions a previous attempt (or
+        process) committed but did not mark published, unless the topic already has them."""
+        try:
+            letters = self.tables.unpublished(set(self.writer.positions))
+            if letters and self.published is not None:
+                present = self.published()
+                self.tables.mark_published(
+                    d.coordinates for d in letters if d.coordinates in present
+                )
+                letters = [d for d in letters if d.coordinates not in present]
+        except (IngestError, *UNAVAILABLE) as error:
+            self._note_retry(error)
+            self._unpublished_check_at = time.monotonic() + PUBLISH_RETRY_SECONDS
+            return
+        self._unpublished_check_at = None
+        self._publish(letters)
 
     def _report(self) -> None:
         marks = self.consumer.high_watermarks()

@@ -8,7 +8,9 @@ from typing import Any
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Consumer, InProcessBus, Producer, Record
 from infrastructure.ingest.dead_letters import DeadLetter
-from infrastructure.ingest.loop import IngestLoop, IngestStats
+from infrastructure.ingest.loop import IngestLoop, IngestStats, Published
+from infrastructure.ingest.tables import Coordinates, tables_for
+from infrastructure.ingest.wire import Limits
 from infrastructure.settings import KafkaSettings
 
 
@@ -18,6 +20,7 @@ def build_loop(
     consumer: Consumer,
     producer: Producer,
     on_progress: Callable[[IngestStats], None] | None = None,
+    published: Published | None = None,
 ) -> IngestLoop:
     return IngestLoop(
         app,
@@ -29,6 +32,9 @@ def build_loop(
         linger=settings.batch_linger_s,
         cache_size=settings.cache_size,
         on_progress=on_progress,
+        limits=Limits(settings.max_event_bytes, settings.max_event_depth),
+        max_message_bytes=settings.max_message_bytes,
+        published=published,
     )
 
 
@@ -48,6 +54,7 @@ def kafka_loop(
         KafkaConsumer(settings, **consumer_overrides),
         KafkaProducer(settings),
         on_progress,
+        lambda: _coordinates(topic_records(settings, None)),
     )
 
 
@@ -59,14 +66,21 @@ def ingest_in_process(
 ) -> IngestStats:
     """Ingests everything published on ``bus`` so far (the embedded default, e.g. the demo)."""
     settings = settings or KafkaSettings(bootstrap_servers="")
-    loop = build_loop(app, settings, bus.consumer(), bus.producer(), on_progress)
+    loop = build_loop(
+        app,
+        settings,
+        bus.consumer(),
+        bus.producer(),
+        on_progress,
+        lambda: _coordinates(topic_records(settings, bus)),
+    )
     return loop.run(until_idle=0.0)
 
 
-def dead_letters(
-    settings: KafkaSettings, limit: int, bus: InProcessBus | None = None
+def topic_records(
+    settings: KafkaSettings, bus: InProcessBus | None, limit: int = 10**9
 ) -> list[tuple[Record, DeadLetter]]:
-    """Dead letters from the dead-letter topic (oldest first per partition)."""
+    """Dead letters on the dead-letter topic (oldest first per partition)."""
     if bus is not None:
         records = [
             r
@@ -77,4 +91,34 @@ def dead_letters(
         from infrastructure.ingest.kafka import read_topic
 
         records = read_topic(settings, settings.dead_letter_topic, limit)
-    return [(r, DeadLetter.decode(r.value)) for r in records[:limit] if r.value is not None]
+    letters = []
+    for record in records[:limit]:
+        try:
+            letters.append((record, DeadLetter.decode(record.value or b"")))
+        except (ValueError, TypeError, KeyError, AttributeError):  # not an envelope
+            continue
+    return letters
+
+
+def _coordinates(letters: list[tuple[Record, DeadLetter]]) -> set[Coordinates]:
+    return {letter.coordinates for _, letter in letters}
+
+
+def dead_letters(
+    settings: KafkaSettings,
+    limit: int,
+    bus: InProcessBus | None = None,
+    app: NeonBlue | None = None,
+    kind: str | None = None,
+) -> list[DeadLetter]:
+    """Dead letters, oldest first per source partition: the event store's table (whole
+    originals) and, with ``settings`` for a broker or a ``bus``, those on the dead-letter
+    topic the table does not hold (e.g. from an older version); ``kind`` filters."""
+    found: dict[Coordinates, DeadLetter] = {}
+    if app is not None:
+        found.update((d.coordinates, d) for d in tables_for(app).dead_letters(limit, kind))
+    if bus is not None or not settings.embedded:
+        for _, letter in topic_records(settings, bus, limit):
+            if kind in (None, letter.kind):
+                found.setdefault(letter.coordinates, letter)
+    return [found[c] for c in sorted(found)][:limit]

@@ -3,8 +3,9 @@ aggregates' events with one tracking record per topic partition in one transacti
 
 On PostgreSQL the write is COPY (binary) after the library's table lock, plus the tracking
 upserts, in one transaction: the same rows and guarantees as `app.save_tracked`, without
-its per-event Python cost. Other stores fall back to the library (one tracking record per
-transaction), so callers group batches by partition there.
+its per-event Python cost. Other stores write one tracking record per transaction (the
+library's recorder), so callers group batches by partition there. Every store writes the
+batch's recorded event ids and dead letters (`tables`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Partition
+from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.ingest.tables import MemoryTables, PostgresTables, SQLiteTables, tables_for
 
 LOAD_CHUNK = 5000
 
@@ -74,26 +78,54 @@ def load_aggregates(app: NeonBlue, ids: Sequence[UUID]) -> dict[UUID, Any]:
     return aggregates
 
 
-def write_tracked(app: NeonBlue, aggregates: Sequence[Any], trackings: Sequence[Tracking]) -> int:
-    """Commits the aggregates' pending events and the tracking records atomically.
+def write_tracked(
+    app: NeonBlue,
+    aggregates: Sequence[Any],
+    trackings: Sequence[Tracking],
+    event_ids: Sequence[str] = (),
+    letters: Sequence[DeadLetter] = (),
+) -> int:
+    """Commits the aggregates' pending events, the tracking records, the recorded
+    ``event_ids`` and the dead ``letters`` atomically.
 
     Returns the number of stored events. Raises IntegrityError (nothing written) when a
-    tracking position was already recorded or another writer changed an aggregate.
+    tracking position or an event id was already recorded or another writer changed an
+    aggregate.
     """
-    if not isinstance(app.recorder, PostgresProcessRecorder):
-        if len(trackings) != 1:
-            raise ValueError("this event store records one tracking record per transaction")
-        count = sum(len(a.pending_events) for a in aggregates)
-        app.save_tracked(aggregates, trackings[0])
-        return count
-    to_stored = app.mapper.to_stored_event
-    stored = [to_stored(event) for aggregate in aggregates for event in aggregate.collect_events()]
-    _copy_with_tracking(app.recorder, stored, trackings)
+    recorder = app.recorder
+    tables = tables_for(app)
+    if isinstance(recorder, PostgresProcessRecorder):
+        assert isinstance(tables, PostgresTables)
+        to_stored = app.mapper.to_stored_event
+        stored = [to_stored(e) for aggregate in aggregates for e in aggregate.collect_events()]
+        _copy_with_tracking(recorder, stored, trackings, tables, event_ids, letters)
+        return len(stored)
+    if len(trackings) != 1:
+        raise ValueError("this event store records one tracking record per transaction")
+    processing = ProcessingEvent[UUID](tracking=trackings[0])
+    processing.collect_events(*aggregates)
+    stored = [app.mapper.to_stored_event(event) for event in processing.events]
+    if isinstance(recorder, SQLiteProcessRecorder):
+        assert isinstance(tables, SQLiteTables)
+        with recorder.datastore.transaction(commit=True) as cursor:
+            recorder._insert_events(cursor, stored, tracking=trackings[0])
+            tables.insert(cursor, event_ids, letters)
+    else:  # in memory: one process, checked then written under the recorder's own lock
+        assert isinstance(tables, MemoryTables)
+        tables.check(event_ids)
+        recorder.insert_events(stored, tracking=trackings[0])
+        tables.insert(event_ids, letters)
+    app._take_snapshots(processing)
     return len(stored)
 
 
 def _copy_with_tracking(
-    recorder: PostgresProcessRecorder, stored: Sequence[StoredEvent], trackings: Sequence[Tracking]
+    recorder: PostgresProcessRecorder,
+    stored: Sequence[StoredEvent],
+    trackings: Sequence[Tracking],
+    tables: PostgresTables,
+    event_ids: Sequence[str],
+    letters: Sequence[DeadLetter],
 ) -> None:
     datastore = recorder.datastore
     table = SQL("{}.{}").format(
@@ -116,6 +148,9 @@ def _copy_with_tracking(
                     f"tracking {tracking.application_name} {tracking.notification_id} "
                     "is already recorded"
                 )
+        # before the table lock, which concurrent writers queue on: it is held for the events
+        # only (writers racing on one event id wait on its unique index, and one fails)
+        tables.insert(cursor, event_ids, letters)
         if stored:
             for statement in recorder.lock_table_statements:
                 cursor.execute(statement)

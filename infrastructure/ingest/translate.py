@@ -11,7 +11,7 @@ from typing import Any
 from domain.ingestion.classification import LIFECYCLE_EVENTS, Action, Classification, classify
 from domain.participation.commands import ParticipationCommand, RecordExposure, RecordMetric
 from infrastructure.ingest.bus import Record
-from infrastructure.ingest.wire import InvalidMessage, WireEvent, decode
+from infrastructure.ingest.wire import DEFAULT_LIMITS, InvalidMessage, Limits, WireEvent, decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +42,14 @@ class Unclassified:
 Item = ParticipationCommand | Lifecycle | Unclassified
 
 
-def translate(record: Record, learned: Mapping[str, Classification] | None = None) -> Item:
+def translate(
+    record: Record,
+    learned: Mapping[str, Classification] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Item:
     """Decodes and classifies one record (with approved learned rules); raises
     `InvalidMessage` for bad input."""
-    event = decode(record.value)
+    event = decode(record.value, limits)
     classification = classify(event.event_type, learned)
     context: dict[str, Any] = {
         "classification": classification.as_context(),

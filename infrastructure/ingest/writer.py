@@ -1,21 +1,38 @@
 """Applies a batch of records to the aggregates and commits events with the offsets.
 
-One `write` call is one unit of exactly-once: every record of the batch either has its
-effect committed together with the tracking records of its partitions, or nothing is
-committed (and the caller retries the same batch). Participations, inboxes and unclassified
+A unit of work (the batch, or one partition's part of it on stores that record one
+tracking record per transaction) is one unit of exactly-once: every record of it either has
+its effect committed together with the tracking records of its partitions, or nothing is
+committed (and the caller retries the batch; committed units are skipped by offset). Participations, inboxes and unclassified
 logs are kept in an LRU cache between batches; it is only valid while this process is the
 single writer of their partitions, so it is dropped on any rebalance and on any failed write.
+
+No single message can stop a batch. Decoding and validation errors and domain errors
+dead-letter the message on the spot. Any other exception while translating, applying or
+encoding (a bug, or input the bounds of `wire` did not foresee) makes the writer split the
+unit in halves and write each on its own, down to the one message that fails, which is then
+dead-lettered as ``unprocessable`` with the exception's class and message. Only errors of the
+event store itself (`SYSTEMIC`: unavailable, integrity races, programming errors) propagate,
+and the caller retries the batch.
+
+Event ids are deduplicated globally: the unit's new ids are recorded in `tables` in the
+transaction of its events, whose unique key rejects an id recorded before. A repeated id is
+almost always a producer retry of the same user's event, which the participation (cached or
+loaded) already knows; so a unit is first written without looking its ids up, and only when
+the transaction is rejected (an id reused by another user or experiment, or a race with
+another process) is it redone after looking them up.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import DataError, IntegrityError, PersistenceError, Tracking
 
 from domain.errors import DomainError
 from domain.experiments.aggregate import Experiment
@@ -29,14 +46,16 @@ from domain.ingestion.aggregates import (
 from domain.participation.aggregate import participation_id
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
+from infrastructure.audit.chain import ChainError
 from infrastructure.ingest import store
 from infrastructure.ingest.bus import Partition, Record
 from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.ingest.tables import tables_for
 from infrastructure.ingest.translate import Item, Lifecycle, Unclassified, translate
-from infrastructure.ingest.wire import InvalidMessage
+from infrastructure.ingest.wire import DEFAULT_LIMITS, InvalidMessage, Limits
 from infrastructure.triage import LearnedRules
 
-DeadLetterSink = Callable[[list[DeadLetter]], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,18 +68,35 @@ class BatchResult:
     skipped: int = 0  # already committed earlier (redelivered offsets)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
+    def add(self, other: BatchResult) -> None:
+        self.recorded += other.recorded
+        self.duplicates += other.duplicates
+        self.unclassified += other.unclassified
+        self.stored_events += other.stored_events
+        self.dead_letters.extend(other.dead_letters)
+
+
+def is_systemic(error: BaseException) -> bool:
+    """True for failures of the event store or the process, not of one message: the batch
+    is retried. Other exceptions (RecursionError, ValueError, ...) are blamed on a message."""
+    if isinstance(error, PersistenceError):
+        return not isinstance(error, DataError)
+    return not isinstance(error, Exception) or isinstance(error, MemoryError | ChainError)
+
 
 class BatchWriter:
     """Turns records into committed events; `positions` are the next offsets per partition."""
 
-    def __init__(self, app: NeonBlue, dead_letter: DeadLetterSink, cache_size: int = 500_000):
+    def __init__(
+        self, app: NeonBlue, cache_size: int = 500_000, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.app = app
-        self.dead_letter = dead_letter
         self.cache_size = cache_size
+        self.limits = limits
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
         self.positions: dict[Partition, int] = {}
         self.batched_tracking = store.supports_batched_tracking(app)
-        self._sent: set[tuple[str, int, int]] = set()
+        self.tables = tables_for(app)
         self.learned_rules = LearnedRules(app)
 
     def assign(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
@@ -78,8 +114,9 @@ class BatchWriter:
             self.positions.pop(tp, None)
 
     def write(self, records: Sequence[Record]) -> BatchResult:
-        """Commits the batch's effects; on any exception nothing of it is committed and the
-        cache is dropped, so calling `write` again with the same records is safe."""
+        """Commits the batch's effects. An exception escapes only for a `systemic` failure;
+        then the cache is dropped and the committed part of the batch (if it was split) has
+        advanced `positions`, so calling `write` again with the same records is safe."""
         result = BatchResult(records=len(records))
         fresh = []
         for record in records:
@@ -96,23 +133,72 @@ class BatchWriter:
             units = list(groups.values())
         try:
             for unit in units:
-                self._write_unit(unit, result)
+                self._write_isolating(unit, result)
         except BaseException:
             self.cache.clear()
             raise
         return result
 
-    def _write_unit(self, records: list[Record], result: BatchResult) -> None:
+    def _write_isolating(self, records: list[Record], result: BatchResult) -> None:
+        """Writes the unit; if one of its messages raises, halves it until that message is
+        alone, and dead-letters it (module docstring)."""
+        try:
+            result.add(self._write_deduplicated(records))
+        except BaseException as error:
+            self.cache.clear()  # aggregates of the failed unit may hold uncommitted changes
+            if is_systemic(error):
+                raise
+            if len(records) == 1:
+                log.warning("dead-lettering an unprocessable message: %r", error)
+                result.add(self._write_unit(records, poison=error))
+                return
+            middle = len(records) // 2
+            self._write_isolating(records[:middle], result)
+            self._write_isolating(records[middle:], result)
+
+    def _write_deduplicated(self, records: list[Record]) -> BatchResult:
+        """Writes the unit; looks its event ids up and writes it again when the event store
+        rejected them (module docstring). A second rejection (e.g. a tracking position
+        another process recorded) goes to the caller."""
+        try:
+            return self._write_unit(records)
+        except IntegrityError:
+            self.cache.clear()
+            return self._write_unit(records, look_up_ids=True)
+
+    def _write_unit(
+        self,
+        records: list[Record],
+        poison: BaseException | None = None,
+        look_up_ids: bool = False,
+    ) -> BatchResult:
+        result = BatchResult()
         learned = self.learned_rules.current()
         items: list[tuple[Record, Item]] = []
         dead: list[DeadLetter] = []
         for record in records:
+            if poison is not None:
+                dead.append(DeadLetter.of_error(record, poison))
+                continue
             try:
-                items.append((record, translate(record, learned)))
+                items.append((record, translate(record, learned, self.limits)))
             except InvalidMessage as error:
                 dead.append(DeadLetter.of(record, error.kind, error.reason))
+            except Exception as error:  # translation is pure: blame the message at once
+                if is_systemic(error):
+                    raise
+                dead.append(DeadLetter.of_error(record, error))
+        known = (
+            self.tables.known_event_ids({item.event_id for _, item in items})
+            if look_up_ids
+            else set()
+        )
         state = _UnitState(self.app, self._cached(items))
+        new_ids: list[str] = []
         for record, item in items:
+            if item.event_id in known:
+                result.duplicates += 1
+                continue
             try:
                 outcome = state.apply(item)
             except DomainError as error:
@@ -121,25 +207,24 @@ class BatchWriter:
                 continue
             if outcome == "duplicate":
                 result.duplicates += 1
-            elif outcome == "unclassified":
+                continue
+            known.add(item.event_id)
+            new_ids.append(item.event_id)
+            if outcome == "unclassified":
                 result.unclassified += 1
             else:
                 result.recorded += 1
-        unsent = [d for d in dead if d.coordinates not in self._sent]
-        if unsent:
-            self.dead_letter(unsent)  # durable before the offsets commit
-            self._sent.update(d.coordinates for d in unsent)
         last: dict[Partition, int] = {}
         for record in records:
             last[record.source] = max(record.offset, last.get(record.source, -1))
         trackings = [Tracking(store.tracking_name(tp), offset) for tp, offset in last.items()]
         changed = list(state.changed.values())
-        result.stored_events += store.write_tracked(self.app, changed, trackings)
+        result.stored_events = store.write_tracked(self.app, changed, trackings, new_ids, dead)
         for tp, offset in last.items():
             self.positions[tp] = offset + 1
-        self._sent.difference_update(d.coordinates for d in dead)
-        result.dead_letters.extend(dead)
+        result.dead_letters = dead
         self._remember(state.loaded, changed)
+        return result
 
     def _cached(self, items: list[tuple[Record, Item]]) -> dict[UUID, Any]:
         """The aggregates the unit needs: from the cache, the rest loaded in one query."""

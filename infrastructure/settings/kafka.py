@@ -30,6 +30,16 @@ class KafkaSettings(BaseSettings):
         150_000,
         description="Aggregates kept in memory by one ingest process (<= the audit chain cache).",
     )
+    max_event_bytes: int = Field(
+        512 * 1024, description="Longer messages are dead-lettered as too_large."
+    )
+    max_event_depth: int = Field(
+        32, description="JSON nested deeper than this is dead-lettered as too_deep."
+    )
+    max_message_bytes: int = Field(
+        1_000_000,
+        description="The broker's message size limit (message.max.bytes); dead letters fit it.",
+    )
 
     @property
     def embedded(self) -> bool:
@@ -58,5 +68,6 @@ class KafkaSettings(BaseSettings):
             "linger.ms": 20,
             "batch.num.messages": 10_000,
             "compression.type": "none",
+            "message.max.bytes": self.max_message_bytes,
             **overrides,
         }

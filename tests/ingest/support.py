@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 
@@ -39,10 +40,34 @@ def produce(settings: KafkaSettings, messages: Iterable[WireMessage]) -> list[st
     for message in messages:
         producer.produce(topic_for(settings, message.topic), message.value, message.key)
         ids.append(json.loads(message.value)["event_id"])
-    producer.flush()
+    producer.close()
     return ids
 
 
 def recorded_event_ids(app: NeonBlue) -> Counter[str]:
     """How many times each wire event id was recorded in the event store."""
     return Counter(entry.event.event_id for entry in app.log(topics=RECORDED))  # type: ignore[attr-defined]
+
+
+DEEP_TOKEN = re.compile(r'"@@deep:(\d+):(\d)@@"')
+
+
+def deep(depth: int, arrays: bool = True) -> str:
+    """A placeholder that `dumps` replaces by JSON nested ``depth`` levels (objects, and
+    arrays at every other level with ``arrays``): the standard encoder cannot write that."""
+    return f"@@deep:{depth}:{int(arrays)}@@"
+
+
+def nested_json(depth: int, arrays: bool = True) -> str:
+    def array(level: int) -> bool:
+        return arrays and level % 2 == 0
+
+    opening = "".join("[" if array(level) else '{"n":' for level in range(depth))
+    closing = "".join("]" if array(level) else "}" for level in reversed(range(depth)))
+    return opening + '"leaf"' + closing
+
+
+def dumps(value: object) -> bytes:
+    """JSON bytes of ``value`` with every `deep` placeholder expanded."""
+    text = json.dumps(value)
+    return DEEP_TOKEN.sub(lambda m: nested_json(int(m[1]), m[2] == "1"), text).encode()

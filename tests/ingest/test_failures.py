@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,11 +18,12 @@ import pytest
 from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import build_app
 from infrastructure.ingest.loop import Backoff
-from infrastructure.ingest.runtime import kafka_loop
+from infrastructure.ingest.runtime import kafka_loop, topic_records
 from infrastructure.ingest.simulate import TrafficPlan, WireMessage, wire_events
+from infrastructure.ingest.tables import tables_for
 from infrastructure.settings import EventStoreSettings
 from tests.ingest.conftest import START, IngestEnv, kafka_settings, setup_portfolio
-from tests.ingest.support import produce, recorded_event_ids
+from tests.ingest.support import produce, recorded_event_ids, topic_for
 from tests.support.kafka import KafkaBroker
 from tests.support.postgres import running_cluster
 
@@ -60,6 +63,9 @@ def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) ->
     setup_portfolio(app, plan)
     messages = list(wire_events(plan, START))
     assert len(messages) >= 50_000
+    for index in range(0, len(messages), 250):  # bad messages all along the stream
+        poison = json.dumps({"event_id": f"poison-{index}", "note": "no user"}).encode()
+        messages.insert(index, WireMessage("user_events", b"poison", poison))
     produced: list[str] = []
     producer = threading.Thread(
         target=lambda: produced.extend(produce_slowly(env, messages, 12.0)), daemon=True
@@ -88,8 +94,13 @@ def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) ->
     assert final.returncode == 0, stderr.decode()[-2000:]
 
     recorded = recorded_event_ids(app)
-    assert set(recorded) == set(produced)
+    assert set(recorded) == {i for i in produced if not i.startswith("poison-")}
     assert max(recorded.values()) == 1
+    poisons = sum(1 for i in produced if i.startswith("poison-"))
+    on_topic = Counter(letter.coordinates for _, letter in topic_records(env.kafka, None))
+    assert len(on_topic) == poisons and set(on_topic.values()) == {1}  # one each, whatever
+    assert {topic for topic, _, _ in on_topic} == {topic_for(env.kafka, "user_events")}
+    assert len(tables_for(app).dead_letters(10 * poisons)) == poisons
     app.close()
 
 

@@ -118,13 +118,13 @@ def test_lifecycle_events_and_bad_input_go_where_they_belong(env: IngestEnv) -> 
         json.dumps({"event_id": "l5", "event_type": "exposure"}).encode(),
     ):
         producer.produce(topic, value, key.encode())
-    producer.flush()
+    producer.close()
 
     stats = kafka_loop(app, env.kafka).run(until_idle=3.0)
 
     assert app.experiment(key).status == "running"  # paused then resumed, once each
     assert stats.duplicates == 1
-    letters = {d.kind: d for _, d in dead_letters(env.kafka, 100)}
+    letters = {d.kind: d for d in dead_letters(env.kafka, 100)}
     assert set(letters) == {"rejected", "unknown_experiment", "not_json", "schema"}
     assert "InvalidVariants" in letters["rejected"].reason
     assert "no-such-experiment" in letters["unknown_experiment"].reason

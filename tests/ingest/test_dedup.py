@@ -1,0 +1,79 @@
+"""Event ids are deduplicated globally, on every event store: across users, experiments,
+event kinds, topics, partitions and ingest runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from infrastructure.application import NeonBlue
+from infrastructure.ingest import store
+from infrastructure.ingest.bus import InProcessBus
+from infrastructure.ingest.runtime import ingest_in_process
+from infrastructure.ingest.simulate import TrafficPlan, planned
+from infrastructure.ingest.tables import tables_for
+from infrastructure.settings import KafkaSettings
+from tests.ingest.conftest import setup_portfolio
+from tests.ingest.support import RECORDED, recorded_event_ids
+
+PLAN = TrafficPlan(experiments=2, users=10)
+FIRST, SECOND = (p.key for p in planned(PLAN))
+
+
+def event(event_id: str, user: str, experiment: str, event_type: str = "exposure") -> bytes:
+    body: dict[str, Any] = {"event_id": event_id, "user_id": user, "experiment_id": experiment,
+                            "event_type": event_type, "timestamp": "2026-01-02T00:00:00Z"}  # fmt: skip
+    return json.dumps(body).encode()
+
+
+def ingest(app: NeonBlue, topic: str, messages: list[tuple[bytes, bytes]]) -> Any:
+    bus = InProcessBus(partitions=4)
+    for key, value in messages:
+        bus.append(topic, value, key)
+    return ingest_in_process(app, bus, KafkaSettings(bootstrap_servers="", topics=(topic,)))
+
+
+def stored_owner(app: NeonBlue, event_id: str) -> tuple[str, str]:
+    for entry in app.log(topics=RECORDED):  # type: ignore[attr-defined]
+        if entry.event.event_id == event_id:
+            participation = app.repository.get(entry.originator_id)
+            return participation.user_id, participation.experiment_key
+    raise AssertionError(f"{event_id} not stored")
+
+
+def test_an_event_id_is_recorded_once_across_users_experiments_and_runs(app: NeonBlue) -> None:
+    setup_portfolio(app, PLAN)
+    first = ingest(
+        app,
+        "user_events",
+        [
+            (b"alice", event("e-1", "alice", FIRST)),
+            (b"bob", event("e-1", "bob", FIRST)),  # another user (another partition)
+            (b"alice", event("e-1", "alice", SECOND, "conversion")),  # another experiment
+            (b"carol", event("e-1", "carol", FIRST, "scroll_depth")),  # unclassified
+            (b"bob", event("e-2", "bob", SECOND)),
+        ],
+    )
+    second = ingest(  # a later run, another topic: only the event store remembers
+        app, "analytics_events", [(b"dave", event("e-2", "dave", FIRST, "conversion"))]
+    )
+
+    assert (first.recorded, first.duplicates, first.dead_lettered) == (2, 3, 0)
+    assert (second.recorded, second.duplicates) == (0, 1)
+    assert recorded_event_ids(app) == {"e-1": 1, "e-2": 1}
+    # partitions have no order between them: whichever came first in its partition's turn
+    assert stored_owner(app, "e-1") in {("alice", FIRST), ("bob", FIRST)}
+    assert stored_owner(app, "e-2") == ("bob", SECOND)  # the earlier run wins
+    assert tables_for(app).known_event_ids(["e-1", "e-2", "e-3"]) == {"e-1", "e-2"}
+
+
+def test_a_recorded_id_fails_the_whole_transaction(app: NeonBlue) -> None:
+    name = store.tracking_name(("user_events", 0))
+    store.write_tracked(app, [], [Tracking(name, 0)], ["e-1"])
+    with pytest.raises(IntegrityError):  # e.g. another ingest process recorded it meanwhile
+        store.write_tracked(app, [], [Tracking(name, 1)], ["e-9", "e-1"])
+    assert app.recorder.max_tracking_id(name) == 0  # nothing of it was written
+    assert tables_for(app).known_event_ids(["e-1", "e-9"]) == {"e-1"}
