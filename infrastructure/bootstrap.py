@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import IntegrityError, InternalError, ProgrammingError
 
 from infrastructure.application import NeonBlue
-from infrastructure.settings import ConfigurationError, EventStoreSettings, McpSettings
+from infrastructure.settings import (
+    ConfigurationError,
+    EventStoreSettings,
+    KafkaSettings,
+    McpSettings,
+)
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -44,6 +49,7 @@ class Services:
     event_store: EventStoreSettings
     app: NeonBlue
     mcp: McpSettings = field(default_factory=McpSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
     follows_log: bool = False
     _read_models: ReadModels | None = field(default=None, repr=False)
     _servers: dict[str, MCPServer] = field(default_factory=dict, repr=False)

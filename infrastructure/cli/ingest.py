@@ -134,8 +134,8 @@ def simulate(
         experiments, users, effect, srm, novelty, sessions, unknown_fraction, seed=seed
     )
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=plan.days)
-    settings = KafkaSettings()
     with services() as built, _errors():
+        settings = built.kafka
         ensure_experiments(built.app, planned(plan), start)
         if settings.embedded:
             bus = InProcessBus()
@@ -154,13 +154,15 @@ def ingest(
     ] = None,
 ) -> None:
     """Run the Kafka consumer into the event store with a live progress and lag display."""
-    settings = KafkaSettings()
-    _require_kafka(settings, "ingest")
-    with services() as built, _errors(), Live(console=console, refresh_per_second=2) as live:
-        loop = kafka_loop(built.app, settings, on_progress=lambda s: live.update(_stats_table(s)))
-        loop.install_signal_handlers()
-        stats = loop.run(until_idle=until_idle)
-        live.update(_stats_table(stats))
+    with services() as built, _errors():
+        _require_kafka(built.kafka, "ingest")
+        with Live(console=console, refresh_per_second=2) as live:
+            loop = kafka_loop(
+                built.app, built.kafka, on_progress=lambda s: live.update(_stats_table(s))
+            )
+            loop.install_signal_handlers()
+            stats = loop.run(until_idle=until_idle)
+            live.update(_stats_table(stats))
 
 
 @dead_letters_app.command("list")
@@ -171,9 +173,8 @@ def list_dead_letters(
 ) -> None:
     """Dead letters with their source, reason and original bytes (the event store's
     dead-letter table, and the dead-letter topic when Kafka is configured)."""
-    settings = KafkaSettings()
     with services() as built, _errors():
-        letters = dead_letters(settings, limit, app=built.app, kind=kind)
+        letters = dead_letters(built.kafka, limit, app=built.app, kind=kind)
     if as_json:
         for letter in letters:
             print(
@@ -202,9 +203,9 @@ def replay_dead_letters(
     """Publish dead letters' original bytes to their source topics again (after a fix).
     Originals come whole from the event store's dead-letter table; a letter known only
     from the topic with a cut original (``truncated``) is skipped."""
-    settings = KafkaSettings()
-    _require_kafka(settings, "dead-letters replay")
     with services() as built, _errors():
+        settings = built.kafka
+        _require_kafka(settings, "dead-letters replay")
         letters = dead_letters(settings, limit, app=built.app, kind=kind)
         whole = [d for d in letters if d.original is not None and not d.truncated]
         producer = _producer(settings)
