@@ -79,6 +79,13 @@ def proportion_moments(n: object, total: object) -> ArmMoments:
     return ArmMoments.plain(n, p, p * (1.0 - p))
 
 
+@np.errstate(all="ignore")
+def unit_variance(n: object, total: object, sum_squares: object, binomial: object) -> np.ndarray:
+    """Per-unit variance: ``p (1 - p)`` where ``binomial``, else the ``n - 1`` sample variance."""
+    p = _safe_divide(total, n)
+    return np.where(binomial, p * (1.0 - p), sample_variance(n, total, sum_squares))
+
+
 @dataclass(frozen=True)
 class RatioParts:
     """Delta-method pieces of ``R = mean(m) / mean(d)``: value, gradient, per-unit var."""
@@ -98,13 +105,20 @@ def ratio_parts(
     d_sum: object,
     d_sum_squares: object,
     m_d_sum_of_products: object,
+    m_binomial: object = False,
+    d_binomial: object = False,
 ) -> RatioParts:
-    """Delta-method variance ``g' Sigma g`` with ``g = (1/mean_d, -mean_m/mean_d^2)``."""
+    """Delta-method variance ``g' Sigma g`` with ``g = (1/mean_d, -mean_m/mean_d^2)``.
+
+    ``Sigma`` holds the per-unit variances of ``m`` and ``d`` (``p (1 - p)`` where
+    ``m_binomial``/``d_binomial`` mark 0/1 values, else the ``n - 1`` sample variance, as
+    ``sufficient`` defines them) and their ``n - 1`` sample covariance.
+    """
     n = np.asarray(n, float)
     mean_m = _safe_divide(m_sum, n)
     mean_d = _safe_divide(d_sum, n)
-    var_m = sample_variance(n, m_sum, m_sum_squares)
-    var_d = sample_variance(n, d_sum, d_sum_squares)
+    var_m = unit_variance(n, m_sum, m_sum_squares, m_binomial)
+    var_d = unit_variance(n, d_sum, d_sum_squares, d_binomial)
     cov_md = sample_covariance(n, m_sum, d_sum, m_d_sum_of_products)
     grad_m = _safe_divide(1.0, mean_d)
     grad_d = -mean_m * grad_m**2
@@ -125,9 +139,13 @@ def ratio_moments(
     d_sum: object,
     d_sum_squares: object,
     m_d_sum_of_products: object,
+    m_binomial: object = False,
+    d_binomial: object = False,
 ) -> ArmMoments:
-    """Ratio metric moments (delta method) from array sums."""
-    parts = ratio_parts(n, m_sum, m_sum_squares, d_sum, d_sum_squares, m_d_sum_of_products)
+    """Ratio metric moments (delta method) from array sums (see :func:`ratio_parts`)."""
+    parts = ratio_parts(
+        n, m_sum, m_sum_squares, d_sum, d_sum_squares, m_d_sum_of_products, m_binomial, d_binomial
+    )
     return ArmMoments.plain(n, parts.value, parts.variance, parts.zero_denominator)
 
 
@@ -147,6 +165,8 @@ def ratio_statistic_moments(stat: RatioStatistic) -> ArmMoments:
         stat.d_statistic.sum,
         stat.d_statistic.sum_squares,
         stat.m_d_sum_of_products,
+        isinstance(stat.m_statistic, ProportionStatistic),
+        isinstance(stat.d_statistic, ProportionStatistic),
     )
 
 

@@ -1,7 +1,9 @@
 """Sufficient statistics per variant and metric, exactly what a SQL GROUP BY returns.
 
 All sums are over units (users) of one variant. Variances use the ``n - 1`` divisor,
-except proportions, whose per-unit variance is ``p (1 - p)``.
+except proportions, whose per-unit variance is ``p (1 - p)`` wherever they appear: alone,
+as the numerator or denominator of a ratio, or as the post/pre statistic of CUPED (as in
+GrowthBook's gbstats). Covariances always use ``n - 1``.
 """
 
 from __future__ import annotations
