@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
 
+from domain.analysis.impact import (
+    DEFAULT_PLANNED_DAYS,
+    observed_days,
+    projected_impacts,
+    traffic_share,
+)
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import Metric, MetricKind, MetricRole
 from domain.statistics import (
     AnalysisOptions,
     GuardrailResult,
+    ProjectedImpact,
     ProportionStatistic,
     RatioStatistic,
     RegressionAdjustedStatistic,
@@ -107,6 +115,7 @@ class MetricRow:
     direction: Direction
     guardrail: GuardrailResult | None = None
     error: str = ""
+    impact: ProjectedImpact | None = None  # of shipping, at 100 % traffic (mean/binomial)
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,8 @@ class Scorecard:
     rows: list[MetricRow]
     alpha: float
     correction: CorrectionMethod = "holm"  # of the adjusted p-values across metrics
+    days_observed: float | None = None
+    planned_days: float = DEFAULT_PLANNED_DAYS
 
     def primary(self) -> list[MetricRow]:
         return [r for r in self.rows if r.role == MetricRole.PRIMARY]
@@ -137,12 +148,16 @@ def build_scorecard(
     options: AnalysisOptions | None = None,
     cuped: bool = True,
     correction: CorrectionMethod = "holm",
+    as_of: datetime | None = None,
+    planned_days: float = DEFAULT_PLANNED_DAYS,
 ) -> Scorecard:
     """Analyse every metric of ``experiment`` for every treatment against the first variant.
 
     Primary and secondary p-values are adjusted together across metrics x treatments
     (Holm by default, or ``"benjamini-hochberg"``); guardrails get a
-    non-inferiority test against their margin.
+    non-inferiority test against their margin. Mean and binomial metrics get the projected
+    impact of shipping each treatment once the experiment has run (until its stop, or
+    until ``as_of`` while it runs), per day and over ``planned_days``.
     """
     options = options or AnalysisOptions()
     keys = experiment.variant_keys()
@@ -150,6 +165,7 @@ def build_scorecard(
     empty = VariantSums(users=0)
     users = {key: data.get(key, empty).users for key in keys}
     srm = sample_ratio_mismatch([users[k] for k in keys], experiment.weights())
+    days = observed_days(experiment, as_of)
 
     rows: list[MetricRow] = []
     for metric in experiment.metrics:
@@ -165,6 +181,16 @@ def build_scorecard(
         control = data.get(control_key, empty).statistic(metric, cuped)
         named = {key: data.get(key, empty).statistic(metric, cuped) for key in treatments}
         results = analyze_experiment(control, named, metric_options)
+        impacts = projected_impacts(
+            metric,
+            control,
+            named,
+            metric_options,
+            sum(users.values()),
+            traffic_share(experiment),
+            days,
+            planned_days,
+        )
         for result in results:
             guardrail = None
             if metric.role == MetricRole.GUARDRAIL and metric.margin is not None:
@@ -176,7 +202,8 @@ def build_scorecard(
                     inverse=not metric.higher_is_better,
                     alpha=options.alpha,
                 )
-            rows.append(_row(metric, result, options.alpha, guardrail))
+            row = _row(metric, result, options.alpha, guardrail)
+            rows.append(replace(row, impact=impacts.get(result.variant)))
     return Scorecard(
         experiment_key=experiment.key,
         engine=options.engine,
@@ -186,6 +213,8 @@ def build_scorecard(
         rows=_adjusted(rows, correction, options.alpha),
         alpha=options.alpha,
         correction=correction,
+        days_observed=days,
+        planned_days=planned_days,
     )
 
 

@@ -71,6 +71,7 @@ from domain.statistics.health import (
     sample_ratio_mismatch,
     variant_mismatch_check,
 )
+from domain.statistics.impact import ProjectedImpact, projected_impact
 from domain.statistics.moments import (
     ArmMoments,
     mean_moments,
@@ -140,6 +141,7 @@ __all__ = [
     "GaussianPrior",
     "GuardrailResult",
     "ImbalanceResult",
+    "ProjectedImpact",
     "ProportionStatistic",
     "RateCheckResult",
     "RatioStatistic",
@@ -184,6 +186,7 @@ __all__ = [
     "predict_significance",
     "predictive_power",
     "probability_best",
+    "projected_impact",
     "proportion_moments",
     "proportion_sample_size",
     "rate_check",
