@@ -1,6 +1,11 @@
 """Experiment-level analysis: an experiment's definition plus GROUP BY sums -> a scorecard."""
 
-from domain.analysis.impact import DEFAULT_PLANNED_DAYS, observed_days, traffic_share
+from domain.analysis.impact import (
+    DEFAULT_PLANNED_DAYS,
+    describe_impact,
+    observed_days,
+    traffic_share,
+)
 from domain.analysis.scorecard import MetricRow, Scorecard, VariantSums, build_scorecard
 
 __all__ = [
@@ -9,6 +14,7 @@ __all__ = [
     "Scorecard",
     "VariantSums",
     "build_scorecard",
+    "describe_impact",
     "observed_days",
     "traffic_share",
 ]

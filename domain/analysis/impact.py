@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -14,6 +15,23 @@ from domain.statistics.impact import projected_impact
 DEFAULT_PLANNED_DAYS = 28.0
 
 
+def describe_impact(metric: str, variant: str, impact: ProjectedImpact) -> str:
+    """One sentence for findings and narratives."""
+    day, low, high = map(signed, (impact.per_day, impact.per_day_lower, impact.per_day_upper))
+    return (
+        f"Shipping {variant} at 100 % traffic would change the {metric} total by {day} a day "
+        f"(interval {low} to {high}), {signed(impact.over_planned_days)} over "
+        f"{impact.planned_days:g} days."
+    )
+
+
+def signed(value: float) -> str:
+    """A signed amount: whole numbers from 100 on, 3 significant digits below."""
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.3g}"
+
+
 def traffic_share(experiment: Experiment) -> float:
     """Share of all traffic the experiment sees: coverage x its namespace slice."""
     namespace = experiment.namespace
@@ -21,8 +39,9 @@ def traffic_share(experiment: Experiment) -> float:
 
 
 def observed_days(experiment: Experiment, as_of: datetime | None) -> float | None:
-    """Days from start to stop (or to ``as_of`` while running); ``None`` before a start."""
-    end = experiment.stopped_at or as_of
+    """Days from start to stop or to ``as_of``, whichever is first; ``None`` before a start."""
+    ends = [t for t in (experiment.stopped_at, as_of) if t is not None]
+    end = min(ends) if ends else None
     if experiment.started_at is None or end is None:
         return None
     return max((end - experiment.started_at).total_seconds(), 0.0) / 86_400

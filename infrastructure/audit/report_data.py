@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from domain.analysis import Scorecard, VariantSums, build_scorecard
@@ -180,7 +180,8 @@ def _scorecard_on(
                 totals[metric] += value
         included.append((user, totals))
     sums = _sums(experiment, included)
-    return build_scorecard(experiment, sums, options, cuped=False), sums
+    as_of = datetime.combine(day + timedelta(days=1), time.min, UTC)  # the end of ``day``
+    return build_scorecard(experiment, sums, options, cuped=False, as_of=as_of), sums
 
 
 def _segments(experiment: Experiment, exposed: list[_User], data: ReportData) -> list[SegmentRow]:

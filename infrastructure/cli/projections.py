@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -133,6 +134,7 @@ def results(
             definition,
             AnalysisOptions(engine=engine),
             cuped=cuped,  # type: ignore[arg-type]
+            as_of=datetime.now(UTC),
         )
     if as_json:
         print(json.dumps(_as_dict(card), default=str))

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from domain.analysis import VariantSums, build_scorecard
+from domain.analysis import VariantSums, build_scorecard, describe_impact
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind, MetricRole
 from domain.statistics import AnalysisOptions, Engine, predict_experiment_trends, predictive_power
@@ -73,7 +73,13 @@ class ClickHouseTools:
         plain-language findings: SRM, each metric's verdict, guardrails."""
         with tool_errors():
             experiment = self._experiment(experiment_id)
-            card = self._model().scorecard(experiment, AnalysisOptions(engine=engine), cuped)
+            card = self._model().scorecard(
+                experiment,
+                AnalysisOptions(engine=engine),
+                cuped,
+                as_of=datetime.now(UTC),
+                planned_days=self.planned_days,
+            )
         findings = [
             "Sample ratio mismatch: do not trust these results."
             if card.srm.mismatch
@@ -92,6 +98,8 @@ class ClickHouseTools:
             )
             if row.guardrail is not None:
                 findings.append(f"Guardrail {row.metric} ({row.variant}): {row.guardrail.status}.")
+            if row.impact is not None and row.impact.ok:
+                findings.append(describe_impact(row.metric, row.variant, row.impact))
         return Insights(
             experiment=ExperimentOut.of(experiment),
             scorecard=ScorecardOut.of(card),

@@ -8,9 +8,10 @@ pre-exposure sums and cross products) from a single ``GROUP BY variant`` over
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from domain.analysis import Scorecard, VariantSums, build_scorecard
+from domain.analysis import DEFAULT_PLANNED_DAYS, Scorecard, VariantSums, build_scorecard
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind
 from domain.statistics import AnalysisOptions
@@ -111,6 +112,10 @@ def experiment_scorecard(
     experiment: Experiment,
     options: AnalysisOptions | None = None,
     cuped: bool = True,
+    as_of: datetime | None = None,
+    planned_days: float = DEFAULT_PLANNED_DAYS,
 ) -> Scorecard:
-    """The full analysis of one experiment over the analytics read model."""
-    return build_scorecard(experiment, variant_sums(client, database, experiment), options, cuped)
+    """The full analysis of one experiment over the analytics read model (projected impact
+    up to ``as_of`` while it runs)."""
+    sums = variant_sums(client, database, experiment)
+    return build_scorecard(experiment, sums, options, cuped, as_of=as_of, planned_days=planned_days)

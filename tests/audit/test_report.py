@@ -62,6 +62,11 @@ def test_report_series_come_from_the_log(reported_app: NeonBlue):
     widths = [i.upper - i.lower for i in data.lift["treatment"] if i is not None]
     assert widths[-1] < widths[1]  # the confidence sequence narrows as users arrive
     assert data.scorecard is not None and data.scorecard.total_users == 2000
+    conversion = next(r for r in data.scorecard.rows if r.metric == "conversion")
+    effect = conversion.variant_mean - conversion.control_mean  # absolute, per user
+    days = data.scorecard.days_observed  # start to the end of the last day with data
+    assert 10 <= days <= 12
+    assert conversion.impact.per_day == pytest.approx(effect * 2000 / days, rel=1e-9)
 
 
 def test_report_renders_offline_without_console_errors(reported_app: NeonBlue, tmp_path: Path):
@@ -71,6 +76,7 @@ def test_report_renders_offline_without_console_errors(reported_app: NeonBlue, t
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # nothing fetched
     charts = html.count('<svg class="chart"')
     assert charts == 1 + 1 + len(conversion_metrics()) + 2 + 1  # lift, daily, SRM x2, segments
+    assert "impact / day at 100 %</th><th>over 28 days</th>" in html
     rendered = render(page)
     assert rendered.console == []
     assert f'data-charts="{charts}"' in rendered.dom  # the page's own script ran
