@@ -41,6 +41,7 @@ class EffectEstimate:
     n_total: np.ndarray
     error_code: np.ndarray
     difference_type: DifferenceType
+    baseline: np.ndarray | None = None  # the unadjusted control mean (rescales priors)
 
     @property
     def std_error(self) -> np.ndarray:
@@ -106,6 +107,7 @@ def estimate_effect(
         n_total=np.asarray(n_c + n_t, float),
         error_code=code,
         difference_type=difference_type,
+        baseline=np.asarray(control.base_mean, float),
     )
 
 
