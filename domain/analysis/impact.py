@@ -58,7 +58,7 @@ def projected_impacts(
     planned_days: float,
 ) -> dict[str, ProjectedImpact]:
     """Projected impact per treatment, from the absolute effect and its interval."""
-    if days is None or metric.kind == MetricKind.RATIO:
+    if days is None or metric.kind in (MetricKind.RATIO, MetricKind.QUANTILE):
         return {}
     absolute = analyze_experiment(control, treatments, replace(options, difference_type="absolute"))
     return {

@@ -26,6 +26,7 @@ from domain.statistics import (
     GuardrailResult,
     ProjectedImpact,
     ProportionStatistic,
+    QuantileStatistic,
     RatioStatistic,
     RegressionAdjustedStatistic,
     SampleMeanStatistic,
@@ -49,7 +50,8 @@ class VariantSums:
     ``sums``/``sums_of_squares`` are per metric over users (a user's value is the sum of
     their metric events, 0 if none). ``products`` holds sum(x*y) per metric pair, for
     ratio metrics (numerator, denominator). ``pre_*`` hold a pre-exposure covariate per
-    metric for CUPED (optional).
+    metric for CUPED (optional). ``quantiles`` holds the quantile statistic of each
+    quantile metric (they are not sums: the read model computes them from the values).
     """
 
     users: int
@@ -60,6 +62,7 @@ class VariantSums:
     pre_sums_of_squares: Mapping[str, float] = field(default_factory=dict)
     post_pre_products: Mapping[str, float] = field(default_factory=dict)
     mismatched_users: int = 0  # users also seen in another variant (data quality)
+    quantiles: Mapping[str, QuantileStatistic] = field(default_factory=dict)
 
     def mean_statistic(
         self, metric: str, binomial: bool
@@ -70,6 +73,10 @@ class VariantSums:
         return SampleMeanStatistic(self.users, total, float(self.sums_of_squares.get(metric, 0.0)))
 
     def statistic(self, metric: Metric, cuped: bool) -> Statistic:
+        if metric.kind == MetricKind.QUANTILE:
+            nan = math.nan
+            empty = QuantileStatistic(0, metric.quantile or nan, nan, nan, nan)
+            return self.quantiles.get(metric.key, empty)
         if metric.kind == MetricKind.RATIO:
             num, den = metric.numerator or "", metric.denominator or ""
             return RatioStatistic(

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.statistics.quantiles import clustered_share_variance, quantile_variance
 from domain.statistics.sufficient import (
     MeanLike,
     ProportionStatistic,
+    QuantileClusteredStatistic,
+    QuantileStatistic,
     RatioStatistic,
     SampleMeanStatistic,
     sample_covariance,
@@ -170,12 +173,69 @@ def ratio_statistic_moments(stat: RatioStatistic) -> ArmMoments:
     )
 
 
+@np.errstate(all="ignore")
+def quantile_moments(
+    n: object, level: object, quantile: object, lower: object, upper: object
+) -> ArmMoments:
+    """Quantile metric over independent values: ``n Var(q)`` from the interval bounds."""
+    return ArmMoments.plain(n, quantile, quantile_variance(n, level, lower, upper))
+
+
+@np.errstate(all="ignore")
+def clustered_quantile_moments(
+    n: object,
+    level: object,
+    quantile: object,
+    lower: object,
+    upper: object,
+    n_clusters: object,
+    below_sum: object,
+    below_sum_squares: object,
+    events_sum: object,
+    events_sum_squares: object,
+    below_events_sum_of_products: object,
+) -> ArmMoments:
+    """Event-level quantile, units = clusters: the i.i.d. ``Var(q)`` times the ratio of
+    the clustered to the binomial variance of the share below ``q`` (see ``quantiles``)."""
+    n = np.asarray(n, float)
+    level = np.asarray(level, float)
+    iid = quantile_variance(n, level, lower, upper) / n
+    clustered = clustered_share_variance(
+        n_clusters,
+        below_sum,
+        below_sum_squares,
+        events_sum,
+        events_sum_squares,
+        below_events_sum_of_products,
+    )
+    variance = iid * clustered / (level * (1 - level) / n)
+    return ArmMoments.plain(n_clusters, quantile, np.asarray(n_clusters, float) * variance)
+
+
+def quantile_statistic_moments(stat: QuantileStatistic) -> ArmMoments:
+    """Moments of a :class:`QuantileStatistic` or :class:`QuantileClusteredStatistic`."""
+    base = (stat.n, stat.level, stat.quantile, stat.lower, stat.upper)
+    if isinstance(stat, QuantileClusteredStatistic):
+        return clustered_quantile_moments(
+            *base,
+            stat.n_clusters,
+            stat.below_sum,
+            stat.below_sum_squares,
+            stat.events_sum,
+            stat.events_sum_squares,
+            stat.below_events_sum_of_products,
+        )
+    return quantile_moments(*base)
+
+
 def statistic_moments(
-    stat: SampleMeanStatistic | ProportionStatistic | RatioStatistic,
+    stat: SampleMeanStatistic | ProportionStatistic | RatioStatistic | QuantileStatistic,
 ) -> ArmMoments:
     """Moments of an unadjusted statistic (CUPED statistics live in ``cuped``)."""
     if isinstance(stat, RatioStatistic):
         return ratio_statistic_moments(stat)
+    if isinstance(stat, QuantileStatistic):
+        return quantile_statistic_moments(stat)
     return mean_like_moments(stat)
 
 
