@@ -26,6 +26,10 @@ class MetricOut(BaseModel):
     denominator: str | None = None
     higher_is_better: bool = True
     margin: float | None = None
+    quantile: float | None = Field(None, description="Level of a quantile metric (0.9 = p90).")
+    quantile_per_user: bool = Field(
+        False, description="Quantile of users' totals instead of all events."
+    )
 
 
 class ExperimentOut(BaseModel):
