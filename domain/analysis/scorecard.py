@@ -123,6 +123,17 @@ class MetricRow:
     guardrail: GuardrailResult | None = None
     error: str = ""
     impact: ProjectedImpact | None = None  # of shipping, at 100 % traffic (mean/binomial)
+    quantile: float | None = None  # level of a quantile metric (means are then quantiles)
+    quantile_per_user: bool = False
+
+    @property
+    def label(self) -> str:
+        """The metric's name for people: ``page_load_ms p90``, ``basket p50 per user``."""
+        if self.quantile is None:
+            return self.metric
+        return f"{self.metric} p{self.quantile * 100:g}" + (
+            " per user" if self.quantile_per_user else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -210,7 +221,14 @@ def build_scorecard(
                     alpha=options.alpha,
                 )
             row = _row(metric, result, options.alpha, guardrail)
-            rows.append(replace(row, impact=impacts.get(result.variant)))
+            rows.append(
+                replace(
+                    row,
+                    impact=impacts.get(result.variant),
+                    quantile=metric.quantile,
+                    quantile_per_user=metric.quantile_per_user,
+                )
+            )
     return Scorecard(
         experiment_key=experiment.key,
         engine=options.engine,

@@ -66,8 +66,10 @@ def _daily_charts(data: ReportData, labels: list[str]) -> list[str]:
         [svg.Series(v, [float(n) for n in data.exposed_per_day[v]]) for v in variants],
     )]  # fmt: skip
     for metric, per_variant in data.means.items():
+        level = data.experiment.metric(metric).quantile
+        what = "mean" if level is None else f"p{level * 100:g}"
         charts.append(svg.line_chart(
-            f"{metric}: cumulative mean per variant at the end of each day", labels,
+            f"{metric}: cumulative {what} per variant at the end of each day", labels,
             [svg.Series(v, per_variant[v]) for v in variants],
         ))  # fmt: skip
     return charts
@@ -121,7 +123,7 @@ def _scorecard_table(data: ReportData) -> str:
     if data.scorecard is None:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(r.metric)} ({escape(r.role)})</td><td>{escape(r.variant)}</td>"
+        f"<tr><td>{escape(r.label)} ({escape(r.role)})</td><td>{escape(r.variant)}</td>"
         f"<td>{_fmt(r.control_mean)}</td><td>{_fmt(r.variant_mean)}</td>"
         f"<td>{_fmt(r.lift, '{:+.2%}')}</td><td>[{_fmt(r.ci_lower, '{:+.2%}')}, {_fmt(r.ci_upper, '{:+.2%}')}]</td>"
         f"<td>{_fmt(r.adjusted_p_value)}</td><td>{escape(r.direction)}</td>{_impact_cells(r.impact)}</tr>"

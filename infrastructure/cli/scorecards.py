@@ -47,7 +47,7 @@ def scorecard_table(
         )
         cells = [
             row.variant,
-            row.metric,
+            row.label,
             f"{number(row.control_mean)} -> {number(row.variant_mean)}",
             f"{percent(row.lift)} [{percent(row.ci_lower)}, {percent(row.ci_upper)}]",
             "" if stat is None else f"{stat:.3f}",

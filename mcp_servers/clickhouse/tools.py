@@ -87,13 +87,13 @@ class ClickHouseTools:
         ]
         for row in card.rows:
             if row.error:
-                findings.append(f"{row.metric} ({row.variant}): {row.error}")
+                findings.append(f"{row.label} ({row.variant}): {row.error}")
                 continue
             verdict = {"better": "is significantly better", "worse": "is significantly worse"}.get(
                 row.direction, "shows no significant difference"
             )
             findings.append(
-                f"{row.metric} {verdict} in {row.variant}: {row.lift:+.1%} "
+                f"{row.label} {verdict} in {row.variant}: {row.lift:+.1%} "
                 f"[{row.ci_lower:+.1%}, {row.ci_upper:+.1%}] ({card.engine})."
             )
             if row.guardrail is not None:

@@ -128,6 +128,11 @@ class MetricResultOut(BaseModel):
     projected_impact: ImpactOut | None = Field(
         None, description="Impact of shipping at 100 % traffic (mean and binomial metrics)."
     )
+    kind: str = ""
+    quantile: float | None = Field(
+        None, description="Quantile metrics: the level; control/variant means are quantiles."
+    )
+    quantile_per_user: bool = False
 
     @classmethod
     def of(cls, row: MetricRow) -> MetricResultOut:
@@ -150,6 +155,9 @@ class MetricResultOut(BaseModel):
             guardrail_p_value=_finite(row.guardrail.p_value) if row.guardrail else None,
             error=row.error,
             projected_impact=ImpactOut.of(row.impact),
+            kind=row.kind,
+            quantile=row.quantile,
+            quantile_per_user=row.quantile_per_user,
         )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from domain.experiments.values import Metric, MetricKind, MetricRole
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
 from infrastructure.audit.report import build_report
@@ -104,3 +105,34 @@ def test_console_errors_are_caught(tmp_path: Path):
     page.write_text("<html><body><script>console.error('bad'); missing();</script></body></html>")
     messages = render(page).console
     assert any("missing is not defined" in m for m in messages)
+
+
+def test_report_of_a_quantile_guardrail(tmp_path: Path):
+    app = build_app(
+        EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    )
+    metrics = [Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL),
+               Metric("page_load_ms", MetricRole.GUARDRAIL, MetricKind.QUANTILE,
+                      higher_is_better=False, quantile=0.9)]  # fmt: skip
+    app.create_experiment("speed", "Speed", variants=two_variants(), metrics=metrics)
+    app.start_experiment("speed", at=T0)
+    experiment, rng = app.experiment("speed"), np.random.default_rng(5)
+    loads: dict[str, list[float]] = {"control": [], "treatment": []}
+    commands: list = []
+    for i in range(600):
+        user, at = f"u{i}", T0 + timedelta(hours=float(rng.uniform(0, 72)))
+        variant, _ = experiment.assignment_for(user)
+        commands.append(RecordExposure("speed", user, f"{user}x", at))
+        for j in range(2):
+            value = float(rng.gamma(9, 30))
+            commands.append(RecordMetric("speed", user, f"{user}l{j}", at, "page_load_ms", value))
+            loads[variant].append(value)
+    app.record(commands)
+    data = report_data(app, "speed")
+    row = data.scorecard.rows[1]
+    assert not row.error and row.label == "page_load_ms p90"
+    assert row.control_mean == np.quantile(loads["control"], 0.9, method="inverted_cdf")
+    assert data.means["page_load_ms"]["treatment"][-1] == row.variant_mean
+    html = build_report(app, "speed")
+    assert "page_load_ms p90 (guardrail)" in html and "cumulative p90 per variant" in html
+    app.close()

@@ -13,10 +13,14 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
 from domain.participation.commands import RecordExposure, RecordMetric
 from domain.statistics import QuantileClusteredStatistic, QuantileStatistic
+from infrastructure.cli.scorecards import scorecard_table
+from infrastructure.log_statistics import variant_sums as log_variant_sums
+from mcp_servers.common.models import MetricResultOut
 from projections.analytics.client import ChdbClient
 from projections.analytics.model import AnalyticsModel
 from projections.analytics.queries import quantile_statistics
@@ -99,6 +103,10 @@ def test_quantile_statistics_match_the_values(chdb_client: ChdbClient, prefix: s
             totals, 0.5
         )
 
+    replayed = log_variant_sums(app, "speed")["speed"]  # the event log alone agrees
+    for variant in ("control", "fast"):
+        assert replayed[variant].quantiles == got[variant]
+
     card = model.scorecard(experiment)
     rows = {row.metric: row for row in card.rows}
     guardrail = rows["page_load_ms"]
@@ -106,3 +114,11 @@ def test_quantile_statistics_match_the_values(chdb_client: ChdbClient, prefix: s
     assert guardrail.control_mean == got["control"]["page_load_ms"].quantile
     assert guardrail.impact is None  # a quantile has no per-user total to project
     assert rows["basket"].variant_mean == pytest.approx(got["fast"]["basket"].quantile)
+
+    console = Console(record=True, width=220)  # the CLI's table and the MCP answer
+    console.print(scorecard_table(card))
+    text = console.export_text()
+    assert "page_load_ms p90" in text and "basket p50 per user" in text
+    answer = MetricResultOut.of(guardrail)
+    assert (answer.kind, answer.quantile, answer.quantile_per_user) == ("quantile", 0.9, False)
+    assert answer.control_mean == got["control"]["page_load_ms"].quantile
