@@ -54,12 +54,15 @@ def target_variant(recommendation: Recommendation, final: dict[str, Outcome]) ->
     return max(finite, key=lambda v: abs(finite[v].lift)) if finite else None
 
 
-def score_concluded(app: NeonBlue) -> list[UUID]:
-    """Scores every unscored recommendation with a forecast whose experiment concluded."""
+def score_concluded(app: NeonBlue, experiment_key: str | None = None) -> list[UUID]:
+    """Scores every unscored recommendation with a forecast whose experiment concluded
+    (only those of ``experiment_key`` if given); called when an experiment concludes."""
     scored: list[UUID] = []
     finals: dict[str, dict[str, Outcome]] = {}
     for recommendation in recommendations(app):
         if recommendation.score is not None:
+            continue
+        if experiment_key is not None and recommendation.experiment_key != experiment_key:
             continue
         forecast = Forecast.of(recommendation.action, recommendation.numbers)
         if not forecast.has_interval and forecast.predictive_power is None:

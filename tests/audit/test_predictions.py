@@ -61,6 +61,7 @@ def test_forecasts_are_scored_once_when_the_experiment_concludes(tmp_path: Path)
     app.stop_experiment("green", "done")
     app.conclude_experiment("green", "ship", "treatment", "won")
 
+    assert score_concluded(app, "still-running") == []
     (scored_id,) = score_concluded(app)
     assert score_concluded(app) == []  # scored once
     recommendation = app.repository.get(scored_id)
@@ -93,3 +94,19 @@ def test_forecasts_are_scored_once_when_the_experiment_concludes(tmp_path: Path)
     assert table.returncode == 0, table.stderr
     assert "green" in table.stdout and "+5.0%, +35.0%" in table.stdout
     assert "Too few scored forecasts for a track record yet." in table.stdout
+
+
+def test_applying_a_ship_recommendation_scores_it(tmp_path: Path):
+    from infrastructure.recommendations import apply, decide, recommendations
+
+    app = build_app(EventStoreSettings(data_dir=tmp_path, event_store=""))
+    run(app, "blue", {"control": 0.10, "treatment": 0.14}, seed=3)
+    forecast = {"lift": 0.3, "ci_lower": 0.1, "ci_upper": 0.5, "adjusted_p_value": 0.001}
+    propose(app, "blue", Proposal(Action.SHIP, "treatment", ["ship it"], forecast))
+    (pending,) = recommendations(app, "pending")
+    decide(app, pending.id, approve=True, by="lead")
+    apply(app, pending.id)
+    scored = app.repository.get(pending.id)
+    assert scored.state == "applied" and scored.score is not None
+    assert scored.score.brier is None and scored.score.covered is not None
+    app.close()
