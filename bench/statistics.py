@@ -3,6 +3,9 @@
 Workload: 1,000 experiments x 3 variants (control + 2 treatments) x 5 metrics
 (2 binomial, 2 mean, 1 ratio), each treatment compared with control as a relative lift
 with a Welch t-test, CI and p-value. An "analysis" is one experiment (10 comparisons).
+A second workload times quantile metrics from their sufficient statistics: the same
+experiments with an event-level p90 and a per-user p50 (order-statistic bounds, cluster
+sums), against a per-row scipy implementation of the same estimator.
 
     python bench/statistics.py            # full workload
     python bench/statistics.py --quick    # 100 experiments, one repeat
@@ -24,12 +27,16 @@ from domain.statistics import (
     AnalysisOptions,
     ArmMoments,
     ProportionStatistic,
+    QuantileClusteredStatistic,
+    QuantileStatistic,
     RatioStatistic,
     SampleMeanStatistic,
     analyze_arrays,
     analyze_experiment,
+    clustered_quantile_moments,
     mean_moments,
     proportion_moments,
+    quantile_moments,
     ratio_moments,
     stack_moments,
 )
@@ -147,6 +154,107 @@ def run_naive(rows: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
     return out
 
 
+def make_quantile_rows(experiments: int, seed: int = 1) -> dict[str, np.ndarray]:
+    """What the quantile query returns per (experiment, variant): bounds and cluster sums."""
+    rng = np.random.default_rng(seed)
+    shape = (experiments, VARIANTS)
+    users = rng.integers(5_000, 50_000, size=shape).astype(float)
+    events = np.round(users * rng.uniform(2.5, 3.5, shape))
+    q = rng.normal(600, 10, shape)
+    spread = 1.2e6 / np.sqrt(events) / 600 * rng.normal(1, 0.05, shape)
+    below = np.round(0.9 * events)
+    return {
+        "n": events, "q": q, "lower": q - spread, "upper": q + spread, "users": users,
+        "below": below, "below_sq": below * 3.4, "events": events, "events_sq": events * 3.8,
+        "products": below * 3.6, "user_n": users, "user_q": q / 3, "user_lower": q / 3 - 4,
+        "user_upper": q / 3 + 4,
+    }  # fmt: skip
+
+
+def quantile_arrays(rows: dict[str, np.ndarray]) -> ArmMoments:
+    p90 = clustered_quantile_moments(
+        rows["n"], 0.9, rows["q"], rows["lower"], rows["upper"], rows["users"], rows["below"],
+        rows["below_sq"], rows["events"], rows["events_sq"], rows["products"],
+    )  # fmt: skip
+    p50 = quantile_moments(
+        rows["user_n"], 0.5, rows["user_q"], rows["user_lower"], rows["user_upper"]
+    )
+    return stack_moments([p90, p50])  # (metric, experiment, variant)
+
+
+def run_quantiles_vectorised(rows: dict[str, np.ndarray]) -> np.ndarray:
+    stacked = quantile_arrays(rows)
+    control = stacked.take((slice(None), slice(None), slice(0, 1)))
+    treatments = stacked.take((slice(None), slice(None), slice(1, None)))
+    return analyze_arrays(control, treatments, OPTIONS).p_value
+
+
+def quantile_statistics_at(rows: dict[str, np.ndarray], e: int, v: int):
+    at = {key: float(value[e, v]) for key, value in rows.items()}
+    p90 = QuantileClusteredStatistic(
+        int(at["n"]), 0.9, at["q"], at["lower"], at["upper"], int(at["users"]), at["below"],
+        at["below_sq"], at["events"], at["events_sq"], at["products"],
+    )  # fmt: skip
+    p50 = QuantileStatistic(
+        int(at["user_n"]), 0.5, at["user_q"], at["user_lower"], at["user_upper"]
+    )
+    return p90, p50
+
+
+def run_quantiles_per_experiment(rows: dict[str, np.ndarray]) -> np.ndarray:
+    experiments = rows["n"].shape[0]
+    out = np.empty((2, experiments, VARIANTS - 1))
+    for e in range(experiments):
+        arms = [quantile_statistics_at(rows, e, v) for v in range(VARIANTS)]
+        for m in range(2):
+            results = analyze_experiment(arms[0][m], [a[m] for a in arms[1:]], OPTIONS)
+            out[m, e] = [r.p_value for r in results]
+    return out
+
+
+def naive_quantile(rows: dict[str, np.ndarray], m: int, e: int, v: int) -> tuple[float, ...]:
+    """(units, quantile, Var(quantile)) with scipy's normal quantile, one row at a time."""
+    z = stats.norm.ppf(0.975)
+    if m == 1:
+        n, q = rows["user_n"][e, v], rows["user_q"][e, v]
+        return n, q, ((rows["user_upper"][e, v] - rows["user_lower"][e, v]) / (2 * z)) ** 2
+    n, users = rows["n"][e, v], rows["users"][e, v]
+    iid = ((rows["upper"][e, v] - rows["lower"][e, v]) / (2 * z)) ** 2
+    ms, md = rows["below"][e, v] / users, rows["events"][e, v] / users
+    vs = (rows["below_sq"][e, v] - users * ms**2) / (users - 1)
+    vd = (rows["events_sq"][e, v] - users * md**2) / (users - 1)
+    cov = (rows["products"][e, v] - users * ms * md) / (users - 1)
+    share = ms / md
+    clustered = (vs - 2 * share * cov + share**2 * vd) / (users * md**2)
+    return users, rows["q"][e, v], iid * clustered / (0.9 * 0.1 / n)
+
+
+def run_quantiles_naive(rows: dict[str, np.ndarray]) -> np.ndarray:
+    experiments = rows["n"].shape[0]
+    out = np.empty((2, experiments, VARIANTS - 1))
+    for m in range(2):
+        for e in range(experiments):
+            n_c, q_c, var_c = naive_quantile(rows, m, e, 0)
+            for v in range(1, VARIANTS):
+                n_t, q_t, var_t = naive_quantile(rows, m, e, v)
+                lift = q_t / q_c - 1
+                se = np.sqrt(var_t / q_c**2 + var_c * q_t**2 / q_c**4)
+                a, b = var_t, var_c
+                dof = (a + b) ** 2 / (a**2 / (n_t - 1) + b**2 / (n_c - 1))
+                out[m, e, v - 1] = 2 * stats.t.sf(abs(lift / se), dof)
+    return out
+
+
+def report(title: str, analyses: int, comparisons: int, timings: list[tuple[str, float]]) -> None:
+    print(title)
+    for label, seconds in timings:
+        print(
+            f"{label:38s} {seconds * 1e3:9.1f} ms  {analyses / seconds:12,.0f} analyses/s"
+            f"  {comparisons / seconds:14,.0f} comparisons/s"
+        )
+    print(f"speed-up vectorised / naive scipy: {timings[2][1] / timings[0][1]:,.0f}x")
+
+
 def timed(function, rows, repeats: int) -> tuple[float, np.ndarray]:
     best = float("inf")
     result = None
@@ -172,20 +280,36 @@ def main() -> None:
     assert np.allclose(vec_p, naive_p, rtol=1e-7, atol=1e-12), "vectorised != naive"
     assert np.allclose(vec_p, api_p, rtol=1e-9, atol=1e-12), "vectorised != per-row API"
 
-    print(
+    report(
         f"workload: {experiments} experiments x {VARIANTS} variants x {len(rows)} metrics "
-        f"= {comparisons} comparisons"
+        f"= {comparisons} comparisons",
+        experiments,
+        comparisons,
+        [
+            ("vectorised (analyze_arrays)", vec_time),
+            ("per-row engine (analyze_experiment)", api_time),
+            ("naive per-row scipy", naive_time),
+        ],
     )
-    for label, seconds in (
-        ("vectorised (analyze_arrays)", vec_time),
-        ("per-row engine (analyze_experiment)", api_time),
-        ("naive per-row scipy", naive_time),
-    ):
-        print(
-            f"{label:38s} {seconds * 1e3:9.1f} ms  {experiments / seconds:12,.0f} analyses/s"
-            f"  {comparisons / seconds:14,.0f} comparisons/s"
-        )
-    print(f"speed-up vectorised / naive scipy: {naive_time / vec_time:,.0f}x")
+
+    quantile_rows = make_quantile_rows(experiments)
+    q_comparisons = experiments * (VARIANTS - 1) * 2
+    q_vec_time, q_vec_p = timed(run_quantiles_vectorised, quantile_rows, max(repeats, 5))
+    q_api_time, q_api_p = timed(run_quantiles_per_experiment, quantile_rows, 1)
+    q_naive_time, q_naive_p = timed(run_quantiles_naive, quantile_rows, 1)
+    assert np.allclose(q_vec_p, q_naive_p, rtol=1e-7, atol=1e-12), "quantiles: != naive"
+    assert np.allclose(q_vec_p, q_api_p, rtol=1e-9, atol=1e-12), "quantiles: != per-row API"
+    report(
+        f"quantiles: {experiments} experiments x {VARIANTS} variants x 2 quantile metrics "
+        f"(event-level p90, per-user p50) = {q_comparisons} comparisons",
+        experiments,
+        q_comparisons,
+        [
+            ("vectorised (analyze_arrays)", q_vec_time),
+            ("per-row engine (analyze_experiment)", q_api_time),
+            ("naive per-row scipy", q_naive_time),
+        ],
+    )
 
 
 if __name__ == "__main__":

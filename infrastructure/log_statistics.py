@@ -14,6 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.analysis import VariantSums
+from domain.analysis.quantile_values import metric_quantile
 from domain.experiments.values import MetricKind
 from domain.participation.aggregate import Participation
 from infrastructure.application import NeonBlue
@@ -26,6 +27,7 @@ class _User:
     exposed: bool = False
     mismatched: bool = False
     values: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    events: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
 def variant_sums(
@@ -50,8 +52,17 @@ def variant_sums(
             user.mismatched = True
         elif isinstance(event, Participation.MetricRecorded) and event.excluded is None:
             user.values[event.metric] += event.value
+            user.events[event.metric].append(event.value)
 
-    ratio_pairs = _ratio_pairs(app, {u.experiment_key for u in users.values()})
+    keys = {u.experiment_key for u in users.values()}
+    ratio_pairs = _ratio_pairs(app, keys)
+    quantile_metrics = {
+        key: [m for m in app.experiment(key).metrics if m.kind == MetricKind.QUANTILE]
+        for key in keys
+    }
+    quantile_values: dict[tuple[str, str], dict[str, dict[UUID, list[float]]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
     counts: dict[tuple[str, str], int] = defaultdict(int)
     mismatched: dict[tuple[str, str], int] = defaultdict(int)
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -59,12 +70,14 @@ def variant_sums(
     products: dict[tuple[str, str], dict[tuple[str, str], float]] = defaultdict(
         lambda: defaultdict(float)
     )
-    for user in users.values():
+    for participation, user in users.items():
         if not user.exposed or user.variant is None:
             continue
         cell = (user.experiment_key, user.variant)
         counts[cell] += 1
         mismatched[cell] += user.mismatched
+        for metric in quantile_metrics.get(user.experiment_key, ()):
+            quantile_values[cell][metric.key][participation] = user.events.get(metric.key, [])
         for metric, value in user.values.items():
             sums[cell][metric] += value
             squares[cell][metric] += value * value
@@ -80,6 +93,10 @@ def variant_sums(
             sums_of_squares=dict(squares[cell]),
             products=dict(products[cell]),
             mismatched_users=mismatched[cell],
+            quantiles={
+                m.key: metric_quantile(m, quantile_values[cell][m.key])
+                for m in quantile_metrics.get(key, ())
+            },
         )
     return dict(result)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ class LocalReadSide:
         if self.services.catch_up:
             runner.catch_up()
         card = models.analytics().scorecard(
-            definition, AnalysisOptions(engine=engine), cuped=cuped  # type: ignore[arg-type]
+            definition,
+            AnalysisOptions(engine=engine),
+            cuped=cuped,  # type: ignore[arg-type]
+            as_of=datetime.now(UTC),  # running experiments' impact is projected up to now
         )
         return {"scorecard": asdict(card), "position": runner.projection.position()}
 

@@ -112,4 +112,8 @@ def apply(app: NeonBlue, recommendation_id: UUID | str) -> list[str]:
         raise
     recommendation.mark_applied(commands)
     app.save(recommendation)
+    if action in (Action.STOP, Action.SHIP):  # concluded: score the forecasts made for it
+        from infrastructure.track_record import score_concluded  # (it reads recommendations)
+
+        score_concluded(app, key)
     return commands

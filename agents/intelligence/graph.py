@@ -24,6 +24,7 @@ from agents.intelligence.state import IntelligenceState
 from domain.intelligence.policy import Timing, recommend
 from infrastructure.application import NeonBlue
 from infrastructure.recommendations import apply, decide, record_proposal
+from infrastructure.track_record import current_track_record
 
 
 def build_intelligence_graph(
@@ -73,7 +74,8 @@ def build_intelligence_graph(
         started = analysis["experiment"].get("started_at")
         days = days_since(started) if started else 0.0
         timing = Timing(days_running=days, planned_days=settings.planned_days)
-        proposal = recommend(card, timing, analysis["experiment"]["status"])
+        record = current_track_record(app)  # how good past forecasts were (issue 16)
+        proposal = recommend(card, timing, analysis["experiment"]["status"], record)
         proposed = {
             "action": str(proposal.action),
             "variant": proposal.variant,

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
 
+from domain.analysis.impact import (
+    DEFAULT_PLANNED_DAYS,
+    observed_days,
+    projected_impacts,
+    traffic_share,
+)
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import Metric, MetricKind, MetricRole
 from domain.statistics import (
     AnalysisOptions,
     GuardrailResult,
+    ProjectedImpact,
     ProportionStatistic,
+    QuantileStatistic,
     RatioStatistic,
     RegressionAdjustedStatistic,
     SampleMeanStatistic,
@@ -41,7 +50,8 @@ class VariantSums:
     ``sums``/``sums_of_squares`` are per metric over users (a user's value is the sum of
     their metric events, 0 if none). ``products`` holds sum(x*y) per metric pair, for
     ratio metrics (numerator, denominator). ``pre_*`` hold a pre-exposure covariate per
-    metric for CUPED (optional).
+    metric for CUPED (optional). ``quantiles`` holds the quantile statistic of each
+    quantile metric (they are not sums: the read model computes them from the values).
     """
 
     users: int
@@ -52,6 +62,7 @@ class VariantSums:
     pre_sums_of_squares: Mapping[str, float] = field(default_factory=dict)
     post_pre_products: Mapping[str, float] = field(default_factory=dict)
     mismatched_users: int = 0  # users also seen in another variant (data quality)
+    quantiles: Mapping[str, QuantileStatistic] = field(default_factory=dict)
 
     def mean_statistic(
         self, metric: str, binomial: bool
@@ -62,6 +73,10 @@ class VariantSums:
         return SampleMeanStatistic(self.users, total, float(self.sums_of_squares.get(metric, 0.0)))
 
     def statistic(self, metric: Metric, cuped: bool) -> Statistic:
+        if metric.kind == MetricKind.QUANTILE:
+            nan = math.nan
+            empty = QuantileStatistic(0, metric.quantile or nan, nan, nan, nan)
+            return self.quantiles.get(metric.key, empty)
         if metric.kind == MetricKind.RATIO:
             num, den = metric.numerator or "", metric.denominator or ""
             return RatioStatistic(
@@ -107,6 +122,18 @@ class MetricRow:
     direction: Direction
     guardrail: GuardrailResult | None = None
     error: str = ""
+    impact: ProjectedImpact | None = None  # of shipping, at 100 % traffic (mean/binomial)
+    quantile: float | None = None  # level of a quantile metric (means are then quantiles)
+    quantile_per_user: bool = False
+
+    @property
+    def label(self) -> str:
+        """The metric's name for people: ``page_load_ms p90``, ``basket p50 per user``."""
+        if self.quantile is None:
+            return self.metric
+        return f"{self.metric} p{self.quantile * 100:g}" + (
+            " per user" if self.quantile_per_user else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -119,6 +146,8 @@ class Scorecard:
     rows: list[MetricRow]
     alpha: float
     correction: CorrectionMethod = "holm"  # of the adjusted p-values across metrics
+    days_observed: float | None = None
+    planned_days: float = DEFAULT_PLANNED_DAYS
 
     def primary(self) -> list[MetricRow]:
         return [r for r in self.rows if r.role == MetricRole.PRIMARY]
@@ -137,12 +166,16 @@ def build_scorecard(
     options: AnalysisOptions | None = None,
     cuped: bool = True,
     correction: CorrectionMethod = "holm",
+    as_of: datetime | None = None,
+    planned_days: float = DEFAULT_PLANNED_DAYS,
 ) -> Scorecard:
     """Analyse every metric of ``experiment`` for every treatment against the first variant.
 
     Primary and secondary p-values are adjusted together across metrics x treatments
     (Holm by default, or ``"benjamini-hochberg"``); guardrails get a
-    non-inferiority test against their margin.
+    non-inferiority test against their margin. Mean and binomial metrics get the projected
+    impact of shipping each treatment once the experiment has run (until its stop, or
+    until ``as_of`` while it runs), per day and over ``planned_days``.
     """
     options = options or AnalysisOptions()
     keys = experiment.variant_keys()
@@ -150,6 +183,7 @@ def build_scorecard(
     empty = VariantSums(users=0)
     users = {key: data.get(key, empty).users for key in keys}
     srm = sample_ratio_mismatch([users[k] for k in keys], experiment.weights())
+    days = observed_days(experiment, as_of)
 
     rows: list[MetricRow] = []
     for metric in experiment.metrics:
@@ -165,6 +199,16 @@ def build_scorecard(
         control = data.get(control_key, empty).statistic(metric, cuped)
         named = {key: data.get(key, empty).statistic(metric, cuped) for key in treatments}
         results = analyze_experiment(control, named, metric_options)
+        impacts = projected_impacts(
+            metric,
+            control,
+            named,
+            metric_options,
+            sum(users.values()),
+            traffic_share(experiment),
+            days,
+            planned_days,
+        )
         for result in results:
             guardrail = None
             if metric.role == MetricRole.GUARDRAIL and metric.margin is not None:
@@ -176,7 +220,15 @@ def build_scorecard(
                     inverse=not metric.higher_is_better,
                     alpha=options.alpha,
                 )
-            rows.append(_row(metric, result, options.alpha, guardrail))
+            row = _row(metric, result, options.alpha, guardrail)
+            rows.append(
+                replace(
+                    row,
+                    impact=impacts.get(result.variant),
+                    quantile=metric.quantile,
+                    quantile_per_user=metric.quantile_per_user,
+                )
+            )
     return Scorecard(
         experiment_key=experiment.key,
         engine=options.engine,
@@ -186,6 +238,8 @@ def build_scorecard(
         rows=_adjusted(rows, correction, options.alpha),
         alpha=options.alpha,
         correction=correction,
+        days_observed=days,
+        planned_days=planned_days,
     )
 
 

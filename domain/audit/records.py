@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.analysis.scorecard import Scorecard
 from domain.statistics import AnalysisOptions, GaussianPrior
+from domain.statistics.bayesian import PriorScale
 from domain.statistics.corrections import CorrectionMethod
 from domain.statistics.results import Alternative, DifferenceType, Engine
 
@@ -36,6 +37,7 @@ class AnalysisSettings:
     prior_mean: float = 0.0
     prior_variance: float = 1.0
     prior_proper: bool = False
+    prior_scale: PriorScale | None = None  # None: the analysis' own scale (older records)
     cuped: bool = True
     correction: CorrectionMethod = "holm"
 
@@ -46,7 +48,12 @@ class AnalysisSettings:
             alternative=self.alternative,
             alpha=self.alpha,
             sequential_tuning_parameter=self.sequential_tuning_parameter,
-            prior=GaussianPrior(self.prior_mean, self.prior_variance, self.prior_proper),
+            prior=GaussianPrior(
+                self.prior_mean,
+                self.prior_variance,
+                self.prior_proper,
+                self.prior_scale or self.difference_type,
+            ),
         )
 
     def as_dict(self) -> dict[str, Any]:

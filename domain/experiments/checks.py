@@ -48,7 +48,15 @@ def check_metric(metric: Metric, all_metrics: Sequence[Metric]) -> None:
             )
         if metric.numerator == metric.denominator:
             raise InvalidMetric(f"Ratio metric {metric.key!r} divides a metric by itself.")
-    elif metric.numerator or metric.denominator:
+    if metric.kind == MetricKind.QUANTILE:
+        if metric.quantile is None or not 0 < metric.quantile < 1:
+            raise InvalidMetric(
+                f"Quantile metric {metric.key!r} needs a level strictly between 0 and 1 "
+                f"(e.g. 0.9 for p90), not {metric.quantile}."
+            )
+    elif metric.quantile is not None or metric.quantile_per_user:
+        raise InvalidMetric(f"Only quantile metrics take a level; {metric.key!r} is {metric.kind}.")
+    if metric.kind != MetricKind.RATIO and (metric.numerator or metric.denominator):
         raise InvalidMetric(
             f"Only ratio metrics take a numerator/denominator; {metric.key!r} is {metric.kind}."
         )

@@ -25,6 +25,7 @@ class MetricKind(StrEnum):
     BINOMIAL = "binomial"
     MEAN = "mean"
     RATIO = "ratio"
+    QUANTILE = "quantile"
 
 
 class Decision(StrEnum):
@@ -49,6 +50,9 @@ class Metric:
 
     Ratio metrics name the raw metrics they divide (``numerator`` / ``denominator``);
     guardrails may carry a non-inferiority ``margin`` (relative, e.g. 0.02 = 2 % worse).
+    Quantile metrics compare the ``quantile`` (e.g. 0.9 for p90) of the metric's event
+    values (every event, clustered by user), or with ``quantile_per_user`` of the users'
+    totals (users with at least one event).
     """
 
     key: str
@@ -58,6 +62,8 @@ class Metric:
     denominator: str | None = None
     higher_is_better: bool = True
     margin: float | None = None
+    quantile: float | None = None
+    quantile_per_user: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "role": str(self.role), "kind": str(self.kind)}

@@ -8,10 +8,11 @@ test can still reach a conclusion in time (predictive power).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from domain.analysis import MetricRow, Scorecard
+from domain.intelligence.track_record import TrackRecord
 from domain.statistics import predictive_power
 
 
@@ -47,8 +48,19 @@ class Timing:
     planned_days: float = 28.0
 
 
-def recommend(card: Scorecard, timing: Timing, status: str = "running") -> Proposal:
-    """The recommendation for one experiment given its scorecard (sequential or fixed)."""
+def recommend(
+    card: Scorecard, timing: Timing, status: str = "running", record: TrackRecord | None = None
+) -> Proposal:
+    """The recommendation for one experiment given its scorecard (sequential or fixed);
+    with the ``record`` of past forecasts, forecasting proposals say how good they were."""
+    proposal = _recommend(card, timing, status)
+    statement = record.statement() if record is not None else ""
+    if statement and {"predictive_power", "ci_lower"} & set(proposal.numbers):
+        return replace(proposal, reasons=[*proposal.reasons, statement])
+    return proposal
+
+
+def _recommend(card: Scorecard, timing: Timing, status: str) -> Proposal:
     if status in ("draft", "concluded"):
         return Proposal(
             Action.CONTINUE, None, [f"The experiment is {status}; there is nothing to decide."]

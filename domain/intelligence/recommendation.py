@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from domain.errors import DomainError
+from domain.intelligence.track_record import PredictionScore
 
 
 class RecommendationError(DomainError):
@@ -60,6 +61,22 @@ class Recommendation(Aggregate):
         def apply(self, aggregate: Recommendation) -> None:
             aggregate.state = "superseded"
 
+    class Scored(Event):
+        """Its forecasts against its experiment's outcome (see ``track_record``)."""
+
+        outcome_lift: float
+        significant: bool
+        covered: bool | None
+        brier: float | None
+        predictive_power: float | None
+        against: str  # what the outcome is: the final estimate, or a simulation's truth
+
+        def apply(self, aggregate: Recommendation) -> None:
+            aggregate.score = PredictionScore(
+                self.covered, self.brier, self.predictive_power, self.significant
+            )
+            aggregate.outcome_lift = self.outcome_lift
+
     class Failed(Event):
         error: str
 
@@ -95,6 +112,8 @@ class Recommendation(Aggregate):
         self.run_id = run_id
         self.state = "pending" if needs_approval else "advice"
         self.decided_by: str | None = None
+        self.score: PredictionScore | None = None
+        self.outcome_lift: float | None = None
 
     @classmethod
     def propose(cls, **fields: Any) -> Recommendation:
@@ -117,6 +136,20 @@ class Recommendation(Aggregate):
         """A newer proposal for the same experiment replaces this pending one."""
         self._require_pending("supersede")
         self.trigger_event(self.Superseded, by_recommendation=str(newer))
+
+    def record_score(self, outcome_lift: float, score: PredictionScore, against: str) -> None:
+        """Once, when its experiment has concluded."""
+        if self.score is not None:
+            raise RecommendationError(f"Recommendation {self.id} is already scored.")
+        self.trigger_event(
+            self.Scored,
+            outcome_lift=float(outcome_lift),
+            significant=bool(score.significant),
+            covered=score.covered,
+            brier=score.brier,
+            predictive_power=score.predictive_power,
+            against=against,
+        )
 
     def mark_failed(self, error: str) -> None:
         self.trigger_event(self.Failed, error=error)

@@ -22,7 +22,9 @@ sequences, valid under peeking) or ``"bayesian"`` (Gaussian prior; chance to bea
 control and risk). Bad data never raises: each result carries ``error`` (an
 :class:`ErrorCode`) and ``message``. ``analyze_arrays`` is the vectorised form over
 :class:`ArmMoments` arrays built with ``proportion_moments``, ``mean_moments``,
-``ratio_moments`` or ``cuped_mean_moments``.
+``ratio_moments``, ``quantile_moments`` or ``cuped_mean_moments``. Quantile metrics
+(:class:`QuantileStatistic`, event-level :class:`QuantileClusteredStatistic`) compare a
+sample quantile with its order-statistic interval; see ``quantiles``.
 
 Other tools: ``adjust_p_values`` (Holm, Benjamini-Hochberg), ``non_inferiority_test``
 (guardrails), ``sample_ratio_mismatch`` and the other health checks,
@@ -71,10 +73,14 @@ from domain.statistics.health import (
     sample_ratio_mismatch,
     variant_mismatch_check,
 )
+from domain.statistics.impact import ProjectedImpact, projected_impact
 from domain.statistics.moments import (
     ArmMoments,
+    clustered_quantile_moments,
     mean_moments,
     proportion_moments,
+    quantile_moments,
+    quantile_statistic_moments,
     ratio_moments,
     stack_moments,
     statistic_moments,
@@ -88,6 +94,12 @@ from domain.statistics.power import (
     predictive_power,
     proportion_sample_size,
     sample_size_per_arm,
+)
+from domain.statistics.quantiles import (
+    BOUND_Z,
+    order_statistic_ranks,
+    quantile_statistic,
+    quantile_variance,
 )
 from domain.statistics.results import (
     Alternative,
@@ -113,6 +125,8 @@ from domain.statistics.sequential import (
 )
 from domain.statistics.sufficient import (
     ProportionStatistic,
+    QuantileClusteredStatistic,
+    QuantileStatistic,
     RatioStatistic,
     RegressionAdjustedRatioStatistic,
     RegressionAdjustedStatistic,
@@ -122,6 +136,7 @@ from domain.statistics.sufficient import (
 )
 
 __all__ = [
+    "BOUND_Z",
     "DEFAULT_TUNING_PARAMETER",
     "Alternative",
     "AnalysisOptions",
@@ -140,7 +155,10 @@ __all__ = [
     "GaussianPrior",
     "GuardrailResult",
     "ImbalanceResult",
+    "ProjectedImpact",
     "ProportionStatistic",
+    "QuantileClusteredStatistic",
+    "QuantileStatistic",
     "RateCheckResult",
     "RatioStatistic",
     "RegressionAdjustedRatioStatistic",
@@ -161,6 +179,7 @@ __all__ = [
     "cap_thresholds",
     "cap_values",
     "capped_mean_statistic",
+    "clustered_quantile_moments",
     "compare",
     "conditional_power",
     "covariate_imbalance",
@@ -177,6 +196,7 @@ __all__ = [
     "minimum_detectable_effect",
     "multiple_exposures_check",
     "non_inferiority_test",
+    "order_statistic_ranks",
     "pool",
     "pooled_theta_from_sums",
     "power_of_test",
@@ -184,8 +204,13 @@ __all__ = [
     "predict_significance",
     "predictive_power",
     "probability_best",
+    "projected_impact",
     "proportion_moments",
     "proportion_sample_size",
+    "quantile_moments",
+    "quantile_statistic",
+    "quantile_statistic_moments",
+    "quantile_variance",
     "rate_check",
     "ratio_moments",
     "sample_ratio_mismatch",

@@ -8,7 +8,7 @@ is the vectorised form over arrays of moments (many experiments x variants x met
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -43,7 +43,9 @@ class AnalysisOptions:
     - ``alpha``: significance level; also sets the Bayesian credible level ``1 - alpha``.
     - ``sequential_tuning_parameter``: ``N*``, the total sample size where the
       confidence sequence is tightest.
-    - ``prior``: Gaussian prior on the effect (Bayesian engine).
+    - ``prior``: Gaussian prior on the effect (Bayesian engine), on the relative or the
+      absolute scale (``prior.scale``); it is rescaled by the control mean when the
+      analysis is on the other scale.
     - ``inverse``: lower is better (Bayesian chance to win and risk flip).
     """
 
@@ -122,9 +124,7 @@ def analyze_experiment(
     treatment_moments = stack_moments([t for _, t in pairs])
     effect = estimate_effect(control_moments, treatment_moments, options.difference_type)
     code = np.where(mismatched, np.int8(ErrorCode.MISMATCHED_STATISTICS), effect.error_code)
-    effect = EffectEstimate(
-        effect.estimate, effect.variance, effect.dof, effect.n_total, code, effect.difference_type
-    )
+    effect = replace(effect, error_code=code)
     output = _run(effect, options)
     nan = float("nan")
     results = []

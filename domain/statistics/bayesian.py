@@ -1,5 +1,15 @@
 """Bayesian analysis with a Gaussian prior on the (absolute or relative) effect.
 
+The prior is stated on one scale (``GaussianPrior.scale``, relative by default as in
+GrowthBook) and used on the analysis' scale: a relative prior ``N(m, v)`` becomes
+``N(m b, v b^2)`` on the absolute scale, and an absolute one ``N(m / b, v / b^2)`` on the
+relative scale, with ``b`` the unadjusted control mean (an absolute effect ``d`` is a
+relative lift ``d / b``). gbstats rescales a relative prior the same way (with ``|b|``,
+which differs only for a negative control mean) and, by a slip in its condition, never
+rescales an absolute prior. A proper relative prior on an absolute analysis with a
+control mean of 0 says nothing about the effect, so that comparison gets
+``ZERO_CONTROL_MEAN``.
+
 The likelihood of the effect ``d`` is ``estimate ~ N(d, se^2)`` (CLT; ``se`` from
 ``effects``). With prior ``d ~ N(m0, v0)`` the posterior is Gaussian with precision
 ``1/v0 + 1/se^2`` and mean ``(m0/v0 + estimate/se^2) / precision``; an improper (flat)
@@ -15,6 +25,7 @@ prior leaves ``N(estimate, se^2)``. For posterior ``N(mu, s^2)``:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import special
@@ -23,14 +34,36 @@ from domain.statistics.effects import EffectEstimate, compare
 from domain.statistics.results import BayesianResult, DifferenceType, ErrorCode, error_fields
 from domain.statistics.sufficient import Statistic
 
+PriorScale = Literal["relative", "absolute"]
+
 
 @dataclass(frozen=True)
 class GaussianPrior:
-    """Prior ``N(mean, variance)`` on the effect; ``proper=False`` means a flat prior."""
+    """Prior ``N(mean, variance)`` on the effect; ``proper=False`` means a flat prior.
+
+    ``scale`` is the scale ``mean`` and ``variance`` are stated on: ``relative`` (a lift,
+    e.g. mean 0 and variance 0.09 put 95 % of the prior within +-59 %) or ``absolute``.
+    """
 
     mean: float = 0.0
     variance: float = 1.0
     proper: bool = False
+    scale: PriorScale = "relative"
+
+
+@np.errstate(all="ignore")
+def prior_on_scale(
+    prior: GaussianPrior, difference_type: DifferenceType, baseline: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """The prior's mean and variance on the analysis' scale (see the module docstring)."""
+    mean, variance = np.asarray(prior.mean, float), np.asarray(prior.variance, float)
+    if prior.scale == difference_type:
+        return mean, variance
+    b = np.asarray(baseline, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if difference_type == "absolute":
+            return mean * b, variance * b**2
+        return mean / b, variance / b**2
 
 
 @dataclass(frozen=True)
@@ -74,13 +107,21 @@ def gaussian_posterior(
     estimate: object, variance: object, prior: GaussianPrior
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and standard deviation of the effect."""
+    if not prior.proper:
+        return np.asarray(estimate, float), np.sqrt(np.asarray(variance, float))
+    return conjugate_posterior(estimate, variance, prior.mean, prior.variance)
+
+
+@np.errstate(all="ignore")
+def conjugate_posterior(
+    estimate: object, variance: object, prior_mean: object, prior_variance: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and standard deviation of a normal likelihood and a normal prior."""
     estimate = np.asarray(estimate, float)
     variance = np.asarray(variance, float)
-    if not prior.proper:
-        return estimate, np.sqrt(variance)
     with np.errstate(divide="ignore", invalid="ignore"):
-        precision = 1 / prior.variance + 1 / variance
-        mean = (prior.mean / prior.variance + estimate / variance) / precision
+        precision = 1 / prior_variance + 1 / variance
+        mean = (prior_mean / prior_variance + estimate / variance) / precision
     return mean, np.sqrt(1 / precision)
 
 
@@ -104,7 +145,17 @@ def bayesian_arrays(
 ) -> BayesianArrays:
     """Posterior summaries for every element of ``effect``."""
     prior = prior or GaussianPrior()
-    mean, std = gaussian_posterior(effect.estimate, effect.variance, prior)
+    code = effect.error_code
+    if prior.proper:
+        baseline = effect.baseline if effect.baseline is not None else np.nan
+        prior_mean, prior_variance = prior_on_scale(prior, effect.difference_type, baseline)
+        mean, std = conjugate_posterior(
+            effect.estimate, effect.variance, prior_mean, prior_variance
+        )
+        unusable = ~(np.isfinite(prior_variance) & (prior_variance > 0))
+        code = np.where(unusable & (code == 0), np.int8(ErrorCode.ZERO_CONTROL_MEAN), code)
+    else:
+        mean, std = gaussian_posterior(effect.estimate, effect.variance, prior)
     with np.errstate(divide="ignore", invalid="ignore"):
         chance = special.ndtr(mean / std)
     gain_if_treatment, loss_if_treatment = expected_losses(mean, std)
@@ -112,7 +163,7 @@ def bayesian_arrays(
         chance = 1 - chance
         gain_if_treatment, loss_if_treatment = loss_if_treatment, gain_if_treatment
     width = special.ndtri(1 - alpha / 2) * std
-    ok = effect.ok
+    ok = code == ErrorCode.NONE
     arrays = [
         effect.estimate,
         mean,
@@ -125,7 +176,7 @@ def bayesian_arrays(
     ]
     return BayesianArrays(
         *[np.where(ok, a, np.nan) for a in np.broadcast_arrays(*arrays)],
-        error_code=effect.error_code,
+        error_code=np.asarray(code),
         difference_type=effect.difference_type,
     )
 

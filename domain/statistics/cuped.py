@@ -17,6 +17,7 @@ import numpy as np
 
 from domain.statistics.moments import ArmMoments, _safe_divide, ratio_parts
 from domain.statistics.sufficient import (
+    ProportionStatistic,
     RegressionAdjustedRatioStatistic,
     RegressionAdjustedStatistic,
     pool,
@@ -64,6 +65,8 @@ def covariate_parts(stat: AdjustedStatistic) -> CovariateParts:
         d_post.sum,
         d_post.sum_squares,
         stat.m_post_d_post_sum_of_products,
+        isinstance(m_post, ProportionStatistic),
+        isinstance(d_post, ProportionStatistic),
     )
     pre = ratio_parts(
         n,
@@ -72,6 +75,8 @@ def covariate_parts(stat: AdjustedStatistic) -> CovariateParts:
         d_pre.sum,
         d_pre.sum_squares,
         stat.m_pre_d_pre_sum_of_products,
+        isinstance(m_pre, ProportionStatistic),
+        isinstance(d_pre, ProportionStatistic),
     )
     cov_m_mp = sample_covariance(n, m_post.sum, m_pre.sum, stat.m_post_m_pre_sum_of_products)
     cov_m_dp = sample_covariance(n, m_post.sum, d_pre.sum, stat.m_post_d_pre_sum_of_products)

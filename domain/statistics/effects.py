@@ -5,6 +5,11 @@ Relative: ``L = D / base_c`` (``mean_t / mean_c - 1`` without CUPED); by the del
 ``Var(L) = Var(D) / b^2 + D^2 Var(b) / b^4 + 2 D Cov(m_c, b) / (n_c b^3)`` with
 ``b = base_c``, ``Var(b) = base_variance_c / n_c``.
 Degrees of freedom are Welch-Satterthwaite on the per-arm variances of the means.
+
+The relative variance is a sum of terms that cancel exactly in some cases (a treatment
+mean of 0 with no treatment variance: the lift is -1 with no uncertainty under the delta
+method). Rounding then leaves a residue of either sign around 1e-16 of the terms' scale,
+so "zero variance" is tested against that scale (``VARIANCE_RTOL``), not against 0.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from domain.statistics.sufficient import (
     Statistic,
 )
 
+VARIANCE_RTOL = 1e-12
+"""A variance at most this share of the sum of its terms' magnitudes counts as zero."""
+
 
 @dataclass(frozen=True)
 class EffectEstimate:
@@ -33,6 +41,7 @@ class EffectEstimate:
     n_total: np.ndarray
     error_code: np.ndarray
     difference_type: DifferenceType
+    baseline: np.ndarray | None = None  # the unadjusted control mean (rescales priors)
 
     @property
     def std_error(self) -> np.ndarray:
@@ -64,18 +73,21 @@ def estimate_effect(
         if difference_type == "relative":
             b = control.base_mean
             estimate = diff / b
-            variance = (
-                var_diff / b**2
-                + diff**2 * control.base_variance / (n_c * b**4)
-                + 2 * diff * control.base_covariance / (n_c * b**3)
+            terms = (
+                var_diff / b**2,
+                diff**2 * control.base_variance / (n_c * b**4),
+                2 * diff * control.base_covariance / (n_c * b**3),
             )
+            variance = terms[0] + terms[1] + terms[2]
+            scale = np.abs(terms[0]) + np.abs(terms[1]) + np.abs(terms[2])
         else:
             estimate, variance = diff, var_diff
+            scale = np.abs(treatment.variance / n_t) + np.abs(control.variance / n_c)
         dof = welch_dof(treatment.variance, n_t, control.variance, n_c)
     code = np.zeros(np.broadcast(estimate, n_c, n_t).shape, dtype=np.int8)
     relative_zero = control.base_mean == 0 if difference_type == "relative" else False
     conditions = [
-        (variance <= 0) | ~np.isfinite(variance),
+        (variance <= VARIANCE_RTOL * scale) | ~np.isfinite(variance),
         np.asarray(relative_zero),
         control.zero_denominator | treatment.zero_denominator,
         (n_c < 2) | (n_t < 2),
@@ -95,6 +107,7 @@ def estimate_effect(
         n_total=np.asarray(n_c + n_t, float),
         error_code=code,
         difference_type=difference_type,
+        baseline=np.asarray(control.base_mean, float),
     )
 
 

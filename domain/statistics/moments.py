@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.statistics.quantiles import clustered_share_variance, quantile_variance
 from domain.statistics.sufficient import (
     MeanLike,
     ProportionStatistic,
+    QuantileClusteredStatistic,
+    QuantileStatistic,
     RatioStatistic,
     SampleMeanStatistic,
     sample_covariance,
@@ -79,6 +82,13 @@ def proportion_moments(n: object, total: object) -> ArmMoments:
     return ArmMoments.plain(n, p, p * (1.0 - p))
 
 
+@np.errstate(all="ignore")
+def unit_variance(n: object, total: object, sum_squares: object, binomial: object) -> np.ndarray:
+    """Per-unit variance: ``p (1 - p)`` where ``binomial``, else the ``n - 1`` sample variance."""
+    p = _safe_divide(total, n)
+    return np.where(binomial, p * (1.0 - p), sample_variance(n, total, sum_squares))
+
+
 @dataclass(frozen=True)
 class RatioParts:
     """Delta-method pieces of ``R = mean(m) / mean(d)``: value, gradient, per-unit var."""
@@ -98,13 +108,20 @@ def ratio_parts(
     d_sum: object,
     d_sum_squares: object,
     m_d_sum_of_products: object,
+    m_binomial: object = False,
+    d_binomial: object = False,
 ) -> RatioParts:
-    """Delta-method variance ``g' Sigma g`` with ``g = (1/mean_d, -mean_m/mean_d^2)``."""
+    """Delta-method variance ``g' Sigma g`` with ``g = (1/mean_d, -mean_m/mean_d^2)``.
+
+    ``Sigma`` holds the per-unit variances of ``m`` and ``d`` (``p (1 - p)`` where
+    ``m_binomial``/``d_binomial`` mark 0/1 values, else the ``n - 1`` sample variance, as
+    ``sufficient`` defines them) and their ``n - 1`` sample covariance.
+    """
     n = np.asarray(n, float)
     mean_m = _safe_divide(m_sum, n)
     mean_d = _safe_divide(d_sum, n)
-    var_m = sample_variance(n, m_sum, m_sum_squares)
-    var_d = sample_variance(n, d_sum, d_sum_squares)
+    var_m = unit_variance(n, m_sum, m_sum_squares, m_binomial)
+    var_d = unit_variance(n, d_sum, d_sum_squares, d_binomial)
     cov_md = sample_covariance(n, m_sum, d_sum, m_d_sum_of_products)
     grad_m = _safe_divide(1.0, mean_d)
     grad_d = -mean_m * grad_m**2
@@ -125,9 +142,13 @@ def ratio_moments(
     d_sum: object,
     d_sum_squares: object,
     m_d_sum_of_products: object,
+    m_binomial: object = False,
+    d_binomial: object = False,
 ) -> ArmMoments:
-    """Ratio metric moments (delta method) from array sums."""
-    parts = ratio_parts(n, m_sum, m_sum_squares, d_sum, d_sum_squares, m_d_sum_of_products)
+    """Ratio metric moments (delta method) from array sums (see :func:`ratio_parts`)."""
+    parts = ratio_parts(
+        n, m_sum, m_sum_squares, d_sum, d_sum_squares, m_d_sum_of_products, m_binomial, d_binomial
+    )
     return ArmMoments.plain(n, parts.value, parts.variance, parts.zero_denominator)
 
 
@@ -147,15 +168,74 @@ def ratio_statistic_moments(stat: RatioStatistic) -> ArmMoments:
         stat.d_statistic.sum,
         stat.d_statistic.sum_squares,
         stat.m_d_sum_of_products,
+        isinstance(stat.m_statistic, ProportionStatistic),
+        isinstance(stat.d_statistic, ProportionStatistic),
     )
 
 
+@np.errstate(all="ignore")
+def quantile_moments(
+    n: object, level: object, quantile: object, lower: object, upper: object
+) -> ArmMoments:
+    """Quantile metric over independent values: ``n Var(q)`` from the interval bounds."""
+    return ArmMoments.plain(n, quantile, quantile_variance(n, level, lower, upper))
+
+
+@np.errstate(all="ignore")
+def clustered_quantile_moments(
+    n: object,
+    level: object,
+    quantile: object,
+    lower: object,
+    upper: object,
+    n_clusters: object,
+    below_sum: object,
+    below_sum_squares: object,
+    events_sum: object,
+    events_sum_squares: object,
+    below_events_sum_of_products: object,
+) -> ArmMoments:
+    """Event-level quantile, units = clusters: the i.i.d. ``Var(q)`` times the ratio of
+    the clustered to the binomial variance of the share below ``q`` (see ``quantiles``)."""
+    n = np.asarray(n, float)
+    level = np.asarray(level, float)
+    iid = quantile_variance(n, level, lower, upper) / n
+    clustered = clustered_share_variance(
+        n_clusters,
+        below_sum,
+        below_sum_squares,
+        events_sum,
+        events_sum_squares,
+        below_events_sum_of_products,
+    )
+    variance = iid * clustered / (level * (1 - level) / n)
+    return ArmMoments.plain(n_clusters, quantile, np.asarray(n_clusters, float) * variance)
+
+
+def quantile_statistic_moments(stat: QuantileStatistic) -> ArmMoments:
+    """Moments of a :class:`QuantileStatistic` or :class:`QuantileClusteredStatistic`."""
+    base = (stat.n, stat.level, stat.quantile, stat.lower, stat.upper)
+    if isinstance(stat, QuantileClusteredStatistic):
+        return clustered_quantile_moments(
+            *base,
+            stat.n_clusters,
+            stat.below_sum,
+            stat.below_sum_squares,
+            stat.events_sum,
+            stat.events_sum_squares,
+            stat.below_events_sum_of_products,
+        )
+    return quantile_moments(*base)
+
+
 def statistic_moments(
-    stat: SampleMeanStatistic | ProportionStatistic | RatioStatistic,
+    stat: SampleMeanStatistic | ProportionStatistic | RatioStatistic | QuantileStatistic,
 ) -> ArmMoments:
     """Moments of an unadjusted statistic (CUPED statistics live in ``cuped``)."""
     if isinstance(stat, RatioStatistic):
         return ratio_statistic_moments(stat)
+    if isinstance(stat, QuantileStatistic):
+        return quantile_statistic_moments(stat)
     return mean_like_moments(stat)
 
 

@@ -1,7 +1,9 @@
 """Sufficient statistics per variant and metric, exactly what a SQL GROUP BY returns.
 
 All sums are over units (users) of one variant. Variances use the ``n - 1`` divisor,
-except proportions, whose per-unit variance is ``p (1 - p)``.
+except proportions, whose per-unit variance is ``p (1 - p)`` wherever they appear: alone,
+as the numerator or denominator of a ratio, or as the post/pre statistic of CUPED (as in
+GrowthBook's gbstats). Covariances always use ``n - 1``.
 """
 
 from __future__ import annotations
@@ -123,12 +125,51 @@ class RegressionAdjustedRatioStatistic:
         return self.m_statistic_post.sum / d if d else math.nan
 
 
+@dataclass(frozen=True)
+class QuantileStatistic:
+    """Quantile metric (e.g. p90 of ``page_load_ms``) over ``n`` independent values.
+
+    ``quantile`` is the sample ``level``-quantile, ``lower``/``upper`` the order statistics
+    that bound its distribution-free 95 % interval (see ``quantiles``), which is what a
+    database returns for three ranks; their spread gives the quantile's variance without
+    a density estimate.
+    """
+
+    n: int
+    level: float
+    quantile: float
+    lower: float
+    upper: float
+
+    @property
+    def mean(self) -> float:
+        return self.quantile
+
+
+@dataclass(frozen=True)
+class QuantileClusteredStatistic(QuantileStatistic):
+    """Event-level quantile where events cluster in units (users), as in gbstats.
+
+    ``n`` counts events; per unit ``i`` with ``d_i`` events of which ``s_i`` are at most
+    the quantile, the sums of ``s``, ``s^2``, ``d``, ``d^2`` and ``s d`` over the
+    ``n_clusters`` units give the clustered variance of the share below the quantile.
+    """
+
+    n_clusters: int = 0
+    below_sum: float = 0.0
+    below_sum_squares: float = 0.0
+    events_sum: float = 0.0
+    events_sum_squares: float = 0.0
+    below_events_sum_of_products: float = 0.0
+
+
 Statistic = (
     SampleMeanStatistic
     | ProportionStatistic
     | RatioStatistic
     | RegressionAdjustedStatistic
     | RegressionAdjustedRatioStatistic
+    | QuantileStatistic
 )
 
 S = TypeVar("S")

@@ -13,7 +13,9 @@ import math
 from datetime import UTC, datetime
 from html import escape
 
+from domain.analysis.impact import signed
 from domain.analysis.version import ENGINE_VERSION
+from domain.statistics import ProjectedImpact
 from infrastructure.application import NeonBlue
 from infrastructure.audit import svg
 from infrastructure.audit.report_data import ReportData, day_label, report_data
@@ -64,8 +66,10 @@ def _daily_charts(data: ReportData, labels: list[str]) -> list[str]:
         [svg.Series(v, [float(n) for n in data.exposed_per_day[v]]) for v in variants],
     )]  # fmt: skip
     for metric, per_variant in data.means.items():
+        level = data.experiment.metric(metric).quantile
+        what = "mean" if level is None else f"p{level * 100:g}"
         charts.append(svg.line_chart(
-            f"{metric}: cumulative mean per variant at the end of each day", labels,
+            f"{metric}: cumulative {what} per variant at the end of each day", labels,
             [svg.Series(v, per_variant[v]) for v in variants],
         ))  # fmt: skip
     return charts
@@ -119,14 +123,24 @@ def _scorecard_table(data: ReportData) -> str:
     if data.scorecard is None:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(r.metric)} ({escape(r.role)})</td><td>{escape(r.variant)}</td>"
+        f"<tr><td>{escape(r.label)} ({escape(r.role)})</td><td>{escape(r.variant)}</td>"
         f"<td>{_fmt(r.control_mean)}</td><td>{_fmt(r.variant_mean)}</td>"
         f"<td>{_fmt(r.lift, '{:+.2%}')}</td><td>[{_fmt(r.ci_lower, '{:+.2%}')}, {_fmt(r.ci_upper, '{:+.2%}')}]</td>"
-        f"<td>{_fmt(r.adjusted_p_value)}</td><td>{escape(r.direction)}</td></tr>"
+        f"<td>{_fmt(r.adjusted_p_value)}</td><td>{escape(r.direction)}</td>{_impact_cells(r.impact)}</tr>"
         for r in data.scorecard.rows
     )
-    header = "<tr><th>metric</th><th>variant</th><th>control</th><th>variant</th><th>lift</th><th>confidence sequence</th><th>p (adj.)</th><th>verdict</th></tr>"  # fmt: skip
-    return f"<h2>Scorecard (sequential engine)</h2><table>{header}{rows}</table>"
+    days = data.scorecard.planned_days
+    header = f"<tr><th>metric</th><th>variant</th><th>control</th><th>variant</th><th>lift</th><th>confidence sequence</th><th>p (adj.)</th><th>verdict</th><th>impact / day at 100 %</th><th>over {days:g} days</th></tr>"  # fmt: skip
+    note = "<p>Impact: change of the metric's total if the variant shipped to all traffic (absolute effect x units a day at 100 % traffic), with its interval.</p>"  # fmt: skip
+    return f"<h2>Scorecard (sequential engine)</h2><table>{header}{rows}</table>{note}"
+
+
+def _impact_cells(impact: ProjectedImpact | None) -> str:
+    if impact is None or not impact.ok:
+        return "<td></td><td></td>"
+    day = f"{signed(impact.per_day)} [{signed(impact.per_day_lower)}, {signed(impact.per_day_upper)}]"  # fmt: skip
+    total = f"{signed(impact.over_planned_days)} [{signed(impact.over_planned_days_lower)}, {signed(impact.over_planned_days_upper)}]"  # fmt: skip
+    return f"<td>{day}</td><td>{total}</td>"
 
 
 def render_report(data: ReportData, generated_at: datetime) -> str:

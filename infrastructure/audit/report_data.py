@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from domain.analysis import Scorecard, VariantSums, build_scorecard
+from domain.analysis.quantile_values import metric_quantile
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind, MetricRole
 from domain.participation.aggregate import Participation
@@ -90,7 +91,7 @@ def _collect(app: NeonBlue, key: str, segment_key: str) -> tuple[dict[Any, _User
 
 
 def _sums(
-    experiment: Experiment, users: list[tuple[_User, dict[str, float]]]
+    experiment: Experiment, users: list[tuple[_User, dict[str, float]]], day: date | None = None
 ) -> dict[str, VariantSums]:
     pairs = [(m.numerator, m.denominator) for m in experiment.metrics if m.kind == MetricKind.RATIO]
     counts: dict[str, int] = defaultdict(int)
@@ -105,8 +106,23 @@ def _sums(
         for num, den in pairs:
             if num and den:
                 products[user.variant][(num, den)] += totals.get(num, 0.0) * totals.get(den, 0.0)
+    quantiles = [m for m in experiment.metrics if m.kind == MetricKind.QUANTILE]
+    values: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(dict))
+    for index, (user, _) in enumerate(users):
+        for metric in quantiles:
+            values[user.variant][metric.key][index] = [
+                value
+                for on, name, value in user.values
+                if name == metric.key and (day is None or on <= day)
+            ]
     return {
-        v: VariantSums(n, dict(sums[v]), dict(squares[v]), dict(products[v]))
+        v: VariantSums(
+            n,
+            dict(sums[v]),
+            dict(squares[v]),
+            dict(products[v]),
+            quantiles={m.key: metric_quantile(m, values[v][m.key]) for m in quantiles},
+        )
         for v, n in counts.items()
     }
 
@@ -118,6 +134,9 @@ def _mean(experiment: Experiment, metric: str, sums: VariantSums | None) -> floa
     if definition.kind == MetricKind.RATIO:
         den = sums.sums.get(definition.denominator or "", 0.0)
         return sums.sums.get(definition.numerator or "", 0.0) / den if den else None
+    if definition.kind == MetricKind.QUANTILE:
+        quantile = sums.quantiles.get(metric)
+        return quantile.quantile if quantile is not None and quantile.n else None
     return sums.sums.get(metric, 0.0) / sums.users
 
 
@@ -179,8 +198,9 @@ def _scorecard_on(
             if on <= day:
                 totals[metric] += value
         included.append((user, totals))
-    sums = _sums(experiment, included)
-    return build_scorecard(experiment, sums, options, cuped=False), sums
+    sums = _sums(experiment, included, day)
+    as_of = datetime.combine(day + timedelta(days=1), time.min, UTC)  # the end of ``day``
+    return build_scorecard(experiment, sums, options, cuped=False, as_of=as_of), sums
 
 
 def _segments(experiment: Experiment, exposed: list[_User], data: ReportData) -> list[SegmentRow]:

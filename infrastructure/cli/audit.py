@@ -1,4 +1,5 @@
-"""`neonblue audit ...` (verify, checkpoint, replay, history, export, analyses) and `report`."""
+"""`neonblue audit ...` (verify, checkpoint, replay, history, export, analyses, predictions)
+and `report`."""
 
 from __future__ import annotations
 
@@ -226,6 +227,44 @@ def recompute(record_id: str) -> None:
     for line in result.differences[:50]:
         console.print(f"  {line}")
     raise typer.Exit(1)
+
+
+@app.command()
+def predictions(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The agents' track record: each recommendation's forecasts against its concluded
+    experiment (scoring the ones not yet scored), interval coverage and Brier score."""
+    from domain.intelligence.track_record import track_record as summarise
+    from infrastructure.track_record import score_concluded, scored_recommendations
+
+    with services() as s:
+        newly = score_concluded(s.app)
+        scored = scored_recommendations(s.app)
+    record = summarise([(x.recommendation.experiment_key, x.score) for x in scored])
+    if as_json:
+        print(json.dumps({"newly_scored": [str(i) for i in newly], "track_record": {
+            "experiments": record.experiments, "intervals": record.intervals,
+            "coverage": record.coverage if record.intervals else None,
+            "significance_forecasts": record.significance_forecasts,
+            "brier": record.brier if record.significance_forecasts else None,
+            "bands": [b.__dict__ for b in record.bands], "statement": record.statement(),
+        }}))  # fmt: skip
+        return
+    table = Table("experiment", "action", "predicted lift [CI]", "final lift", "held",
+                  "P(significant)", "significant", "Brier")  # fmt: skip
+    for x in scored:
+        f, sc = x.forecast, x.score
+        interval = "" if not f.has_interval else f"{f.lift or 0:+.1%} [{f.ci_lower:+.1%}, {f.ci_upper:+.1%}]"  # fmt: skip
+        table.add_row(
+            x.recommendation.experiment_key, x.recommendation.action, interval,
+            f"{x.outcome_lift:+.1%}", "" if sc.covered is None else ("yes" if sc.covered else "no"),
+            "" if sc.predictive_power is None else f"{sc.predictive_power:.0%}",
+            "yes" if sc.significant else "no", "" if sc.brier is None else f"{sc.brier:.3f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"{len(newly)} recommendation(s) scored now; {len(scored)} scored in all.")
+    console.print(record.statement() or "Too few scored forecasts for a track record yet.")
 
 
 def report(

@@ -172,9 +172,14 @@ def conclude(
     reason: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Record the decision of a stopped experiment (final)."""
+    from infrastructure.track_record import score_concluded
+
     with services() as s:
         s.app.conclude_experiment(key, decision, winner, reason)
+        scored = score_concluded(s.app, key)
     console.print(f"Experiment [bold]{key}[/] is concluded: {decision}.")
+    if scored:
+        console.print(f"Scored the forecasts of {len(scored)} recommendation(s) against it.")
 
 
 @app.command()

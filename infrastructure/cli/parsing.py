@@ -22,15 +22,18 @@ def parse_variant(spec: str, count: int) -> Variant:
 
 
 def parse_metric(spec: str) -> Metric:
-    """``key[:role][:kind][:ratio=num/den][:lower-is-better][:margin=0.05]``.
+    """``key[:role][:kind][:ratio=num/den][:quantile=0.9[:per-user]][:lower-is-better][:margin=0.05]``.
 
     Examples: ``conversion:primary:binomial``, ``revenue:secondary:mean``,
-    ``rps:secondary:ratio=revenue/sessions``, ``latency:guardrail:mean:lower-is-better:margin=0.05``.
+    ``rps:secondary:ratio=revenue/sessions``, ``latency:guardrail:mean:lower-is-better:margin=0.05``,
+    ``page_load_ms:guardrail:quantile=0.9`` (p90 of all page loads),
+    ``basket:secondary:quantile=0.5:per-user`` (median of the users' totals).
     """
     key, *tokens = [t.strip() for t in spec.split(":")]
     role, kind = MetricRole.SECONDARY, MetricKind.MEAN
     numerator = denominator = None
     higher_is_better, margin = True, None
+    level, per_user = None, False
     for token in tokens:
         name, _, value = token.partition("=")
         if name in MetricRole.__members__.values():
@@ -39,6 +42,15 @@ def parse_metric(spec: str) -> Metric:
             kind = MetricKind(name)
             if name == MetricKind.RATIO:
                 numerator, _, denominator = value.partition("/")
+            if name == MetricKind.QUANTILE:
+                try:
+                    level = float(value)
+                except ValueError:
+                    raise SpecError(
+                        f"Metric {spec!r}: quantile needs a level, e.g. quantile=0.9"
+                    ) from None
+        elif name == "per-user":
+            per_user = True
         elif name == "lower-is-better":
             higher_is_better = False
         elif name == "margin":
@@ -49,10 +61,20 @@ def parse_metric(spec: str) -> Metric:
         else:
             raise SpecError(
                 f"Metric {spec!r}: unknown part {token!r}. Form: "
-                "key[:primary|secondary|guardrail][:binomial|mean|ratio=num/den]"
-                "[:lower-is-better][:margin=0.05]"
+                "key[:primary|secondary|guardrail][:binomial|mean|ratio=num/den|quantile=0.9]"
+                "[:per-user][:lower-is-better][:margin=0.05]"
             )
-    return Metric(key, role, kind, numerator or None, denominator or None, higher_is_better, margin)
+    return Metric(
+        key,
+        role,
+        kind,
+        numerator or None,
+        denominator or None,
+        higher_is_better,
+        margin,
+        level,
+        per_user,
+    )
 
 
 def parse_namespace(spec: str) -> Namespace:

@@ -8,24 +8,35 @@ from collections.abc import Callable
 from rich.table import Table
 
 from domain.analysis import MetricRow, Scorecard
+from domain.analysis.impact import signed
+from domain.statistics import ProjectedImpact
 
 
 def scorecard_table(
     card: Scorecard, title: str | None = None, truth: Callable[[MetricRow], str] | None = None
 ) -> Table:
     """Every metric x treatment: means, lift with its interval, adjusted p (or chance to
-    win), verdict; ``truth`` adds a column (e.g. the simulated true lift)."""
+    win), verdict, projected impact when the experiment has run; ``truth`` adds a column
+    (e.g. the simulated true lift)."""
     srm = "[red]sample ratio mismatch[/]" if card.srm.mismatch else "no SRM"
     heading = f"{title or card.experiment_key} ({card.engine}, {card.total_users:,} users, {srm})"
     columns = ["variant", "metric", "control -> variant", "lift [95% CI]", "adj. p / P(win)"]
     correction = CORRECTIONS.get(card.correction, card.correction)
+    caption = f"p adjusted for the number of metrics ({correction}); intervals are per metric"
+    impact = any(row.impact is not None for row in card.rows)
+    if impact:
+        caption += (
+            f"; impact: change of the metric's total a day if shipped to 100 % of traffic "
+            f"(x{card.planned_days:g} for the planned {card.planned_days:g} days)"
+        )
     table = Table(
         *columns,
         "verdict",
+        *(["impact / day [CI]"] if impact else []),
         *(["truth"] if truth else []),
         title=heading,
         title_justify="left",
-        caption=f"p adjusted for the number of metrics ({correction}); intervals are per metric",
+        caption=caption,
         caption_justify="left",
     )
     for row in card.rows:
@@ -36,11 +47,12 @@ def scorecard_table(
         )
         cells = [
             row.variant,
-            row.metric,
+            row.label,
             f"{number(row.control_mean)} -> {number(row.variant_mean)}",
             f"{percent(row.lift)} [{percent(row.ci_lower)}, {percent(row.ci_upper)}]",
             "" if stat is None else f"{stat:.3f}",
             verdict(row),
+            *([impact_cell(row.impact)] if impact else []),
         ]
         table.add_row(*cells, *([truth(row)] if truth else []))
     return table
@@ -55,6 +67,14 @@ def number(value: float | None) -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
+
+
+def impact_cell(impact: ProjectedImpact | None) -> str:
+    if impact is None or not impact.ok:
+        return ""
+    return (
+        f"{signed(impact.per_day)} [{signed(impact.per_day_lower)}, {signed(impact.per_day_upper)}]"
+    )
 
 
 def percent(value: float) -> str:

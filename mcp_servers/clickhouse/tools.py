@@ -76,7 +76,13 @@ class ClickHouseTools:
 
         with tool_errors():
             experiment = self._experiment(experiment_id)
-            card = self._model().scorecard(experiment, AnalysisOptions(engine=engine), cuped)
+            card = self._model().scorecard(
+                experiment,
+                AnalysisOptions(engine=engine),
+                cuped,
+                as_of=datetime.now(UTC),
+                planned_days=self.planned_days,
+            )
         findings = [
             "Sample ratio mismatch: do not trust these results."
             if card.srm.mismatch
@@ -84,17 +90,21 @@ class ClickHouseTools:
         ]
         for row in card.rows:
             if row.error:
-                findings.append(f"{row.metric} ({row.variant}): {row.error}")
+                findings.append(f"{row.label} ({row.variant}): {row.error}")
                 continue
             verdict = {"better": "is significantly better", "worse": "is significantly worse"}.get(
                 row.direction, "shows no significant difference"
             )
             findings.append(
-                f"{row.metric} {verdict} in {row.variant}: {row.lift:+.1%} "
+                f"{row.label} {verdict} in {row.variant}: {row.lift:+.1%} "
                 f"[{row.ci_lower:+.1%}, {row.ci_upper:+.1%}] ({card.engine})."
             )
             if row.guardrail is not None:
                 findings.append(f"Guardrail {row.metric} ({row.variant}): {row.guardrail.status}.")
+            if row.impact is not None and row.impact.ok:
+                from domain.analysis import describe_impact
+
+                findings.append(describe_impact(row.metric, row.variant, row.impact))
         return Insights(
             experiment=ExperimentOut.of(experiment),
             scorecard=ScorecardOut.of(card),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 if TYPE_CHECKING:
     from domain.analysis import MetricRow, Scorecard
     from domain.experiments.aggregate import Experiment
+    from domain.statistics import ProjectedImpact
 
 
 class VariantOut(BaseModel):
@@ -27,6 +28,10 @@ class MetricOut(BaseModel):
     denominator: str | None = None
     higher_is_better: bool = True
     margin: float | None = None
+    quantile: float | None = Field(None, description="Level of a quantile metric (0.9 = p90).")
+    quantile_per_user: bool = Field(
+        False, description="Quantile of users' totals instead of all events."
+    )
 
 
 class ExperimentOut(BaseModel):
@@ -75,6 +80,33 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) or math.isinf(value) else float(value)
 
 
+class ImpactOut(BaseModel):
+    """Projected change of the metric's total if the variant shipped to 100 % of traffic."""
+
+    per_day: float | None = Field(description="Absolute effect x units a day at 100 % traffic.")
+    per_day_ci: tuple[float | None, float | None]
+    planned_days: float
+    over_planned_days: float | None = Field(description="per_day x planned_days.")
+    over_planned_days_ci: tuple[float | None, float | None]
+    units_per_day: float | None = Field(description="Units a day at 100 % traffic.")
+
+    @classmethod
+    def of(cls, impact: ProjectedImpact | None) -> ImpactOut | None:
+        if impact is None or not impact.ok:
+            return None
+        return cls(
+            per_day=_finite(impact.per_day),
+            per_day_ci=(_finite(impact.per_day_lower), _finite(impact.per_day_upper)),
+            planned_days=impact.planned_days,
+            over_planned_days=_finite(impact.over_planned_days),
+            over_planned_days_ci=(
+                _finite(impact.over_planned_days_lower),
+                _finite(impact.over_planned_days_upper),
+            ),
+            units_per_day=_finite(impact.units_per_day),
+        )
+
+
 class MetricResultOut(BaseModel):
     metric: str
     role: str
@@ -95,6 +127,14 @@ class MetricResultOut(BaseModel):
         None, description="Non-inferiority test p-value (fixed horizon)."
     )
     error: str = ""
+    projected_impact: ImpactOut | None = Field(
+        None, description="Impact of shipping at 100 % traffic (mean and binomial metrics)."
+    )
+    kind: str = ""
+    quantile: float | None = Field(
+        None, description="Quantile metrics: the level; control/variant means are quantiles."
+    )
+    quantile_per_user: bool = False
 
     @classmethod
     def of(cls, row: MetricRow) -> MetricResultOut:
@@ -116,6 +156,10 @@ class MetricResultOut(BaseModel):
             guardrail_margin=_finite(row.guardrail.margin) if row.guardrail else None,
             guardrail_p_value=_finite(row.guardrail.p_value) if row.guardrail else None,
             error=row.error,
+            projected_impact=ImpactOut.of(row.impact),
+            kind=row.kind,
+            quantile=row.quantile,
+            quantile_per_user=row.quantile_per_user,
         )
 
 
@@ -131,6 +175,7 @@ class ScorecardOut(BaseModel):
     alpha: float
     control: str
     total_users: int
+    days_observed: float | None = Field(None, description="Days run (to the stop, or now).")
     srm: SrmOut
     results: list[MetricResultOut] = Field(description="Every metric x treatment vs control.")
 
@@ -142,6 +187,7 @@ class ScorecardOut(BaseModel):
             alpha=card.alpha,
             control=card.control,
             total_users=card.total_users,
+            days_observed=card.days_observed,
             srm=SrmOut(
                 p_value=_finite(card.srm.p_value),
                 mismatch=card.srm.mismatch,

@@ -140,7 +140,9 @@ class PostgresTools:
         with tool_errors():
             experiment = self.app.experiment(experiment_id)
             sums = self.results.variant_sums(experiment_id)
-            card = build_scorecard(experiment, sums, AnalysisOptions(engine=engine))
+            card = build_scorecard(
+                experiment, sums, AnalysisOptions(engine=engine), as_of=datetime.now(UTC)
+            )
         health = _health_findings(experiment, card.srm.p_value, card.srm.mismatch, sums)
         position = self.results.position()
         return ExperimentAnalysis(

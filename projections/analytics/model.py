@@ -8,8 +8,9 @@ the live one keeps serving, then one registry insert switches readers atomically
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
-from domain.analysis import Scorecard
+from domain.analysis import DEFAULT_PLANNED_DAYS, Scorecard
 from domain.experiments.aggregate import Experiment
 from domain.statistics import AnalysisOptions
 from infrastructure.application import NeonBlue
@@ -77,9 +78,17 @@ class AnalyticsModel:
         return old
 
     def scorecard(
-        self, experiment: Experiment, options: AnalysisOptions | None = None, cuped: bool = True
+        self,
+        experiment: Experiment,
+        options: AnalysisOptions | None = None,
+        cuped: bool = True,
+        as_of: datetime | None = None,
+        planned_days: float = DEFAULT_PLANNED_DAYS,
     ) -> Scorecard:
-        return experiment_scorecard(self.client, self.live_database(), experiment, options, cuped)
+        database = self.live_database()
+        return experiment_scorecard(
+            self.client, database, experiment, options, cuped, as_of, planned_days
+        )
 
     def _database(self, generation: int) -> str:
         return f"{self.prefix}_analytics_{generation}"

@@ -3,17 +3,26 @@
 ``variant_sums`` returns, for every variant, the sufficient statistics the statistics
 engine needs (users, per-metric sums and sums of squares, ratio cross products, CUPED
 pre-exposure sums and cross products) from a single ``GROUP BY variant`` over
-``user_metrics``; ``experiment_scorecard`` feeds them to ``domain.analysis``.
+``user_metrics``; ``quantile_statistics`` adds, per quantile metric, one query that sorts
+each variant's values once and reads the quantile and its order-statistic interval
+bounds (plus the per-user counts below the quantile that the cluster-robust variance of
+event-level quantiles needs); ``experiment_scorecard`` feeds them to ``domain.analysis``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from domain.analysis import Scorecard, VariantSums, build_scorecard
+from domain.analysis import DEFAULT_PLANNED_DAYS, Scorecard, VariantSums, build_scorecard
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind
-from domain.statistics import AnalysisOptions
+from domain.statistics import (
+    BOUND_Z,
+    AnalysisOptions,
+    QuantileClusteredStatistic,
+    QuantileStatistic,
+)
 from projections.analytics.client import ClickHouseClient
 
 
@@ -69,12 +78,85 @@ def variant_sums_query(
     return sql, params, metrics, pairs
 
 
+EVENT_VALUES = """
+    SELECT u.variant AS variant, e.participation_id AS unit, e.value AS value
+    FROM {db}.metric_events AS e FINAL
+    INNER JOIN (
+        SELECT participation_id, variant FROM {db}.user_metrics FINAL
+        WHERE experiment_key = {key:String} AND exposed = 1 AND variant != ''
+    ) AS u USING participation_id
+    WHERE e.experiment_key = {key:String} AND e.metric = {metric:String} AND e.excluded = ''
+"""
+
+USER_VALUES = """
+    SELECT variant, participation_id AS unit,
+           post_sums[indexOf(metric_keys, {metric:String})] AS value
+    FROM {db}.user_metrics FINAL
+    WHERE experiment_key = {key:String} AND exposed = 1 AND variant != ''
+      AND post_counts[indexOf(metric_keys, {metric:String})] > 0
+"""
+
+# Ranks as in domain.statistics.quantiles.order_statistic_ranks (same float arithmetic).
+QUANTILE = """
+WITH
+    picked AS ({values}),
+    bounds AS (
+        SELECT variant, length(sorted) AS n, toFloat64(n) AS size, size * {{level:Float64}} AS middle,
+               {{z:Float64}} * sqrt(size * {{level:Float64}} * (1 - {{level:Float64}})) AS half,
+               sorted[toUInt64(least(greatest(ceil(middle), 1.), size))] AS q,
+               sorted[toUInt64(least(greatest(floor(middle - half), 1.), size))] AS lower,
+               sorted[toUInt64(least(greatest(ceil(middle + half), 1.), size))] AS upper
+        FROM (SELECT variant, arraySort(groupArray(value)) AS sorted FROM picked GROUP BY variant)
+    ),
+    units AS (
+        SELECT p.variant AS variant, p.unit AS unit, countIf(p.value <= b.q) AS below,
+               count() AS events
+        FROM picked AS p INNER JOIN bounds AS b USING variant
+        GROUP BY variant, unit
+    )
+SELECT b.variant, b.n, b.q, b.lower, b.upper, count(), sum(below), sum(below * below),
+       sum(events), sum(events * events), sum(below * events)
+FROM units AS s INNER JOIN bounds AS b USING variant
+GROUP BY b.variant, b.n, b.q, b.lower, b.upper
+ORDER BY b.variant
+"""
+
+
+def quantile_query(database: str, per_user: bool) -> str:
+    """One query: a quantile metric's statistic per variant (events, or users' totals)."""
+    values = USER_VALUES if per_user else EVENT_VALUES
+    return QUANTILE.format(values=values.strip()).replace("{db}", database)
+
+
+def quantile_statistics(
+    client: ClickHouseClient, database: str, experiment: Experiment
+) -> dict[str, dict[str, QuantileStatistic]]:
+    """variant -> quantile metric -> its statistic, one query per quantile metric."""
+    result: dict[str, dict[str, QuantileStatistic]] = {}
+    for metric in experiment.metrics:
+        if metric.kind != MetricKind.QUANTILE or metric.quantile is None:
+            continue
+        params = {"key": experiment.key, "metric": metric.key, "level": metric.quantile}
+        sql = quantile_query(database, metric.quantile_per_user)
+        for row in client.rows(sql, {**params, "z": BOUND_Z}):
+            variant, n, q, lower, upper = row[0], int(row[1]), *map(float, row[2:5])
+            base = (n, metric.quantile, q, lower, upper)
+            result.setdefault(variant, {})[metric.key] = (
+                QuantileStatistic(*base)
+                if metric.quantile_per_user
+                else QuantileClusteredStatistic(*base, int(row[5]), *map(float, row[6:11]))
+            )
+    return result
+
+
 def variant_sums(
     client: ClickHouseClient, database: str, experiment: Experiment
 ) -> dict[str, VariantSums]:
-    """variant -> sufficient statistics of its exposed users, in one query."""
+    """variant -> sufficient statistics of its exposed users, in one query (and one per
+    quantile metric)."""
     sql, params, metrics, pairs = variant_sums_query(database, experiment)
     rows = client.rows(sql, params)
+    quantiles = quantile_statistics(client, database, experiment)
     has_pre = {
         metric
         for i, metric in enumerate(metrics)
@@ -101,6 +183,7 @@ def variant_sums(
             pre_sums_of_squares=pre_squares,
             post_pre_products=cross,
             mismatched_users=mismatched,
+            quantiles=quantiles.get(variant, {}),
         )
     return result
 
@@ -111,6 +194,10 @@ def experiment_scorecard(
     experiment: Experiment,
     options: AnalysisOptions | None = None,
     cuped: bool = True,
+    as_of: datetime | None = None,
+    planned_days: float = DEFAULT_PLANNED_DAYS,
 ) -> Scorecard:
-    """The full analysis of one experiment over the analytics read model."""
-    return build_scorecard(experiment, variant_sums(client, database, experiment), options, cuped)
+    """The full analysis of one experiment over the analytics read model (projected impact
+    up to ``as_of`` while it runs)."""
+    sums = variant_sums(client, database, experiment)
+    return build_scorecard(experiment, sums, options, cuped, as_of=as_of, planned_days=planned_days)

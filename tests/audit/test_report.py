@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from domain.experiments.values import Metric, MetricKind, MetricRole
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
 from infrastructure.audit.report import build_report
@@ -62,6 +63,11 @@ def test_report_series_come_from_the_log(reported_app: NeonBlue):
     widths = [i.upper - i.lower for i in data.lift["treatment"] if i is not None]
     assert widths[-1] < widths[1]  # the confidence sequence narrows as users arrive
     assert data.scorecard is not None and data.scorecard.total_users == 2000
+    conversion = next(r for r in data.scorecard.rows if r.metric == "conversion")
+    effect = conversion.variant_mean - conversion.control_mean  # absolute, per user
+    days = data.scorecard.days_observed  # start to the end of the last day with data
+    assert 10 <= days <= 12
+    assert conversion.impact.per_day == pytest.approx(effect * 2000 / days, rel=1e-9)
 
 
 def test_report_renders_offline_without_console_errors(reported_app: NeonBlue, tmp_path: Path):
@@ -71,6 +77,7 @@ def test_report_renders_offline_without_console_errors(reported_app: NeonBlue, t
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # nothing fetched
     charts = html.count('<svg class="chart"')
     assert charts == 1 + 1 + len(conversion_metrics()) + 2 + 1  # lift, daily, SRM x2, segments
+    assert "impact / day at 100 %</th><th>over 28 days</th>" in html
     rendered = render(page)
     assert rendered.console == []
     assert f'data-charts="{charts}"' in rendered.dom  # the page's own script ran
@@ -98,3 +105,34 @@ def test_console_errors_are_caught(tmp_path: Path):
     page.write_text("<html><body><script>console.error('bad'); missing();</script></body></html>")
     messages = render(page).console
     assert any("missing is not defined" in m for m in messages)
+
+
+def test_report_of_a_quantile_guardrail(tmp_path: Path):
+    app = build_app(
+        EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    )
+    metrics = [Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL),
+               Metric("page_load_ms", MetricRole.GUARDRAIL, MetricKind.QUANTILE,
+                      higher_is_better=False, quantile=0.9)]  # fmt: skip
+    app.create_experiment("speed", "Speed", variants=two_variants(), metrics=metrics)
+    app.start_experiment("speed", at=T0)
+    experiment, rng = app.experiment("speed"), np.random.default_rng(5)
+    loads: dict[str, list[float]] = {"control": [], "treatment": []}
+    commands: list = []
+    for i in range(600):
+        user, at = f"u{i}", T0 + timedelta(hours=float(rng.uniform(0, 72)))
+        variant, _ = experiment.assignment_for(user)
+        commands.append(RecordExposure("speed", user, f"{user}x", at))
+        for j in range(2):
+            value = float(rng.gamma(9, 30))
+            commands.append(RecordMetric("speed", user, f"{user}l{j}", at, "page_load_ms", value))
+            loads[variant].append(value)
+    app.record(commands)
+    data = report_data(app, "speed")
+    row = data.scorecard.rows[1]
+    assert not row.error and row.label == "page_load_ms p90"
+    assert row.control_mean == np.quantile(loads["control"], 0.9, method="inverted_cdf")
+    assert data.means["page_load_ms"]["treatment"][-1] == row.variant_mean
+    html = build_report(app, "speed")
+    assert "page_load_ms p90 (guardrail)" in html and "cumulative p90 per variant" in html
+    app.close()

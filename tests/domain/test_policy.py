@@ -112,3 +112,19 @@ def test_a_newer_proposal_supersedes_a_pending_one():
     assert old.state == "superseded"
     with pytest.raises(RecommendationError, match="it is superseded"):
         old.approve("alice")
+
+
+def test_forecasts_come_with_the_track_record():
+    from domain.intelligence.track_record import PredictionScore, track_record
+
+    record = track_record(
+        [(f"e{i}", PredictionScore(True, 0.04, 0.85, i % 5 != 0)) for i in range(41)]
+    )
+    extended = recommend(card((1_000, 100), (1_000, 108)), Timing(days_running=7), record=record)
+    assert extended.reasons[-1] == record.statement()
+    assert (
+        "80%+ forecasts of significance have come true 78% of the time over 41"
+        in (extended.reasons[-1])
+    )
+    srm = recommend(card((10_000, 1000), (9_000, 1200)), Timing(14), record=record)
+    assert record.statement() not in srm.reasons  # no forecast, no track record

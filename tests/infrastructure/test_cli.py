@@ -48,6 +48,8 @@ def create_checkout(env: dict[str, str]) -> None:
         "conversion:primary:binomial",
         "--metric",
         "latency:guardrail:mean:lower-is-better:margin=0.05",
+        "--metric",
+        "page_load_ms:guardrail:quantile=0.9:lower-is-better",
     )
     assert result.returncode == 0, result.stderr
     assert "Created experiment checkout" in result.stdout
@@ -66,7 +68,9 @@ def test_lifecycle_through_the_cli(sqlite_env):
     assert shown["status"] == "concluded"
     assert (shown["decision"], shown["winner"], shown["reason"]) == ("ship", "green", "")
     assert shown["version"] >= 6  # created, started, paused, resumed, stopped, concluded
-    assert [m["key"] for m in shown["metrics"]] == ["conversion", "latency"]
+    assert [m["key"] for m in shown["metrics"]] == ["conversion", "latency", "page_load_ms"]
+    p90 = shown["metrics"][2]
+    assert (p90["kind"], p90["quantile"], p90["quantile_per_user"]) == ("quantile", 0.9, False)
     assert shown["metrics"][1]["margin"] == 0.05 and not shown["metrics"][1]["higher_is_better"]
     listed = json.loads(neonblue(sqlite_env, "experiments", "list", "--json").stdout)
     assert [e["key"] for e in listed] == ["checkout"]

@@ -56,6 +56,10 @@ async def test_tools_over_stdio(portfolio_dir, expected):
         (row,) = answer["scorecard"]["results"]
         assert row["relative_lift"] == pytest.approx(card.rows[0].lift)
         assert row["p_value"] == pytest.approx(card.rows[0].p_value)
+        users, days = sum(card.users.values()), answer["scorecard"]["days_observed"]
+        effect = card.rows[0].variant_mean - card.rows[0].control_mean
+        share = answer["experiment"]["coverage"]
+        assert row["projected_impact"]["per_day"] == pytest.approx(effect * users / share / days)
         assert answer["freshness"]["head"] == head and answer["freshness"]["lag_events"] == 0
 
         guard = await client.call_tool(

@@ -53,6 +53,19 @@ async def test_clickhouse_tools(store_copy):
             assert got[(row.metric, row.variant)]["relative_lift"] == pytest.approx(row.lift)
             assert got[(row.metric, row.variant)]["p_value"] == pytest.approx(row.p_value)
         assert "Guardrail page_load_ms (treatment): fail." in answer["findings"]
+        days, coverage = answer["scorecard"]["days_observed"], answer["experiment"]["coverage"]
+        kinds = {m["key"]: m["kind"] for m in answer["experiment"]["metrics"]}
+        projected = [row for row in card.rows if kinds[row.metric] != "ratio"]
+        assert projected
+        for row in projected:
+            impact = got[(row.metric, row.variant)]["projected_impact"]
+            # by hand: absolute effect x all units / (traffic share x days)
+            per_day = (row.variant_mean - row.control_mean) * card.total_users / (coverage * days)
+            assert impact["per_day"] == pytest.approx(per_day, rel=1e-9)
+            low, high = impact["per_day_ci"]
+            assert low < per_day < high
+            assert impact["over_planned_days"] == pytest.approx(28 * per_day, rel=1e-9)
+        assert any(f.startswith("Shipping treatment at 100 % traffic") for f in answer["findings"])
 
         trends = await client.call_tool(
             "predict_experiment_trends", {"experiment_id": "checkout-cta-contrast", "days_ahead": 5}

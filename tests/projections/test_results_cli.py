@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
@@ -44,3 +46,8 @@ def test_results_json_matches_the_log(tmp_path: Path) -> None:
     assert table.returncode == 0, table.stderr
     assert "adj. p / P(win)" in table.stdout
     assert "p adjusted for the number of metrics (Holm)" in table.stdout
+    assert "impact / day [CI]" in table.stdout
+    impact = primary["impact"]  # a running experiment: projected from its start until now
+    assert impact["units_per_day"] > 0 and impact["planned_days"] == 28
+    effect = primary["variant_mean"] - primary["control_mean"]
+    assert impact["per_day"] == pytest.approx(impact["units_per_day"] * effect, rel=1e-12)
