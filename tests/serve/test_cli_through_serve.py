@@ -30,12 +30,20 @@ def answers(env: dict[str, str], cwd: Path) -> dict[str, object]:
         assert done.returncode == 0, done.stdout + done.stderr
         return json.loads(done.stdout)
 
+    def results(*args: str) -> object:
+        """The scorecard without what depends on the wall clock (impact per day so far)."""
+        card = run("results", KEY, *args, "--json")
+        card.pop("days_observed")
+        for row in card["rows"]:
+            row.pop("impact")
+        return card
+
     asked = run("ask", QUESTION, "--json")
     recommended = run("recommend", KEY, "--json")
     recommended["proposal"]["numbers"].pop("days_running")  # wall-clock time
     return {
-        "results": run("results", KEY, "--engine", "sequential", "--json"),
-        "bayesian": run("results", KEY, "--engine", "bayesian", "--no-cuped", "--json"),
+        "results": results("--engine", "sequential"),
+        "bayesian": results("--engine", "bayesian", "--no-cuped"),
         "ask": (asked["answer"], asked["parsed"], [c["tool"] for c in asked["sources"]]),
         "recommend": (recommended["proposal"], recommended["waiting_for_approval"]),
         "status": [p["name"] for p in run("projections", "status", "--json")],
