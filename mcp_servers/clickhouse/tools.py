@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from pydantic import Field, Strict
 
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind, MetricRole
@@ -25,7 +25,7 @@ from mcp_servers.clickhouse.models import (
 from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
-from mcp_servers.common.inputs import Engine, ExperimentKey, Tag
+from mcp_servers.common.inputs import Day, Engine, ExperimentKey, Flag, Tag
 from mcp_servers.common.models import ExperimentOut, ScorecardOut
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class ClickHouseTools:
     # -- tools ------------------------------------------------------------------------------
 
     def generate_analytics_insights(
-        self, experiment_id: ExperimentKey, engine: Engine = "sequential", cuped: bool = True
+        self, experiment_id: ExperimentKey, engine: Engine = "sequential", cuped: Flag = True
     ) -> Insights:
         """Full analysis from the analytics read model (CUPED when pre-data exists) and
         plain-language findings: SRM, each metric's verdict, guardrails."""
@@ -105,7 +105,7 @@ class ClickHouseTools:
     def predict_experiment_trends(
         self,
         experiment_id: ExperimentKey,
-        days_ahead: Annotated[int, Field(ge=1, le=60)] = 7,
+        days_ahead: Annotated[int, Strict(), Field(ge=1, le=60)] = 7,
         metric: MetricKey | None = None,
     ) -> Trends:
         """Cumulative lift of a metric by day, a Holt forecast with 95% intervals, and the
@@ -166,7 +166,7 @@ class ClickHouseTools:
         self,
         experiment_id: ExperimentKey,
         metric: MetricKey | None = None,
-        limit: Annotated[int, Field(ge=1, le=5000)] = 500,
+        limit: Annotated[int, Strict(), Field(ge=1, le=5000)] = 500,
     ) -> Timeseries:
         """Daily users, conversions, sum and sum of squares per variant for one metric."""
         with tool_errors():
@@ -201,8 +201,8 @@ class ClickHouseTools:
         dimension: Dimension = "device",
         metric: MetricKey | None = None,
         tag: Tag | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        since: Day | None = None,
+        until: Day | None = None,
     ) -> Segments:
         """Lift per segment (device or country) of one experiment, or of every experiment with
         ``tag`` started between ``since`` and ``until``."""
