@@ -219,8 +219,8 @@ async def test_chromadb_search_notes_and_injection(store_copy):
 
 
 async def test_read_model_servers_over_http_with_token(store_copy):
-    with http_server("clickhouse", store_copy, token="t0ken") as server:
-        async with http_client(server.port, "t0ken") as client:
+    with http_server("clickhouse", store_copy, token="t0ken-0123456789abcdef") as server:
+        async with http_client(server.port, "t0ken-0123456789abcdef") as client:
             result = await client.call_tool(
                 "generate_analytics_insights", {"experiment_id": "pricing-annual-discount"}
             )
