@@ -209,3 +209,22 @@ def test_replay_cuts_participation_by_event_time(services):
     assert "event time" in early.as_dict()["cut"]
     with pytest.raises(ExperimentNotFound, match="not yet recorded"):
         replay(services.app, key, as_of=datetime(2026, 9, 10, tzinfo=UTC))
+
+
+# -- items 1 and 12: questions beyond range get a clear message ---------------------------------
+
+
+async def test_questions_out_of_range_get_a_clear_message(services):
+    async with client_of(services, "experiment_intelligence") as client:
+        for question, expected in (
+            ("What segments responded best in the last 1000000 days?", "at most 3,650 days"),
+            ("Experiments with more than 99999999999999999999% lift?", "out of range"),
+        ):
+            text = await refused(client, "natural_language_analytics", {"question": question})
+            assert expected in text, text
+            assert "Overflow" not in text and "validation error" not in text
+        fine = await client.call_tool(
+            "natural_language_analytics",
+            {"question": "What segments responded best in the last 3650 days?"},
+        )
+        assert not fine.is_error, fine.content
