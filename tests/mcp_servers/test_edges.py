@@ -228,3 +228,123 @@ async def test_questions_out_of_range_get_a_clear_message(services):
             {"question": "What segments responded best in the last 3650 days?"},
         )
         assert not fine.is_error, fine.content
+
+
+# -- items 5, 6, 7, 13 (and 4's segment filters): the analytics answers ------------------------
+
+
+async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+async def test_bayesian_answers_carry_chance_to_beat_control(services):
+    async with client_of(services, "clickhouse") as client:
+        answer = await call(
+            client,
+            "generate_analytics_insights",
+            {"experiment_id": "checkout-cta-contrast", "engine": "bayesian"},
+        )
+    rows = answer["scorecard"]["results"]
+    assert rows and all(0 <= r["chance_to_beat_control"] <= 1 for r in rows)
+    assert all(r["p_value"] is None for r in rows)
+    assert any("chance to beat control" in f for f in answer["findings"])
+
+
+async def test_trends_cover_every_variant_on_the_lift_scale(services):
+    async with client_of(services, "clickhouse") as client:
+        three = await call(
+            client,
+            "predict_experiment_trends",
+            {"experiment_id": "free-shipping-threshold", "days_ahead": 14},
+        )
+        assert three["control"] == "control"
+        assert [v["variant"] for v in three["variants"]] == ["t35", "t25"]
+        assert three["variant"] == "t35" and three["forecast"] == three["variants"][0]["forecast"]
+        for key in ("checkout-cta-contrast", "free-shipping-threshold", "homepage-hero-video"):
+            trends = await call(
+                client, "predict_experiment_trends", {"experiment_id": key, "days_ahead": 60}
+            )
+            for variant in trends["variants"]:
+                assert len(variant["forecast"]) == 60
+                assert all(lo > -1 for lo in variant["lower"]), (key, variant["lower"])
+                assert all(
+                    lo <= f <= hi
+                    for lo, f, hi in zip(
+                        variant["lower"], variant["forecast"], variant["upper"], strict=True
+                    )
+                )
+                assert 0 <= variant["predictive_power"] <= 1
+                assert 0 <= variant["conditional_power"] <= 1
+                # 14 days of data against 28 planned: the two powers differ
+                assert variant["predictive_power"] != variant["conditional_power"]
+
+
+async def test_timeseries_rates_have_exposure_denominators(services):
+    from domain.analysis import build_scorecard
+    from domain.statistics import AnalysisOptions
+    from infrastructure.log_statistics import variant_sums
+
+    key = "checkout-cta-contrast"
+    async with client_of(services, "clickhouse") as client:
+        series = await call(client, "metric_timeseries", {"experiment_id": key})
+    rows = series["rows"]
+    assert any(r["cumulative_exposed_users"] > r["users"] for r in rows)
+    card = build_scorecard(
+        services.app.experiment(key),
+        variant_sums(services.app, key)[key],
+        AnalysisOptions(engine="frequentist"),
+        cuped=False,
+    )
+    (row,) = [r for r in card.rows if r.metric == "conversion"]
+    last = {r["variant"]: r for r in rows}
+    assert last["control"]["cumulative_rate"] == pytest.approx(row.control_mean, rel=1e-9)
+    assert last["treatment"]["cumulative_rate"] == pytest.approx(row.variant_mean, rel=1e-9)
+    for r in rows:
+        assert r["rate"] == pytest.approx(r["sum"] / r["cumulative_exposed_users"])
+
+
+async def test_segments_every_dimension_and_filters_that_filter(services):
+    async with client_of(services, "clickhouse") as client:
+        every = await call(
+            client, "segment_breakdown", {"experiment_id": "free-shipping-threshold"}
+        )
+        assert every["dimensions"] == ["country", "device"] and every["dimension"] is None
+        assert every["metric"] == "conversion"
+        assert every["metric_by_experiment"] == {"free-shipping-threshold": "conversion"}
+        assert {r["variant"] for r in every["segments"]} == {"t35", "t25"}
+        device = await call(
+            client,
+            "segment_breakdown",
+            {"experiment_id": "free-shipping-threshold", "dimension": "device"},
+        )
+        assert {r["dimension"] for r in device["segments"]} == {"device"}
+        text = await refused(
+            client,
+            "segment_breakdown",
+            {"experiment_id": "free-shipping-threshold", "dimension": "age"},
+        )
+        assert "country, device" in text
+        text = await refused(
+            client,
+            "segment_breakdown",
+            {"experiment_id": "checkout-cta-contrast", "tag": "pricing"},
+        )
+        assert "not tagged 'pricing'" in text
+        await refused(
+            client,
+            "segment_breakdown",
+            {"experiment_id": "checkout-cta-contrast", "since": "2027-01-01"},
+        )
+        assert "after until" in await refused(
+            client,
+            "segment_breakdown",
+            {"tag": "pricing", "since": "2026-12-01", "until": "2026-01-01"},
+        )
+        tagged = await call(
+            client,
+            "segment_breakdown",
+            {"tag": "pricing", "since": "2026-09-01", "until": "2026-09-01"},
+        )
+        assert tagged["experiments"] == ["free-shipping-threshold", "pricing-annual-discount"]

@@ -75,7 +75,7 @@ async def test_clickhouse_tools(store_copy):
         )
 
         segments = await client.call_tool(
-            "segment_breakdown", {"experiment_id": "free-shipping-threshold"}
+            "segment_breakdown", {"experiment_id": "free-shipping-threshold", "dimension": "device"}
         )
         rows = segments.structured_content["segments"]
         assert {r["segment"] for r in rows} == {"mobile", "desktop", "tablet"}
@@ -110,7 +110,7 @@ async def test_clickhouse_tools(store_copy):
         (
             "segment_breakdown",
             {"experiment_id": "pricing-annual-discount", "dimension": "age"},
-            "Input should be",
+            "has no segment dimension 'age'",
         ),
     ],
 )
