@@ -50,7 +50,7 @@ async def bounded_errors(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -
         if ctx.method != "prompts/get":
             raise
         # the SDK reports bad prompt arguments as an internal error (with a traceback)
-        raise MCPError(INVALID_PARAMS, shorten(f"Invalid prompt arguments: {error}")) from None
+        raise MCPError(INVALID_PARAMS, shorten(f"Invalid prompt request: {error}")) from None
     if ctx.method == "tools/call":
         _shorten_tool_error(result)
     return result
