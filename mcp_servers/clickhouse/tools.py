@@ -124,7 +124,9 @@ class ClickHouseTools:
                 model.client, db, experiment_id, target, 10_000, self.timeout
             )
             card = model.scorecard(experiment, AnalysisOptions(engine="frequentist"), cuped=False)
-        control, *treatments = experiment.variant_keys()
+        control, *treatments = experiment.variant_keys() or [""]
+        if not treatments:
+            raise ToolError(f"{experiment_id} has no treatment to compare with {control!r}.")
         rows = {r.variant: r for r in card.rows if r.metric == target}
         variants = [
             variant_trend(
