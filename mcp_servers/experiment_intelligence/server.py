@@ -9,7 +9,7 @@ from mcp.server.mcpserver import MCPServer
 
 from infrastructure.application import NeonBlue
 from mcp_servers.common.errors import bounded_errors
-from mcp_servers.common.registration import COMMAND, READ_ONLY, strict_tool
+from mcp_servers.common.registration import COMMAND, strict_tool
 from mcp_servers.common.transport import add_health_route
 from mcp_servers.experiment_intelligence.tools import Agents, IntelligenceTools
 
@@ -34,9 +34,10 @@ def build_server(app: NeonBlue, agents: Agents) -> MCPServer:
         log_level="WARNING",
         lifespan=lifespan,
         tools=[
-            # records a Recommendation event (changes wait for a person's approval)
+            # record a Recommendation event (changes wait for a person's approval); a
+            # "what should we do with X?" question runs the same graph
             strict_tool(tools.recommend_experiment_optimization, COMMAND),
-            strict_tool(tools.natural_language_analytics, READ_ONLY),
+            strict_tool(tools.natural_language_analytics, COMMAND),
         ],
         middleware=[bounded_errors],
     )

@@ -24,7 +24,11 @@ from mcp_servers.common.errors import MAX_ERROR_CHARS
 
 pytestmark = pytest.mark.anyio
 SERVERS = ("postgresql", "clickhouse", "chromadb", "experiment_intelligence")
-WRITING_TOOLS = {"store_experiment_context", "recommend_experiment_optimization"}
+WRITING_TOOLS = {  # each may record a domain event
+    "store_experiment_context",
+    "recommend_experiment_optimization",
+    "natural_language_analytics",  # "what should we do with X?" records a recommendation
+}
 
 
 @pytest.fixture(scope="module")
