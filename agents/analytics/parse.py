@@ -11,6 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+from domain.errors import DomainError
+
+MAX_DAYS = 3650
+"""Longest period a question may ask about ("last N days"): ten years."""
+MAX_PERCENT = 1000.0
+"""Largest lift a question may name ("more than N%")."""
+
+
+class QuestionOutOfRange(DomainError):
+    """A question names a period or a lift beyond what the platform can look up."""
+
 
 class Intent(StrEnum):
     ASSIGN = "assign"  # which variant does a user get
@@ -183,6 +194,10 @@ def parse_question(
         key = None  # "similar to our checkout optimisation" describes, it does not name
     since, until = time_range(lowered, today or datetime.now(UTC).date())
     lift = PERCENT.search(lowered)
+    if lift and float(lift.group(1)) > MAX_PERCENT:
+        raise QuestionOutOfRange(
+            f"A lift of more than {MAX_PERCENT:,.0f}% is out of range; ask about a smaller one."
+        )
     user = USER.search(text)
     return ParsedQuestion(
         question=text,
@@ -230,6 +245,10 @@ def time_range(lowered: str, today: date) -> tuple[date | None, date | None]:
         return date(today.year, 3 * ((today.month - 1) // 3) + 1, 1), today
     days = re.search(r"last (\d+) days", lowered)
     if days:
+        if len(days.group(1)) > 6 or int(days.group(1)) > MAX_DAYS:
+            raise QuestionOutOfRange(
+                f"Periods go back at most {MAX_DAYS:,} days (ten years); ask about a shorter one."
+            )
         return today - timedelta(days=int(days.group(1))), today
     if "last month" in lowered:
         first = today.replace(day=1)

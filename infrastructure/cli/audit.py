@@ -102,23 +102,32 @@ def checkpoint(
 @app.command()
 def replay(
     experiment: str,
-    as_of: Annotated[str | None, typer.Option(help="ISO time (recording time).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="ISO time, recording time: what the platform knew then."),
+    ] = None,
+    occurred_by: Annotated[
+        str | None,
+        typer.Option(help="ISO time, event time: what had happened by then."),
+    ] = None,
     position: Annotated[int | None, typer.Option(help="Last log position to include.")] = None,
     engine: Engine = "frequentist",
     alpha: Alpha = 0.05,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The experiment as it was at a time: state, assignments, sums and verdict (log only)."""
+    """The experiment as it was at a time: state, assignments, sums and verdict (log only).
+    --as-of cuts by recording time, --occurred-by by event time; both may be given."""
     settings = AnalysisSettings(engine=engine, alpha=alpha)  # type: ignore[arg-type]
     when = parse_time(as_of) if as_of else None
+    happened = parse_time(occurred_by) if occurred_by else None
     with services() as s:
-        state = replay_experiment(s.app, experiment, when, position, settings)
+        state = replay_experiment(s.app, experiment, when, position, settings, happened)
     data = state.as_dict()
     if as_json:
         print(json.dumps(data, default=str))
         return
     console.print(
-        f"[bold]{experiment}[/] as of {data['as_of'] or 'now'} (log position {data['position']}): "
+        f"[bold]{experiment}[/] {data['cut']} (log position {data['position']}): "
         f"{data['status']}, version {data['version']}, weights {data['variants']}"
     )
     table = Table("variant", "enrolled", "exposed (users)")

@@ -27,10 +27,11 @@ def serve(
     from infrastructure.serve.app import ServeApp
     from infrastructure.serve.discovery import remove_marker, write_marker
     from infrastructure.settings import ConfigurationError, McpSettings, ServeSettings
+    from mcp_servers.common.transport import checked_token
 
     settings = ServeSettings()
     host, port = host or settings.host, port if port is not None else settings.port
-    token = (McpSettings().token or "").strip() or None
+    token = checked_token(McpSettings().token)  # refuses blank or short tokens
     _check_port(host, port, ConfigurationError)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
 

@@ -11,8 +11,10 @@ import anyio
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.stdio import stdio_server
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.message import SessionMessage
 
 from infrastructure.serve.discovery import ServeAddress
+from mcp_servers.common.stdio import error_reply
 
 
 async def relay(address: ServeAddress, name: str) -> None:
@@ -29,7 +31,9 @@ async def relay(address: ServeAddress, name: str) -> None:
 
         async def upstream() -> None:
             async for message in from_client:
-                if not isinstance(message, Exception):
+                if isinstance(message, Exception):  # a malformed line: -32700/-32600 reply
+                    await to_client.send(SessionMessage(error_reply(message)))
+                else:
                     await to_serve.send(message)
             tasks.cancel_scope.cancel()  # the client closed stdin: we are done
 

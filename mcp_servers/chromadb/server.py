@@ -7,6 +7,8 @@ from mcp.server.mcpserver import MCPServer
 from infrastructure.settings import McpSettings
 from mcp_servers.chromadb.tools import ChromaTools
 from mcp_servers.common.deps import ReadSide
+from mcp_servers.common.errors import bounded_errors
+from mcp_servers.common.registration import COMMAND, READ_ONLY, strict_tool
 from mcp_servers.common.transport import add_health_route
 
 INSTRUCTIONS = (
@@ -18,8 +20,15 @@ INSTRUCTIONS = (
 
 def build_server(services: ReadSide, settings: McpSettings) -> MCPServer:
     tools = ChromaTools(services, settings.catch_up)
-    server = MCPServer("neonblue-chromadb", instructions=INSTRUCTIONS, log_level="WARNING")
-    server.add_tool(tools.semantic_experiment_search)
-    server.add_tool(tools.store_experiment_context)
+    server = MCPServer(
+        "neonblue-chromadb",
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+        tools=[
+            strict_tool(tools.semantic_experiment_search, READ_ONLY),
+            strict_tool(tools.store_experiment_context, COMMAND),
+        ],
+        middleware=[bounded_errors],
+    )
     add_health_route(server, lambda: tools.freshness().model_dump(mode="json"))
     return server

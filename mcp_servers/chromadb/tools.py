@@ -5,20 +5,24 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
-from mcp_servers.common.inputs import ExperimentKey, FreeText, Tag
+from mcp_servers.common.inputs import ExperimentKey, Flag, FreeText, Name, Tag
 
 
 class SearchFilters(BaseModel):
+    """Every filter is named; anything else (``$ne``, unknown keys) is refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
     status: Literal["draft", "running", "paused", "stopped", "concluded"] | None = None
     tag: Tag | None = None
     outcome: Literal["ship", "rollback", "inconclusive", "none"] | None = None
-    min_lift: Annotated[float, Field(ge=-10, le=10)] | None = None
-    significant: bool | None = None
+    min_lift: Annotated[float, Strict(), Field(ge=-10, le=10)] | None = None
+    significant: Flag | None = None
 
     def where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
@@ -91,7 +95,7 @@ class ChromaTools:
         self,
         query: FreeText,
         filters: SearchFilters | None = None,
-        n_results: Annotated[int, Field(ge=1, le=20)] = 5,
+        n_results: Annotated[int, Strict(), Field(ge=1, le=20)] = 5,
     ) -> SearchResults:
         """Past and running experiments nearest in meaning to ``query`` (best first),
         optionally filtered by status, tag, outcome, minimum lift or significance."""
@@ -118,8 +122,8 @@ class ChromaTools:
     def store_experiment_context(
         self,
         experiment_id: ExperimentKey,
-        notes: Annotated[str, Field(min_length=1, max_length=4000)],
-        author: Annotated[str, Field(min_length=1, max_length=128)] = "mcp-client",
+        notes: Annotated[str, Field(min_length=1, max_length=4000, pattern=r"\S")],
+        author: Name = "mcp-client",
     ) -> StoredContext:
         """Record notes about an experiment (a domain event); the knowledge base picks them up
         through its projection, never by a direct write."""

@@ -30,7 +30,8 @@ def daily_exposures(
 def daily_metric(
     client: ClickHouseClient, db: str, key: str, metric: str, limit: int, timeout: float
 ) -> list[tuple[Any, ...]]:
-    """(date, variant, users with events, conversions, sum, sum of squares) by event day."""
+    """(date, variant, users with events, conversions, sum, sum of squares) by event day
+    (``users`` counts only users with an event that day: rates need the exposures)."""
     return client.rows(
         f"SELECT date, variant, users, conversions, sum, sum_squares "
         f"FROM {db}.experiment_daily_metrics "
@@ -43,21 +44,32 @@ def daily_metric(
 def segment_sums(
     client: ClickHouseClient, db: str, key: str, metric: str, dimension: str, timeout: float
 ) -> list[tuple[Any, ...]]:
-    """(segment value, variant, users, sum, sum of squares) of exposed users."""
+    """(dimension, segment value, variant, users, sum, sum of squares) of exposed users, for
+    one segment dimension or (``dimension=""``) every dimension their exposures carry."""
     return client.rows(
-        "SELECT JSONExtractString(e.segment, {dim:String}) AS seg, u.variant, count(), "
-        "sum(u.v), sum(u.v * u.v) FROM "
-        f"(SELECT participation_id, segment FROM {db}.exposures FINAL "
-        " WHERE experiment_key = {key:String}) AS e "
+        "SELECT e.kv.1 AS dim, e.kv.2 AS seg, u.variant, count(), sum(u.v), sum(u.v * u.v) FROM "
+        "(SELECT participation_id, arrayJoin(JSONExtractKeysAndValues(segment, 'String')) AS kv "
+        f" FROM {db}.exposures FINAL WHERE experiment_key = {{key:String}}) AS e "
         "INNER JOIN "
         "(SELECT participation_id, variant, "
         "  if(indexOf(metric_keys, {metric:String}) > 0, "
         "     post_sums[indexOf(metric_keys, {metric:String})], 0) AS v "
         f" FROM {db}.user_metrics FINAL WHERE experiment_key = {{key:String}} AND exposed = 1) AS u "
-        "USING participation_id GROUP BY seg, u.variant ORDER BY seg, u.variant"
-        + _settings(timeout),
+        "USING participation_id WHERE {dim:String} = '' OR dim = {dim:String} "
+        "GROUP BY dim, seg, u.variant ORDER BY dim, seg, u.variant" + _settings(timeout),
         {"key": key, "metric": metric, "dim": dimension},
     )
+
+
+def segment_dimensions(client: ClickHouseClient, db: str, key: str, timeout: float) -> list[str]:
+    """The segment dimensions (keys of the exposure's segment) seen in one experiment."""
+    rows = client.rows(
+        "SELECT DISTINCT arrayJoin(JSONExtractKeys(segment)) AS dim "
+        f"FROM {db}.exposures FINAL WHERE experiment_key = {{key:String}} ORDER BY dim"
+        + _settings(timeout),
+        {"key": key},
+    )
+    return [row[0] for row in rows]
 
 
 def experiments_with_tag(

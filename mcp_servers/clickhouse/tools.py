@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from pydantic import Field, Strict
 
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind, MetricRole
 from mcp_servers.clickhouse import queries
-from mcp_servers.clickhouse.models import (
-    DailyRow,
-    Insights,
-    SegmentRow,
-    Segments,
-    Timeseries,
-    TrendPoint,
-    Trends,
-)
+from mcp_servers.clickhouse.models import Insights, SegmentRow, Segments, Timeseries, Trends
+from mcp_servers.clickhouse.segments import daily_rows, segment_rows
+from mcp_servers.clickhouse.trends import cumulative_lifts, variant_trend
 from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
-from mcp_servers.common.inputs import Engine, ExperimentKey, Tag
+from mcp_servers.common.inputs import Day, Engine, ExperimentKey, Flag, Tag
 from mcp_servers.common.models import ExperimentOut, ScorecardOut
 
-if TYPE_CHECKING:
-    from domain.analysis import VariantSums
-
 MetricKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-Dimension = Literal["device", "country"]
+Dimension = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$",
+        description="A segment dimension the exposures carry, e.g. device or country.",
+    ),
+]
 
 
 class ClickHouseTools:
@@ -68,7 +63,7 @@ class ClickHouseTools:
     # -- tools ------------------------------------------------------------------------------
 
     def generate_analytics_insights(
-        self, experiment_id: ExperimentKey, engine: Engine = "sequential", cuped: bool = True
+        self, experiment_id: ExperimentKey, engine: Engine = "sequential", cuped: Flag = True
     ) -> Insights:
         """Full analysis from the analytics read model (CUPED when pre-data exists) and
         plain-language findings: SRM, each metric's verdict, guardrails."""
@@ -95,9 +90,14 @@ class ClickHouseTools:
             verdict = {"better": "is significantly better", "worse": "is significantly worse"}.get(
                 row.direction, "shows no significant difference"
             )
+            chance = (
+                f", chance to beat control {row.chance_to_beat_control:.1%}"
+                if row.chance_to_beat_control is not None
+                else ""
+            )
             findings.append(
                 f"{row.label} {verdict} in {row.variant}: {row.lift:+.1%} "
-                f"[{row.ci_lower:+.1%}, {row.ci_upper:+.1%}] ({card.engine})."
+                f"[{row.ci_lower:+.1%}, {row.ci_upper:+.1%}]{chance} ({card.engine})."
             )
             if row.guardrail is not None:
                 findings.append(f"Guardrail {row.metric} ({row.variant}): {row.guardrail.status}.")
@@ -115,11 +115,15 @@ class ClickHouseTools:
     def predict_experiment_trends(
         self,
         experiment_id: ExperimentKey,
-        days_ahead: Annotated[int, Field(ge=1, le=60)] = 7,
+        days_ahead: Annotated[int, Strict(), Field(ge=1, le=60)] = 7,
         metric: MetricKey | None = None,
     ) -> Trends:
-        """Cumulative lift of a metric by day, a Holt forecast with 95% intervals, and the
-        chance of reaching significance by the planned end (predictive power)."""
+        """Cumulative lift of a metric by day for every treatment against control, a Holt
+        forecast with 95% intervals on the log-ratio scale (never below -100%), and two named
+        chances of significance by the planned end: predictive power (averaged over the
+        effect's uncertainty) and conditional power (if the current estimate is the truth)."""
+        from domain.statistics import AnalysisOptions
+
         with tool_errors():
             experiment = self._experiment(experiment_id)
             target = _metric(experiment, metric)
@@ -129,46 +133,40 @@ class ClickHouseTools:
             daily = queries.daily_metric(
                 model.client, db, experiment_id, target, 10_000, self.timeout
             )
-        control, treatment = experiment.variant_keys()[0], experiment.variant_keys()[1]
-        history = _cumulative_lift(exposures, daily, control, treatment)
-        # the first days' lifts rest on a handful of users: forecast from 10% of traffic on
-        enough = 0.1 * (history[-1].users if history else 0)
-        series = [
-            p.cumulative_lift
-            for p in history
-            if p.cumulative_lift is not None and p.users >= enough
-        ]
-        if len(series) < 3:
-            raise ToolError(f"{experiment_id} has {len(series)} day(s) of data; trends need 3.")
-        from domain.statistics import AnalysisOptions, predictive_power
-        from domain.statistics import predict_experiment_trends as holt_forecast
-
-        forecast = holt_forecast(series, days_ahead)
-        sums = model.scorecard(experiment, AnalysisOptions(engine="frequentist"), cuped=False)
-        row = next((r for r in sums.rows if r.metric == target and r.variant == treatment), None)
-        power = None
-        if row is not None and row.std_error > 0 and experiment.started_at:
-            elapsed = max((datetime.now(UTC) - experiment.started_at).days, 1)
-            power = predictive_power(
-                row.lift / row.std_error, min(elapsed / self.planned_days, 1.0)
+            card = model.scorecard(experiment, AnalysisOptions(engine="frequentist"), cuped=False)
+        control, *treatments = experiment.variant_keys() or [""]
+        if not treatments:
+            raise ToolError(f"{experiment_id} has no treatment to compare with {control!r}.")
+        rows = {r.variant: r for r in card.rows if r.metric == target}
+        variants = [
+            variant_trend(
+                experiment,
+                treatment,
+                cumulative_lifts(exposures, daily, control, treatment),
+                rows.get(treatment),
+                days_ahead,
+                self.planned_days,
+                target,
             )
-        last = forecast.forecast[-1]
-        summary = (
-            f"cumulative lift of {target} for {treatment} now {series[-1]:+.1%}, forecast "
-            f"{last:+.1%} [{forecast.lower[-1]:+.1%}, {forecast.upper[-1]:+.1%}] "
-            f"in {days_ahead} days"
-        )
+            for treatment in treatments
+        ]
+        if not any(v.forecast for v in variants):
+            raise ToolError(f"{experiment_id}: {variants[0].summary}")
+        first = variants[0]
         return Trends(
             experiment_id=experiment_id,
             metric=target,
-            variant=treatment,
-            history=history,
-            forecast=list(forecast.forecast),
-            lower=list(forecast.lower),
-            upper=list(forecast.upper),
-            predictive_power=power,
-            conditional_power=power,
-            summary=summary,
+            control=control,
+            variants=variants,
+            variant=first.variant,
+            history=first.history,
+            forecast=first.forecast,
+            lower=first.lower,
+            upper=first.upper,
+            predictive_power=first.predictive_power,
+            conditional_power=first.conditional_power,
+            planned_days=self.planned_days,
+            summary="; ".join(v.summary for v in variants),
             freshness=self.freshness(),
         )
 
@@ -176,31 +174,25 @@ class ClickHouseTools:
         self,
         experiment_id: ExperimentKey,
         metric: MetricKey | None = None,
-        limit: Annotated[int, Field(ge=1, le=5000)] = 500,
+        limit: Annotated[int, Strict(), Field(ge=1, le=5000)] = 500,
     ) -> Timeseries:
-        """Daily users, conversions, sum and sum of squares per variant for one metric."""
+        """Daily events of one metric per variant, with the exposed users as denominators:
+        users first exposed that day, users exposed so far, and the rates per exposed user
+        (that day's and cumulative)."""
         with tool_errors():
             experiment = self._experiment(experiment_id)
             target = _metric(experiment, metric)
             model = self._model()
+            db = model.live_database()
             cap = min(limit, self.max_rows)
             rows = queries.daily_metric(
-                model.client, model.live_database(), experiment_id, target, cap + 1, self.timeout
+                model.client, db, experiment_id, target, cap + 1, self.timeout
             )
+            exposures = queries.daily_exposures(model.client, db, experiment_id, self.timeout)
         return Timeseries(
             experiment_id=experiment_id,
             metric=target,
-            rows=[
-                DailyRow(
-                    date=r[0],
-                    variant=r[1],
-                    users=int(r[2]),
-                    conversions=int(r[3]),
-                    sum=float(r[4]),
-                    sum_squares=float(r[5]),
-                )
-                for r in rows[:cap]
-            ],
+            rows=daily_rows(rows[:cap], exposures),
             truncated=len(rows) > cap,
             freshness=self.freshness(),
         )
@@ -208,35 +200,51 @@ class ClickHouseTools:
     def segment_breakdown(
         self,
         experiment_id: ExperimentKey | None = None,
-        dimension: Dimension = "device",
+        dimension: Dimension | None = None,
         metric: MetricKey | None = None,
         tag: Tag | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        since: Day | None = None,
+        until: Day | None = None,
     ) -> Segments:
-        """Lift per segment (device or country) of one experiment, or of every experiment with
-        ``tag`` started between ``since`` and ``until``."""
+        """Lift per segment of one experiment, or of every experiment with ``tag`` started
+        between ``since`` and ``until`` (with ``experiment_id`` too, they must match it).
+        ``dimension``: one segment dimension (device, country, ...); default every dimension
+        the exposures carry."""
         if experiment_id is None and tag is None:
             raise ToolError("Give an experiment_id, or a tag (with an optional since/until).")
+        if since is not None and until is not None and since > until:
+            raise ToolError(f"since ({since}) is after until ({until}); swap them.")
         with tool_errors():
             model = self._model()
             db = model.live_database()
+            start, end = _micros(since, 0), _micros(until, 2**62, end_of_day=True)
             if experiment_id is not None:
-                keys = [experiment_id]
-                self._experiment(experiment_id)
+                keys = [self._experiment(experiment_id).key]
+                if tag is not None or since is not None or until is not None:
+                    _must_match(self._experiment(experiment_id), tag, start, end)
             else:
-                keys = queries.experiments_with_tag(
-                    model.client, db, tag, _micros(since, 0), _micros(until, 2**62), self.timeout
-                )
+                keys = queries.experiments_with_tag(model.client, db, tag, start, end, self.timeout)
             rows: list[SegmentRow] = []
+            metrics: dict[str, str] = {}
             for key in keys:
                 experiment = self._experiment(key)
-                target = _metric(experiment, metric)
-                raw = queries.segment_sums(model.client, db, key, target, dimension, self.timeout)
-                rows += _segment_rows(experiment, target, raw)
+                metrics[key] = target = _metric(experiment, metric)
+                raw = queries.segment_sums(
+                    model.client, db, key, target, dimension or "", self.timeout
+                )
+                if dimension and not raw and experiment_id is not None:
+                    seen = queries.segment_dimensions(model.client, db, key, self.timeout)
+                    raise ToolError(
+                        f"{key} has no segment dimension {dimension!r}; it has: "
+                        f"{', '.join(seen) or 'none'}."
+                    )
+                rows += segment_rows(experiment, target, raw)
+        used = set(metrics.values())
         return Segments(
             dimension=dimension,
-            metric=metric,
+            dimensions=sorted({r.dimension for r in rows}),
+            metric=metric or (used.pop() if len(used) == 1 else None),
+            metric_by_experiment=metrics,
             experiments=keys,
             segments=rows[: self.max_rows],
             freshness=self.freshness(),
@@ -256,65 +264,25 @@ def _metric(experiment: Experiment, metric: str | None) -> str:
     return metric
 
 
-def _micros(day: date | None, default: int) -> int:
+def _micros(day: date | None, default: int, end_of_day: bool = False) -> int:
     if day is None:
         return default
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1_000_000)
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1_000_000)
+    return start + 86_400_000_000 - 1 if end_of_day else start
 
 
-def _cumulative_lift(
-    exposures: list[tuple[Any, ...]], daily: list[tuple[Any, ...]], control: str, treatment: str
-) -> list[TrendPoint]:
-    users: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    sums: dict[Any, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for day, variant, count in exposures:
-        users[day][variant] += int(count)
-    for day, variant, _, _, total, _ in daily:
-        sums[day][variant] += float(total)
-    points, n, s = [], defaultdict(int), defaultdict(float)
-    for day in sorted(set(users) | set(sums)):
-        for v in (control, treatment):
-            n[v] += users[day][v]
-            s[v] += sums[day][v]
-        lift = None
-        if n[control] and n[treatment] and s[control] > 0:
-            lift = (s[treatment] / n[treatment]) / (s[control] / n[control]) - 1
-        points.append(TrendPoint(date=day, cumulative_lift=lift, users=n[control] + n[treatment]))
-    return points
-
-
-def _segment_rows(
-    experiment: Experiment, metric: str, raw: list[tuple[Any, ...]]
-) -> list[SegmentRow]:
-    from domain.analysis import VariantSums, build_scorecard
-    from domain.statistics import AnalysisOptions
-
-    by_segment: dict[str, dict[str, VariantSums]] = defaultdict(dict)
-    for segment, variant, users, total, squares in raw:
-        by_segment[segment or "unknown"][variant] = VariantSums(
-            int(users), {metric: float(total)}, {metric: float(squares)}
+def _must_match(experiment: Experiment, tag: str | None, start_us: int, end_us: int) -> None:
+    """With an experiment_id, tag and period are filters it must pass, never ignored."""
+    if tag is not None and tag not in experiment.tags:
+        raise ToolError(
+            f"{experiment.key} is not tagged {tag!r} (its tags: "
+            f"{', '.join(experiment.tags) or 'none'})."
         )
-    rows = []
-    for segment, data in sorted(by_segment.items()):
-        card = build_scorecard(experiment, data, AnalysisOptions(engine="frequentist"), cuped=False)
-        for row in card.rows:
-            if row.metric != metric:
-                continue
-            rows.append(
-                SegmentRow(
-                    experiment_id=experiment.key,
-                    segment=segment,
-                    variant=row.variant,
-                    users=sum(d.users for d in data.values()),
-                    control_mean=_finite(row.control_mean),
-                    variant_mean=_finite(row.variant_mean),
-                    relative_lift=_finite(row.lift),
-                    ci_lower=_finite(row.ci_lower),
-                    ci_upper=_finite(row.ci_upper),
-                )
-            )
-    return rows
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
+    started = experiment.started_at
+    if started is None:
+        raise ToolError(f"{experiment.key} has not started, so no period can include it.")
+    started_us = int(started.timestamp() * 1_000_000)
+    if not start_us <= started_us <= end_us:
+        raise ToolError(
+            f"{experiment.key} started {started.date()}, outside the since/until period."
+        )

@@ -117,8 +117,14 @@ class MetricResultOut(BaseModel):
     std_error: float | None
     ci_lower: float | None
     ci_upper: float | None
-    p_value: float | None
+    p_value: float | None = Field(
+        description="Frequentist and sequential engines; null under the Bayesian engine, "
+        "which answers with chance_to_beat_control instead."
+    )
     adjusted_p_value: float | None
+    chance_to_beat_control: float | None = Field(
+        None, description="Bayesian engine: posterior probability that the variant beats control."
+    )
     significant: bool
     direction: str
     guardrail_status: str | None = None
@@ -150,6 +156,7 @@ class MetricResultOut(BaseModel):
             ci_upper=_finite(row.ci_upper),
             p_value=_finite(row.p_value),
             adjusted_p_value=_finite(row.adjusted_p_value),
+            chance_to_beat_control=_finite(row.chance_to_beat_control),
             significant=row.significant,
             direction=row.direction,
             guardrail_status=row.guardrail.status if row.guardrail else None,

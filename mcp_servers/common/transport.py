@@ -1,4 +1,11 @@
-"""Running a server over stdio or streamable HTTP (bearer token, /health)."""
+"""Running a server over stdio or streamable HTTP (bearer token, /health).
+
+Tokens: a configured token must be at least ``MIN_TOKEN_CHARS`` characters with no
+surrounding whitespace, or the process refuses to start (a blank token would otherwise
+read as "token required" while any blank ``Bearer`` header matched it). The scheme is
+matched case-insensitively (RFC 9110), the credentials in constant time. Both
+`neonblue mcp serve --transport http` and `neonblue serve` use these checks.
+"""
 
 from __future__ import annotations
 
@@ -21,19 +28,55 @@ ASGIApp = Callable[
 Transport = Literal["stdio", "http"]
 
 
+MIN_TOKEN_CHARS = 16
+
+
+def checked_token(token: str | None) -> str | None:
+    """The configured token, or None when unset; refuses blank, padded or short tokens."""
+    if token is None or token == "":
+        return None
+    if not token.strip() or token != token.strip():
+        raise ConfigurationError(
+            "NEONBLUE_MCP_TOKEN is blank or has surrounding whitespace; set a token of at "
+            f"least {MIN_TOKEN_CHARS} visible characters, or unset it (loopback only)."
+        )
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigurationError(
+            f"NEONBLUE_MCP_TOKEN has {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+        )
+    return token
+
+
+def bearer_credentials(header: bytes) -> bytes | None:
+    """The credentials of an ``Authorization: Bearer <credentials>`` header (any case of
+    the scheme), or None for another scheme or blank credentials."""
+    scheme, _, credentials = header.strip().partition(b" ")
+    credentials = credentials.strip()
+    if scheme.lower() != b"bearer" or not credentials:
+        return None
+    return credentials
+
+
 class BearerTokenMiddleware:
     """Rejects HTTP requests without ``Authorization: Bearer <token>`` (except exempt paths)."""
 
     def __init__(self, app: ASGIApp, token: str, exempt: frozenset[str] = frozenset({"/health"})):
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.expected = (checked_token(token) or "").encode()
+        if not self.expected:
+            raise ConfigurationError("A bearer token is required for the token middleware.")
         self.exempt = exempt
+
+    def accepts(self, header: bytes) -> bool:
+        supplied = bearer_credentials(header)
+        # compare_digest takes time independent of where the bytes differ
+        return supplied is not None and hmac.compare_digest(supplied, self.expected)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] not in self.exempt:
             headers = dict(scope.get("headers") or [])
-            supplied = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(supplied, self.expected):
+            if not self.accepts(headers.get(b"authorization", b"")):
                 body = json.dumps({"error": "missing or wrong bearer token"}).encode()
                 await send(
                     {
@@ -67,6 +110,7 @@ def add_health_route(server: MCPServer, details: Callable[[], dict[str, Any]]) -
 
 def http_app(server: MCPServer, host: str, token: str | None) -> ASGIApp:
     """The streamable-HTTP ASGI app; a token is mandatory when binding beyond loopback."""
+    token = checked_token(token)
     if not is_loopback(host) and not token:
         raise ConfigurationError(
             f"Refusing to serve MCP over HTTP on {host} without a token: set NEONBLUE_MCP_TOKEN "
@@ -86,16 +130,28 @@ def serve(
 ) -> None:
     """Blocks serving ``server``; stdout is the protocol channel under stdio."""
     if transport == "stdio":
-        server.run("stdio")
+        from mcp_servers.common.stdio import run_stdio
+
+        run_stdio(server)
         return
     import sys
 
     import uvicorn
 
+    token = checked_token(token)
     app = http_app(server, host, token)  # refuses an unsafe configuration before announcing
-    print(
-        f"Serving {name or server.name} on http://{host}:{port}/mcp "
-        f"({'token required' if token else 'no token: loopback only'}).",
-        file=sys.stderr,
-    )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+    def announce() -> None:
+        print(
+            f"Serving {name or server.name} on http://{host}:{port}/mcp "
+            f"({'token required' if token else 'no token: loopback only'}).",
+            file=sys.stderr,
+        )
+
+    class Announcing(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if not self.should_exit:  # listening: only now say where
+                announce()
+
+    Announcing(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()

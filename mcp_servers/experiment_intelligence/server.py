@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 
 from infrastructure.application import NeonBlue
+from mcp_servers.common.errors import bounded_errors
+from mcp_servers.common.registration import COMMAND, strict_tool
 from mcp_servers.common.transport import add_health_route
 from mcp_servers.experiment_intelligence.tools import Agents, IntelligenceTools
 
@@ -31,8 +33,13 @@ def build_server(app: NeonBlue, agents: Agents) -> MCPServer:
         instructions=INSTRUCTIONS,
         log_level="WARNING",
         lifespan=lifespan,
+        tools=[
+            # record a Recommendation event (changes wait for a person's approval); a
+            # "what should we do with X?" question runs the same graph
+            strict_tool(tools.recommend_experiment_optimization, COMMAND),
+            strict_tool(tools.natural_language_analytics, COMMAND),
+        ],
+        middleware=[bounded_errors],
     )
-    server.add_tool(tools.recommend_experiment_optimization)
-    server.add_tool(tools.natural_language_analytics)
     add_health_route(server, lambda: {"head": app.head()})
     return server

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
 
 from domain.bucketing import bucket_ranges
 from domain.experiments.aggregate import Experiment
@@ -15,7 +15,7 @@ from domain.experiments.values import Status
 from infrastructure.application import NeonBlue
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
-from mcp_servers.common.inputs import Engine, ExperimentKey, Tag, UserId
+from mcp_servers.common.inputs import Engine, ExperimentKey, Moment, Name, Tag, UserId
 from mcp_servers.common.models import ExperimentOut, ScorecardOut
 from mcp_servers.common.sources import ResultsSource
 
@@ -68,15 +68,22 @@ class AssignmentExplanation(BaseModel):
 class HistoryEvent(BaseModel):
     version: int
     event: str
-    recorded_at: datetime
+    recorded_at: datetime = Field(description="When the platform recorded the event.")
+    occurred_at: datetime | None = Field(
+        description="When it happened (event time), for events that carry one."
+    )
     data: dict[str, Any]
 
 
 class ExperimentHistory(BaseModel):
     experiment_id: str
-    as_of: datetime | None
+    as_of: datetime | None = Field(description="Recording-time cut (what the platform knew).")
+    occurred_by: datetime | None = Field(description="Event-time cut (what had happened).")
+    cut: str = Field(description="Which cut(s) this answer applies, in words.")
     events: list[HistoryEvent]
-    state: ExperimentOut | None = Field(description="The experiment as it was at as_of.")
+    state: ExperimentOut | None = Field(
+        description="The experiment as it was at the cut (null: not yet defined then)."
+    )
     freshness: Freshness
 
 
@@ -108,8 +115,8 @@ class PostgresTools:
         self,
         status: Status | None = None,
         tag: Tag | None = None,
-        owner: Annotated[str | None, Field(max_length=128)] = None,
-        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+        owner: Name | None = None,
+        limit: Annotated[int, Strict(), Field(ge=1, le=500)] = 100,
     ) -> ExperimentList:
         """List experiments, optionally filtered by status, tag and owner."""
         with tool_errors():
@@ -188,7 +195,7 @@ class PostgresTools:
         )
 
     def list_unclassified_event_types(
-        self, limit: Annotated[int, Field(ge=1, le=100)] = 20
+        self, limit: Annotated[int, Strict(), Field(ge=1, le=100)] = 20
     ) -> UnclassifiedList:
         """Event types ingest kept for triage (no rule knew them), with counts, a few raw
         examples and the state of any proposed classification rule."""
@@ -208,38 +215,52 @@ class PostgresTools:
         return UnclassifiedList(event_types=found, freshness=self._fresh())
 
     def experiment_history(
-        self, experiment_id: ExperimentKey, as_of: datetime | None = None
+        self,
+        experiment_id: ExperimentKey,
+        as_of: Moment | None = None,
+        occurred_by: Moment | None = None,
     ) -> ExperimentHistory:
-        """The experiment's events, and its state as of a time (default: now)."""
+        """The experiment's events and its state at a cut (default: everything so far).
+
+        ``as_of`` cuts by recording time: what the platform knew then. ``occurred_by`` cuts
+        by event time: what had happened by then (lifecycle events carry their own time;
+        definitions count from when they were recorded, or from the next timed event if
+        that happened earlier). Both may be given; ``cut`` names what was applied.
+        """
+        from infrastructure.audit.replay import describe_cut, event_time, happened_by
+
         with tool_errors():
             self.app.experiment(experiment_id)  # clear error for unknown keys
-        events = []
-        state: Experiment | None = None
+        known = []
         for event in self.app.events.get(experiment_uuid(experiment_id)):
-            if as_of is not None and event.timestamp > _aware(as_of):
+            if as_of is not None and event.timestamp > as_of:
                 break
+            known.append(event)
+        kept = happened_by(known, occurred_by)
+        if len(kept) > self.max_rows:
+            raise ToolError(f"History has {len(kept)} events; pass an earlier as_of.")
+        state: Experiment | None = None
+        events = []
+        for event in kept:
             state = event.mutate(state)
             events.append(
                 HistoryEvent(
                     version=event.originator_version,
                     event=type(event).__qualname__,
                     recorded_at=event.timestamp,
+                    occurred_at=event_time(event),
                     data=_event_data(event),
                 )
             )
-        if len(events) > self.max_rows:
-            raise ToolError(f"History has {len(events)} events; pass an earlier as_of.")
         return ExperimentHistory(
             experiment_id=experiment_id,
             as_of=as_of,
+            occurred_by=occurred_by,
+            cut=describe_cut(as_of, occurred_by),
             events=events,
             state=ExperimentOut.of(state) if state else None,
             freshness=self._fresh(),
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _event_data(event: object) -> dict[str, Any]:

@@ -96,3 +96,18 @@ def test_publish_and_recompute(env: dict[str, str]):
     assert again.returncode == 0 and "MATCHES" in again.stdout, again.stdout + again.stderr
     missing = neonblue(env, "audit", "recompute", "00000000-0000-0000-0000-000000000000")
     assert missing.returncode == 1 and "No recorded analysis" in missing.stderr
+
+
+def test_replay_by_event_time(env: dict[str, str]):
+    """--occurred-by cuts by when things happened (users exposed at T0 + i minutes; the pause
+    happened when it was recorded), and the answer names the cut."""
+    cut = neonblue(
+        env, "audit", "replay", "checkout", "--occurred-by", "2026-05-01T00:03:30Z", "--json"
+    )
+    assert cut.returncode == 0, cut.stderr
+    data = json.loads(cut.stdout)
+    assert data["status"] == "running" and sum(data["exposed"].values()) == 4
+    assert data["occurred_by"].startswith("2026-05-01T00:03:30") and data["as_of"] is None
+    assert "event time" in data["cut"]
+    text = neonblue(env, "audit", "replay", "checkout", "--occurred-by", "2026-05-01T00:03:30Z")
+    assert "event time" in text.stdout

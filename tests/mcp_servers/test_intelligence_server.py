@@ -61,8 +61,8 @@ async def test_tools_over_stdio(store_copy):
 
 
 async def test_over_http_with_token(store_copy):
-    with http_server("experiment_intelligence", store_copy, token="abc") as server:
-        async with http_client(server.port, "abc") as client:
+    with http_server("experiment_intelligence", store_copy, token="abc-0123456789abcdef") as server:
+        async with http_client(server.port, "abc-0123456789abcdef") as client:
             result = await client.call_tool(
                 "natural_language_analytics", {"question": "Which experiments are running?"}
             )
@@ -70,8 +70,8 @@ async def test_over_http_with_token(store_copy):
 
 
 async def test_chromadb_over_http(store_copy):
-    with http_server("chromadb", store_copy, token="abc") as server:
-        async with http_client(server.port, "abc") as client:
+    with http_server("chromadb", store_copy, token="abc-0123456789abcdef") as server:
+        async with http_client(server.port, "abc-0123456789abcdef") as client:
             result = await client.call_tool(
                 "semantic_experiment_search", {"query": "free shipping minimum order"}
             )

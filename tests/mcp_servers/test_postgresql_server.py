@@ -162,13 +162,13 @@ async def test_injection_strings_have_no_effect_and_leak_nothing(portfolio_dir, 
 
 
 async def test_http_requires_the_token(portfolio_dir):
-    with http_server("postgresql", portfolio_dir, token="s3cret") as server:
+    with http_server("postgresql", portfolio_dir, token="s3cret-token-0123456789") as server:
         base = f"http://127.0.0.1:{server.port}"
         assert httpx.get(f"{base}/health").json()["status"] == "ok"
         assert httpx.post(f"{base}/mcp", json={}).status_code == 401
         wrong = httpx.post(f"{base}/mcp", json={}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
-        async with http_client(server.port, "s3cret") as client:
+        async with http_client(server.port, "s3cret-token-0123456789") as client:
             result = await client.call_tool("list_experiments", {"tag": "pricing"})
             assert not result.is_error
             keys = [e["key"] for e in result.structured_content["experiments"]]

@@ -88,7 +88,7 @@ async def test_clickhouse_tools(store_copy):
         )
 
         segments = await client.call_tool(
-            "segment_breakdown", {"experiment_id": "free-shipping-threshold"}
+            "segment_breakdown", {"experiment_id": "free-shipping-threshold", "dimension": "device"}
         )
         rows = segments.structured_content["segments"]
         assert {r["segment"] for r in rows} == {"mobile", "desktop", "tablet"}
@@ -123,7 +123,7 @@ async def test_clickhouse_tools(store_copy):
         (
             "segment_breakdown",
             {"experiment_id": "pricing-annual-discount", "dimension": "age"},
-            "Input should be",
+            "has no segment dimension 'age'",
         ),
     ],
 )
@@ -232,8 +232,8 @@ async def test_chromadb_search_notes_and_injection(store_copy):
 
 
 async def test_read_model_servers_over_http_with_token(store_copy):
-    with http_server("clickhouse", store_copy, token="t0ken") as server:
-        async with http_client(server.port, "t0ken") as client:
+    with http_server("clickhouse", store_copy, token="t0ken-0123456789abcdef") as server:
+        async with http_client(server.port, "t0ken-0123456789abcdef") as client:
             result = await client.call_tool(
                 "generate_analytics_insights", {"experiment_id": "pricing-annual-discount"}
             )

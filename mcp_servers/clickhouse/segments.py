@@ -1,0 +1,82 @@
+"""Rows of the segment and time-series answers, from the read model's query results."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from mcp_servers.clickhouse.models import DailyRow, SegmentRow
+
+if TYPE_CHECKING:
+    from domain.analysis import VariantSums
+    from domain.experiments.aggregate import Experiment
+
+
+def segment_rows(
+    experiment: Experiment, metric: str, raw: list[tuple[Any, ...]]
+) -> list[SegmentRow]:
+    """Each (dimension, segment) analysed on its own: every treatment against control."""
+    from domain.analysis import VariantSums, build_scorecard
+    from domain.statistics import AnalysisOptions
+
+    by_segment: dict[tuple[str, str], dict[str, VariantSums]] = defaultdict(dict)
+    for dimension, segment, variant, users, total, squares in raw:
+        by_segment[(dimension, segment or "unknown")][variant] = VariantSums(
+            int(users), {metric: float(total)}, {metric: float(squares)}
+        )
+    options = AnalysisOptions(engine="frequentist")
+    rows = []
+    for (dimension, segment), data in sorted(by_segment.items()):
+        card = build_scorecard(experiment, data, options, cuped=False)
+        for row in card.rows:
+            if row.metric != metric:
+                continue
+            rows.append(
+                SegmentRow(
+                    experiment_id=experiment.key,
+                    metric=metric,
+                    dimension=dimension,
+                    segment=segment,
+                    variant=row.variant,
+                    users=sum(d.users for d in data.values()),
+                    control_mean=_finite(row.control_mean),
+                    variant_mean=_finite(row.variant_mean),
+                    relative_lift=_finite(row.lift),
+                    ci_lower=_finite(row.ci_lower),
+                    ci_upper=_finite(row.ci_upper),
+                )
+            )
+    return rows
+
+
+def daily_rows(daily: list[tuple[Any, ...]], exposures: list[tuple[Any, ...]]) -> list[DailyRow]:
+    """Daily metric rows with exposure-based denominators (users exposed so far)."""
+    first_exposed: dict[tuple[Any, str], int] = defaultdict(int)
+    for day, variant, count in exposures:
+        first_exposed[(day, variant)] += int(count)
+    rows: list[DailyRow] = []
+    cumulative_sums: dict[str, float] = defaultdict(float)
+    for day, variant, users, conversions, total, squares in daily:
+        exposed = sum(n for (d, v), n in first_exposed.items() if v == variant and d <= day)
+        cumulative_sums[variant] += float(total)
+        rows.append(
+            DailyRow(
+                date=day,
+                variant=variant,
+                users=int(users),
+                conversions=int(conversions),
+                sum=float(total),
+                sum_squares=float(squares),
+                exposed_users=first_exposed.get((day, variant), 0),
+                cumulative_exposed_users=exposed,
+                rate=float(total) / exposed if exposed else None,
+                cumulative_sum=cumulative_sums[variant],
+                cumulative_rate=cumulative_sums[variant] / exposed if exposed else None,
+            )
+        )
+    return rows
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)

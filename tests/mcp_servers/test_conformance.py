@@ -1,0 +1,107 @@
+"""Conformance (issue 15): every tool's structured answer validates against the outputSchema
+it advertises, over stdio (`neonblue mcp serve NAME`) and over HTTP (`neonblue serve`'s
+mounts), for calls that exercise each tool's options."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from mcp import Client
+
+from tests.mcp_servers.conftest import stdio_client
+from tests.serve.conftest import TOKEN, env_for, running_serve
+from tests.serve.test_serve import http_client
+
+pytestmark = pytest.mark.anyio
+
+CALLS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "postgresql": [
+        ("list_experiments", {}),
+        ("list_experiments", {"status": "running", "tag": "checkout", "limit": 1}),
+        ("analyze_experiment_data", {"experiment_id": "free-shipping-threshold"}),
+        ("analyze_experiment_data", {"experiment_id": "homepage-hero-video", "engine": "bayesian"}),
+        ("predict_user_assignment", {"experiment_id": "checkout-cta-contrast", "user_id": "u-1"}),
+        ("experiment_history", {"experiment_id": "homepage-hero-video"}),
+        (
+            "experiment_history",
+            {"experiment_id": "homepage-hero-video", "occurred_by": "2026-09-10T00:00:00Z"},
+        ),
+        (
+            "experiment_history",
+            {"experiment_id": "homepage-hero-video", "as_of": "2026-09-10T00:00:00Z"},
+        ),
+        ("list_unclassified_event_types", {}),
+    ],
+    "clickhouse": [
+        ("generate_analytics_insights", {"experiment_id": "checkout-cta-contrast"}),
+        (
+            "generate_analytics_insights",
+            {"experiment_id": "free-shipping-threshold", "engine": "bayesian", "cuped": False},
+        ),
+        ("predict_experiment_trends", {"experiment_id": "free-shipping-threshold"}),
+        ("metric_timeseries", {"experiment_id": "pricing-annual-discount", "limit": 3}),
+        ("metric_timeseries", {"experiment_id": "homepage-hero-video", "metric": "page_load_ms"}),
+        ("segment_breakdown", {"experiment_id": "free-shipping-threshold"}),
+        ("segment_breakdown", {"tag": "pricing", "dimension": "country"}),
+    ],
+    "chromadb": [
+        ("semantic_experiment_search", {"query": "make the buy button easier to see"}),
+        (
+            "semantic_experiment_search",
+            {"query": "checkout", "filters": {"status": "running", "min_lift": 0.0}},
+        ),
+        (
+            "store_experiment_context",
+            {"experiment_id": "checkout-cta-contrast", "notes": "Conformance note."},
+        ),
+    ],
+    "experiment_intelligence": [
+        ("recommend_experiment_optimization", {"experiment_id": "homepage-hero-video"}),
+        ("natural_language_analytics", {"question": "Which experiments are running?"}),
+        (
+            "natural_language_analytics",
+            {"question": "Which segments responded best in free-shipping-threshold?"},
+        ),
+    ],
+}
+
+
+async def check_server(client: Client, name: str) -> int:
+    """Calls every listed tool; returns how many answers were validated."""
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == {tool for tool, _ in CALLS[name]}, "every tool is exercised"
+    checked = 0
+    for tool, arguments in CALLS[name]:
+        schema = tools[tool].output_schema
+        assert schema is not None and schema.get("type") == "object", tool
+        Draft202012Validator.check_schema(schema)
+        result = await client.call_tool(tool, arguments)
+        assert not result.is_error, (name, tool, arguments, result.content)
+        validator = Draft202012Validator(schema, format_checker=FormatChecker())
+        problems = [e.message for e in validator.iter_errors(result.structured_content)]
+        assert not problems, (name, tool, arguments, problems[:3])
+        checked += 1
+    return checked
+
+
+async def test_answers_match_output_schemas_over_stdio(store_copy: Path):
+    checked = 0
+    for name in CALLS:  # one at a time: embedded chDB admits one process
+        async with stdio_client(name, store_copy) as client:
+            checked += await check_server(client, name)
+    assert checked == sum(len(calls) for calls in CALLS.values())
+
+
+async def test_answers_match_output_schemas_over_http(portfolio_dir: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(portfolio_dir / "events.db", data / "events.db")
+    with running_serve(env_for(data, NEONBLUE_MCP_TOKEN=TOKEN), tmp_path) as serve:
+        serve.wait_caught_up()
+        for name in CALLS:
+            async with http_client(f"{serve.url}/mcp/{name}", TOKEN) as client:
+                await check_server(client, name)
