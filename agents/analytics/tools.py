@@ -129,7 +129,7 @@ async def _similar(
 async def _segments(
     q: ParsedQuestion, key: str, toolbox: McpToolbox, _: AgentDeps
 ) -> tuple[dict[str, Any], str]:
-    arguments: dict[str, Any] = {"dimension": "device"}
+    arguments: dict[str, Any] = {}  # every segment dimension the read model has
     if key:
         arguments["experiment_id"] = key
     if q.tag:
@@ -143,9 +143,11 @@ async def _segments(
     if not rows:
         return answer, "No segment data in that range."
     best = rows[0]
+    dimensions = ", ".join(answer.get("dimensions") or [best["dimension"]])
     return answer, (
-        f"Best-responding segment: {best['segment']} ({best['relative_lift']:+.1%} on "
-        f"{best['users']:,} users), across {len(rows)} segments."
+        f"Best-responding segment: {best['dimension']} {best['segment']} "
+        f"({best['relative_lift']:+.1%} on {best['users']:,} users), across {len(rows)} "
+        f"segments of {dimensions}."
     )
 
 
@@ -155,7 +157,7 @@ async def _trend(
     answer = await toolbox.call(
         "clickhouse", "predict_experiment_trends", {"experiment_id": key, "days_ahead": 7}
     )
-    power = answer.get("conditional_power")
+    power = answer.get("predictive_power")  # averaged over the effect's uncertainty
     text = f"Forecast for {key} over the next 7 days: {answer.get('summary', 'see series')}."
     if power is not None:
         text += f" Chance to reach significance by the planned end: {power:.0%}."
