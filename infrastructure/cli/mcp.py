@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from infrastructure.cli.console import console, services
+from infrastructure.cli.console import console, running_serve, services
 from infrastructure.settings import ConfigurationError
 
 app = typer.Typer(help="Serve NeonBlue's MCP servers.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def serve(
     settings = settings.model_copy(
         update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     )
-    if transport == "stdio" and _relayed(name, settings.token):
+    if transport == "stdio" and _relayed(name):
         return
     from mcp_servers.common.transport import serve as run
 
@@ -45,15 +45,9 @@ def serve(
         run(server, mode, settings.host, settings.port, settings.token, name)
 
 
-def _relayed(name: str, token: str | None) -> bool:
+def _relayed(name: str) -> bool:
     """Relays stdio to a running serve for this data; False when there is none."""
-    from infrastructure.serve.discovery import find_serve
-    from infrastructure.settings import EventStoreSettings, ServeSettings
-
-    store, serve_settings = EventStoreSettings(), ServeSettings()
-    if not (serve_settings.discover or serve_settings.url):
-        return False
-    address = find_serve(store.data_dir, store.identity, serve_settings.url, token)
+    address = running_serve()
     if address is None:
         return False
     from infrastructure.serve.stdio_proxy import forward_stdio
