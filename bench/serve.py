@@ -1,7 +1,10 @@
 """`neonblue serve` from the user's seat, on stores of 100k and 1M events.
 
-For each store size, with the ratio to the same call in-process (the MCP server object in
-the benchmark's own process, over the SDK's in-memory transport) measured in the same run:
+Each store holds the demo portfolio at a fixed size (``--users`` per experiment, about
+100k events) and, for larger stores, more experiments' traffic up to the size: the
+analysed experiment stays the same while the log grows ten-fold. For each store size, with
+the ratio to the same call in-process (the MCP server object in the benchmark's own
+process, over the SDK's in-memory transport) measured in the same run:
 
 - ``analyze_experiment_data`` p50/p95 over HTTP (goal <= 50 ms p95, flat from 100k to 1M);
 - a deterministic question (``natural_language_analytics``) p50/p95 (goal <= 300 ms p95);
@@ -11,7 +14,7 @@ the benchmark's own process, over the SDK's in-memory transport) measured in the
 - 50 concurrent HTTP clients x 100 calls of ``predict_user_assignment`` (goal p95 <= 50 ms,
   0 errors).
 
-    python bench/serve.py [--sizes 100000,1000000] [--calls 50] [--clients 50]
+    python bench/serve.py [--sizes 100000,1000000] [--users 8333] [--calls 50] [--clients 50]
 """
 
 from __future__ import annotations
@@ -28,13 +31,17 @@ from pathlib import Path
 _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
 
+from dataclasses import replace
+from itertools import islice
+
 import anyio
 from mcp import Client, StdioServerParameters
 
 from bench.serving import environment, percentile, serving
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import EventStoreSettings
-from tests.support.portfolio import build_portfolio
+from infrastructure.simulation import PORTFOLIO, simulate_traffic
+from tests.support.portfolio import START, build_portfolio
 
 KEY = "checkout-cta-contrast"
 QUESTION = f"How is {KEY} doing?"
@@ -146,18 +153,38 @@ def stdio_first(data_dir: Path, runs: int, **env: str) -> list[float]:
     return [anyio.run(lambda: first_response(data_dir, **env)) for _ in range(runs)]
 
 
-def measure(events: int, calls: int, clients: int, client_calls: int) -> None:
-    users = max(100, round(events / EVENTS_PER_USER / 5))
+def build_store(data_dir: Path, events: int, users: int) -> int:
+    """The portfolio at ``users`` per experiment, then other experiments' traffic (copies of
+    the portfolio's plans under other keys) until the log holds about ``events``."""
+    build_portfolio(data_dir, users)
+    with bootstrap(EventStoreSettings(data_dir=data_dir, event_store="")) as services:
+        app = services.app
+        copy = 0
+        while app.head() < events * 0.97:
+            plan = PORTFOLIO[copy % len(PORTFOLIO)]
+            plan = replace(plan, key=f"{plan.key}-{copy + 2}", name=f"{plan.name} {copy + 2}")
+            missing = (events - app.head()) / EVENTS_PER_USER
+            app.create_experiment(
+                plan.key, plan.name, variants=plan.variants, metrics=plan.metrics, tags=plan.tags
+            )
+            app.start_experiment(plan.key, at=START)
+            commands = simulate_traffic(
+                plan, app.experiment(plan.key), round(min(missing, users * 4)), START, seed=copy
+            )
+            while batch := list(islice(commands, 2000)):
+                app.record(batch)
+            copy += 1
+        return app.head()
+
+
+def measure(events: int, users: int, calls: int, clients: int, client_calls: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         started = time.perf_counter()
-        build_portfolio(data_dir, users)
-        app = bootstrap(EventStoreSettings(data_dir=data_dir, event_store="")).app
-        head = app.head()
-        app.close()
+        head = build_store(data_dir, events, users)
         print(
-            f"\n{head:,} events ({users:,} users per experiment; built in "
-            f"{time.perf_counter() - started:.0f}s)"
+            f"\n{head:,} events ({KEY} and the rest of the portfolio: {users:,} users each; "
+            f"built in {time.perf_counter() - started:.0f}s)"
         )
         base = anyio.run(in_process, data_dir, calls)
         alone = cli_ask(data_dir, 3, NEONBLUE_SERVE_DISCOVER="false")
@@ -192,12 +219,13 @@ def measure(events: int, calls: int, clients: int, client_calls: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000", help="Store sizes in events.")
+    parser.add_argument("--users", type=int, default=8333, help="Users per portfolio experiment.")
     parser.add_argument("--calls", type=int, default=50, help="Calls per latency figure.")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--client-calls", type=int, default=100)
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
-        measure(size, args.calls, args.clients, args.client_calls)
+        measure(size, args.users, args.calls, args.clients, args.client_calls)
 
 
 if __name__ == "__main__":
