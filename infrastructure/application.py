@@ -7,6 +7,7 @@ call it. Persistence (SQLite, PostgreSQL, in-memory) comes from the environment 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +70,12 @@ class NeonBlue(Application[UUID]):
     name = "NeonBlue"
     snapshotting_intervals = {Experiment: 50}  # noqa: RUF012 - library API
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keys: list[str] = []  # experiment keys read so far (see `experiment_keys`)
+        self._keys_read_to = 0
+        self._keys_lock = threading.Lock()
+
     def construct_recorder(self) -> ProcessRecorder:
         """A process recorder, so ingest can commit Kafka offsets with the events."""
         return self.factory.process_recorder()
@@ -118,12 +125,21 @@ class NeonBlue(Application[UUID]):
             ) from None
 
     def experiment_keys(self) -> list[str]:
-        """Keys of all experiments, in creation order (read from the event log)."""
+        """Keys of all experiments, in creation order (read from the event log).
+
+        Keys are kept and only the log after the last call is read again: a topic filter
+        scans the notification table, which grows with every exposure. (Notification ids
+        are assigned in commit order on both stores, so nothing below is missed.)
+        """
         topic = get_topic(Experiment.Created)
-        keys = []
-        for item in self.log(topics=[topic]):
-            keys.append(item.event.key)  # type: ignore[attr-defined]
-        return keys
+        with self._keys_lock:
+            head = self.head()
+            if head > self._keys_read_to:
+                for item in self.log(start=self._keys_read_to + 1, topics=[topic]):
+                    self._keys.append(item.event.key)  # type: ignore[attr-defined]
+                    self._keys_read_to = max(self._keys_read_to, item.position)
+                self._keys_read_to = max(self._keys_read_to, head)
+            return list(self._keys)
 
     def experiments(self) -> list[Experiment]:
         return [self.experiment(key) for key in self.experiment_keys()]
