@@ -94,4 +94,3 @@ def _ratio_pairs(app: NeonBlue, keys: set[str]) -> dict[str, list[tuple[str, str
             if m.kind == MetricKind.RATIO and m.numerator and m.denominator
         ]
     return pairs
-

@@ -57,8 +57,9 @@ TABLES: dict[str, str] = {
 }
 
 INDEXES = (
-    "CREATE INDEX IF NOT EXISTS assignments_experiment ON {s}assignments (experiment_id, variant)",
-    "CREATE INDEX IF NOT EXISTS assignments_user ON {s}assignments (user_id)",
+    "CREATE INDEX IF NOT EXISTS {i}assignments_experiment ON {s}assignments "
+    "(experiment_id, variant)",
+    "CREATE INDEX IF NOT EXISTS {i}assignments_user ON {s}assignments (user_id)",
 )
 
 ORDER = {
@@ -73,8 +74,10 @@ ORDER = {
 
 
 def create_statements(prefix: str) -> list[str]:
-    """DDL with table names prefixed by ``prefix`` (``"schema."`` on Postgres, or empty)."""
+    """DDL with table names prefixed by ``prefix``: ``"schema".`` on Postgres (index names
+    are per schema there), a generation's ``g<N>_`` on SQLite (index names too)."""
     statements = [
         f"CREATE TABLE IF NOT EXISTS {prefix}{name} ({columns})" for name, columns in TABLES.items()
     ]
-    return statements + [index.format(s=prefix) for index in INDEXES]
+    index_prefix = "" if prefix.endswith(".") else prefix
+    return statements + [index.format(s=prefix, i=index_prefix) for index in INDEXES]
