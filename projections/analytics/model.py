@@ -1,12 +1,17 @@
 """The analytics read model as a whole: which database is live, fresh copies, the switch.
 
 Each build of the model lives in its own database ``<prefix>_analytics_<generation>``;
-``<prefix>_meta.registry`` names the live one. A rebuild fills a new generation while
-the live one keeps serving, then one registry insert switches readers atomically.
+``<prefix>_meta.registry`` names the live one and ``<prefix>_meta.builds`` the process
+building each copy. A rebuild fills a new generation while the live one keeps serving,
+then one registry insert switches readers atomically; the previous database is dropped
+afterwards (`collect`), so a kill in between leaves a leftover that `status` lists and
+`gc` (or the next switch) removes. A live projection checks the registry before each
+batch and moves to the new database when it changed.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 from domain.analysis import Scorecard
@@ -16,7 +21,15 @@ from infrastructure.application import NeonBlue
 from projections.analytics.client import ClickHouseClient
 from projections.analytics.projection import NAME, AnalyticsProjection
 from projections.analytics.queries import experiment_scorecard
-from projections.analytics.schema import REGISTRY
+from projections.analytics.schema import BUILDS, REGISTRY
+from projections.generations import (
+    BUILDING,
+    LIVE,
+    Generation,
+    GenerationChanged,
+    crash_point,
+    owner,
+)
 
 
 class AnalyticsModel:
@@ -35,6 +48,7 @@ class AnalyticsModel:
         if not self._ready:
             self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.meta}")
             self.client.command(REGISTRY.format(meta=self.meta))
+            self.client.command(BUILDS.format(meta=self.meta))
             self._ready = True
 
     def live_database(self) -> str:
@@ -53,28 +67,74 @@ class AnalyticsModel:
         return database
 
     def projection(self) -> AnalyticsProjection:
-        """The live projection (tables created if missing)."""
-        projection = AnalyticsProjection(self.app, self.client, self.live_database())
+        """The live projection (tables created if missing); it follows switches."""
+        projection = AnalyticsProjection(
+            self.app, self.client, self.live_database(), self._locate_live
+        )
         projection.setup()
         return projection
 
     def fresh_copy(self) -> AnalyticsProjection:
-        """An empty projection in the next generation's database."""
+        """An empty projection in a new generation's database."""
         live = self.live_database()
-        generation = int(live.rsplit("_", 1)[-1]) + 1
-        database = self._database(generation)
+        numbers = [self._number(live), *self._numbers(), *self._built_numbers()]
+        database = self._database(max(numbers) + 1)
+        self.client.insert(
+            self.meta,
+            "builds",
+            {"database": [database], "owner": [owner()], "started_at_us": [_now_us()]},
+        )
+        crash_point(NAME, "registered")
         self.client.command(f"DROP DATABASE IF EXISTS {database}")
         projection = AnalyticsProjection(self.app, self.client, database)
         projection.setup()
         return projection
 
     def switch(self, projection: AnalyticsProjection) -> str:
-        """Makes ``projection`` live and drops the previous database; returns the old name."""
+        """Makes ``projection`` live (one registry insert), then drops leftovers; returns
+        the previous live database."""
         old = self.live_database()
+        crash_point(NAME, "before-switch")
         self._register(projection.database)
-        if old != projection.database:
-            self.client.command(f"DROP DATABASE IF EXISTS {old}")
+        projection.locate = self._locate_live
+        crash_point(NAME, "switched")
+        self.collect()
         return old
+
+    def generations(self) -> list[Generation]:
+        """The live database, copies being built and leftovers, with their sizes."""
+        live = self.live_database()
+        sizes = dict(
+            self.client.rows(
+                "SELECT database, sum(bytes_on_disk) FROM system.parts WHERE active "
+                "AND database LIKE {p:String} GROUP BY database",
+                {"p": f"{self.prefix}\\_analytics\\_%"},
+            )
+        )
+        owners = dict(
+            self.client.rows(
+                f"SELECT database, argMax(owner, started_at_us) FROM {self.meta}.builds "
+                "GROUP BY database"
+            )
+        )
+        found = []
+        for number in sorted(self._numbers()):
+            database = self._database(number)
+            state = LIVE if database == live else BUILDING if database in owners else "orphan"
+            size = int(sizes.get(database, 0) or 0)
+            found.append(Generation(NAME, database, state, size, owners.get(database, "")))
+        return found
+
+    def collect(self, force: bool = False) -> list[Generation]:
+        """Drops every database that is neither live nor being built by a running process
+        (``force``: copies being built too); returns what it dropped."""
+        removed = []
+        for generation in self.generations():
+            if generation.state != LIVE and (force or generation.leftover):
+                self.client.command(f"DROP DATABASE IF EXISTS {generation.name}")
+                removed.append(generation)
+                crash_point(NAME, "collected-one")
+        return removed
 
     def scorecard(
         self, experiment: Experiment, options: AnalysisOptions | None = None, cuped: bool = True
@@ -84,9 +144,36 @@ class AnalyticsModel:
     def _database(self, generation: int) -> str:
         return f"{self.prefix}_analytics_{generation}"
 
+    @staticmethod
+    def _number(database: str) -> int:
+        return int(database.rsplit("_", 1)[-1])
+
+    def _numbers(self) -> list[int]:
+        """Generation numbers of the databases that exist."""
+        pattern = re.compile(rf"{re.escape(self.prefix)}_analytics_(\d+)")
+        rows = self.client.rows("SELECT name FROM system.databases")
+        return [int(m.group(1)) for (name,) in rows if (m := pattern.fullmatch(name))]
+
+    def _built_numbers(self) -> list[int]:
+        rows = self.client.rows(f"SELECT database FROM {self.meta}.builds")
+        return [self._number(name) for (name,) in rows]
+
+    def _locate_live(self, projection: AnalyticsProjection) -> None:
+        """Before each batch of a live projection: moves it to the live database when a
+        rebuild switched (raising `GenerationChanged`, nothing written)."""
+        live = self.live_database()
+        if live != projection.database:
+            projection.database = live
+            projection.forget_position()
+            raise GenerationChanged(f"{NAME}: now {live}")
+
     def _register(self, database: str) -> None:
         self.client.insert(
             self.meta,
             "registry",
-            {"name": [NAME], "database": [database], "switched_at_us": [time.time_ns() // 1000]},
+            {"name": [NAME], "database": [database], "switched_at_us": [_now_us()]},
         )
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -49,11 +49,23 @@ class AnalyticsProjection:
     name = NAME
     topics: tuple[str, ...] = ()
 
-    def __init__(self, app: NeonBlue, client: ClickHouseClient, database: str) -> None:
+    def __init__(
+        self,
+        app: NeonBlue,
+        client: ClickHouseClient,
+        database: str,
+        locate: Callable[[AnalyticsProjection], None] | None = None,
+    ) -> None:
         self.app = app
         self.client = client
         self.database = database
+        self.locate = locate
+        """Called before each batch; moves a live projection to the live database after a
+        switch (raising `GenerationChanged`)."""
         self._position: int | None = None
+
+    def forget_position(self) -> None:
+        self._position = None
 
     # -- contract ---------------------------------------------------------------------------
 
@@ -75,7 +87,11 @@ class AnalyticsProjection:
         events.prepared = self._batch(events)
 
     def process(self, events: Sequence[LogEvent], position: int) -> None:
-        batch = getattr(events, "prepared", None) or self._batch(events)
+        if self.locate is not None:
+            self.locate(self)
+        batch = getattr(events, "prepared", None)
+        if batch is None or batch.database != self.database:
+            batch = self._batch(events)
         if batch.insert is not None:
             self._fold(batch.insert, batch.topics)
         experiments: dict[str, tuple[int, int]] = {}
@@ -114,7 +130,7 @@ class AnalyticsProjection:
                 "batch_events",
                 {"position": positions, "participation_id": ids, "topic": topics, "state": states},
             )
-        return _Batch(columns, present, insert)
+        return _Batch(columns, present, insert, self.database)
 
     def _fold(self, insert: Prepared, present: set[str]) -> None:
         """Folds the batch's participation events in ClickHouse (see `fold`)."""
@@ -164,6 +180,7 @@ class _Batch:
     columns: tuple[Sequence[Any], ...]
     topics: set[str]
     insert: Prepared | None
+    database: str
 
 
 def _columns(events: Sequence[LogEvent]) -> tuple[Sequence[Any], ...]:

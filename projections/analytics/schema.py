@@ -96,3 +96,9 @@ CREATE TABLE IF NOT EXISTS {meta}.registry (
     name String, database String, switched_at_us Int64
 ) ENGINE = ReplacingMergeTree(switched_at_us) ORDER BY name
 """
+
+BUILDS = """
+CREATE TABLE IF NOT EXISTS {meta}.builds (
+    database String, owner String, started_at_us Int64
+) ENGINE = ReplacingMergeTree(started_at_us) ORDER BY database
+"""

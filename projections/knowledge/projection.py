@@ -101,8 +101,12 @@ class KnowledgeProjection:
         embedder: Embedder,
         results: ResultsSource | None = None,
         refresh_seconds: float = 30.0,
+        locate: Callable[[KnowledgeProjection], None] | None = None,
     ) -> None:
         self.app = app
+        self.locate = locate
+        """Called before each batch; moves a live projection to the live collection after
+        a switch (raising `GenerationChanged`)."""
         self.collection = collection
         self.meta = meta
         self.embedder = embedder
@@ -118,6 +122,8 @@ class KnowledgeProjection:
         return int(found["metadatas"][0]["position"]) if found["ids"] else 0
 
     def process(self, events: list[LogEvent], position: int) -> None:
+        if self.locate is not None:
+            self.locate(self)
         touched = {event.originator_id: event.version for event in events}
         experiments = [
             self.app.repository.get(UUID(eid), version=version) for eid, version in touched.items()
