@@ -43,6 +43,7 @@ class AnalyticsModel:
         self.prefix = prefix
         self.meta = f"{prefix}_meta"
         self._ready = False
+        self._checked: set[str] = set()
 
     def _setup_meta(self) -> None:
         if not self._ready:
@@ -60,7 +61,16 @@ class AnalyticsModel:
             {"n": NAME},
         )
         if rows and rows[0][1]:
-            return str(rows[0][0])
+            live = str(rows[0][0])
+            if self._current_layout(live):
+                return live
+            # written by an older layout (float sums): a new generation replaces it and the
+            # live projection catches it up from the log
+            database = self._database(max(self._number(live), *self._numbers()) + 1)
+            AnalyticsProjection(self.app, self.client, database).setup()
+            self._register(database)
+            self.collect()
+            return database
         database = self._database(1)
         AnalyticsProjection(self.app, self.client, database).setup()
         self._register(database)
@@ -143,6 +153,23 @@ class AnalyticsModel:
 
     def _database(self, generation: int) -> str:
         return f"{self.prefix}_analytics_{generation}"
+
+    def _current_layout(self, database: str) -> bool:
+        """Whether ``database`` has today's tables (checked once per model object)."""
+        if database in self._checked:
+            return True
+        found = self.client.rows(
+            "SELECT count() FROM system.columns WHERE database = {d:String} "
+            "AND table = 'user_metrics' AND name = 'post_micros'",
+            {"d": database},
+        )
+        tables = self.client.rows(
+            "SELECT count() FROM system.tables WHERE database = {d:String}", {"d": database}
+        )
+        current = bool(found and found[0][0]) or not (tables and tables[0][0])
+        if current:
+            self._checked.add(database)
+        return current
 
     @staticmethod
     def _number(database: str) -> int:

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from domain.experiments.aggregate import Experiment
 from infrastructure.application import NeonBlue
+from infrastructure.log_statistics import micros
 from projections.generations import GenerationChanged
 from projections.log import ENROLLED, EXPOSED, METRIC_RECORDED, VARIANT_MISMATCH, LogEvent
 from projections.relational.schema import ORDER, TABLES, VERSION, create_statements
@@ -181,7 +182,7 @@ class RelationalProjection:
         new_assignments: list[tuple[Any, ...]] = []
         exposures: dict[str, list[Any]] = {}
         metric_counts: dict[str, int] = defaultdict(int)
-        values: dict[tuple[str, str], list[float]] = {}  # (pid, metric) -> [total, events]
+        values: dict[tuple[str, str], list[int]] = {}  # (pid, metric) -> [micros, events]
         mismatched: set[str] = set()
         users: dict[str, list[Any]] = {}
         daily: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -207,8 +208,8 @@ class RelationalProjection:
                     metric_counts[pid] += 1
                     daily[(key, at[:10], variant or "")][2] += 1
                     if data["excluded"] is None:
-                        total = values.setdefault((pid, data["metric"]), [0.0, 0])
-                        total[0] += data["value"]
+                        total = values.setdefault((pid, data["metric"]), [0, 0])
+                        total[0] += micros(data["value"])
                         total[1] += 1
                     continue
                 entry = exposures.setdefault(pid, [0, None])
@@ -239,7 +240,8 @@ class RelationalProjection:
         self.db.executemany(
             f"INSERT INTO {p}user_metrics AS m VALUES (?, ?, ?, ?) "
             "ON CONFLICT (participation_id, metric) DO UPDATE SET "
-            "value = m.value + excluded.value, events = m.events + excluded.events",
+            "value_micros = m.value_micros + excluded.value_micros, "
+            "events = m.events + excluded.events",
             [(pid, metric, total, n) for (pid, metric), (total, n) in values.items()],
         )
         self.db.executemany(

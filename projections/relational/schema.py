@@ -7,13 +7,14 @@ The seed's SQL runs on it unchanged::
 
 ``experiments.id`` is the experiment key (the wire format's ``experiment_id``).
 ``user_metrics`` holds each participant's total per metric over the events counted in the
-analysis (not excluded as before exposure or after stop): the per-user values whose sums
-and sums of squares per variant are the sufficient statistics (`projections.relational.sums`).
+analysis (not excluded as before exposure or after stop), in millionths (an exact integer,
+`infrastructure.log_statistics.micros`): the per-user values whose sums and sums of squares
+per variant are the sufficient statistics (`projections.relational.queries`).
 """
 
 from __future__ import annotations
 
-VERSION = 2
+VERSION = 3
 """Bumped when a table changes: a model of another version is dropped and rebuilt."""
 
 TABLES: dict[str, str] = {
@@ -41,7 +42,7 @@ TABLES: dict[str, str] = {
         mismatched INTEGER NOT NULL DEFAULT 0
     """,
     "user_metrics": """
-        participation_id TEXT NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
+        participation_id TEXT NOT NULL, metric TEXT NOT NULL, value_micros BIGINT NOT NULL,
         events INTEGER NOT NULL, PRIMARY KEY (participation_id, metric)
     """,
     "users": """
