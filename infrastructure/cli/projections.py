@@ -19,7 +19,8 @@ app = typer.Typer(help="Read models built from the event log.", no_args_is_help=
 @app.command("status")
 def status(
     as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object per projection.")
+        bool,
+        typer.Option("--json", help="One JSON object per projection (with its generations)."),
     ] = False,
 ) -> None:
     """Position, log head and lag (events and seconds) of every projection, and each read
@@ -31,9 +32,10 @@ def status(
         if local is not None:
             generations = [g.as_dict() for g in local.read_models().generations()]
     if as_json:
+        if generations is not None:  # each projection's generations beside its position
+            for st in statuses:
+                st["generations"] = [g for g in generations if g["model"] == st["name"]]
         print(json.dumps(statuses))
-        if generations is not None:
-            print(json.dumps({"generations": generations}))
         return
     table = Table("projection", "position", "head", "lag (events)", "lag (s)")
     for st in statuses:

@@ -78,6 +78,8 @@ class RelationalModel:
             raw = sqlite3.connect(
                 target, isolation_level=None, check_same_thread=False, timeout=120
             )
+            # collected generations give their pages back (effective on a new file)
+            raw.execute("PRAGMA auto_vacuum = INCREMENTAL")
             raw.execute("PRAGMA journal_mode=WAL")
             connection = SqlConnection(raw, postgres=False)
         self._connections.append(connection)
@@ -227,6 +229,11 @@ class RelationalModel:
                 db.execute(f"DELETE FROM {self._meta} WHERE generation = ?", (number,))
             removed.append(generation)
             crash_point(NAME, "collected-one")
+        if removed and not self.postgres:
+            # run to completion (a stepped statement frees one page); shrinks at a checkpoint
+            self._admin_connection().connection.executescript(
+                "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(PASSIVE);"
+            )
         return removed
 
     # -- internals --------------------------------------------------------------------------

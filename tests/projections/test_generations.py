@@ -87,8 +87,8 @@ def _cli(env: dict[str, str], *args: str, crash: str | None = None) -> subproces
 def _generations(env: dict[str, str], model: str) -> list[dict[str, object]]:
     done = _cli(env, "projections", "status", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
-    listed = json.loads(done.stdout.strip().splitlines()[-1])["generations"]
-    return [g for g in listed if g["model"] == model]
+    listed = json.loads(done.stdout)
+    return next(st["generations"] for st in listed if st["name"] == model)
 
 
 @pytest.mark.slow
