@@ -25,6 +25,7 @@ from projections.analytics.schema import BUILDS, REGISTRY
 from projections.generations import (
     BUILDING,
     LIVE,
+    RETIRED,
     Generation,
     GenerationChanged,
     crash_point,
@@ -127,10 +128,22 @@ class AnalyticsModel:
                 "GROUP BY database"
             )
         )
+        were_live = {
+            name
+            for (name,) in self.client.rows(
+                f"SELECT DISTINCT database FROM {self.meta}.registry WHERE name = {{n:String}}",
+                {"n": NAME},
+            )
+        }
         found = []
         for number in sorted(self._numbers()):
             database = self._database(number)
-            state = LIVE if database == live else BUILDING if database in owners else "orphan"
+            if database == live:
+                state = LIVE
+            elif database in were_live:
+                state = RETIRED
+            else:
+                state = BUILDING if database in owners else "orphan"
             size = int(sizes.get(database, 0) or 0)
             found.append(Generation(NAME, database, state, size, owners.get(database, "")))
         return found
@@ -149,7 +162,16 @@ class AnalyticsModel:
     def scorecard(
         self, experiment: Experiment, options: AnalysisOptions | None = None, cuped: bool = True
     ) -> Scorecard:
-        return experiment_scorecard(self.client, self.live_database(), experiment, options, cuped)
+        database = self.live_database()
+        try:
+            return experiment_scorecard(self.client, database, experiment, options, cuped)
+        except Exception:
+            if self.live_database() == database:
+                raise
+            # switched (and the old database dropped) while reading: ask the live one
+            return experiment_scorecard(
+                self.client, self.live_database(), experiment, options, cuped
+            )
 
     def _database(self, generation: int) -> str:
         return f"{self.prefix}_analytics_{generation}"

@@ -8,6 +8,7 @@ batch replayed after a crash (rows written, position not) changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import defaultdict
@@ -21,6 +22,7 @@ from infrastructure.application import NeonBlue
 from projections.analytics import fold
 from projections.analytics.client import ClickHouseClient, Prepared
 from projections.analytics.schema import TABLES, checksum_query, create_statements
+from projections.generations import GenerationChanged
 from projections.log import (
     ENROLLED,
     EXPERIMENT_TOPICS,
@@ -74,6 +76,7 @@ class AnalyticsProjection:
             self.client.command(fold.render(statement, self.database))
 
     def position(self) -> int:
+        self._follow_switch()
         if self._position is None:
             rows = self.client.rows(
                 f"SELECT max(position) FROM {self.database}.state WHERE name = {{n:String}}",
@@ -86,9 +89,25 @@ class AnalyticsProjection:
         """Called in the runner's read-ahead thread (see `PreparesBatches`)."""
         events.prepared = self._batch(events)
 
+    def _follow_switch(self) -> None:
+        """A live projection moves to the live copy when a rebuild switched."""
+        if self.locate is not None:
+            with contextlib.suppress(GenerationChanged):
+                self.locate(self)
+
     def process(self, events: Sequence[LogEvent], position: int) -> None:
         if self.locate is not None:
             self.locate(self)
+        try:
+            self._process(events, position)
+        except GenerationChanged:
+            raise
+        except Exception:
+            if self.locate is not None:  # the database may have been switched and dropped
+                self.locate(self)  # mid-batch: then resume on the live one
+            raise
+
+    def _process(self, events: Sequence[LogEvent], position: int) -> None:
         batch = getattr(events, "prepared", None)
         if batch is None or batch.database != self.database:
             batch = self._batch(events)
@@ -109,6 +128,7 @@ class AnalyticsProjection:
         self._position = position
 
     def checksum(self) -> dict[str, str]:
+        self._follow_switch()
         sums = {}
         for table in TABLES:
             if table == "state":

@@ -167,7 +167,19 @@ class KnowledgeModel:
         self, query: str, limit: int = 5, where: dict[str, Any] | None = None
     ) -> list[SearchHit]:
         """Experiments nearest in meaning to ``query``, best first (``where`` filters metadata)."""
-        collection = self._collection(self.live_collection())
+        live = self.live_collection()
+        try:
+            return self._search(live, query, limit, where)
+        except Exception:
+            if self.live_collection() == live:
+                raise
+            # switched (and the old collection deleted) while reading: ask the live one
+            return self._search(self.live_collection(), query, limit, where)
+
+    def _search(
+        self, name: str, query: str, limit: int, where: dict[str, Any] | None
+    ) -> list[SearchHit]:
+        collection = self.client.get_collection(name, embedding_function=None)
         found = collection.query(
             query_embeddings=[self.embedder.embed_query(query)],
             n_results=limit,

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from projections.log import LogReader
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from tests.projections.scenario import START, create_experiments
+from tests.support.postgres import PostgresCluster
 
 ROOT = Path(__file__).parents[2]
 STEPS = ("registered", "built", "before-switch", "switched", "collected-one")
@@ -121,3 +123,73 @@ def test_kill_9_at_each_step_of_a_rebuild(model: str, tmp_path: Path) -> None:
         verified.stdout + verified.stderr
     )
     assert [g["state"] for g in _generations(env, model)] == ["live"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> EventStoreSettings:
+    if request.param == "sqlite":
+        return EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return EventStoreSettings(data_dir=tmp_path, event_store=cluster.url(cluster.create_database()))
+
+
+@pytest.mark.slow
+def test_rebuilds_while_a_follower_and_a_reader_run(
+    store: EventStoreSettings, chdb_client: ChdbClient, prefix: str, tmp_path: Path
+) -> None:
+    """chDB admits one process, so the follower and the reader are threads with their own
+    model objects (what another process would hold); the relational model is tested across
+    processes in test_relational_switch."""
+    app = build_app(store)
+    create_experiments(app)
+    _traffic(app, 0, 300)
+    chroma = chroma_client(ChromaSettings(data_dir=tmp_path))
+
+    def models() -> tuple[AnalyticsModel, KnowledgeModel]:
+        return (
+            AnalyticsModel(app, chdb_client, prefix),
+            KnowledgeModel(app, chroma, HashingEmbedder(), f"kb{prefix}"),
+        )
+
+    stop, failures = threading.Event(), []
+    followers = [ProjectionRunner(LogReader(app), m.projection(), 90) for m in models()]
+
+    def follow() -> None:
+        try:
+            while not stop.is_set():
+                for runner in followers:
+                    runner.run_batch()
+        except Exception as error:  # pragma: no cover - reported below
+            failures.append(repr(error))
+
+    def read() -> None:
+        analytics, knowledge = models()
+        try:
+            while not stop.is_set():
+                analytics.scorecard(app.experiment("alpha"))
+                knowledge.search("alpha improves conversion")
+        except Exception as error:  # pragma: no cover - reported below
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=follow), threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    try:
+        for round_ in range(2):
+            _traffic(app, 300 + 200 * round_, 200)
+            for model in models():
+                rebuild(LogReader(app), model, batch_size=120, verify=round_ == 1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+    assert failures == []
+    for runner, model in zip(followers, models(), strict=True):
+        runner.catch_up()
+        fresh = model.fresh_copy()
+        ProjectionRunner(LogReader(app), fresh).catch_up()
+        assert runner.projection.position() == fresh.position() == app.head()
+        assert runner.projection.checksum() == fresh.checksum()
+        assert [g.state for g in model.collect(force=True)] == ["building"]
+        assert [g.state for g in model.generations()] == ["live"]
+    app.close()
