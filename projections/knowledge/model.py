@@ -129,7 +129,7 @@ class KnowledgeModel:
             build = self.meta.get(ids=[f"build:{name}"], include=["metadatas"])
             recorded = str(build["metadatas"][0]["owner"]) if build["ids"] else ""
             state = LIVE if name == live else BUILDING if recorded else "orphan"
-            size = self._collection(name).count() * (4 * self._dimension() + 512)
+            size = self._estimated_bytes(name)
             found.append(Generation(NAME, name, state, size, recorded))
         return found
 
@@ -154,8 +154,16 @@ class KnowledgeModel:
                 found[name] = int(match.group(2))
         return found
 
-    def _dimension(self) -> int:
-        return len(self.embedder.embed_query("size"))
+    def _estimated_bytes(self, name: str) -> int:
+        """Documents x (embedding floats + ~512 bytes of text and metadata), without
+        loading an embedding model."""
+        collection = self._collection(name)
+        count = collection.count()
+        if not count:
+            return 0
+        sample = collection.get(limit=1, include=["embeddings"])["embeddings"]
+        dimension = len(sample[0]) if sample is not None and len(sample) else 0
+        return count * (4 * dimension + 512)
 
     def _locate_live(self, projection: KnowledgeProjection) -> None:
         live = self.live_collection()
