@@ -65,6 +65,7 @@ class AnalyticsProjection:
         """Called before each batch; moves a live projection to the live database after a
         switch (raising `GenerationChanged`)."""
         self._position: int | None = None
+        self._located = 0.0
 
     def forget_position(self) -> None:
         self._position = None
@@ -78,26 +79,36 @@ class AnalyticsProjection:
     def position(self) -> int:
         self._follow_switch()
         if self._position is None:
-            rows = self.client.rows(
-                f"SELECT max(position) FROM {self.database}.state WHERE name = {{n:String}}",
-                {"n": NAME},
-            )
-            self._position = int(rows[0][0] or 0) if rows else 0
+            try:
+                self._position = self._stored_position()
+            except Exception:
+                if self.locate is None:
+                    raise
+                self._follow_switch(force=True)  # its database was dropped by a switch
+                self._position = self._stored_position()
         return self._position
+
+    def _stored_position(self) -> int:
+        rows = self.client.rows(
+            f"SELECT max(position) FROM {self.database}.state WHERE name = {{n:String}}",
+            {"n": NAME},
+        )
+        return int(rows[0][0] or 0) if rows else 0
 
     def prepare(self, events: LogBatch) -> None:
         """Called in the runner's read-ahead thread (see `PreparesBatches`)."""
         events.prepared = self._batch(events)
 
-    def _follow_switch(self) -> None:
-        """A live projection moves to the live copy when a rebuild switched."""
-        if self.locate is not None:
+    def _follow_switch(self, force: bool = False) -> None:
+        """A live projection moves to the live copy when a rebuild switched (looked up at
+        most once a second: a registry query costs about as much as a small batch; a batch
+        that lands in a dropped copy fails and moves it too)."""
+        if self.locate is not None and (force or time.monotonic() - self._located >= 1.0):
+            self._located = time.monotonic()
             with contextlib.suppress(GenerationChanged):
                 self.locate(self)
 
     def process(self, events: Sequence[LogEvent], position: int) -> None:
-        if self.locate is not None:
-            self.locate(self)
         try:
             self._process(events, position)
         except GenerationChanged:
@@ -128,7 +139,7 @@ class AnalyticsProjection:
         self._position = position
 
     def checksum(self) -> dict[str, str]:
-        self._follow_switch()
+        self._follow_switch(force=True)
         sums = {}
         for table in TABLES:
             if table == "state":
