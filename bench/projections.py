@@ -98,11 +98,11 @@ def results_latency(client: ChdbClient, app, metric_events: int) -> tuple[float,
     users = metric_events // 5  # ~5 metric events per user: conversion + revenue mostly
     client.command(
         f"INSERT INTO {db}.user_metrics (experiment_key, participation_id, user_id, variant, "
-        "exposed, first_exposed_at_us, exposures, mismatched, metric_keys, post_sums, "
-        "post_counts, pre_sums, position) SELECT 'checkout-cta-contrast', toString(number), "
+        "exposed, first_exposed_at_us, exposures, mismatched, metric_keys, post_micros, "
+        "post_counts, pre_micros, position) SELECT 'checkout-cta-contrast', toString(number), "
         "concat('u', toString(number)), if(number % 2 = 0, 'control', 'treatment'), 1, 0, 1, 0, "
-        "['conversion', 'revenue'], [toFloat64(rand(1) % 8 = 0), (rand(2) % 10000) / 100], "
-        "[1, 4], [0., (rand(3) % 5000) / 100], number "
+        "['conversion', 'revenue'], [toInt64(rand(1) % 8 = 0) * 1000000, "
+        "toInt64(rand(2) % 10000) * 10000], [1, 4], [0, toInt64(rand(3) % 5000) * 10000], number "
         f"FROM numbers({users})"
     )
     client.command(

@@ -4,6 +4,13 @@ Used by auditors (`audit replay`: results as of a time, with no read model invol
 and by tests as the reference the read models must agree with.
 Each exposed user contributes one observation per metric: the sum of that user's
 non-excluded values (0 when the user has none), as experimentation platforms do.
+
+Sums are exact, so that they do not depend on the order of addition (batch boundaries,
+merge order, threads): each value counts in millionths (``micros``: an integer, rounded
+half to even), per-user totals, per-variant sums, squares and cross products are integer
+sums, and each becomes a float once, correctly rounded, at the end (``exact_float``). The
+read models (`projections.relational`, the ClickHouse fold) accumulate the same integers,
+so this replay and they agree bit for bit.
 """
 
 from __future__ import annotations
@@ -19,6 +26,19 @@ from domain.experiments.values import MetricKind
 from domain.participation.aggregate import Participation
 from infrastructure.application import NeonBlue
 
+MICROS = 1_000_000
+"""Metric values are accumulated in millionths of their unit."""
+
+
+def micros(value: float) -> int:
+    """A metric value in millionths, rounded half to even (ClickHouse: ``roundBankers``)."""
+    return round(value * MICROS)
+
+
+def exact_float(total: int, scale: int = MICROS) -> float:
+    """``total / scale`` correctly rounded (Python divides integers exactly)."""
+    return int(total) / scale
+
 
 @dataclass
 class _User:
@@ -26,7 +46,7 @@ class _User:
     variant: str | None
     exposed: bool = False
     mismatched: bool = False
-    values: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    values: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # micros
     events: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -51,7 +71,7 @@ def variant_sums(
         elif isinstance(event, Participation.VariantMismatch):
             user.mismatched = True
         elif isinstance(event, Participation.MetricRecorded) and event.excluded is None:
-            user.values[event.metric] += event.value
+            user.values[event.metric] += micros(event.value)
             user.events[event.metric].append(event.value)
 
     keys = {u.experiment_key for u in users.values()}
@@ -65,10 +85,10 @@ def variant_sums(
     )
     counts: dict[tuple[str, str], int] = defaultdict(int)
     mismatched: dict[tuple[str, str], int] = defaultdict(int)
-    sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    squares: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    products: dict[tuple[str, str], dict[tuple[str, str], float]] = defaultdict(
-        lambda: defaultdict(float)
+    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    squares: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    products: dict[tuple[str, str], dict[tuple[str, str], int]] = defaultdict(
+        lambda: defaultdict(int)
     )
     for participation, user in users.items():
         if not user.exposed or user.variant is None:
@@ -82,16 +102,16 @@ def variant_sums(
             sums[cell][metric] += value
             squares[cell][metric] += value * value
         for num, den in ratio_pairs.get(user.experiment_key, ()):
-            products[cell][(num, den)] += user.values.get(num, 0.0) * user.values.get(den, 0.0)
+            products[cell][(num, den)] += user.values.get(num, 0) * user.values.get(den, 0)
 
     result: dict[str, dict[str, VariantSums]] = defaultdict(dict)
     for (key, variant), n in counts.items():
         cell = (key, variant)
         result[key][variant] = VariantSums(
             users=n,
-            sums=dict(sums[cell]),
-            sums_of_squares=dict(squares[cell]),
-            products=dict(products[cell]),
+            sums={m: exact_float(v) for m, v in sums[cell].items()},
+            sums_of_squares={m: exact_float(v, MICROS**2) for m, v in squares[cell].items()},
+            products={pair: exact_float(v, MICROS**2) for pair, v in products[cell].items()},
             mismatched_users=mismatched[cell],
             quantiles={
                 m.key: metric_quantile(m, quantile_values[cell][m.key])
@@ -111,4 +131,3 @@ def _ratio_pairs(app: NeonBlue, keys: set[str]) -> dict[str, list[tuple[str, str
             if m.kind == MetricKind.RATIO and m.numerator and m.denominator
         ]
     return pairs
-

@@ -10,6 +10,7 @@ from typing import Any
 
 from infrastructure.application import NeonBlue
 from infrastructure.settings import ClickHouseSettings, ConfigurationError
+from projections.generations import Generation
 from projections.log import LogReader
 from projections.rebuild import Rebuildable
 from projections.runner import DEFAULT_BATCH, ProjectionRunner, ProjectionStatus
@@ -72,6 +73,14 @@ class ReadModels:
         """Forgets the runners of a model whose live copy was replaced (rebuild)."""
         for key in [k for k in self._runners if k.split(":", 1)[0] == name]:
             del self._runners[key]
+
+    def generations(self, names: list[str] | None = None) -> list[Generation]:
+        """Every model's generations: live, being built, leftovers (with sizes)."""
+        return [g for name in names or self.names for g in self.model(name).generations()]
+
+    def collect(self, names: list[str] | None = None, force: bool = False) -> list[Generation]:
+        """Removes the leftovers of every model (``force``: copies being built too)."""
+        return [g for name in names or self.names for g in self.model(name).collect(force)]
 
     def status(self, names: list[str] | None = None) -> list[ProjectionStatus]:
         return [self.runner(name).status() for name in names or self.names]

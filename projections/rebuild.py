@@ -3,7 +3,7 @@
 The copy is caught up from position 0 (ingest may keep appending), then caught up again
 until it reaches the head; with ``verify`` the live model is brought to the same
 position and the two are compared table by table; finally the model switches readers
-to the copy atomically and drops the old one.
+to the copy atomically and drops the old one (and any other leftovers) afterwards.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from projections.generations import Generation, crash_point
 from projections.log import LogReader
 from projections.runner import DEFAULT_BATCH, Progress, Projection, ProjectionRunner
 
@@ -24,7 +25,14 @@ class Rebuildable(Protocol):
 
     def fresh_copy(self) -> Projection: ...
 
-    def switch(self, projection: Projection) -> str: ...
+    def switch(self, projection: Projection) -> str:
+        """Makes the copy live atomically, then collects leftovers."""
+
+    def generations(self) -> list[Generation]:
+        """The live generation, copies being built and leftovers, with sizes."""
+
+    def collect(self, force: bool = False) -> list[Generation]:
+        """Removes leftovers (``force``: copies being built too); returns them."""
 
 
 @dataclass
@@ -54,6 +62,7 @@ def rebuild(
         events += step
         if progress is not None:
             progress(fresh.position(), reader.head())
+    crash_point(model.name, "built")
     report = RebuildReport(model.name, fresh.position(), events)
     if verify:
         live = model.projection()

@@ -3,7 +3,9 @@
 A :class:`Projection` stores its position in the same system as its rows (one
 transaction, or writes that are idempotent by event position), so a runner can be
 killed at any moment and resumed from ``projection.position()`` without gaps or
-double counting.
+double counting. A projection whose generation was switched away (a rebuild elsewhere)
+raises `GenerationChanged` having written nothing; the runner resumes from the position
+of the generation it now points at.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from projections.generations import GenerationChanged
 from projections.log import LogBatch, LogEvent, LogReader
 
 DEFAULT_BATCH = 50_000  # catch-up pays a fixed cost per batch (the analytics fold: ~10 statements)
@@ -88,6 +91,12 @@ class ProjectionRunner:
 
     def run_batch(self, head: int | None = None) -> int:
         """Processes the next batch; returns how many positions it advanced."""
+        try:
+            return self._run_batch(head)
+        except GenerationChanged:
+            return max(0, self._run_batch(head))  # on the generation it moved to
+
+    def _run_batch(self, head: int | None) -> int:
         start = self.projection.position()
         head = self.reader.head() if head is None else head
         if start >= head:
@@ -113,9 +122,18 @@ class ProjectionRunner:
         and writing overlap, as both release the GIL for most of their work.
         """
         target = self.reader.head() if until is None else until
+        first = self.projection.position()
+        while True:
+            try:
+                self._catch_up(target, progress)
+            except GenerationChanged:
+                continue  # resume from the position of the generation it moved to
+            return max(0, self.projection.position() - first)
+
+    def _catch_up(self, target: int, progress: Progress | None) -> None:
         start = self.projection.position()
         if start >= target:
-            return 0
+            return
         with _no_cyclic_gc(), ThreadPoolExecutor(1, "log-read-ahead") as pool:
             pending: Future[tuple[LogBatch, int]] | None = pool.submit(self._read, start, target)
             while pending is not None:
@@ -124,7 +142,6 @@ class ProjectionRunner:
                 self.projection.process(events, position)
                 if progress is not None:
                     progress(position, target)
-        return self.projection.position() - start
 
     def follow(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
         """Keeps catching up until ``stop`` is set (polls when idle)."""

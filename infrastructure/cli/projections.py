@@ -1,4 +1,4 @@
-"""`neonblue projections status|run|rebuild` and `neonblue results EXPERIMENT`."""
+"""`neonblue projections status|run|rebuild|gc` and `neonblue results EXPERIMENT`."""
 
 from __future__ import annotations
 
@@ -19,13 +19,22 @@ app = typer.Typer(help="Read models built from the event log.", no_args_is_help=
 @app.command("status")
 def status(
     as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object per projection.")
+        bool,
+        typer.Option("--json", help="One JSON object per projection (with its generations)."),
     ] = False,
 ) -> None:
-    """Position, log head and lag (events and seconds) of every projection."""
+    """Position, log head and lag (events and seconds) of every projection, and each read
+    model's generations (live, being built, leftovers) with their sizes."""
+    generations: list[dict[str, object]] | None = None
     with read_side() as side:
         statuses = side.projections()
+        local = getattr(side, "services", None)
+        if local is not None:
+            generations = [g.as_dict() for g in local.read_models().generations()]
     if as_json:
+        if generations is not None:  # each projection's generations beside its position
+            for st in statuses:
+                st["generations"] = [g for g in generations if g["model"] == st["name"]]
         print(json.dumps(statuses))
         return
     table = Table("projection", "position", "head", "lag (events)", "lag (s)")
@@ -38,6 +47,58 @@ def status(
             f"{st['lag_seconds']:.1f}",
         )
     console.print(table)
+    if generations is None:
+        console.print(
+            "Generations: listed by `neonblue projections status` while serve is stopped."
+        )
+        return
+    _print_generations(generations)
+
+
+def _print_generations(generations: list[dict[str, object]]) -> None:
+    table = Table("model", "generation", "state", "size", "built by")
+    for g in generations:
+        state = f"[yellow]{g['state']} (leftover)[/]" if g["leftover"] else str(g["state"])
+        table.add_row(
+            str(g["model"]), str(g["name"]), state, _size(int(g["size_bytes"])), str(g["owner"])
+        )
+    console.print(table)
+    leftovers = [g for g in generations if g["leftover"]]
+    if leftovers:
+        total = _size(sum(int(g["size_bytes"]) for g in leftovers))
+        console.print(
+            f"{len(leftovers)} leftover(s), {total}: `neonblue projections gc` removes them."
+        )
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB"):
+        if value < 1024:
+            return f"{value:,.0f} B" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} GB"
+
+
+@app.command("gc")
+def gc(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Read models to clean (default: all).")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Also remove copies being built (a rebuild still running elsewhere)."),
+    ] = False,
+) -> None:
+    """Remove leftovers: previous generations and partial copies of killed rebuilds."""
+    _not_while_serving("collect leftovers")
+    with services() as s:
+        removed = s.read_models().collect(names, force)
+    if not removed:
+        console.print("No leftovers.")
+        return
+    for g in removed:
+        console.print(f"removed {g.model} {g.name} ({g.state}, {_size(g.size_bytes)})")
 
 
 @app.command("run")
@@ -79,7 +140,8 @@ def rebuild(
     ] = False,
     batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
 ) -> None:
-    """Build a fresh copy from position 0, switch to it atomically, drop the old one."""
+    """Build a fresh copy from position 0, switch to it atomically, drop the old one
+    (and leftovers of earlier rebuilds)."""
     _not_while_serving(f"rebuild {name}")
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 

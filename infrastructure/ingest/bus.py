@@ -60,11 +60,23 @@ class _Topic:
 
 @dataclass
 class InProcessBus:
-    """Topics with partitions in memory; thread-safe; one consumer per group."""
+    """Topics with partitions in memory; thread-safe; one consumer per group.
+
+    The bus lives as long as its process, but the offsets ingest stored with the events
+    outlive it: the first time a partition is assigned, its offsets are made to start at
+    the stored one (`start_at`), so what this process published is ingested after what
+    earlier buses delivered instead of being taken as already consumed.
+    """
 
     partitions: int = 4
     _topics: dict[str, _Topic] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _base: dict[Partition, int] = field(default_factory=dict)  # offset of each first entry
+
+    def start_at(self, topic: str, partition: int, offset: int) -> None:
+        """Numbers the partition's entries from ``offset`` (once: at its first assignment)."""
+        with self._lock:
+            self._base.setdefault((topic, partition), max(0, offset))
 
     def create_topic(self, topic: str, partitions: int | None = None) -> None:
         with self._lock:
@@ -85,13 +97,18 @@ class InProcessBus:
     def read(self, topic: str, partition: int, offset: int, limit: int) -> list[Record]:
         self.create_topic(topic)
         with self._lock:
-            entries = self._topics[topic].partitions[partition][offset : offset + limit]
+            base = self._base.get((topic, partition), 0)
+            offset = max(offset, base)
+            entries = self._topics[topic].partitions[partition][
+                offset - base : offset - base + limit
+            ]
         return [Record(topic, partition, offset + i, k, v) for i, (k, v) in enumerate(entries)]
 
     def end(self, topic: str, partition: int) -> int:
         self.create_topic(topic)
         with self._lock:
-            return len(self._topics[topic].partitions[partition])
+            base = self._base.get((topic, partition), 0)
+            return base + len(self._topics[topic].partitions[partition])
 
     def producer(self) -> InProcessProducer:
         return InProcessProducer(self)
@@ -125,6 +142,8 @@ class InProcessConsumer:
     def subscribe(self, topics: Sequence[str], on_assign: OnAssign, on_revoke: OnRevoke) -> None:
         partitions = [(t, p) for t in topics for p in range(self.bus.topic_partitions(t))]
         self._positions = dict(on_assign(partitions))
+        for (topic, partition), offset in self._positions.items():
+            self.bus.start_at(topic, partition, offset)
         self._on_revoke = on_revoke
 
     def consume(self, max_records: int, timeout: float) -> list[Record]:

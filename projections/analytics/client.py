@@ -6,11 +6,14 @@ column-oriented data, so the analytics read model does not know which one it tal
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlparse
 
 from infrastructure.settings import ClickHouseSettings, ConfigurationError
@@ -62,14 +65,14 @@ class ChdbClient:
         from chdb import session
 
         path.mkdir(parents=True, exist_ok=True)
-        try:
-            self._session = session.Session(str(path))
-        except Exception as error:  # chDB raises RuntimeError with the engine's message
-            raise ClickHouseUnavailable(
-                f"Cannot open the embedded ClickHouse (chDB) at {path}: {error}. Only one "
-                "process can use it at a time: stop the other one (e.g. `neonblue projections "
-                "run`) or set NEONBLUE_CLICKHOUSE_URL to a ClickHouse server."
-            ) from None
+        with _engine_log() as engine_log:  # the engine writes to fd 2 itself: keep it
+            try:
+                self._session = session.Session(str(path))
+                error = None
+            except Exception as raised:  # chDB raises RuntimeError with the engine's message
+                error = raised
+        if error is not None:
+            raise ClickHouseUnavailable(_unavailable(path, f"{error} {engine_log()}")) from None
         self.path = path
         self._types: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()  # one query at a time; `prepare` may run in a thread
@@ -205,6 +208,52 @@ def _typed(arrow_type: Any, values: Sequence[Any]) -> Any:
     if arrow_type == pa.string() and values and isinstance(values[0], bytes):
         return pa.binary()
     return arrow_type
+
+
+@contextmanager
+def _engine_log() -> Iterator[Callable[[], str]]:
+    """Captures what the engine writes to the process's stderr (file descriptor 2) while
+    it opens, so that no raw engine log line reaches the person at the terminal; yields a
+    function that returns it (once the block has ended)."""
+    import tempfile
+
+    text: list[str] = []
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield lambda: "".join(text)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            text.append(_read(captured))
+
+
+def _read(captured: IO[bytes]) -> str:
+    captured.seek(0)
+    return captured.read().decode(errors="replace")
+
+
+def _unavailable(path: Path, engine_says: str) -> str:
+    """What to do when chDB cannot open (the engine's own text only when it is not the
+    usual: another process holds the directory)."""
+    advice = (
+        "Run `neonblue serve` (every command then goes through it), stop the other process "
+        "(e.g. `neonblue projections run` or `rebuild`), or set NEONBLUE_CLICKHOUSE_URL to a "
+        "ClickHouse server."
+    )
+    if "Cannot lock file" in engine_says or "already running" in engine_says:
+        return (
+            f"The embedded ClickHouse (chDB) at {path} is in use by another process "
+            f"(one process at a time can open it). {advice}"
+        )
+    reason = " ".join(
+        line.split("DB::Exception: ", 1)[-1].strip()
+        for line in engine_says.splitlines()
+        if line.strip()
+    )[:300]
+    return f"Cannot open the embedded ClickHouse (chDB) at {path}: {reason}. {advice}"
 
 
 def connect_clickhouse(settings: ClickHouseSettings) -> ClickHouseClient:

@@ -8,7 +8,9 @@ batch, their state before it (latest ``user_metrics`` row) or a blank row for th
 it. Events at or below a participation's stored position are already counted, so a batch
 replayed after a crash (rows written, position not) changes nothing. Statements run in
 the order below: a participation's ``user_metrics`` row, which marks its events as
-counted, is written last. The JSON is read as version 1 of the participation events wrote
+counted, is written last. Values are summed as integers in millionths (``value_micros``,
+rounded half to even as `infrastructure.log_statistics.micros` does), so a sum does not
+depend on batch boundaries or on the order the engine merges rows in. The JSON is read as version 1 of the participation events wrote
 it (no upcasting here; a test guards that they are still at version 1).
 """
 
@@ -41,6 +43,7 @@ BATCH_TABLES = (
         source String MATERIALIZED {_field("String", "source", ENROLLED)},
         metric String MATERIALIZED {_field("String", "metric", METRIC_RECORDED)},
         value Float64 MATERIALIZED {_field("Float", "value", METRIC_RECORDED)},
+        value_micros Int64 MATERIALIZED toInt64(roundBankers(value * 1000000)),
         excluded String MATERIALIZED {_field("String", "excluded", METRIC_RECORDED)},
         at_us Int64 MATERIALIZED toUnixTimestamp64Micro(parseDateTime64BestEffortOrZero(
             simpleJSONExtractString(simpleJSONExtractRaw(state, 'at'), '_data_'), 6, 'UTC')),
@@ -52,23 +55,23 @@ BATCH_TABLES = (
     CREATE TABLE IF NOT EXISTS {db}.batch_users (
         participation_id String, experiment_key String, user_id String, variant String,
         exposed UInt8, first_exposed_at_us Int64, exposures UInt32, mismatched UInt8,
-        metric_keys Array(String), post_sums Array(Float64), post_counts Array(UInt32),
-        pre_sums Array(Float64), position UInt64
+        metric_keys Array(String), post_micros Array(Int64), post_counts Array(UInt32),
+        pre_micros Array(Int64), position UInt64
     ) ENGINE = Memory
     """,
     """
     CREATE TABLE IF NOT EXISTS {db}.batch_result (
         participation_id String, experiment_key String, user_id String, variant String,
         exposed UInt8, first_exposed_at_us Int64, exposures UInt64, mismatched UInt8,
-        metric_keys Array(String), post_sums Array(Float64), post_counts Array(UInt64),
-        pre_sums Array(Float64), position UInt64, first_segment String, first_position UInt64
+        metric_keys Array(String), post_micros Array(Int64), post_counts Array(UInt64),
+        pre_micros Array(Int64), position UInt64, first_segment String, first_position UInt64
     ) ENGINE = Memory
     """,
 )
 
 USER_COLUMNS = (
     "participation_id, experiment_key, user_id, variant, exposed, first_exposed_at_us, "
-    "exposures, mismatched, metric_keys, post_sums, post_counts, pre_sums, position"
+    "exposures, mismatched, metric_keys, post_micros, post_counts, pre_micros, position"
 )
 
 PARAMS = {
@@ -136,18 +139,19 @@ SELECT participation_id, any(experiment_key), any(user_id), any(variant), max(is
 FROM (
     SELECT participation_id, experiment_key, user_id, variant, exposed AS is_exposed,
            first_exposed_at_us AS at_us, '' AS segment, exposures AS exposure_count,
-           mismatched AS is_mismatched, metric_keys AS keys, post_sums AS post,
-           post_counts AS counts, pre_sums AS pre, toUInt64(0) AS at_position
+           mismatched AS is_mismatched, metric_keys AS keys, post_micros AS post,
+           post_counts AS counts, pre_micros AS pre, toUInt64(0) AS at_position
     FROM {db}.batch_users
     UNION ALL
     SELECT participation_id, u.experiment_key, u.user_id, u.variant,
            toUInt8(b.topic = {exposed:String}), b.at_us, b.segment,
            toUInt32(b.topic = {exposed:String}), toUInt8(b.topic = {mismatch:String}),
-           if(counted, [b.metric], []), if(counted, [if(post, b.value, 0.)], []),
-           if(counted, [toUInt32(post)], []), if(counted, [if(post, 0., b.value)], []),
+           if(counted, [b.metric], []), if(counted, [if(post, b.value_micros, 0)], []),
+           if(counted, [toUInt32(post)], []), if(counted, [if(post, 0, b.value_micros)], []),
            b.position
     FROM (
-        SELECT participation_id, topic, position, at_us, segment, metric, value, excluded,
+        SELECT participation_id, topic, position, at_us, segment, metric, value_micros,
+               excluded,
                topic = {metric:String} AND excluded IN ('', 'before_exposure') AS counted,
                excluded = '' AS post
         FROM {db}.batch_events

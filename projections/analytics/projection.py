@@ -8,10 +8,11 @@ batch replayed after a crash (rows written, position not) changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ from infrastructure.application import NeonBlue
 from projections.analytics import fold
 from projections.analytics.client import ClickHouseClient, Prepared
 from projections.analytics.schema import TABLES, checksum_query, create_statements
+from projections.generations import GenerationChanged
 from projections.log import (
     ENROLLED,
     EXPERIMENT_TOPICS,
@@ -49,11 +51,24 @@ class AnalyticsProjection:
     name = NAME
     topics: tuple[str, ...] = ()
 
-    def __init__(self, app: NeonBlue, client: ClickHouseClient, database: str) -> None:
+    def __init__(
+        self,
+        app: NeonBlue,
+        client: ClickHouseClient,
+        database: str,
+        locate: Callable[[AnalyticsProjection], None] | None = None,
+    ) -> None:
         self.app = app
         self.client = client
         self.database = database
+        self.locate = locate
+        """Called before each batch; moves a live projection to the live database after a
+        switch (raising `GenerationChanged`)."""
         self._position: int | None = None
+        self._located = 0.0
+
+    def forget_position(self) -> None:
+        self._position = None
 
     # -- contract ---------------------------------------------------------------------------
 
@@ -62,20 +77,51 @@ class AnalyticsProjection:
             self.client.command(fold.render(statement, self.database))
 
     def position(self) -> int:
+        self._follow_switch()
         if self._position is None:
-            rows = self.client.rows(
-                f"SELECT max(position) FROM {self.database}.state WHERE name = {{n:String}}",
-                {"n": NAME},
-            )
-            self._position = int(rows[0][0] or 0) if rows else 0
+            try:
+                self._position = self._stored_position()
+            except Exception:
+                if self.locate is None:
+                    raise
+                self._follow_switch(force=True)  # its database was dropped by a switch
+                self._position = self._stored_position()
         return self._position
+
+    def _stored_position(self) -> int:
+        rows = self.client.rows(
+            f"SELECT max(position) FROM {self.database}.state WHERE name = {{n:String}}",
+            {"n": NAME},
+        )
+        return int(rows[0][0] or 0) if rows else 0
 
     def prepare(self, events: LogBatch) -> None:
         """Called in the runner's read-ahead thread (see `PreparesBatches`)."""
         events.prepared = self._batch(events)
 
+    def _follow_switch(self, force: bool = False) -> None:
+        """A live projection moves to the live copy when a rebuild switched (looked up at
+        most once a second: a registry query costs about as much as a small batch; a batch
+        that lands in a dropped copy fails and moves it too)."""
+        if self.locate is not None and (force or time.monotonic() - self._located >= 1.0):
+            self._located = time.monotonic()
+            with contextlib.suppress(GenerationChanged):
+                self.locate(self)
+
     def process(self, events: Sequence[LogEvent], position: int) -> None:
-        batch = getattr(events, "prepared", None) or self._batch(events)
+        try:
+            self._process(events, position)
+        except GenerationChanged:
+            raise
+        except Exception:
+            if self.locate is not None:  # the database may have been switched and dropped
+                self.locate(self)  # mid-batch: then resume on the live one
+            raise
+
+    def _process(self, events: Sequence[LogEvent], position: int) -> None:
+        batch = getattr(events, "prepared", None)
+        if batch is None or batch.database != self.database:
+            batch = self._batch(events)
         if batch.insert is not None:
             self._fold(batch.insert, batch.topics)
         experiments: dict[str, tuple[int, int]] = {}
@@ -93,6 +139,7 @@ class AnalyticsProjection:
         self._position = position
 
     def checksum(self) -> dict[str, str]:
+        self._follow_switch(force=True)
         sums = {}
         for table in TABLES:
             if table == "state":
@@ -114,7 +161,7 @@ class AnalyticsProjection:
                 "batch_events",
                 {"position": positions, "participation_id": ids, "topic": topics, "state": states},
             )
-        return _Batch(columns, present, insert)
+        return _Batch(columns, present, insert, self.database)
 
     def _fold(self, insert: Prepared, present: set[str]) -> None:
         """Folds the batch's participation events in ClickHouse (see `fold`)."""
@@ -164,6 +211,7 @@ class _Batch:
     columns: tuple[Sequence[Any], ...]
     topics: set[str]
     insert: Prepared | None
+    database: str
 
 
 def _columns(events: Sequence[LogEvent]) -> tuple[Sequence[Any], ...]:

@@ -7,6 +7,7 @@ pre-exposure sums and cross products) from a single ``GROUP BY variant`` over
 each variant's values once and reads the quantile and its order-statistic interval
 bounds (plus the per-user counts below the quantile that the cluster-robust variance of
 event-level quantiles needs); ``experiment_scorecard`` feeds them to ``domain.analysis``.
+Sums are exact (integers in millionths, squares in Int128) and become floats once, in Python.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from domain.statistics import (
     QuantileClusteredStatistic,
     QuantileStatistic,
 )
+from infrastructure.log_statistics import MICROS, exact_float
 from projections.analytics.client import ClickHouseClient
+
+SQUARED = MICROS**2
 
 
 def raw_metrics(experiment: Experiment) -> list[str]:
@@ -58,17 +62,17 @@ def variant_sums_query(
     for i, metric in enumerate(metrics):
         params[f"m{i}"] = metric
         at = f"indexOf(metric_keys, {{m{i}:String}})"
-        inner += [f"post_sums[{at}] AS v{i}", f"pre_sums[{at}] AS p{i}"]
+        inner += [f"toInt128(post_micros[{at}]) AS v{i}", f"toInt128(pre_micros[{at}]) AS p{i}"]
         outer += [
-            f"sum(v{i})",
-            f"sum(v{i} * v{i})",
-            f"sum(p{i})",
-            f"sum(p{i} * p{i})",
-            f"sum(v{i} * p{i})",
+            f"toString(sum(v{i}))",
+            f"toString(sum(v{i} * v{i}))",
+            f"toString(sum(p{i}))",
+            f"toString(sum(p{i} * p{i}))",
+            f"toString(sum(v{i} * p{i}))",
             f"countIf(p{i} != 0)",
         ]
     for num, den in pairs:
-        outer.append(f"sum(v{metrics.index(num)} * v{metrics.index(den)})")
+        outer.append(f"toString(sum(v{metrics.index(num)} * v{metrics.index(den)}))")
     sql = (
         f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "
         f"FROM {database}.user_metrics FINAL "
@@ -168,12 +172,16 @@ def variant_sums(
         sums, squares, pre, pre_squares, cross = {}, {}, {}, {}, {}
         for i, metric in enumerate(metrics):
             base = 3 + 6 * i
-            sums[metric], squares[metric] = float(row[base]), float(row[base + 1])
+            sums[metric] = exact_float(int(row[base]))
+            squares[metric] = exact_float(int(row[base + 1]), SQUARED)
             if metric in has_pre:
-                pre[metric], pre_squares[metric] = float(row[base + 2]), float(row[base + 3])
-                cross[metric] = float(row[base + 4])
+                pre[metric] = exact_float(int(row[base + 2]))
+                pre_squares[metric] = exact_float(int(row[base + 3]), SQUARED)
+                cross[metric] = exact_float(int(row[base + 4]), SQUARED)
         offset = 3 + 6 * len(metrics)
-        products = {pair: float(row[offset + j]) for j, pair in enumerate(pairs)}
+        products = {
+            pair: exact_float(int(row[offset + j]), SQUARED) for j, pair in enumerate(pairs)
+        }
         result[variant] = VariantSums(
             users=users,
             sums=sums,

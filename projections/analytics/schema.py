@@ -4,6 +4,8 @@ Every table is a ReplacingMergeTree whose sorting key identifies a row and whose
 version is the log position that produced it, so re-inserting rows of a replayed batch
 changes nothing; readers use ``FINAL``. Times are stored as epoch microseconds
 (``*_us``, what both drivers insert) with a materialised ``DateTime64`` next to them.
+Per-user sums are exact integers in millionths (``post_micros``, ``pre_micros``; see
+`infrastructure.log_statistics`), with their float values materialised beside them.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ TABLES: dict[str, str] = {
     "user_metrics": f"""
         experiment_key String, participation_id String, user_id String, variant String,
         exposed UInt8, {_time("first_exposed_at")}, exposures UInt32, mismatched UInt8,
-        metric_keys Array(String), post_sums Array(Float64), post_counts Array(UInt32),
-        pre_sums Array(Float64), position UInt64
+        metric_keys Array(String), post_micros Array(Int64), post_counts Array(UInt32),
+        pre_micros Array(Int64), position UInt64,
+        post_sums Array(Float64) MATERIALIZED arrayMap(x -> x / 1000000, post_micros),
+        pre_sums Array(Float64) MATERIALIZED arrayMap(x -> x / 1000000, pre_micros)
     """,
     "state": "name String, position UInt64, updated_at_us Int64",
 }
@@ -95,4 +99,10 @@ REGISTRY = """
 CREATE TABLE IF NOT EXISTS {meta}.registry (
     name String, database String, switched_at_us Int64
 ) ENGINE = ReplacingMergeTree(switched_at_us) ORDER BY name
+"""
+
+BUILDS = """
+CREATE TABLE IF NOT EXISTS {meta}.builds (
+    database String, owner String, started_at_us Int64
+) ENGINE = ReplacingMergeTree(started_at_us) ORDER BY database
 """

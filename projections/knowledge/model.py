@@ -1,7 +1,14 @@
-"""The knowledge base as a whole: Chroma client, live collection, rebuild, search."""
+"""The knowledge base as a whole: Chroma client, live collection, rebuild, search.
+
+Each build is a collection ``<prefix>_<embedder>_<generation>``; the meta collection's
+``live`` record names the live one and ``build:<collection>`` records who builds a copy.
+A switch rewrites ``live`` first and deletes the previous collection afterwards
+(`collect`), so a kill in between leaves a leftover that `status` lists and `gc` removes.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -9,6 +16,14 @@ from urllib.parse import urlparse
 from infrastructure.application import NeonBlue
 from infrastructure.embeddings import Embedder
 from infrastructure.settings import ChromaSettings, ConfigurationError
+from projections.generations import (
+    BUILDING,
+    LIVE,
+    Generation,
+    GenerationChanged,
+    crash_point,
+    owner,
+)
 from projections.knowledge.projection import NAME, KnowledgeProjection, ResultsSource
 
 _LIVE = "live"
@@ -71,32 +86,108 @@ class KnowledgeModel:
         return name
 
     def projection(self, collection: str | None = None) -> KnowledgeProjection:
+        """The live projection (following switches), or one on ``collection``."""
         name = collection or self.live_collection()
         return KnowledgeProjection(
-            self.app, self._collection(name), self.meta, self.embedder, self.results
+            self.app,
+            self._collection(name),
+            self.meta,
+            self.embedder,
+            self.results,
+            locate=None if collection else self._locate_live,
         )
 
     def fresh_copy(self) -> KnowledgeProjection:
-        generation = int(self.live_collection().rsplit("_", 1)[-1]) + 1
-        name = f"{self.prefix}_{self.embedder.name}_{generation}"
-        if name in {c.name for c in self.client.list_collections()}:
+        live = self.live_collection()
+        numbers = [int(live.rsplit("_", 1)[-1]), *self._numbers().values()]
+        name = f"{self.prefix}_{self.embedder.name}_{max(numbers) + 1}"
+        self.meta.upsert(
+            ids=[f"build:{name}"], embeddings=[[0.0, 1.0]], metadatas=[{"owner": owner()}]
+        )
+        crash_point(NAME, "registered")
+        if name in self._numbers():
             self.client.delete_collection(name)
         self.meta.delete(ids=[f"position:{name}"])
         return self.projection(name)
 
     def switch(self, projection: KnowledgeProjection) -> str:
         old = self.live_collection()
+        crash_point(NAME, "before-switch")
         self._set_live(projection.collection.name)
-        if old != projection.collection.name:
-            self.client.delete_collection(old)
-            self.meta.delete(ids=[f"position:{old}"])
+        self.meta.delete(ids=[f"build:{projection.collection.name}"])
+        projection.locate = self._locate_live
+        crash_point(NAME, "switched")
+        self.collect()
         return old
+
+    def generations(self) -> list[Generation]:
+        """Collections of this knowledge base: live, being built, leftovers (size: an
+        estimate from the number of documents and the embedding's dimension)."""
+        live = self.live_collection()
+        found = []
+        for name, _ in sorted(self._numbers().items(), key=lambda item: item[1]):
+            build = self.meta.get(ids=[f"build:{name}"], include=["metadatas"])
+            recorded = str(build["metadatas"][0]["owner"]) if build["ids"] else ""
+            state = LIVE if name == live else BUILDING if recorded else "orphan"
+            size = self._estimated_bytes(name)
+            found.append(Generation(NAME, name, state, size, recorded))
+        return found
+
+    def collect(self, force: bool = False) -> list[Generation]:
+        """Deletes collections neither live nor being built by a running process."""
+        removed = []
+        for generation in self.generations():
+            if generation.state != LIVE and (force or generation.leftover):
+                self.client.delete_collection(generation.name)
+                self.meta.delete(ids=[f"position:{generation.name}", f"build:{generation.name}"])
+                removed.append(generation)
+                crash_point(NAME, "collected-one")
+        return removed
+
+    def _numbers(self) -> dict[str, int]:
+        """Collections of this prefix and their generation numbers (any embedder)."""
+        pattern = re.compile(rf"{re.escape(self.prefix)}_(.+)_(\d+)")
+        found = {}
+        for collection in self.client.list_collections():
+            name = getattr(collection, "name", collection)
+            if match := pattern.fullmatch(name):
+                found[name] = int(match.group(2))
+        return found
+
+    def _estimated_bytes(self, name: str) -> int:
+        """Documents x (embedding floats + ~512 bytes of text and metadata), without
+        loading an embedding model."""
+        collection = self._collection(name)
+        count = collection.count()
+        if not count:
+            return 0
+        sample = collection.get(limit=1, include=["embeddings"])["embeddings"]
+        dimension = len(sample[0]) if sample is not None and len(sample) else 0
+        return count * (4 * dimension + 512)
+
+    def _locate_live(self, projection: KnowledgeProjection) -> None:
+        live = self.live_collection()
+        if live != projection.collection.name:
+            projection.collection = self._collection(live)
+            raise GenerationChanged(f"{NAME}: now {live}")
 
     def search(
         self, query: str, limit: int = 5, where: dict[str, Any] | None = None
     ) -> list[SearchHit]:
         """Experiments nearest in meaning to ``query``, best first (``where`` filters metadata)."""
-        collection = self._collection(self.live_collection())
+        live = self.live_collection()
+        try:
+            return self._search(live, query, limit, where)
+        except Exception:
+            if self.live_collection() == live:
+                raise
+            # switched (and the old collection deleted) while reading: ask the live one
+            return self._search(self.live_collection(), query, limit, where)
+
+    def _search(
+        self, name: str, query: str, limit: int, where: dict[str, Any] | None
+    ) -> list[SearchHit]:
+        collection = self.client.get_collection(name, embedding_function=None)
         found = collection.query(
             query_embeddings=[self.embedder.embed_query(query)],
             n_results=limit,

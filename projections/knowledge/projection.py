@@ -9,6 +9,7 @@ Chroma, in the meta collection.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from uuid import UUID
 from domain.experiments.aggregate import Experiment
 from infrastructure.application import NeonBlue
 from infrastructure.embeddings import Embedder
+from projections.generations import GenerationChanged
 from projections.log import EXPERIMENT_TOPICS, LogEvent
 
 NAME = "knowledge"
@@ -101,8 +103,12 @@ class KnowledgeProjection:
         embedder: Embedder,
         results: ResultsSource | None = None,
         refresh_seconds: float = 30.0,
+        locate: Callable[[KnowledgeProjection], None] | None = None,
     ) -> None:
         self.app = app
+        self.locate = locate
+        """Called before each batch; moves a live projection to the live collection after
+        a switch (raising `GenerationChanged`)."""
         self.collection = collection
         self.meta = meta
         self.embedder = embedder
@@ -114,10 +120,29 @@ class KnowledgeProjection:
         """Collections are created by the model."""
 
     def position(self) -> int:
+        self._follow_switch()
         found = self.meta.get(ids=[f"position:{self.collection.name}"], include=["metadatas"])
         return int(found["metadatas"][0]["position"]) if found["ids"] else 0
 
+    def _follow_switch(self) -> None:
+        """A live projection moves to the live copy when a rebuild switched."""
+        if self.locate is not None:
+            with contextlib.suppress(GenerationChanged):
+                self.locate(self)
+
     def process(self, events: list[LogEvent], position: int) -> None:
+        if self.locate is not None:
+            self.locate(self)
+        try:
+            self._process(events, position)
+        except GenerationChanged:
+            raise
+        except Exception:
+            if self.locate is not None:  # the collection may have been switched and deleted
+                self.locate(self)  # mid-batch: then resume on the live one
+            raise
+
+    def _process(self, events: list[LogEvent], position: int) -> None:
         touched = {event.originator_id: event.version for event in events}
         experiments = [
             self.app.repository.get(UUID(eid), version=version) for eid, version in touched.items()
@@ -159,6 +184,7 @@ class KnowledgeProjection:
         )
 
     def checksum(self) -> dict[str, str]:
+        self._follow_switch()
         stored = self.collection.get(include=["documents", "metadatas"])
         rows = sorted(
             (i, d, sorted((k, v) for k, v in m.items() if k != "position"))

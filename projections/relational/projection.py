@@ -1,7 +1,11 @@
 """The relational projection: experiments, variants, metrics, assignments, users, daily counts.
 
 Each batch's rows and the new position commit in one transaction (PostgreSQL or
-SQLite), so a killed runner resumes exactly where the last commit left off.
+SQLite), so a killed runner resumes exactly where the last commit left off. Inside that
+transaction, before writing, the projection checks that its generation is still current
+and that nobody else moved its position (another process following the log, a rebuild's
+verify): otherwise it writes nothing, re-targets and raises `GenerationChanged`, and the
+runner resumes from the stored position.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from domain.experiments.aggregate import Experiment
 from infrastructure.application import NeonBlue
+from infrastructure.log_statistics import micros
+from projections.generations import GenerationChanged
 from projections.log import ENROLLED, EXPOSED, METRIC_RECORDED, VARIANT_MISMATCH, LogEvent
 from projections.relational.schema import ORDER, TABLES, VERSION, create_statements
 
@@ -50,6 +56,8 @@ class SqlConnection:
             with self.connection.transaction():
                 yield
             return
+        if self.connection.in_transaction:  # left open by an interrupt (Ctrl-C) mid-way
+            self.connection.execute("ROLLBACK")
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -57,6 +65,22 @@ class SqlConnection:
             self.connection.execute("ROLLBACK")
             raise
         self.connection.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed state (a read transaction)."""
+        if self.postgres:
+            with self.connection.transaction():
+                self.connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                yield
+            return
+        if self.connection.in_transaction:  # left open by an interrupt (Ctrl-C) mid-way
+            self.connection.execute("ROLLBACK")
+        self.connection.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.connection.execute("COMMIT")
 
     def close(self) -> None:
         self.connection.close()
@@ -68,46 +92,88 @@ class RelationalProjection:
     name = NAME
     topics: tuple[str, ...] = ()
 
-    def __init__(self, app: NeonBlue, db: SqlConnection, prefix: str = "") -> None:
+    def __init__(
+        self,
+        app: NeonBlue,
+        db: SqlConnection,
+        prefix: str = "",
+        locate: Callable[[RelationalProjection], str] | None = None,
+    ) -> None:
         self.app = app
         self.db = db
         self.prefix = prefix
+        self.locate = locate
+        """Called inside each transaction: the prefix this projection must write to now
+        (its generation's, or the live one's after a switch); raises `GenerationChanged`
+        when there is none."""
         self._users: dict[str, tuple[str, str, str | None, bool]] = {}
+        self._expected: int | None = None  # the stored position this writer last saw
+        self.generation: int | None = None  # set on copies being built
 
     def setup(self) -> None:
         """Creates the tables; a model written by another schema version is dropped first
         (read models are disposable: it is rebuilt from the log)."""
         with self.db.transaction():
-            for statement in create_statements(self.prefix):
-                self.db.execute(statement)
-            stored = self.db.rows(
-                f"SELECT position FROM {self.prefix}projection_positions WHERE name = ?",
-                (SCHEMA_KEY,),
-            )
-            if stored and int(stored[0][0]) == VERSION:
-                return
-            for table in TABLES:
-                self.db.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
-            for statement in create_statements(self.prefix):
-                self.db.execute(statement)
-            self.db.execute(
-                f"INSERT INTO {self.prefix}projection_positions VALUES (?, ?)",
-                (SCHEMA_KEY, VERSION),
-            )
+            if self.locate is not None:
+                self.prefix = self.locate(self)
+            self.create(in_transaction=True)
+
+    def create(self, in_transaction: bool) -> None:
+        """`setup`'s work, inside the caller's transaction."""
+        assert in_transaction
+        for statement in create_statements(self.prefix):
+            self.db.execute(statement)
+        stored = self.db.rows(
+            f"SELECT position FROM {self.prefix}projection_positions WHERE name = ?",
+            (SCHEMA_KEY,),
+        )
+        if stored and int(stored[0][0]) == VERSION:
+            return
+        for table in TABLES:
+            self.db.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+        for statement in create_statements(self.prefix):
+            self.db.execute(statement)
+        self.db.execute(
+            f"INSERT INTO {self.prefix}projection_positions VALUES (?, ?)",
+            (SCHEMA_KEY, VERSION),
+        )
 
     def position(self) -> int:
+        with self.db.snapshot():
+            self._follow_generation()
+            self._expected = self._stored_position()
+        return self._expected
+
+    def _stored_position(self) -> int:
         found = self.db.rows(
             f"SELECT position FROM {self.prefix}projection_positions WHERE name = ?", (NAME,)
         )
         return int(found[0][0]) if found else 0
 
+    def _follow_generation(self) -> bool:
+        """Moves to the prefix `locate` names; True when it changed."""
+        if self.locate is None:
+            return False
+        prefix = self.locate(self)
+        if prefix == self.prefix:
+            return False
+        self.prefix = prefix
+        self._users.clear()  # derived from the other generation's position
+        return True
+
     def process(self, events: list[LogEvent], position: int) -> None:
         try:
             with self.db.transaction():
+                moved = self._follow_generation()
+                stored = self._stored_position()
+                if moved or (self._expected is not None and stored != self._expected):
+                    self._expected = None
+                    raise GenerationChanged(f"{NAME}: moved on under this writer")
                 self._process(events, position)
         except BaseException:
             self._users.clear()  # the cache may hold rows that were rolled back
             raise
+        self._expected = position
 
     def _process(self, events: list[LogEvent], position: int) -> None:
         p = self.prefix
@@ -116,7 +182,7 @@ class RelationalProjection:
         new_assignments: list[tuple[Any, ...]] = []
         exposures: dict[str, list[Any]] = {}
         metric_counts: dict[str, int] = defaultdict(int)
-        values: dict[tuple[str, str], list[float]] = {}  # (pid, metric) -> [total, events]
+        values: dict[tuple[str, str], list[int]] = {}  # (pid, metric) -> [micros, events]
         mismatched: set[str] = set()
         users: dict[str, list[Any]] = {}
         daily: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -142,8 +208,8 @@ class RelationalProjection:
                     metric_counts[pid] += 1
                     daily[(key, at[:10], variant or "")][2] += 1
                     if data["excluded"] is None:
-                        total = values.setdefault((pid, data["metric"]), [0.0, 0])
-                        total[0] += data["value"]
+                        total = values.setdefault((pid, data["metric"]), [0, 0])
+                        total[0] += micros(data["value"])
                         total[1] += 1
                     continue
                 entry = exposures.setdefault(pid, [0, None])
@@ -174,7 +240,8 @@ class RelationalProjection:
         self.db.executemany(
             f"INSERT INTO {p}user_metrics AS m VALUES (?, ?, ?, ?) "
             "ON CONFLICT (participation_id, metric) DO UPDATE SET "
-            "value = m.value + excluded.value, events = m.events + excluded.events",
+            "value_micros = m.value_micros + excluded.value_micros, "
+            "events = m.events + excluded.events",
             [(pid, metric, total, n) for (pid, metric), (total, n) in values.items()],
         )
         self.db.executemany(
@@ -253,10 +320,12 @@ class RelationalProjection:
 
     def checksum(self) -> dict[str, str]:
         sums = {}
-        for table, order in ORDER.items():
-            rows = self.db.rows(f"SELECT * FROM {self.prefix}{table} ORDER BY {order}")
-            digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
-            sums[table] = f"{len(rows)}:{digest}"
+        with self.db.snapshot():
+            self._follow_generation()
+            for table, order in ORDER.items():
+                rows = self.db.rows(f"SELECT * FROM {self.prefix}{table} ORDER BY {order}")
+                digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+                sums[table] = f"{len(rows)}:{digest}"
         return sums
 
 

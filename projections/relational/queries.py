@@ -2,6 +2,12 @@
 
 The cost grows with the experiment's participants (an index range on ``assignments``),
 not with the log: this is what the `postgresql` MCP server's analyses read.
+
+Per-user totals are integers (millionths); their sums, squares and cross products are
+summed exactly (Postgres ``numeric``; on SQLite, whose integers are 64-bit, squares and
+products go through an exact aggregate) and each becomes a float once, correctly rounded
+(`infrastructure.log_statistics.exact_float`): the same bits as the audit replay whatever
+the order of the rows.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from infrastructure.log_statistics import MICROS, exact_float
 from projections.relational.projection import SqlConnection
 
 if TYPE_CHECKING:
@@ -25,6 +32,7 @@ def variant_sums(
     from domain.analysis import VariantSums
 
     p = prefix
+    product = _exact_products(db)
     counts = db.rows(
         "SELECT a.variant, COUNT(*), SUM(CASE WHEN a.mismatched > 0 THEN 1 ELSE 0 END) "
         f"FROM {p}assignments a WHERE {EXPOSED} GROUP BY a.variant",
@@ -35,25 +43,26 @@ def variant_sums(
     sums: dict[str, dict[str, float]] = defaultdict(dict)
     squares: dict[str, dict[str, float]] = defaultdict(dict)
     for variant, metric, total, square in db.rows(
-        "SELECT a.variant, m.metric, SUM(m.value), SUM(m.value * m.value) "
+        f"SELECT a.variant, m.metric, SUM(m.value_micros), "
+        f"{product.format(x='m.value_micros', y='m.value_micros')} "
         f"FROM {p}user_metrics m JOIN {p}assignments a "
         "ON a.participation_id = m.participation_id "
         f"WHERE {EXPOSED} GROUP BY a.variant, m.metric",
         (experiment_key,),
     ):
-        sums[variant][metric] = float(total)
-        squares[variant][metric] = float(square)
+        sums[variant][metric] = exact_float(int(total))
+        squares[variant][metric] = exact_float(int(square), MICROS**2)
     products: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
     for numerator, denominator in ratios:
         for variant, total in db.rows(
-            "SELECT a.variant, SUM(n.value * d.value) "
+            f"SELECT a.variant, {product.format(x='n.value_micros', y='d.value_micros')} "
             f"FROM {p}user_metrics n JOIN {p}user_metrics d "
             "ON d.participation_id = n.participation_id AND d.metric = ? "
             f"JOIN {p}assignments a ON a.participation_id = n.participation_id "
             f"WHERE n.metric = ? AND {EXPOSED} GROUP BY a.variant",
             (denominator, numerator, experiment_key),
         ):
-            products[variant][(numerator, denominator)] = float(total)
+            products[variant][(numerator, denominator)] = exact_float(int(total), MICROS**2)
     return {
         variant: VariantSums(
             users=int(users),
@@ -64,3 +73,25 @@ def variant_sums(
         )
         for variant, users, mismatched in counts
     }
+
+
+def _exact_products(db: SqlConnection) -> str:
+    """SQL for the exact sum of ``{x} * {y}`` over integers, as an integer or its text."""
+    if db.postgres:
+        return "SUM({x}::numeric * {y})"
+    db.connection.create_aggregate("exact_product_sum", 2, _ExactProductSum)  # microseconds
+    return "exact_product_sum({x}, {y})"
+
+
+class _ExactProductSum:
+    """SQLite aggregate: the sum of products of integers, exactly (as text: it may
+    exceed 64 bits)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, x: int, y: int) -> None:
+        self.total += x * y
+
+    def finalize(self) -> str:
+        return str(self.total)

@@ -7,13 +7,14 @@ The seed's SQL runs on it unchanged::
 
 ``experiments.id`` is the experiment key (the wire format's ``experiment_id``).
 ``user_metrics`` holds each participant's total per metric over the events counted in the
-analysis (not excluded as before exposure or after stop): the per-user values whose sums
-and sums of squares per variant are the sufficient statistics (`projections.relational.sums`).
+analysis (not excluded as before exposure or after stop), in millionths (an exact integer,
+`infrastructure.log_statistics.micros`): the per-user values whose sums and sums of squares
+per variant are the sufficient statistics (`projections.relational.queries`).
 """
 
 from __future__ import annotations
 
-VERSION = 2
+VERSION = 3
 """Bumped when a table changes: a model of another version is dropped and rebuilt."""
 
 TABLES: dict[str, str] = {
@@ -41,7 +42,7 @@ TABLES: dict[str, str] = {
         mismatched INTEGER NOT NULL DEFAULT 0
     """,
     "user_metrics": """
-        participation_id TEXT NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
+        participation_id TEXT NOT NULL, metric TEXT NOT NULL, value_micros BIGINT NOT NULL,
         events INTEGER NOT NULL, PRIMARY KEY (participation_id, metric)
     """,
     "users": """
@@ -57,8 +58,9 @@ TABLES: dict[str, str] = {
 }
 
 INDEXES = (
-    "CREATE INDEX IF NOT EXISTS assignments_experiment ON {s}assignments (experiment_id, variant)",
-    "CREATE INDEX IF NOT EXISTS assignments_user ON {s}assignments (user_id)",
+    "CREATE INDEX IF NOT EXISTS {i}assignments_experiment ON {s}assignments "
+    "(experiment_id, variant)",
+    "CREATE INDEX IF NOT EXISTS {i}assignments_user ON {s}assignments (user_id)",
 )
 
 ORDER = {
@@ -73,8 +75,10 @@ ORDER = {
 
 
 def create_statements(prefix: str) -> list[str]:
-    """DDL with table names prefixed by ``prefix`` (``"schema."`` on Postgres, or empty)."""
+    """DDL with table names prefixed by ``prefix``: ``"schema".`` on Postgres (index names
+    are per schema there), a generation's ``g<N>_`` on SQLite (index names too)."""
     statements = [
         f"CREATE TABLE IF NOT EXISTS {prefix}{name} ({columns})" for name, columns in TABLES.items()
     ]
-    return statements + [index.format(s=prefix) for index in INDEXES]
+    index_prefix = "" if prefix.endswith(".") else prefix
+    return statements + [index.format(s=prefix, i=index_prefix) for index in INDEXES]

@@ -1,0 +1,195 @@
+"""Generations of every read model: followers move to the new one, leftovers are listed
+and collected, and a kill -9 at each step of a rebuild's switch leaves a consistent model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from domain.participation.commands import RecordExposure, RecordMetric
+from infrastructure.application import NeonBlue
+from infrastructure.bootstrap import build_app
+from infrastructure.embeddings import HashingEmbedder
+from infrastructure.settings import ChromaSettings, EventStoreSettings
+from projections.analytics.client import ChdbClient
+from projections.analytics.model import AnalyticsModel
+from projections.generations import CRASH_AT
+from projections.knowledge.model import KnowledgeModel, chroma_client
+from projections.log import LogReader
+from projections.rebuild import rebuild
+from projections.runner import ProjectionRunner
+from tests.projections.scenario import START, create_experiments
+from tests.support.postgres import PostgresCluster
+
+ROOT = Path(__file__).parents[2]
+STEPS = ("registered", "built", "before-switch", "switched", "collected-one")
+
+
+def _traffic(app: NeonBlue, first: int, users: int) -> None:
+    batch = []
+    for i in range(first, first + users):
+        batch.append(RecordExposure("alpha", f"u{i}", f"x{i}", START))
+        batch.append(RecordMetric("alpha", f"u{i}", f"m{i}", START, "revenue", i / 7))
+    app.record(batch)
+
+
+def test_analytics_follower_moves_to_the_rebuilt_database(
+    chdb_client: ChdbClient, prefix: str, sqlite_app: NeonBlue
+) -> None:
+    create_experiments(sqlite_app)
+    _traffic(sqlite_app, 0, 200)
+    following = AnalyticsModel(sqlite_app, chdb_client, prefix)
+    follower = ProjectionRunner(LogReader(sqlite_app), following.projection(), 100)
+    follower.run_batch()
+    rebuilding = AnalyticsModel(sqlite_app, chdb_client, prefix)  # another process's view
+    rebuild(LogReader(sqlite_app), rebuilding, batch_size=150)
+    _traffic(sqlite_app, 200, 200)
+    follower.catch_up()
+    assert follower.projection.database == rebuilding.live_database()
+    fresh = rebuilding.fresh_copy()
+    ProjectionRunner(LogReader(sqlite_app), fresh).catch_up()
+    assert fresh.checksum() == follower.projection.checksum()
+    assert [g.state for g in rebuilding.generations()] == ["live", "building"]
+    assert [g.name for g in rebuilding.collect(force=True)] == [fresh.database]
+    assert [g.state for g in rebuilding.generations()] == ["live"]
+
+
+def test_knowledge_follower_moves_to_the_rebuilt_collection(
+    sqlite_app: NeonBlue, tmp_path: Path
+) -> None:
+    create_experiments(sqlite_app)
+    client = chroma_client(ChromaSettings(data_dir=tmp_path))
+    following = KnowledgeModel(sqlite_app, client, HashingEmbedder(), "kb")
+    follower = ProjectionRunner(LogReader(sqlite_app), following.projection(), 3)
+    follower.run_batch()
+    rebuilding = KnowledgeModel(sqlite_app, client, HashingEmbedder(), "kb")
+    rebuild(LogReader(sqlite_app), rebuilding, batch_size=5)
+    sqlite_app.stop_experiment("alpha")
+    follower.catch_up()
+    assert follower.projection.collection.name == rebuilding.live_collection()
+    assert [g.state for g in rebuilding.generations()] == ["live"]
+    assert rebuilding.search("alpha improves conversion")[0].metadata["status"] == "stopped"
+
+
+def _cli(env: dict[str, str], *args: str, crash: str | None = None) -> subprocess.CompletedProcess:
+    run_env = {**env, CRASH_AT: crash} if crash else env
+    return subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", *args],
+        cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def _generations(env: dict[str, str], model: str) -> list[dict[str, object]]:
+    done = _cli(env, "projections", "status", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = json.loads(done.stdout)
+    return next(st["generations"] for st in listed if st["name"] == model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["relational", "analytics", "knowledge"])
+def test_kill_9_at_each_step_of_a_rebuild(model: str, tmp_path: Path) -> None:
+    store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    app = build_app(store)
+    create_experiments(app)
+    _traffic(app, 0, 300)
+    app.close()
+    env = {**os.environ, "NEONBLUE_EVENT_STORE": store.event_store}
+    env |= {"NEONBLUE_DATA_DIR": str(tmp_path), "NEONBLUE_EMBEDDINGS": "hashing"}
+    for step in STEPS:
+        killed = _cli(env, "projections", "rebuild", model, crash=f"{model}:{step}")
+        assert killed.returncode == -signal.SIGKILL, (step, killed.stdout, killed.stderr)
+        generations = _generations(env, model)
+        assert [g["state"] for g in generations].count("live") == 1, (step, generations)
+        live = next(g for g in generations if g["state"] == "live")
+        if step in ("built", "before-switch"):
+            assert any(g["leftover"] and g["state"] == "building" for g in generations), step
+        if step == "switched":
+            assert any(g["leftover"] for g in generations), (step, generations)
+        assert all(g["leftover"] for g in generations if g is not live), generations
+    assert any(g["leftover"] for g in _generations(env, model))
+    collected = _cli(env, "projections", "gc")
+    assert collected.returncode == 0 and "removed" in collected.stdout, collected.stdout
+    assert [g["state"] for g in _generations(env, model)] == ["live"]
+    verified = _cli(env, "projections", "rebuild", model, "--verify")
+    assert "verified: old and new read models are identical." in verified.stdout, (
+        verified.stdout + verified.stderr
+    )
+    assert [g["state"] for g in _generations(env, model)] == ["live"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> EventStoreSettings:
+    if request.param == "sqlite":
+        return EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return EventStoreSettings(data_dir=tmp_path, event_store=cluster.url(cluster.create_database()))
+
+
+@pytest.mark.slow
+def test_rebuilds_while_a_follower_and_a_reader_run(
+    store: EventStoreSettings, chdb_client: ChdbClient, prefix: str, tmp_path: Path
+) -> None:
+    """chDB admits one process, so the follower and the reader are threads with their own
+    model objects (what another process would hold); the relational model is tested across
+    processes in test_relational_switch."""
+    app = build_app(store)
+    create_experiments(app)
+    _traffic(app, 0, 300)
+    chroma = chroma_client(ChromaSettings(data_dir=tmp_path))
+
+    def models() -> tuple[AnalyticsModel, KnowledgeModel]:
+        return (
+            AnalyticsModel(app, chdb_client, prefix),
+            KnowledgeModel(app, chroma, HashingEmbedder(), f"kb{prefix}"),
+        )
+
+    stop, failures = threading.Event(), []
+    followers = [ProjectionRunner(LogReader(app), m.projection(), 90) for m in models()]
+
+    def follow() -> None:
+        try:
+            while not stop.is_set():
+                for runner in followers:
+                    runner.run_batch()
+        except Exception as error:  # pragma: no cover - reported below
+            failures.append(repr(error))
+
+    def read() -> None:
+        analytics, knowledge = models()
+        try:
+            while not stop.is_set():
+                analytics.scorecard(app.experiment("alpha"))
+                knowledge.search("alpha improves conversion")
+        except Exception as error:  # pragma: no cover - reported below
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=follow), threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    try:
+        for round_ in range(2):
+            _traffic(app, 300 + 200 * round_, 200)
+            for model in models():
+                rebuild(LogReader(app), model, batch_size=120, verify=round_ == 1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+    assert failures == []
+    for runner, model in zip(followers, models(), strict=True):
+        runner.catch_up()
+        fresh = model.fresh_copy()
+        ProjectionRunner(LogReader(app), fresh).catch_up()
+        assert runner.projection.position() == fresh.position() == app.head()
+        assert runner.projection.checksum() == fresh.checksum()
+        assert [g.state for g in model.collect(force=True)] == ["building"]
+        assert [g.state for g in model.generations()] == ["live"]
+    app.close()
