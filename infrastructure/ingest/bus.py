@@ -97,7 +97,8 @@ class InProcessBus:
     def read(self, topic: str, partition: int, offset: int, limit: int) -> list[Record]:
         self.create_topic(topic)
         with self._lock:
-            base = self._base.get((topic, partition), 0)
+            # the first numbering used wins: once read, offsets are this bus's own
+            base = self._base.setdefault((topic, partition), 0)
             offset = max(offset, base)
             entries = self._topics[topic].partitions[partition][
                 offset - base : offset - base + limit
