@@ -37,11 +37,12 @@ from itertools import islice
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench.serving import environment, percentile, serving
+from bench.serving import percentile, serving
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PORTFOLIO, simulate_traffic
 from tests.support.portfolio import START, build_portfolio
+from tests.support.serve import env_for
 
 KEY = "checkout-cta-contrast"
 QUESTION = f"How is {KEY} doing?"
@@ -132,7 +133,7 @@ def cli_ask(data_dir: Path, runs: int, **env: str) -> list[float]:
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "infrastructure.cli", "ask", QUESTION],
-            env=environment(data_dir, **env), cwd=data_dir, capture_output=True, text=True,
+            env=env_for(data_dir, **env), cwd=data_dir, capture_output=True, text=True,
         )  # fmt: skip
         timings.append((time.perf_counter() - started) * 1000)
         assert done.returncode == 0 and KEY in done.stdout, done.stdout + done.stderr
@@ -142,7 +143,7 @@ def cli_ask(data_dir: Path, runs: int, **env: str) -> list[float]:
 async def first_response(data_dir: Path, **env: str) -> float:
     command = [sys.executable, "-m", "infrastructure.cli", "mcp", "serve", "postgresql"]
     params = StdioServerParameters(
-        command=command[0], args=command[1:], env=environment(data_dir, **env), cwd=str(data_dir)
+        command=command[0], args=command[1:], env=env_for(data_dir, **env), cwd=str(data_dir)
     )
     started = time.perf_counter()
     async with Client(params, read_timeout_seconds=60):

@@ -14,10 +14,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def environment(data_dir: Path, **extra: str) -> dict[str, str]:
-    return env_for(data_dir, **extra)
-
-
 @contextmanager
 def serving(data_dir: Path, timeout: float = 600) -> Iterator[str]:
     """Runs serve on ``data_dir`` until every projection reached the head; yields its URL."""

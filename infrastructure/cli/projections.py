@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from infrastructure.cli.console import console, read_side, services
-
-DEFAULT_BATCH = 50_000  # projections.runner.DEFAULT_BATCH (not imported: keeps start-up light)
+from projections.runner import DEFAULT_BATCH
 
 app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)
 
