@@ -8,6 +8,11 @@ a reply with ``id: null``: -32700 (parse error) for text that is not JSON, -3260
 one can be read). This module runs the server as ``MCPServer.run_stdio_async`` does, with
 a relay between the transport and the server that answers those lines and passes every
 valid message through unchanged.
+
+The relay also holds the server's input open at end of input until every request already
+read is answered: the SDK's dispatcher cancels in-flight handlers when its read stream
+closes, so a client that writes its requests and closes stdin (``printf ... | neonblue mcp
+serve``) lost the answers still being computed.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
-from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from mcp_types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCRequest,
+    JSONRPCResponse,
+)
 from pydantic import ValidationError
 
 from mcp_servers.common.errors import shorten
@@ -62,24 +74,67 @@ def _request_id(problem: ValidationError) -> str | int | None:
     return None
 
 
+DRAIN_SECONDS = 60.0
+"""How long requests read before end of input may still take to be answered."""
+
+
+class _Unanswered:
+    """Ids of the requests read from stdin whose response has not been written yet."""
+
+    def __init__(self) -> None:
+        self._ids: set[str | int] = set()
+        self._changed = anyio.Event()
+
+    def add(self, request_id: str | int) -> None:
+        self._ids.add(request_id)
+
+    def answered(self, request_id: str | int | None) -> None:
+        if request_id in self._ids:
+            self._ids.discard(request_id)
+            self._changed.set()
+
+    async def drained(self) -> None:
+        while self._ids:
+            self._changed = anyio.Event()
+            await self._changed.wait()
+
+
 async def serve_stdio(server: MCPServer) -> None:
     """``server.run_stdio_async()``, answering malformed lines instead of dropping them."""
     lowlevel = server._lowlevel_server  # private, but what run_stdio_async itself runs
-    async with stdio_server() as (transport_read, write_stream):
-        send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    async with stdio_server() as (transport_read, transport_write):
+        inbound, server_read = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        server_write, outbound = anyio.create_memory_object_stream[SessionMessage](0)
+        replies = server_write.clone()  # the relay's own error replies, in the same order
+        unanswered = _Unanswered()
 
-        async def relay() -> None:
-            async with send:
+        async def relay_in() -> None:
+            async with inbound, replies:
                 async for item in transport_read:
                     if isinstance(item, Exception):
-                        await write_stream.send(SessionMessage(error_reply(item)))
-                    else:
-                        await send.send(item)
+                        await replies.send(SessionMessage(error_reply(item)))
+                        continue
+                    if isinstance(item.message, JSONRPCRequest):
+                        unanswered.add(item.message.id)
+                    await inbound.send(item)
+                with anyio.move_on_after(DRAIN_SECONDS):
+                    await unanswered.drained()
 
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(relay)
-            await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
-            tasks.cancel_scope.cancel()
+        async def relay_out() -> None:
+            # Ends when both the server and relay_in have closed their ends; closing the
+            # transport's write stream then lets the SDK's stdout writer finish.
+            async with outbound, transport_write:
+                async for item in outbound:
+                    if isinstance(item.message, JSONRPCResponse | JSONRPCError):
+                        unanswered.answered(item.message.id)
+                    await transport_write.send(item)
+
+        async with anyio.create_task_group() as writing:
+            writing.start_soon(relay_out)
+            async with anyio.create_task_group() as reading:
+                reading.start_soon(relay_in)
+                await lowlevel.run(server_read, server_write, lowlevel.create_initialization_options())
+                reading.cancel_scope.cancel()
 
 
 def run_stdio(server: MCPServer) -> None:
