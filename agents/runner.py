@@ -87,4 +87,3 @@ class AgentRunner:
         from agents.router.runner import route_with
 
         return await route_with(self.deps, self.toolbox, request)
-

@@ -127,4 +127,3 @@ def scorecard_of(answer: dict[str, Any]) -> Any:
     from domain.analysis import Scorecard
 
     return TypeAdapter(Scorecard).validate_python(answer["scorecard"])
-

@@ -189,7 +189,9 @@ def _rows(plan: QueryPlan, analysis: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     if not chosen and (plan.metrics or plan.metric_roles):
         chosen = [r for r in rows if not plan.variants or r["variant"] in plan.variants]
-    failing = [r for r in rows if r.get("guardrail_status") == "failing" and r not in chosen]
+    failing = [
+        r for r in rows if r.get("guardrail_status") in ("fail", "failing") and r not in chosen
+    ]
     return (chosen or rows) + failing
 
 

@@ -25,8 +25,8 @@ CUES: list[tuple[Intent, re.Pattern[str]]] = [
     (Intent.DURATION, re.compile(r"\bhow (many|much) (more )?(days|weeks|time|longer)\b|\bhow long\b|\bwhen will .*significan|\bduration\b|\bdays (do )?we need\b|\btime to significance\b")),
     (Intent.HISTORY, re.compile(r"\bhistory\b|\bwhat changed\b|\bwhen (did|was)\b|\bwho (changed|started|stopped)\b|\baudit\b|\btimeline\b")),
     (Intent.COUNT, re.compile(r"\bhow many (experiments|tests)\b|\bnumber of (experiments|tests)\b|\bcount\b")),
-    (Intent.RANK, re.compile(r"\brank\b|\b(which|what) (experiment|test)s? (has|have|had|is|are|did|shows?)\b.*\b(best|highest|biggest|largest|top|most|worst|lowest)\b|\btop \d* ?(experiments|tests)\b|\b(best|worst)[- ]performing (experiments|tests)\b")),
-    (Intent.LIST, re.compile(r"\b(which|what|list|show)\b.*\b(experiments|tests)\b|\b(experiments|tests) (are|were) (running|paused|stopped|concluded|live)\b")),
+    (Intent.RANK, re.compile(r"\brank\b|\b(which|what)\b[\w\s-]{0,30}\b(experiment|test)s? (has|have|had|is|are|did|shows?)\b.*\b(best|highest|biggest|largest|top|most|worst|lowest)\b|\btop \d* ?(experiments|tests)\b|\b(best|worst)[- ]performing (experiments|tests)\b")),
+    (Intent.LIST, re.compile(r"\b(which|what|list|show)\b.*\b(experiments|tests)\b|\bany (experiments|tests)\b|\b(experiments|tests) (are|were) (running|paused|stopped|concluded|live)\b")),
     (Intent.ANALYZE, re.compile(r"\bhow (is|are|did|was|were|'s)\b|\bhow's\b|\bresults?\b|\bsignifican|\bwinn(ing|er)\b|\blift\b|\bdoing\b|\bperform|\bsrm\b|\bsample ratio\b|\bguardrails?\b|\bhurt|\bslow|\bbetter\b|\bworse\b|\bmaking us\b|\bimpact\b|\beffect\b")),
 ]  # fmt: skip
 STATUS = {
@@ -137,7 +137,7 @@ def _experiments(
             continue
         best, key = ranked[0]
         runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
-        if best >= 3.0 and best >= 1.5 * runner_up:
+        if best >= 3.0 and best > 1.5 * runner_up:
             if key not in found:
                 found.append(key)
         elif best >= 2.0:

@@ -90,7 +90,7 @@ def horizon(lowered: str) -> tuple[int | None, str | None]:
 
 
 THRESHOLD = re.compile(
-    r"(more than|over|above|at least|greater than|>=?|by|exceeding|beyond)\s*(-?\d{1,12}(?:\.\d+)?)\s*(%|percent\b)"
+    r"(more than|over|above|at least|greater than|>=?|by|exceeding|beyond)\s*(-?\d+(?:\.\d+)?)\s*(%|percent\b)"
 )
 
 

@@ -262,7 +262,7 @@ class Vocabulary:
             texts = [
                 (entry.description, 1.0),
                 (entry.hypothesis, 0.5),
-                (" ".join(entry.tags), 1.0),
+                (" ".join(entry.tags), 2.0),
                 (" ".join(name for _, name in entry.variants), 2.0),
                 (entry.name, 3.0),
                 (entry.key.replace("-", " "), 3.0),
