@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp import Client
 
 from agents.analytics.compose import pct
 from agents.common.toolbox import McpToolbox
@@ -443,6 +444,7 @@ class Evaluated:
     follow_ups: list[State]
     recommendations_before: int
     recommendations_after_injections: int
+    mcp_conversation: list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -468,7 +470,15 @@ def evaluated(portfolio_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                     for question in questions:
                         state = await runner.ask(question, f"eval-{index}")
                     follow_ups.append(state)
-        return Evaluated(truth, answers, follow_ups, before, after)
+                async with Client(services.mcp_server("experiment_intelligence")) as client:
+                    mcp = []
+                    for question in ("How is pricing-annual-discount doing?", "and in Germany?"):
+                        result = await client.call_tool(
+                            "natural_language_analytics",
+                            {"question": question, "conversation_id": "mcp-eval"},
+                        )
+                        mcp.append(result.structured_content)
+        return Evaluated(truth, answers, follow_ups, before, after, mcp)
 
     return anyio.run(main)
 
@@ -503,3 +513,13 @@ def test_at_least_95_percent_answered(evaluated: Evaluated):
     answered = {q for q, state in evaluated.answers.items() if state["answered"]}
     assert not answered & asks_back
     assert len(answered) >= 0.95 * (len(QUESTIONS) - len(asks_back))
+
+
+def test_the_mcp_tool_keeps_a_conversation(evaluated: Evaluated):
+    first, follow_up = evaluated.mcp_conversation
+    assert first["plan"]["experiments"] == [PRICING] and not first["plan"]["follow_up"]
+    assert follow_up["plan"]["follow_up"] and follow_up["plan"]["segments"] == {"country": ["DE"]}
+    assert follow_up["conversation_id"] == "mcp-eval"
+    check = segment_only(PRICING, "country", "DE")
+    assert check(follow_up, evaluated.truth), follow_up["answer"]
+    assert {f["label"] for f in follow_up["facts"]} and follow_up["plan"]["intents"] == ["segments"]
