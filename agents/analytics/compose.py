@@ -70,7 +70,7 @@ def pct(value: float | None, sign: bool = True) -> str:
 def compose(plan: QueryPlan, found: Gathered, vocabulary: Vocabulary) -> Composed:
     w = _Writer(vocabulary)
     if plan.ignored:
-        quoted = "; ".join(f"'{text}'" for text in plan.ignored)
+        quoted = "; ".join(f"'{text.rstrip('.!?')}'" for text in plan.ignored)
         w.parts.append(
             f"Not done: {quoted}. Questions are read-only: nothing was approved, rejected or "
             "changed (decide on recommendations with `neonblue approvals approve|reject ID`)."

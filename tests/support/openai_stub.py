@@ -56,7 +56,9 @@ class StubModel:
         experiments = [key.group(1)] if key else []
         if self.behaviour == "inventive":
             return {"intents": ["recommend", "analyze"], "experiments": [*experiments, "made-up"]}
-        intents = ["trend"] if "predict" in question or "forecast" in question else ["analyze"]
+        # an honest but lazy planner: what it is sure of, the rest left empty (NeonBlue's
+        # deterministic plan fills the gaps)
+        intents = ["trend"] if "predict" in question or "forecast" in question else []
         return {"intents": intents, "experiments": experiments, "horizon_days": None}
 
     @staticmethod
