@@ -7,14 +7,14 @@ verifier checks a model's prose against.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.analytics.executor import DEFAULT_HORIZON, Gathered
+from agents.analytics import sections
+from agents.analytics.executor import Gathered
 from agents.analytics.plan import Intent, QueryPlan, Shape
 from agents.analytics.vocabulary import Vocabulary
-from domain.statistics.power import predictive_power
+from agents.analytics.writer import Writer, pct
 
 HELP = (
     "I can answer: how experiments are doing (lifts with intervals, guardrails, SRM), "
@@ -23,8 +23,6 @@ HELP = (
     "similar experiments, segment breakdowns, forecasts over the next N days, days to "
     "significance, and (asked explicitly) a recommendation."
 )
-TARGET_POWER = 0.8
-MAX_DAYS = 365
 
 
 @dataclass
@@ -36,39 +34,8 @@ class Composed:
     footer: str = ""
 
 
-@dataclass
-class _Writer:
-    vocabulary: Vocabulary
-    parts: list[str] = field(default_factory=list)
-    facts: list[dict[str, Any]] = field(default_factory=list)
-    unanswered: list[str] = field(default_factory=list)
-
-    def fact(self, label: str, value: float | None, unit: str = "") -> None:
-        if value is not None and math.isfinite(value):
-            self.facts.append({"label": label, "value": float(value), "unit": unit})
-
-    def name(self, key: str) -> str:
-        try:
-            return f'{key} ("{self.vocabulary.entry(key).name}")'
-        except StopIteration:
-            return key
-
-    def variant(self, key: str, variant: str) -> str:
-        try:
-            names = dict(self.vocabulary.entry(key).variants)
-        except StopIteration:
-            names = {}
-        return f'{variant} "{names[variant]}"' if variant in names else variant
-
-
-def pct(value: float | None, sign: bool = True) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:+.1%}" if sign else f"{value:.1%}"
-
-
 def compose(plan: QueryPlan, found: Gathered, vocabulary: Vocabulary) -> Composed:
-    w = _Writer(vocabulary)
+    w = Writer(vocabulary)
     if plan.ignored:
         quoted = "; ".join(f"'{text.rstrip('.!?')}'" for text in plan.ignored)
         w.parts.append(
@@ -106,23 +73,23 @@ def compose(plan: QueryPlan, found: Gathered, vocabulary: Vocabulary) -> Compose
             _analysis(w, plan, key, analysis)
     if plan.has(Intent.DURATION):
         for key, analysis in found.analyses.items():
-            _duration(w, key, analysis)
+            sections.duration_section(w, key, analysis)
     if plan.has(Intent.ASSIGN):
-        _assignments(w, plan, found)
+        sections.assignments_section(w, plan, found)
     for key, history in found.histories.items():
-        _history(w, key, history)
+        sections.history_section(w, key, history)
     if plan.has(Intent.SIMILAR):
-        _similar(w, plan, found)
+        sections.similar_section(w, plan, found)
     if plan.has(Intent.SEGMENTS):
-        _segments(w, plan, found)
+        sections.segments_section(w, plan, found)
     for key, trend in found.trends.items():
-        _trend(w, plan, key, trend)
+        sections.trend_section(w, plan, key, trend)
     action = (found.recommendation or {}).get("proposal", {}).get("action")
     return _done(w, plan, vocabulary, action=action, found=found)
 
 
 def _done(
-    w: _Writer,
+    w: Writer,
     plan: QueryPlan,
     vocabulary: Vocabulary,
     answered: bool = True,
@@ -151,7 +118,7 @@ def _period(plan: QueryPlan, vocabulary: Vocabulary) -> str:
     return f"Period: each experiment's whole run so far (the data spans {span})."
 
 
-def _recommendation(w: _Writer, recommendation: dict[str, Any]) -> None:
+def _recommendation(w: Writer, recommendation: dict[str, Any]) -> None:
     proposal = recommendation["proposal"]
     w.parts.append(f"Recommendation: {proposal['action'].upper()}. {recommendation['narrative']}")
     for label, value in proposal.get("numbers", {}).items():
@@ -163,7 +130,7 @@ def _recommendation(w: _Writer, recommendation: dict[str, Any]) -> None:
         )
 
 
-def _listing(w: _Writer, plan: QueryPlan, found: Gathered) -> None:
+def _listing(w: Writer, plan: QueryPlan, found: Gathered) -> None:
     listing = found.listing
     if listing is None:
         return
@@ -204,7 +171,7 @@ def _unit(row: dict[str, Any], value: float | None) -> str:
     return f"{value:,.2f}{suffix}"
 
 
-def _row_text(w: _Writer, key: str, card: dict[str, Any], row: dict[str, Any]) -> str:
+def _row_text(w: Writer, key: str, card: dict[str, Any], row: dict[str, Any]) -> str:
     label = f"{row['metric']} ({row['role']}) {w.variant(key, row['variant'])} vs {card['control']}"
     if row["relative_lift"] is None:
         return f"{label}: not enough data ({row['error'] or 'no estimate'})."
@@ -228,7 +195,7 @@ def _row_text(w: _Writer, key: str, card: dict[str, Any], row: dict[str, Any]) -
     )
 
 
-def _analysis(w: _Writer, plan: QueryPlan, key: str, analysis: dict[str, Any]) -> None:
+def _analysis(w: Writer, plan: QueryPlan, key: str, analysis: dict[str, Any]) -> None:
     card, experiment = analysis["scorecard"], analysis["experiment"]
     w.fact(f"{key} users", card["total_users"], "count")
     days = card.get("days_observed")
@@ -284,7 +251,7 @@ def _analysis(w: _Writer, plan: QueryPlan, key: str, analysis: dict[str, Any]) -
     w.parts.append(" ".join(text))
 
 
-def _ranking(w: _Writer, plan: QueryPlan, found: Gathered) -> None:
+def _ranking(w: Writer, plan: QueryPlan, found: Gathered) -> None:
     entries = []
     for key, analysis in found.analyses.items():
         rows = [
@@ -314,199 +281,3 @@ def _ranking(w: _Writer, plan: QueryPlan, found: Gathered) -> None:
             f"[{pct(row['ci_lower'])}, {pct(row['ci_upper'])}] on {row['metric']}, {verdict}"
         )
     w.parts.append(f"Experiments ranked by {metric} lift: " + "; ".join(lines) + ".")
-
-
-def days_to_power(z_now: float, elapsed: float, alpha: float) -> float | None:
-    """Total days at which predictive power reaches 80% at current traffic (None: > a year)."""
-    for days in range(max(math.ceil(elapsed) + 1, 2), MAX_DAYS + 1):
-        if predictive_power(z_now, elapsed / days, alpha) >= TARGET_POWER:
-            return float(days)
-    return None
-
-
-def _duration(w: _Writer, key: str, analysis: dict[str, Any]) -> None:
-    card = analysis["scorecard"]
-    rows = [
-        r
-        for r in card["results"]
-        if r["role"] == "primary" and r["relative_lift"] is not None and r["std_error"]
-    ]
-    elapsed = card.get("days_observed") or 0.0
-    if not rows or elapsed <= 0:
-        w.unanswered.append(f"{key} has no primary result yet to project a duration from")
-        return
-    row = max(rows, key=lambda r: r["relative_lift"])
-    if row["significant"]:
-        w.parts.append(
-            f"{key}: {row['variant']} is already significant on {row['metric']} after "
-            f"{elapsed:.0f} days; no more days are needed for significance."
-        )
-        return
-    z_now = row["relative_lift"] / row["std_error"]
-    needed = days_to_power(z_now, max(elapsed, 1.0), card["alpha"])
-    w.fact(f"{key} days observed", elapsed, "days")
-    w.fact(f"{key} z", z_now, "")
-    if needed is None:
-        w.parts.append(
-            f"Duration for {key}: {row['variant']} on {row['metric']} ({pct(row['relative_lift'])}, "
-            f"z={z_now:.2f} after {elapsed:.0f} days) would not reach an 80% chance of "
-            f"significance within {MAX_DAYS} days at current traffic; the effect may be too "
-            "small to detect."
-        )
-        return
-    w.fact(f"{key} days needed", needed, "days")
-    w.fact(f"{key} more days", needed - elapsed, "days")
-    w.parts.append(
-        f"Duration for {key}: about {needed:.0f} days in total ({needed - elapsed:.0f} more after "
-        f"{elapsed:.0f}) give an 80% chance of significance for {row['variant']} on "
-        f"{row['metric']} at current traffic ({pct(row['relative_lift'])}, z={z_now:.2f}; "
-        "predictive power)."
-    )
-
-
-def _assignments(w: _Writer, plan: QueryPlan, found: Gathered) -> None:
-    if not plan.user_ids:
-        w.unanswered.append(
-            "which user? Ask e.g. 'which variant does user u-42 get in checkout-cta-contrast?'"
-        )
-        return
-    for answer in found.assignments:
-        user, key = answer["user_id"], answer["experiment_id"]
-        if answer["variant"] is None:
-            w.parts.append(f"User {user} is not in {key}: {answer['reason']}.")
-            continue
-        low, high = answer["bucket_range"]
-        w.fact(f"{user} hash", answer["hash_value"], "")
-        w.parts.append(
-            f"User {user} gets {w.variant(key, answer['variant'])} in {key}: hash "
-            f"v{answer['hash_version']} = {answer['hash_value']:.4f}, inside [{low:.2f}, {high:.2f})."
-        )
-
-
-def _history(w: _Writer, key: str, history: dict[str, Any]) -> None:
-    steps = []
-    for event in history["events"]:
-        at = (event.get("occurred_at") or event["recorded_at"])[:16].replace("T", " ")
-        steps.append(f"{event['event'].split('.')[-1]} at {at}")
-    status = history["state"]["status"] if history.get("state") else "unknown"
-    w.parts.append(f"History of {key}: {'; '.join(steps)}. Now {status}.")
-
-
-def _hit(w: _Writer, hit: dict[str, Any]) -> str:
-    lift = hit.get("lift")
-    w.fact(f"{hit['key']} lift", lift, "%")
-    state = hit.get("outcome") if hit.get("outcome") not in (None, "none") else hit.get("status")
-    shown = f", primary lift {pct(lift)}" if lift is not None else ""
-    return f"{w.name(hit['key'])} ({state}{shown})"
-
-
-def _similar(w: _Writer, plan: QueryPlan, found: Gathered) -> None:
-    about = plan.description or plan.question
-    hits = (found.similar or {}).get("results", [])
-    threshold = (
-        f" with a primary lift of at least {pct(plan.min_lift)}"
-        if plan.min_lift is not None
-        else ""
-    )
-    if hits:
-        w.parts.append(
-            f"Experiments nearest to '{about}'{threshold}: {', '.join(_hit(w, h) for h in hits)}."
-        )
-        return
-    if found.similar is None:
-        return
-    nearest = (found.similar_unfiltered or {}).get("results", [])
-    text = f"No experiment similar to '{about}' matches{threshold or ' the filters'}."
-    if nearest:
-        text += f" Nearest without that filter: {', '.join(_hit(w, h) for h in nearest)}."
-    w.parts.append(text)
-
-
-def _segment_rows(plan: QueryPlan, answers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = [r for a in answers.values() for r in a.get("segments", [])]
-    if plan.segments:
-        rows = [r for r in rows if r["segment"] in plan.segments.get(r["dimension"], [])]
-    return [r for r in rows if r["relative_lift"] is not None]
-
-
-def _segment_text(w: _Writer, row: dict[str, Any]) -> str:
-    key = row["experiment_id"]
-    w.fact(
-        f"{key} {row['dimension']} {row['segment']} {row['variant']} lift",
-        row["relative_lift"],
-        "%",
-    )
-    w.fact(f"{key} {row['segment']} ci_lower", row["ci_lower"], "%")
-    w.fact(f"{key} {row['segment']} ci_upper", row["ci_upper"], "%")
-    w.fact(f"{key} {row['segment']} users", row["users"], "count")
-    return (
-        f"{row['dimension']} {row['segment']} in {key} ({row['variant']}, {row['metric']}): "
-        f"{pct(row['relative_lift'])} [{pct(row['ci_lower'])}, {pct(row['ci_upper'])}] on "
-        f"{row['users']:,} users"
-    )
-
-
-def _segments(w: _Writer, plan: QueryPlan, found: Gathered) -> None:
-    rows = sorted(_segment_rows(plan, found.segments), key=lambda r: -r["relative_lift"])
-    wanted = ", ".join(f"{d} {'/'.join(v)}" for d, v in plan.segments.items())
-    if not rows:
-        scope = ", ".join(plan.tags) + " experiments" if plan.tags else "experiments in scope"
-        if not found.segments and plan.time_range is not None:
-            text = f"No {scope} started {plan.time_range.phrase} ({plan.time_range.describe()})."
-        else:
-            text = f"No segment data for {wanted or scope}."
-        nearest = sorted(
-            _segment_rows(plan, found.segments_unfiltered or found.segments),
-            key=lambda r: -r["relative_lift"],
-        )[:3]
-        if nearest:
-            starts = {
-                k: w.vocabulary.entry(k).started_at
-                for k in found.segments_unfiltered or found.segments
-            }
-            when = ", ".join(f"{k} started {d}" for k, d in starts.items() if d)
-            text += f" Nearest ({when}): " + "; ".join(_segment_text(w, r) for r in nearest) + "."
-        w.parts.append(text)
-        return
-    if plan.segments:
-        w.parts.append(
-            f"Segment {wanted}: " + "; ".join(_segment_text(w, r) for r in rows[:6]) + "."
-        )
-        return
-    best, worst = rows[:3], rows[-1]
-    text = "Best-responding segments: " + "; ".join(_segment_text(w, r) for r in best)
-    text += f". Weakest: {_segment_text(w, worst)}"
-    text += (
-        f". Across {len(rows)} segment rows of {', '.join(sorted({r['dimension'] for r in rows}))}"
-    )
-    text += "; wide intervals mean few users per segment."
-    w.parts.append(text)
-
-
-def _trend(w: _Writer, plan: QueryPlan, key: str, trend: dict[str, Any]) -> None:
-    days = plan.horizon_days or DEFAULT_HORIZON
-    said = "" if plan.horizon_days else " (no horizon asked: 7 days)"
-    w.fact(f"{key} horizon", days, "days")
-    pieces = []
-    for variant in trend.get("variants", []):
-        if not variant.get("forecast"):
-            pieces.append(f"{variant['variant']}: {variant['summary']}")
-            continue
-        end, low, high = variant["forecast"][-1], variant["lower"][-1], variant["upper"][-1]
-        w.fact(f"{key} {variant['variant']} forecast", end, "%")
-        w.fact(f"{key} {variant['variant']} forecast lower", low, "%")
-        w.fact(f"{key} {variant['variant']} forecast upper", high, "%")
-        w.fact(f"{key} {variant['variant']} predictive power", variant.get("predictive_power"), "%")
-        power = variant.get("predictive_power")
-        chance = (
-            f"; chance of significance by day {trend['planned_days']:.0f}: {pct(power, sign=False)}"
-            if power is not None
-            else ""
-        )
-        pieces.append(
-            f"{w.variant(key, variant['variant'])} cumulative {trend['metric']} lift in {days} days: "
-            f"{pct(end)} [{pct(low)}, {pct(high)}]{chance}"
-        )
-    w.parts.append(
-        f"Forecast for {key} over the next {days} days{said}: " + "; ".join(pieces) + "."
-    )

@@ -25,10 +25,12 @@ from tests.support.openai_stub import INVENTED, running_stub
 
 
 @pytest.fixture(scope="module")
-def store(scenario_template: Path, tmp_path_factory: pytest.TempPathFactory) -> EventStoreSettings:
+def store(scenario_template: Path, tmp_path_factory: pytest.TempPathFactory):
     data_dir = tmp_path_factory.mktemp("llm-mode")
     shutil.copy(scenario_template / "events.db", data_dir / "events.db")
-    return EventStoreSettings(data_dir=data_dir, event_store="")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NEONBLUE_EMBEDDINGS", "hashing")  # no model load (CPU budget)
+        yield EventStoreSettings(data_dir=data_dir, event_store="")
 
 
 def run(store: EventStoreSettings, behaviour: str, work, delay: float = 0.0, timeout: float = 10):

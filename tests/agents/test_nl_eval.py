@@ -23,7 +23,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from agents.analytics.compose import pct
+from agents.analytics.writer import pct
 from agents.common.toolbox import McpToolbox
 from domain import bucketing
 from domain.statistics.power import predictive_power
@@ -454,6 +454,7 @@ def evaluated(portfolio_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
     async def main() -> Evaluated:
         with bootstrap(EventStoreSettings(data_dir=data_dir, event_store="")) as services:
+            # the hashing embedder: no model load, same vectors everywhere (CPU budget)
             runner = services.agents()
             async with runner.connected():
                 truth = await _truth(runner.toolbox)
@@ -480,7 +481,9 @@ def evaluated(portfolio_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                         mcp.append(result.structured_content)
         return Evaluated(truth, answers, follow_ups, before, after, mcp)
 
-    return anyio.run(main)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NEONBLUE_EMBEDDINGS", "hashing")
+        return anyio.run(main)
 
 
 def test_the_set_is_large_and_covers_every_plan_element():
