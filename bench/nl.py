@@ -82,12 +82,14 @@ def through_serve(url: str, rounds: int) -> tuple[list[float], int]:
     return timings, answered
 
 
-def cold_cli(data_dir: Path, runs: int) -> list[float]:
+def cold_cli(data_dir: Path, runs: int, *command: str) -> list[float]:
+    """``neonblue <command>`` from a fresh interpreter (default: ask the cold question)."""
+    command = command or ("ask", "--new", COLD_QUESTION)
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "infrastructure.cli", "ask", "--new", COLD_QUESTION],
+            [sys.executable, "-m", "infrastructure.cli", *command],
             env=env_for(data_dir), cwd=data_dir, capture_output=True, text=True,
         )  # fmt: skip
         timings.append((time.perf_counter() - started) * 1000)
@@ -115,6 +117,7 @@ def main() -> None:
             llm = LlmSettings(base_url=url, api_key="bench")
             llm_timings, llm_answered, _, shown = anyio.run(in_process, settings, args.rounds, llm)
         alone = cold_cli(settings.data_dir, args.cli_runs)
+        listing = cold_cli(settings.data_dir, args.cli_runs, "experiments", "list")
         with serving(settings.data_dir) as url:
             served, served_answered = through_serve(url, args.rounds)
             with_serve = cold_cli(settings.data_dir, args.cli_runs)
@@ -126,6 +129,9 @@ def main() -> None:
     row("LLM (stub), in-process", llm_timings, llm_answered, baseline, "")
     print(f"{'':<44}LLM prose shown (verified): {shown}/{llm_answered}")
     row("neonblue ask, cold CLI, no serve", alone, None, baseline, "<= 5000")
+    cli_base = percentile(listing, 0.5)
+    print(f"{'':<44}vs `neonblue experiments list` cold, same run: p50 {cli_base:.0f} ms, "
+          f"{percentile(alone, 0.5) / cli_base:.1f}x")  # fmt: skip
     row("neonblue ask, cold CLI, serve running", with_serve, None, baseline, "")
 
 
