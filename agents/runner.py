@@ -11,11 +11,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from agents.common.deps import AgentDeps
 from agents.common.llm import LlmSettings
 from agents.common.toolbox import McpToolbox, ToolFailed
+
+
+class Conversations(Protocol):
+    """Where a conversation's last plan is kept (the composition root hands one over)."""
+
+    def load(self, conversation_id: str) -> dict[str, Any] | None: ...
+
+    def save(self, conversation_id: str, plan: dict[str, Any]) -> None: ...
 
 
 class AgentRunner:
@@ -26,10 +34,12 @@ class AgentRunner:
         deps: AgentDeps,
         servers: Mapping[str, Any],
         llm: LlmSettings | None = None,
+        conversations: Conversations | None = None,
     ) -> None:
         self.deps = deps
         self.servers = dict(servers)
         self.llm = llm
+        self.conversations = conversations
         self._toolbox: McpToolbox | None = None
         self._holders = 0
 
@@ -56,10 +66,17 @@ class AgentRunner:
             raise ToolFailed("The agents' MCP connections are not open.")
         return self._toolbox
 
-    async def ask(self, question: str) -> dict[str, Any]:
+    async def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
+        """Answers ``question``; with a ``conversation_id`` a follow-up refines the
+        conversation's previous plan ("and on mobile?")."""
         from agents.analytics.runner import ask_with
 
-        return await ask_with(self.deps, self.toolbox, question, self.llm)
+        store = self.conversations if conversation_id else None
+        previous = store.load(conversation_id) if store and conversation_id else None
+        state = await ask_with(self.deps, self.toolbox, question, self.llm, previous)
+        if store and conversation_id and state.get("plan"):
+            store.save(conversation_id, state["plan"])
+        return state
 
     async def recommend(self, experiment_key: str) -> dict[str, Any]:
         from agents.intelligence.runner import recommend_with
@@ -70,4 +87,3 @@ class AgentRunner:
         from agents.router.runner import route_with
 
         return await route_with(self.deps, self.toolbox, request)
-

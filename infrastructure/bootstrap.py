@@ -86,8 +86,10 @@ class Services:
         if self._agents is None:
             from agents.common.llm import LlmSettings
             from agents.runner import AgentRunner
+            from infrastructure.conversations import ConversationStore
 
-            self._agents = AgentRunner(self, self.read_servers(), LlmSettings())
+            conversations = ConversationStore(self.event_store.data_dir / "conversations")
+            self._agents = AgentRunner(self, self.read_servers(), LlmSettings(), conversations)
         return self._agents
 
     def close(self) -> None:

@@ -25,12 +25,25 @@ class ReadSide(Protocol):
 
     def projections(self) -> list[dict[str, Any]]: ...
 
-    def ask(self, question: str) -> dict[str, Any]: ...
+    def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]: ...
 
     def recommend(self, experiment: str) -> dict[str, Any]: ...
 
 
-ASK_KEYS = ("question", "mode", "parsed", "answer", "sources", "recommendation_id")
+ASK_KEYS = (
+    "question",
+    "mode",
+    "parsed",
+    "plan",  # the QueryPlan: intents, experiments, metrics, segments, period, ...
+    "answer",
+    "answered",
+    "facts",  # every number of the answer: label, value, unit
+    "notices",  # e.g. the LLM failed and the deterministic answer is shown
+    "verification",
+    "sources",  # the tool calls made
+    "tools_used",
+    "recommendation_id",
+)
 RECOMMEND_KEYS = (
     "experiment_key",
     "run_id",
@@ -40,6 +53,7 @@ RECOMMEND_KEYS = (
     "waiting_for_approval",
     "tool_calls",
     "notes",
+    "notices",
 )
 
 
@@ -71,16 +85,17 @@ class LocalReadSide:
     def projections(self) -> list[dict[str, Any]]:
         return [status.as_dict() for status in self.services.read_models().status()]
 
-    def ask(self, question: str) -> dict[str, Any]:
+    def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
         import anyio
 
-        return anyio.run(self.ask_async, question)
+        return anyio.run(self.ask_async, question, conversation_id)
 
-    async def ask_async(self, question: str) -> dict[str, Any]:
+    async def ask_async(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
         runner = self.services.agents()
         async with runner.connected():
-            state = await runner.ask(question)
-        return jsonable({k: state.get(k) for k in ASK_KEYS})
+            state = await runner.ask(question, conversation_id)
+        used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources") or []})
+        return jsonable({k: state.get(k) for k in ASK_KEYS} | {"tools_used": used})
 
     def recommend(self, experiment: str) -> dict[str, Any]:
         import anyio
@@ -112,4 +127,3 @@ def scorecard_of(answer: dict[str, Any]) -> Any:
     from domain.analysis import Scorecard
 
     return TypeAdapter(Scorecard).validate_python(answer["scorecard"])
-

@@ -1,102 +1,150 @@
 """The natural-language analytics graph.
 
-Deterministic mode: parse (rules) -> execute (MCP tools for the intent) -> answer
-(template). LLM mode: plan (the model chooses MCP tools; NeonBlue executes them and feeds
-the results back) -> answer (the model's prose over tool results). Same state, same
-sources list, so every answer says which tools and read-model positions it used.
+plan (catalog via list_experiments; the deterministic planner, or the model's structured
+plan checked against it) -> execute (the read-only MCP tool calls the plan needs) ->
+compose (the deterministic answer, every number kept as a fact) -> narrate (LLM mode
+only: the model's prose, shown only if `verify` finds every number, verdict and action in
+the tool results and the policy's decision). Any endpoint error falls back to the
+deterministic answer with a one-line notice.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
+import logging
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.analytics.parse import CatalogEntry, parse_question
-from agents.analytics.prompts import ANALYST_SYSTEM, MAX_TOOL_ROUNDS
+from agents.analytics.compose import compose
+from agents.analytics.executor import execute
+from agents.analytics.plan import Intent, QueryPlan
+from agents.analytics.planner import plan_question
+from agents.analytics.prompts import NARRATIVE_SYSTEM
 from agents.analytics.state import AnalyticsState
-from agents.analytics.tools import execute
+from agents.analytics.vocabulary import CatalogEntry, Vocabulary
 from agents.common.deps import AgentDeps
+from agents.common.llm import llm_failure
 from agents.common.toolbox import McpToolbox, ToolFailed
+from agents.common.verify import verify
+
+log = logging.getLogger("neonblue.analytics")
+NEEDS_NAME = {Intent.ANALYZE, Intent.ASSIGN, Intent.HISTORY, Intent.TREND, Intent.DURATION}
 
 
 def build_analytics_graph(toolbox: McpToolbox, services: AgentDeps, llm: Any | None = None):
-    async def parse(state: AnalyticsState) -> dict[str, Any]:
-        listed = await toolbox.call("postgresql", "list_experiments", {"limit": 500})
-        catalog = [
-            CatalogEntry(e["key"], e["name"], tuple(e["tags"]), e["status"])
-            for e in listed["experiments"]
-        ]
-        parsed = parse_question(state["question"], catalog)
-        return {"parsed": {**asdict(parsed), "catalog": [c.key for c in catalog]}}
-
-    async def run_tools(state: AnalyticsState) -> dict[str, Any]:
-        from agents.analytics.parse import Intent, ParsedQuestion
-
-        fields = {k: v for k, v in state["parsed"].items() if k != "catalog"}
-        parsed = ParsedQuestion(**{**fields, "intent": Intent(fields["intent"])})
-        result, answer = await execute(parsed, toolbox, services, state["parsed"]["catalog"])
-        update = {"result": result, "answer": answer, "sources": _sources(toolbox)}
-        if "recommendation_id" in result:
-            update["recommendation_id"] = result["recommendation_id"]
-        return update
-
     async def plan(state: AnalyticsState) -> dict[str, Any]:
-        from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+        listed = await toolbox.call("postgresql", "list_experiments", {"limit": 500})
+        vocabulary = Vocabulary([CatalogEntry.of(e) for e in listed["experiments"]])
+        previous = state.get("previous_plan")
+        today = datetime.now(UTC).date()
+        planned = plan_question(
+            state["question"],
+            vocabulary,
+            today,
+            QueryPlan.model_validate(previous) if previous else None,
+        )
+        notices: list[str] = []
+        if llm is not None and not planned.follow_up:
+            from agents.analytics.llm_planner import llm_plan
 
-        specs = []
-        for server in toolbox.servers:
-            for tool in await toolbox.list_tools(server):
-                specs.append(
-                    {
-                        "type": "function",
-                        "function": {
-                            "name": f"{server}__{tool.name}",
-                            "description": tool.description or "",
-                            "parameters": tool.input_schema,
-                        },
-                    }
-                )
-        model = llm.bind_tools(specs)
-        messages: list[Any] = [SystemMessage(ANALYST_SYSTEM), HumanMessage(state["question"])]
-        results: list[dict[str, Any]] = []
-        reply = None
-        for _ in range(MAX_TOOL_ROUNDS + 1):
-            reply = await model.ainvoke(messages)
-            messages.append(reply)
-            if not reply.tool_calls:
-                break
-            for call in reply.tool_calls:
-                server, _, tool = call["name"].partition("__")
-                try:
-                    output: dict[str, Any] = await toolbox.call(server, tool, call["args"])
-                except ToolFailed as error:
-                    output = {"error": str(error)}
-                results.append({"tool": call["name"], "arguments": call["args"], "result": output})
-                messages.append(
-                    ToolMessage(json.dumps(output, default=str), tool_call_id=call["id"])
-                )
-        answer = str(reply.content).strip() if reply is not None else ""
+            try:
+                planned = await llm_plan(llm, state["question"], vocabulary, today, planned)
+            except Exception as error:  # any endpoint or validation failure: deterministic
+                notices.append(llm_failure("planning", error))
+                log.warning("LLM plan failed: %s", error)
+        if set(planned.intents) & NEEDS_NAME and not planned.experiments and not planned.candidates:
+            planned = planned.model_copy(update={"candidates": await _nearest(toolbox, planned)})
         return {
-            "result": {"tool_results": results},
-            "answer": answer or "No answer.",
-            "sources": _sources(toolbox),
+            "catalog": listed["experiments"],
+            "plan": planned.model_dump(mode="json"),
+            "parsed": {
+                "intent": planned.intents[0].value if planned.intents else "unknown",
+                "intents": [i.value for i in planned.intents],
+                "experiment_key": planned.experiments[0] if planned.experiments else None,
+            },
+            "notices": notices,
+            "llm_failed": bool(notices),
         }
 
-    def choose_mode(_: AnalyticsState) -> Literal["parse", "plan"]:
-        return "plan" if llm is not None else "parse"
+    async def run(state: AnalyticsState) -> dict[str, Any]:
+        planned = QueryPlan.model_validate(state["plan"])
+        vocabulary = Vocabulary([CatalogEntry.of(e) for e in state["catalog"]])
+        found = await execute(planned, vocabulary, toolbox, services)
+        composed = compose(planned, found, vocabulary)
+        update: dict[str, Any] = {
+            "result": found.as_dict(),
+            "facts": composed.facts,
+            "deterministic_answer": composed.text,
+            "answer": composed.text,
+            "answered": composed.answered,
+            "action": composed.action,
+            "sources": _sources(toolbox),
+            "footer": composed.footer,
+        }
+        if found.recommendation:
+            update["recommendation_id"] = found.recommendation["recommendation_id"]
+        return update
+
+    async def narrate(state: AnalyticsState) -> dict[str, Any]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        reference = state["deterministic_answer"]
+        notices = list(state.get("notices") or [])
+        try:
+            reply = await llm.ainvoke(
+                [
+                    SystemMessage(NARRATIVE_SYSTEM),
+                    HumanMessage(f"Question: {state['question']}\nAnswer: {reference}"),
+                ]
+            )
+            prose = str(reply.content).strip()
+        except Exception as error:
+            notices.append(llm_failure("writing", error))
+            log.warning("LLM narrative failed: %s", error)
+            return {"notices": notices}
+        problems = verify(
+            prose, reference, state.get("facts") or [], state.get("action"), state["question"]
+        )
+        if problems or not prose:
+            log.warning("LLM answer rejected (%s): %r", "; ".join(problems) or "empty", prose[:300])
+            notices.append(
+                "The model's wording did not match the tool results; showing the checked answer."
+            )
+            return {
+                "notices": notices,
+                "verification": {"ok": False, "problems": problems, "prose": prose},
+            }
+        footer = state.get("footer") or ""
+        answer = prose if not footer or footer in prose else f"{prose} {footer}"
+        return {"answer": answer, "verification": {"ok": True, "problems": []}}
+
+    def after_run(state: AnalyticsState) -> Literal["narrate", "__end__"]:
+        live = llm is not None and not state.get("llm_failed")
+        return "narrate" if live and state.get("answered") else END
 
     graph = StateGraph(AnalyticsState)
-    graph.add_node("parse", parse)
-    graph.add_node("run_tools", run_tools)
     graph.add_node("plan", plan)
-    graph.add_conditional_edges(START, choose_mode)
-    graph.add_edge("parse", "run_tools")
-    graph.add_edge("run_tools", END)
-    graph.add_edge("plan", END)
+    graph.add_node("run", run)
+    graph.add_node("narrate", narrate)
+    graph.add_edge(START, "plan")
+    graph.add_edge("plan", "run")
+    graph.add_conditional_edges("run", after_run)
+    graph.add_edge("narrate", END)
     return graph.compile()
+
+
+async def _nearest(toolbox: McpToolbox, planned: QueryPlan) -> list[str]:
+    """Did-you-mean keys from the knowledge base's semantic search (the embedding model)."""
+    if not toolbox.has("chromadb"):
+        return []
+    try:
+        found = await toolbox.call(
+            "chromadb", "semantic_experiment_search", {"query": planned.question, "n_results": 3}
+        )
+    except ToolFailed:
+        return []
+    return [hit["key"] for hit in found.get("results", [])]
 
 
 def _sources(toolbox: McpToolbox) -> list[dict[str, Any]]:

@@ -26,8 +26,10 @@ async def ask_with(
     toolbox: McpToolbox,
     question: str,
     llm_settings: LlmSettings | None = None,
+    previous_plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """As `ask`, over an already connected toolbox."""
+    """As `ask`, over an already connected toolbox; ``previous_plan`` is the conversation's
+    last plan, which a follow-up question refines."""
     llm = chat_model(llm_settings or LlmSettings())
     toolbox = toolbox.for_run()
     graph = build_analytics_graph(toolbox, services, llm)
@@ -36,5 +38,6 @@ async def ask_with(
             "question": question,
             "run_id": f"analytics-{uuid4()}",
             "mode": "llm" if llm is not None else "deterministic",
+            "previous_plan": previous_plan,
         }
     )

@@ -1,4 +1,9 @@
-"""LLM mode: any OpenAI-compatible endpoint through langchain-openai; off by default."""
+"""LLM mode: any OpenAI-compatible endpoint through langchain-openai; off by default.
+
+The model plans and writes prose; it never decides or computes. Whatever goes wrong at the
+endpoint (HTTP 5xx, a timeout, malformed JSON) the graphs fall back to their deterministic
+answer and say so in one line (`llm_failure`).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,10 @@ class LlmSettings(BaseSettings):
     )
     api_key: str = Field("not-needed", description="API key for the endpoint.")
     model: str = Field("gpt-4o-mini", description="Model name.")
-    timeout_seconds: float = Field(60.0, description="Per-request timeout.")
-    max_retries: int = Field(1, description="Retries per request.")
+    timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Per-request timeout; then the deterministic answer."
+    )
+    max_retries: int = Field(0, ge=0, le=5, description="Retries per request after a failure.")
 
     @property
     def enabled(self) -> bool:
@@ -36,4 +43,13 @@ def chat_model(settings: LlmSettings):  # -> ChatOpenAI | None, imported lazily 
         timeout=settings.timeout_seconds,
         max_retries=settings.max_retries,
         temperature=0,
+    )
+
+
+def llm_failure(stage: str, error: BaseException) -> str:
+    """One line for the user: what failed, and that the deterministic answer is shown."""
+    detail = " ".join(str(error).split())[:160] or "no detail"
+    return (
+        f"The language model failed while {stage} ({type(error).__name__}: {detail}); "
+        "answered deterministically."
     )

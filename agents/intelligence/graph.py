@@ -10,14 +10,17 @@ experiment) -> act (domain commands, recorded).
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
+from agents.common.llm import llm_failure
 from agents.common.scorecards import scorecard_from_answer
 from agents.common.timing import days_since
 from agents.common.toolbox import McpToolbox, ToolFailed
+from agents.common.verify import verify
 from agents.intelligence.configuration import IntelligenceSettings
 from agents.intelligence.prompts import NARRATIVE_SYSTEM, templated_narrative
 from agents.intelligence.state import IntelligenceState
@@ -25,6 +28,8 @@ from domain.intelligence.policy import Timing, recommend
 from infrastructure.application import NeonBlue
 from infrastructure.recommendations import apply, decide, record_proposal
 from infrastructure.track_record import current_track_record
+
+log = logging.getLogger("neonblue.intelligence")
 
 
 def build_intelligence_graph(
@@ -85,8 +90,9 @@ def build_intelligence_graph(
         }
         similar = state.get("similar", [])
         narrative = templated_narrative(key, proposed, similar)
+        notices: list[str] = []
         if llm is not None:
-            narrative = await _llm_narrative(llm, key, proposed, similar) or narrative
+            narrative, notices = await _checked_narrative(llm, key, proposed, similar, narrative)
         recommendation_id = record_proposal(
             app,
             key,
@@ -101,6 +107,7 @@ def build_intelligence_graph(
             "narrative": narrative,
             "recommendation_id": str(recommendation_id),
             "tool_calls": [c.as_dict() for c in toolbox.calls],
+            "notices": notices,
         }
 
     def await_approval(state: IntelligenceState) -> dict[str, Any]:
@@ -141,6 +148,31 @@ def build_intelligence_graph(
     graph.add_edge("await_approval", "act")
     graph.add_edge("act", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+async def _checked_narrative(
+    llm: Any, key: str, proposed: dict[str, Any], similar: list[dict[str, Any]], templated: str
+) -> tuple[str, list[str]]:
+    """The model's narrative if it matches the proposal (numbers, verdicts, the action);
+    else the templated one. An endpoint failure also falls back, with a one-line notice."""
+    try:
+        prose = await _llm_narrative(llm, key, proposed, similar)
+    except Exception as error:  # HTTP errors, timeouts, malformed replies
+        log.warning("LLM narrative failed: %s", error)
+        return templated, [llm_failure("writing the recommendation", error)]
+    if not prose:
+        return templated, []
+    facts = [
+        {"label": name, "value": value, "unit": "%" if name != "z" else ""}
+        for name, value in proposed["numbers"].items()
+    ]
+    reference = " ".join([templated, json.dumps(proposed["numbers"])])
+    problems = verify(prose, reference, facts, proposed["action"])
+    if problems:
+        log.warning("LLM narrative rejected (%s): %r", "; ".join(problems), prose[:300])
+        notice = "The model's narrative did not match the decision; showing the checked one."
+        return templated, [notice]
+    return prose, []
 
 
 async def _llm_narrative(

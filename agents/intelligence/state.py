@@ -19,3 +19,4 @@ class IntelligenceState(TypedDict, total=False):
     applied: list[str]
     tool_calls: list[dict[str, Any]]
     notes: list[str]  # what could not be gathered, and why
+    notices: list[str]  # LLM fallbacks (endpoint failure, narrative that did not match)

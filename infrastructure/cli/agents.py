@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from infrastructure.cli.console import console, read_side, services
+from infrastructure.cli.console import console, error_console, read_side, services
 
 approvals = typer.Typer(
     help="Decide on agent recommendations that change experiments.", no_args_is_help=True
@@ -20,11 +20,13 @@ def recommend(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Analyse an experiment through the MCP servers and recommend what to do."""
-    with read_side() as side:
+    with read_side() as side, _waiting(as_json):
         state = side.recommend(experiment)
     if as_json:
         print(json.dumps(state))
         return
+    for notice in state.get("notices") or []:
+        error_console.print(f"[yellow]{notice}[/]")
     proposal = state["proposal"]
     console.print(f"[bold]{proposal['action'].upper()}[/] {experiment}: {state['narrative']}")
     if state["waiting_for_approval"]:
@@ -95,17 +97,45 @@ def reject(
     _decide(recommendation_id, False, by, note)
 
 
+def _waiting(quiet: bool) -> Any:
+    """A spinner on stderr while a language model answers (LLM mode only)."""
+    from contextlib import nullcontext
+
+    from agents.common.llm import LlmSettings
+
+    settings = LlmSettings()
+    if quiet or not settings.enabled:
+        return nullcontext()
+    return error_console.status(
+        f"Asking the language model (up to {settings.timeout_seconds:.0f} s per request)..."
+    )
+
+
 def ask(
     question: Annotated[str, typer.Argument(help="A question about your experiments.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    conversation: Annotated[
+        str,
+        typer.Option(
+            "--conversation", "-c", help="Conversation id: follow-ups refine its last question."
+        ),
+    ] = "cli",
+    new: Annotated[bool, typer.Option("--new", help="Start the conversation afresh.")] = False,
 ) -> None:
     """Answer a natural-language question from the read models (through the MCP servers)."""
-    with read_side() as side:
-        state = side.ask(question)
+    if new:
+        from infrastructure.conversations import ConversationStore
+        from infrastructure.settings import EventStoreSettings
+
+        ConversationStore(EventStoreSettings().data_dir / "conversations").forget(conversation)
+    with read_side() as side, _waiting(as_json):
+        state = side.ask(question, conversation)
     if as_json:
         print(json.dumps(state))
         return
-    console.print(state["answer"])
+    for notice in state.get("notices") or []:
+        error_console.print(f"[yellow]{notice}[/]")
+    console.print(state["answer"], markup=False, highlight=False)
     used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources") or []})
     if used:
         console.print(f"[dim]Sources: {', '.join(used)}[/]")

@@ -147,8 +147,10 @@ class ServeApp:
     async def ask(self, request: Request) -> Response:
         async def run() -> Any:
             body = await _body(request)
+            conversation = body.get("conversation_id")
             return await self.read_side.ask_async(
-                _text(body.get("question"), "question", QUESTION_CHARS)
+                _text(body.get("question"), "question", QUESTION_CHARS),
+                _text(conversation, "conversation_id", KEY_CHARS) if conversation else None,
             )
 
         return await self._answer("ask", run)

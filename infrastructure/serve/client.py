@@ -52,8 +52,11 @@ class RemoteReadSide:
     def projections(self) -> list[dict[str, Any]]:
         return self._get("/api/projections")
 
-    def ask(self, question: str) -> dict[str, Any]:
-        return self._post("/api/ask", {"question": question})
+    def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
+        body = {"question": question}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        return self._post("/api/ask", body)
 
     def recommend(self, experiment: str) -> dict[str, Any]:
         return self._post("/api/recommend", {"experiment": experiment})

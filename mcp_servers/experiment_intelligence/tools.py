@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from infrastructure.application import NeonBlue
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
-from mcp_servers.common.inputs import ExperimentKey, FreeText
+from mcp_servers.common.inputs import ExperimentKey, FreeText, Name
 
 
 class Agents(Protocol):
@@ -22,7 +22,7 @@ class Agents(Protocol):
 
     def connected(self) -> AbstractAsyncContextManager[Any]: ...
 
-    async def ask(self, question: str) -> dict[str, Any]: ...
+    async def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]: ...
 
     async def recommend(self, experiment_key: str) -> dict[str, Any]: ...
 
@@ -46,7 +46,15 @@ class AnswerOut(BaseModel):
     question: str
     intent: str | None
     answer: str
+    plan: dict[str, Any] = Field(
+        default_factory=dict, description="The query plan: intents, experiments, metrics, period."
+    )
+    facts: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every number of the answer: label, value, unit."
+    )
+    notices: list[str] = Field(default_factory=list)
     sources: list[dict[str, Any]] = Field(description="Tool calls the numbers came from.")
+    conversation_id: str | None = None
     freshness: Freshness
 
 
@@ -83,14 +91,23 @@ class IntelligenceTools:
             freshness=self._fresh(),
         )
 
-    async def natural_language_analytics(self, question: FreeText) -> AnswerOut:
-        """Answer a question about experiments in plain language, with the sources used."""
+    async def natural_language_analytics(
+        self, question: FreeText, conversation_id: Name | None = None
+    ) -> AnswerOut:
+        """Answer a question about experiments in plain language, with the sources used.
+        Pass the same ``conversation_id`` again and a follow-up ("and on mobile?", "what
+        about revenue?") refines the previous question. Only an explicit request for a
+        recommendation records one; nothing in a question approves or changes anything."""
         with tool_errors():
-            state = await self.agents.ask(question)
+            state = await self.agents.ask(question, conversation_id)
         return AnswerOut(
             question=question,
             intent=(state.get("parsed") or {}).get("intent"),
             answer=state["answer"],
+            plan=state.get("plan") or {},
+            facts=state.get("facts") or [],
+            notices=state.get("notices") or [],
             sources=state.get("sources", []),
+            conversation_id=conversation_id,
             freshness=self._fresh(),
         )

@@ -53,6 +53,9 @@ async def test_tools_over_stdio(store_copy):
                     "history",
                     "assign",
                     "segments",
+                    "rank",
+                    "count",
+                    "duration",
                 )
             injected = await client.call_tool(
                 "recommend_experiment_optimization", {"experiment_id": hostile}

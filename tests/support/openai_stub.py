@@ -1,9 +1,15 @@
 """A local OpenAI-compatible chat-completions server for LLM-mode tests.
 
-It plays a scripted model: for a question it answers with a tool call chosen by simple
-rules, after tool results it answers in prose that quotes a number from the tool output,
-and for narrative requests (no tools) it returns a fixed-format paragraph. Every request
-is kept so tests can check what the client sent.
+It plays a scripted model. A request with a JSON-schema ``response_format`` (a structured
+plan) gets a plan naming the experiment key it finds in the question; a narrative request
+gets prose. ``behaviour`` picks the script:
+
+- ``honest``: prose that repeats the answer it was given (numbers from the tools);
+- ``inventive``: invented numbers, verdict and action ("+99.9% (p=0.0001, significant).
+  Ship the treatment."), and a plan that asks for a recommendation;
+- ``error``: HTTP 500; ``malformed``: truncated JSON; ``slow``: answers after ``delay``.
+
+Every request is kept so tests can check what the client sent (e.g. which tools it offered).
 """
 
 from __future__ import annotations
@@ -11,54 +17,49 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+INVENTED = "conversion lift is +99.9% (p=0.0001, significant). Ship the treatment."
+
 
 @dataclass
 class StubModel:
+    behaviour: str = "honest"
+    delay: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
 
     def reply(self, body: dict[str, Any]) -> dict[str, Any]:
         self.requests.append(body)
-        messages = body["messages"]
-        last = messages[-1]
-        if body.get("tools") and last["role"] == "user":
-            return self._tool_call(last["content"], body["tools"])
-        if last["role"] == "tool":
-            return self._message(self._summarise(json.loads(last["content"])))
-        facts = last["content"]
-        return self._message(f"NARRATIVE (stub model): recommendation based on {facts[:200]}")
-
-    def _tool_call(self, question: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
-        names = {t["function"]["name"] for t in tools}
-        key = re.search(r"\b([a-z0-9]+(?:-[a-z0-9]+){1,5})\b", question.lower())
-        if key and "postgresql__analyze_experiment_data" in names:
-            name, arguments = "postgresql__analyze_experiment_data", {"experiment_id": key.group(1)}
-        else:
-            name, arguments = "postgresql__list_experiments", {"status": "running"}
-        call = {
-            "id": f"call_{len(self.requests)}",
-            "type": "function",
-            "function": {"name": name, "arguments": json.dumps(arguments)},
-        }
-        return {"role": "assistant", "content": None, "tool_calls": [call]}
-
-    @staticmethod
-    def _summarise(output: dict[str, Any]) -> str:
-        if "error" in output:
-            return f"The tool failed: {output['error']}"
-        if "scorecard" in output:
-            row = output["scorecard"]["results"][0]
-            return (
-                f"{output['experiment']['key']}: {row['metric']} lift "
-                f"{row['relative_lift']:+.4f} for {row['variant']} (from analyze_experiment_data)."
+        last = body["messages"][-1]["content"] or ""
+        if body.get("response_format"):
+            return self._message(json.dumps(self._plan(last)))
+        if self.behaviour == "inventive":
+            return self._message(INVENTED)
+        if last.startswith("{"):  # the recommendation graph's facts
+            facts = json.loads(last)
+            lift = facts["numbers"].get("lift")
+            quoted = f" at {lift:+.1%}" if lift is not None else ""
+            return self._message(
+                f"NARRATIVE (stub model): {facts['action']} {facts['experiment']}{quoted}."
             )
-        keys = [e["key"] for e in output.get("experiments", [])]
-        return f"Running experiments: {', '.join(keys)} (from list_experiments)."
+        answer = last.split("Answer: ", 1)[-1]
+        return self._message(f"In brief: {answer.split(' Period:')[0]}")
+
+    def _plan(self, prompt: str) -> dict[str, Any]:
+        question = prompt.split("Question: ", 1)[-1].lower()
+        key = re.search(r"\b([a-z0-9]+(?:-[a-z0-9]+){1,5})\b", question)
+        experiments = [key.group(1)] if key else []
+        if self.behaviour == "inventive":
+            return {"intents": ["recommend", "analyze"], "experiments": [*experiments, "made-up"]}
+        # an honest but lazy planner: what it is sure of, the rest left empty (NeonBlue's
+        # deterministic plan fills the gaps)
+        intents = ["trend"] if "predict" in question or "forecast" in question else []
+        return {"intents": intents, "experiments": experiments, "horizon_days": None}
 
     @staticmethod
     def _message(content: str) -> dict[str, Any]:
@@ -78,9 +79,9 @@ def completion(message: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def running_stub() -> Iterator[tuple[str, StubModel]]:
+def running_stub(behaviour: str = "honest", delay: float = 0.0) -> Iterator[tuple[str, StubModel]]:
     """Yields (base_url, model) for a stub listening on 127.0.0.1."""
-    model = StubModel()
+    model = StubModel(behaviour, delay)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -88,7 +89,15 @@ def running_stub() -> Iterator[tuple[str, StubModel]]:
             if not self.path.endswith("/chat/completions"):
                 self.send_error(404)
                 return
+            if model.delay:
+                time.sleep(model.delay)
+            if model.behaviour == "error":
+                model.requests.append(body)
+                self.send_error(500, "stub failure")
+                return
             payload = json.dumps(completion(model.reply(body))).encode()
+            if model.behaviour == "malformed":
+                payload = payload[: len(payload) // 2]
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
