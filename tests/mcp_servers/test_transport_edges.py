@@ -132,7 +132,7 @@ def test_malformed_stdio_lines_get_error_replies(portfolio_dir):
         json.dumps({
             "jsonrpc": "2.0", "id": 9, "method": "tools/call",
             "params": {"name": "list_experiments", "arguments": {}},
-        }),  # fmt: skip
+        }),
     ]
     env = server_env(portfolio_dir, NEONBLUE_SERVE_DISCOVER="false")
     result = subprocess.run(
