@@ -16,7 +16,7 @@ PALETTE = ("#1f6fd1", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0b7285")
 BAND = "#9ec5fe"
 PARTIAL = "#adb5bd"
 SIZE = (7.2, 2.6)  # inches at 100 dpi: 720 x 260 px
-WIDE_BAND = 8.0  # leading days whose band is this many times its final width are not drawn
+WIDE_BAND = 4.0  # leading days whose band is this many times its final width are not drawn
 
 _setup = threading.Lock()
 _ready = False
