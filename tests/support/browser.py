@@ -32,12 +32,21 @@ class Console:
     """Every console error and uncaught exception of a page (also failed requests)."""
 
     errors: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)  # HTTP errors, with their URL
 
     def watch(self, page: Any) -> Any:
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url}"))
+        page.on("requestfailed", self._failed)
+        page.on(
+            "response", lambda r: r.status >= 400 and self.responses.append(f"{r.status} {r.url}")
+        )
         return page
+
+    def _failed(self, request: Any) -> None:
+        # a fetch cut short by navigating away (a live refresh in flight) is not an error
+        if request.failure != "net::ERR_ABORTED":
+            self.errors.append(f"request failed: {request.url} ({request.failure})")
 
 
 def box(page: Any, selector: str) -> dict[str, float]:

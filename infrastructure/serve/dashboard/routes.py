@@ -40,7 +40,7 @@ from infrastructure.settings import ConfigurationError
 
 log = logging.getLogger("neonblue.dashboard")
 HERE = Path(__file__).parent
-PREFIXES = ("/experiments", "/approvals", "/ask", "/operations", "/live", "/login", "/logout", "/static")  # fmt: skip
+PREFIXES = ("/experiments", "/approvals", "/ask", "/operations", "/live", "/login", "/logout", "/static", "/favicon.ico")  # fmt: skip
 QUESTION_CHARS = 2000
 NOTICES = 200
 
@@ -93,6 +93,7 @@ class Dashboard:
             Route("/live", self.live),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
+            Route("/favicon.ico", lambda _: Response(status_code=204)),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
         middleware = [
@@ -104,7 +105,15 @@ class Dashboard:
                 max_age=12 * 3600,
             )
         ]
-        return Starlette(routes=routes, middleware=middleware)
+        return Starlette(
+            routes=routes, middleware=middleware, exception_handlers={HTTPException: self.refused}
+        )
+
+    async def refused(self, request: Request, error: Exception) -> Response:
+        """A refused request (no sign-in, bad CSRF token, bad input) as a page saying why."""
+        assert isinstance(error, HTTPException)
+        return self.page(request, "error.html", error.status_code, message=error.detail,
+                         heading="Refused" if error.status_code in (401, 403) else "Not possible")  # fmt: skip
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -127,7 +136,7 @@ class Dashboard:
         try:
             values = await anyio.to_thread.run_sync(build)
         except (DomainError, ConfigurationError) as error:
-            return self.page(request, "error.html", 404, message=str(error))
+            return self.page(request, "error.html", 404, message=str(error), heading="Not found")
         return self.page(request, template, **values)
 
     # -- pages ----------------------------------------------------------------------------------
