@@ -6,7 +6,7 @@ matplotlib picks round ticks; lifts get a zero line and percent ticks; the axes 
 hold the whole confidence band; a last day with data up to mid-day is shaded as partial.
 The elements a reader (or a test) looks for carry stable ids, prefixed by the chart's id:
 ``CHART-line-0`` (first series), ``CHART-band``, ``CHART-zero-line``, ``CHART-partial-day``,
-``CHART-bars-0``, ``CHART-intervals`` and ``CHART-estimates``, and the axes ``CHART-plot``, ``CHART-x-axis``,
+``CHART-bars-0-1`` (series 0, label 1), ``CHART-intervals`` and ``CHART-estimates``, and the axes ``CHART-plot``, ``CHART-x-axis``,
 ``CHART-y-axis``. matplotlib is imported on first use (the CLI starts
 without it).
 """

@@ -78,6 +78,7 @@ def _svg(figure: Any, chart_id: str, title: str, kind: str, attributes: str = ""
     figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
     text = out.getvalue()
     text = text[text.index("<svg") :]
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
     text = re.sub(r'\bid="([^"]+)"', rf'id="{chart_id}-\1"', text)
     text = re.sub(r"url\(#([^)]+)\)", rf"url(#{chart_id}-\1)", text)
     text = re.sub(r'href="#([^"]+)"', rf'href="#{chart_id}-\1"', text)
@@ -175,8 +176,11 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], bars: Sequence[S
     for index, s in enumerate(bars):
         positions = [i + (index - (len(bars) - 1) / 2) * width for i in range(len(labels))]
         heights = [v if _finite(v) else 0.0 for v in s.values]
-        container = ax.bar(positions, heights, width * 0.92, label=s.name,
-                           color=PALETTE[index % len(PALETTE)], gid=f"bars-{index}")  # fmt: skip
+        container = ax.bar(
+            positions, heights, width * 0.92, label=s.name, color=PALETTE[index % len(PALETTE)]
+        )
+        for position, bar in enumerate(container.patches):
+            bar.set_gid(f"bars-{index}-{position}")  # series index, label index
         ax.bar_label(container, fmt="{:,.0f}", fontsize=8)
     ax.set_xticks(range(len(labels)), labels)
     ax.grid(axis="y", color="#e9ecef")
