@@ -18,6 +18,7 @@ Goal: p95 <= 200 ms for both pages.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -57,10 +58,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args()
     data_dir = args.cache or Path(f"/tmp/neonblue-bench-dashboard-{args.events}")
-    if not (data_dir / "events.db").exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+    if not (data_dir / "built").exists():  # an interrupted build is started again
+        shutil.rmtree(data_dir, ignore_errors=True)
+        data_dir.mkdir(parents=True)
         started = time.perf_counter()
         head = build_store(data_dir, args.events, args.users)
+        (data_dir / "built").write_text(str(head))
         print(f"built {head:,} events in {time.perf_counter() - started:.0f}s into {data_dir}")
     started = time.perf_counter()
     with serving(data_dir, timeout=1800) as url, httpx.Client(base_url=url, timeout=120) as client:
