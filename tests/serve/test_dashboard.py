@@ -83,10 +83,11 @@ def test_missing_login_and_bad_token_are_refused(browser: Any, served: Serve):
     assert page.locator("[role=alert]").inner_text() == "That is not the token."
     context.close()
     # a form posted without a session changes nothing; the API still wants its bearer token
-    refused = httpx.post(f"{served.url}/approvals/x", data={"decision": "approve", "by": "eve"})
-    assert refused.status_code == 401
-    assert httpx.get(f"{served.url}/live").status_code == 401
-    assert httpx.get(f"{served.url}/api/results", params={"experiment": KEY}).status_code == 401
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        refused = client.post("/approvals/x", data={"decision": "approve", "by": "eve"})
+        assert refused.status_code == 401 and "Sign in first" in refused.text
+        assert client.get("/live").status_code == 401
+        assert client.get("/api/results", params={"experiment": KEY}).status_code == 401
 
 
 def test_every_page_loads_without_console_errors(signed_in: Any):
@@ -155,7 +156,7 @@ def test_approval_in_the_page_resumes_the_run_and_changes_the_store(
         pending.locator("button[value=approve]").click()
     assert forged.value.status == 403
     forbidden = "Failed to load resource: the server responded with a status of 403 (Forbidden)"
-    assert state_of(data_dir, recommendation_id) == ("pending", None)
+    assert state_of(data_dir, recommendation_id) == ("pending", None, "stopped")
 
     page.goto("/approvals")
     pending = page.locator(f'article[data-id="{recommendation_id}"]')
@@ -164,7 +165,7 @@ def test_approval_in_the_page_resumes_the_run_and_changes_the_store(
     pending.locator("button[value=approve]").click()
     flash = page.locator(".flash").inner_text()
     assert "Approved by alice (the agent run resumed)" in flash, flash
-    assert state_of(data_dir, recommendation_id) == ("applied", "alice")
+    assert state_of(data_dir, recommendation_id) == ("applied", "alice", "concluded")
     assert run_of(data_dir, recommendation_id) == {"waiting_at": [], "checkpointed": True}
 
     # the overview opened before the approval shows the concluded experiment without a reload
@@ -188,12 +189,14 @@ def test_ask_box_answers_with_numbers_and_tools(signed_in: Any):
     assert console.errors == []
 
 
-def state_of(data_dir: Path, recommendation_id: str) -> tuple[str, str | None]:
-    """The recommendation as the event store has it (read by this process, not serve)."""
+def state_of(data_dir: Path, recommendation_id: str) -> tuple[str, str | None, str]:
+    """The recommendation and its experiment as the event store has them (read by this
+    process, not serve)."""
     with bootstrap(EventStoreSettings(data_dir=data_dir, event_store="")) as services:
         found = {str(r.id): r for r in recommendations(services.app)}
-    recommendation = found[recommendation_id]
-    return recommendation.state, getattr(recommendation, "decided_by", None)
+        recommendation = found[recommendation_id]
+        status = str(services.app.experiment(recommendation.experiment_key).status)
+    return recommendation.state, getattr(recommendation, "decided_by", None), status
 
 
 def run_of(data_dir: Path, recommendation_id: str) -> dict[str, Any]:
