@@ -53,6 +53,7 @@ def browser() -> Iterator[Any]:
 def signed_in(browser: Any, served: Serve) -> Iterator[Any]:
     """A browser context that signed in through the login form with the serve token."""
     context = browser.new_context(base_url=served.url, viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(90_000)  # the first render of a page draws its charts
     page = context.new_page()
     page.goto("/operations")
     assert page.url.startswith(f"{served.url}/login?next=")
@@ -74,6 +75,7 @@ def open_page(context: Any, path: str) -> tuple[Any, Console]:
 
 def test_missing_login_and_bad_token_are_refused(browser: Any, served: Serve):
     context = browser.new_context(base_url=served.url)
+    context.set_default_timeout(90_000)
     page = context.new_page()
     for path in ("/", f"/experiments/{KEY}", "/approvals", "/ask", "/operations"):
         page.goto(path)
@@ -109,6 +111,10 @@ def test_every_page_loads_without_console_errors(signed_in: Any):
     assert "Scorecard (bayesian, CUPED off)" in page.locator("h2").all_inner_texts()
     page.goto(f"/experiments/{KEY}?as_of=2026-09-08T00:00")
     assert "happened by 2026-09-08" in page.locator("#replay").inner_text()
+    page.goto("/operations")
+    assert page.locator("#projections tbody tr").count() == 3
+    page.click("text=Verify the hash chain now")
+    assert page.locator("#verified").inner_text().startswith("Log verified: ")
     page.close()
 
 
