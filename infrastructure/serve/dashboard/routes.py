@@ -165,6 +165,7 @@ class Dashboard:
     async def approvals(self, request: Request) -> Response:
         def build() -> dict[str, Any]:
             return {
+                "position": self.views.position(),
                 "pending": self.views.recommendations(state="pending"),
                 "decided": [r for r in self.views.recommendations() if r.state != "pending"][:20],
             }
@@ -174,7 +175,7 @@ class Dashboard:
     async def operations(self, request: Request) -> Response:
         def build() -> dict[str, Any]:
             return {**self.views.operations(self.statuses()), "rate": self.rate(),
-                    "verified": self.verified}  # fmt: skip
+                    "verified": self.verified, "position": self.views.position()}  # fmt: skip
 
         return await self.guarded(request, build, "operations.html")
 

@@ -3,11 +3,13 @@
 Numbers come from the read side the CLI uses (`LocalReadSide.results`: the analytics
 model's scorecard), day-by-day series from the analytics model, the search from the
 knowledge model, history and recommendations from the event store. Answers are cached
-per read-model position: a page is recomputed only once new events were projected.
+per read-model position: a page is recomputed only once new events were projected, in the
+background while the previous answer is shown with its position.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -20,14 +22,21 @@ from infrastructure.read_side import ENGINES, LocalReadSide
 from infrastructure.serve.dashboard.series import daily_series, primary_metric
 
 HISTORY_ROWS = 200
+log = logging.getLogger("neonblue.dashboard")
 
 
 class PositionCache:
-    """Values keyed by (what, read-model position); the oldest are dropped past ``size``."""
+    """Values keyed by (what, read-model position); the oldest are dropped past ``size``.
+
+    ``latest`` never makes a page wait for a recomputation once it rendered once: while the
+    value at a new position is computed in the background, the newest earlier one is
+    returned with its position (the page shows it, and its live refresh asks again)."""
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self.values: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self.newest: dict[tuple[Any, ...], tuple[int, Any]] = {}
+        self.running: set[tuple[Any, ...]] = set()
         self.lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
@@ -36,11 +45,44 @@ class PositionCache:
                 self.values.move_to_end(key)
                 return self.values[key]
         value = compute()
+        self._store(key, value)
+        return value
+
+    def latest(
+        self, what: tuple[Any, ...], position: int, compute: Callable[[], Any]
+    ) -> tuple[int, Any]:
+        with self.lock:
+            if (*what, position) in self.values:
+                return position, self.values[(*what, position)]
+            older = self.newest.get(what)
+            start = older is not None and what not in self.running
+            if start:
+                self.running.add(what)
+        if older is None:
+            return position, self.get((*what, position), compute)
+        if start:
+            threading.Thread(
+                target=self._refresh, args=(what, position, compute), daemon=True
+            ).start()
+        return older
+
+    def _refresh(self, what: tuple[Any, ...], position: int, compute: Callable[[], Any]) -> None:
+        try:
+            self.get((*what, position), compute)
+        except Exception:  # the next request computes it again and reports the error
+            log.exception("recomputing %s failed", what)
+        finally:
+            with self.lock:
+                self.running.discard(what)
+
+    def _store(self, key: tuple[Any, ...], value: Any) -> None:
+        what, position = key[:-1], key[-1]
         with self.lock:
             self.values[key] = value
+            if isinstance(position, int) and self.newest.get(what, (-1, None))[0] <= position:
+                self.newest[what] = (position, value)
             while len(self.values) > self.size:
                 self.values.popitem(last=False)
-        return value
 
 
 class Views:
@@ -61,8 +103,8 @@ class Views:
     # -- experiments ---------------------------------------------------------------------------
 
     def experiments(self, status: str = "", tag: str = "", query: str = "") -> dict[str, Any]:
-        position, head = self.position(), self.head()
-        rows = self.cache.get(("overview", position), lambda: self._overview())
+        position, rows = self.cache.latest(("overview",), self.position(), self._overview)
+        head = self.head()
         all_tags = sorted({t for r in rows for t in r["tags"]})
         shown = [
             r
@@ -137,7 +179,7 @@ class Views:
             engine = "sequential"
         app = self.services.app
         experiment = app.experiment(key)
-        position = self.position()
+        position = card_at = self.position()
         replayed = None
         if as_of is not None:
             from infrastructure.audit.replay import replay
@@ -150,15 +192,22 @@ class Views:
             card = replayed.scorecard
             scorecard = _card_dict(card) if card is not None else None
         else:
-            scorecard = self.cache.get(
-                ("card", key, engine, cuped, position),
+            card_at, scorecard = self.cache.latest(
+                ("card", key, engine, cuped),
+                position,
                 lambda: self.read_side.results(key, engine, cuped)["scorecard"],
             )
         until = as_of.date() if as_of is not None else None
-        charts = self.cache.get(
-            ("charts", key, engine, until, position),
+        charts_at, charts = self.cache.latest(
+            ("charts", key, engine, until),
+            position,
             lambda: self._charts(experiment, engine, until),
         )
+        segments_at, segments = self.cache.latest(
+            ("segments", key), position, lambda: self._segments(key)
+        )
+        if as_of is None:  # what the page shows is as fresh as its oldest part
+            position = min(card_at, charts_at, segments_at)
         return {
             "experiment": experiment,
             "engine": engine,
@@ -171,7 +220,7 @@ class Views:
             "recorded": recorded,
             "history": self.history(key, as_of if recorded else None),
             "recommendations": self.recommendations(key),
-            "segments": self.cache.get(("segments", key, position), lambda: self._segments(key)),
+            "segments": segments,
             "position": position,
             "head": self.head(),
         }

@@ -1,5 +1,6 @@
 // Live updates without a reload: poll /live; when the read models moved, fetch this page
-// again and swap its <main> (not while the person is typing in a form on it).
+// again and swap its <main> (not while the person is typing in a form on it). A page shows
+// the position its numbers come from; it is fetched again until that is the newest.
 (function () {
   "use strict";
   var main = document.getElementById("main");
@@ -19,7 +20,9 @@
         var fresh = page.getElementById("main");
         if (fresh) {
           main.innerHTML = fresh.innerHTML;
-          document.body.dataset.position = page.body.dataset.position;
+          // the page may show an earlier position while serve recomputes: ask again then
+          position = page.body.dataset.position;
+          document.body.dataset.position = position;
           document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
         }
       });
@@ -31,7 +34,6 @@
         if (!live) { return; }
         if (status) { status.textContent = "live · position " + live.position.toLocaleString(); }
         if (String(live.position) !== String(position) && !busy()) {
-          position = String(live.position);
           return refresh();
         }
       })
