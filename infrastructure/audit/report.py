@@ -1,6 +1,7 @@
 """`neonblue report EXPERIMENT --html out.html`: a self-contained experiment report.
 
-One HTML file with inline CSS and SVG (no CDN, no external file), readable offline:
+One HTML file with inline CSS and SVG charts drawn by matplotlib (`infrastructure.charts`;
+no CDN, no external file), readable offline:
 cumulative lift of the primary metric with its confidence sequence, daily exposures and
 per-variant metric values, the SRM check and a segment breakdown, plus the final scorecard.
 A few lines of inline script only count the charts (``data-charts`` on ``<body>``), so
@@ -17,8 +18,8 @@ from domain.analysis.impact import signed
 from domain.analysis.version import ENGINE_VERSION
 from domain.statistics import ProjectedImpact
 from infrastructure.application import NeonBlue
-from infrastructure.audit import svg
-from infrastructure.audit.report_data import ReportData, day_label, report_data
+from infrastructure.audit.report_data import ReportData, report_data
+from infrastructure.charts import Band, Series, bar_chart, forest_plot, line_chart
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:760px;color:#212529}
@@ -26,13 +27,12 @@ h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bot
 .meta{color:#6c757d;font-size:13px}table{border-collapse:collapse;font-size:13px;margin:8px 0}
 td,th{border:1px solid #dee2e6;padding:3px 8px;text-align:right}th{background:#f1f3f5}
 td:first-child,th:first-child{text-align:left}.bad{color:#c92a2a;font-weight:600}.good{color:#2b8a3e}
-svg.chart{display:block;margin:8px 0;background:#fff}svg .title{font-size:13px;font-weight:600}
-svg .axis,svg .legend{font-size:11px;fill:#495057}svg .plot{fill:#f8f9fa;stroke:#dee2e6}
-svg .grid{stroke:#e9ecef}svg .zero{stroke:#495057;stroke-dasharray:4 3}
+figure.chart{margin:12px 0}figure.chart figcaption{font-size:13px;font-weight:600}
+figure.chart svg{display:block;max-width:100%;height:auto}
 """
 SCRIPT = (
     "document.addEventListener('DOMContentLoaded',function(){"
-    "document.body.dataset.charts=String(document.querySelectorAll('svg.chart').length);});"
+    "document.body.dataset.charts=String(document.querySelectorAll('figure.chart svg').length);});"
 )
 
 
@@ -42,40 +42,42 @@ def _fmt(value: float | None, pattern: str = "{:.4g}") -> str:
     return pattern.format(value)
 
 
-def _lift_charts(data: ReportData, labels: list[str]) -> list[str]:
+def _lift_charts(data: ReportData) -> list[str]:
     charts = []
+    control = data.scorecard.control if data.scorecard else "control"
     for variant, intervals in data.lift.items():
-        series = svg.Series(f"{variant} vs {data.scorecard.control if data.scorecard else 'control'}",
-                            [i.estimate if i else None for i in intervals])  # fmt: skip
-        band = svg.Band(
-            "95% confidence sequence",
-            [i.lower if i else None for i in intervals],
-            [i.upper if i else None for i in intervals],
-        )
-        charts.append(svg.line_chart(
+        charts.append(line_chart(
+            f"lift-{variant}",
             f"Cumulative lift of {data.primary}: {variant} (sequential, always valid)",
-            labels, [series], band, fmt=svg.percent, zero_line=True,
+            data.days,
+            [Series(f"{variant} vs {control}", [i.estimate if i else None for i in intervals])],
+            Band("95% confidence sequence", [i.lower if i else None for i in intervals],
+                         [i.upper if i else None for i in intervals]),
+            percent=True, zero_line=True, partial_last_day=data.partial_last_day,
         ))  # fmt: skip
     return charts
 
 
-def _daily_charts(data: ReportData, labels: list[str]) -> list[str]:
+def _daily_charts(data: ReportData) -> list[str]:
     variants = data.experiment.variant_keys()
-    charts = [svg.line_chart(
-        "Exposed users per day", labels,
-        [svg.Series(v, [float(n) for n in data.exposed_per_day[v]]) for v in variants],
+    partial = data.partial_last_day
+    charts = [line_chart(
+        "exposures", "Exposed users per day", data.days,
+        [Series(v, [float(n) for n in data.exposed_per_day[v]]) for v in variants],
+        partial_last_day=partial,
     )]  # fmt: skip
     for metric, per_variant in data.means.items():
         level = data.experiment.metric(metric).quantile
         what = "mean" if level is None else f"p{level * 100:g}"
-        charts.append(svg.line_chart(
-            f"{metric}: cumulative {what} per variant at the end of each day", labels,
-            [svg.Series(v, per_variant[v]) for v in variants],
+        charts.append(line_chart(
+            f"means-{metric}", f"{metric}: cumulative {what} per variant at the end of each day",
+            data.days, [Series(v, per_variant[v]) for v in variants],
+            partial_last_day=partial,
         ))  # fmt: skip
     return charts
 
 
-def _srm_section(data: ReportData, labels: list[str]) -> str:
+def _srm_section(data: ReportData) -> str:
     card = data.scorecard
     if card is None:
         return "<p>No exposed users yet.</p>"
@@ -89,14 +91,18 @@ def _srm_section(data: ReportData, labels: list[str]) -> str:
     )
     return (
         f"<p>Chi-square p-value {_fmt(card.srm.p_value)} (threshold 0.001): {verdict}.</p>"
-        + svg.bar_chart(
+        + bar_chart(
+            "srm-users",
             "Users per variant: observed vs expected from the weights",
             variants,
-            [svg.Series("observed", observed), svg.Series("expected", expected)],
-            fmt=lambda v: f"{v:.0f}",
+            [Series("observed", observed), Series("expected", expected)],
         )
-        + svg.line_chart(
-            "SRM p-value over time", labels, [svg.Series("p-value", data.srm_p_values)]
+        + line_chart(
+            "srm-p",
+            "SRM p-value over time",
+            data.days,
+            [Series("p-value", data.srm_p_values)],
+            partial_last_day=data.partial_last_day,
         )
     )
 
@@ -111,7 +117,8 @@ def _segment_section(data: ReportData) -> str:
         f"<td>[{_fmt(r.lift.lower, '{:+.2%}')}, {_fmt(r.lift.upper, '{:+.2%}')}]</td></tr>"
         for r in data.segments
     )
-    plot = svg.forest_plot(
+    plot = forest_plot(
+        "segments",
         f"Lift of {data.primary} by {data.segment_key} (fixed-horizon 95% CI)",
         [(f"{r.segment} / {r.variant}", r.lift.estimate, r.lift.lower, r.lift.upper) for r in data.segments],
     )  # fmt: skip
@@ -146,7 +153,6 @@ def _impact_cells(impact: ProjectedImpact | None) -> str:
 def render_report(data: ReportData, generated_at: datetime) -> str:
     """The whole HTML document."""
     experiment = data.experiment
-    labels = [day_label(d) for d in data.days]
     weights = ", ".join(f"{v.key} {v.weight:g}" for v in experiment.variants)
     body = [
         f"<h1>{escape(experiment.name)} <small>({escape(experiment.key)})</small></h1>",
@@ -155,11 +161,11 @@ def render_report(data: ReportData, generated_at: datetime) -> str:
         f"{generated_at:%Y-%m-%d %H:%M} UTC &middot; statistics engine {ENGINE_VERSION}</p>",
         f"<p>{escape(experiment.hypothesis)}</p>",
         "<h2>Cumulative lift with its confidence sequence</h2>",
-        *(_lift_charts(data, labels) or ["<p>No exposed users yet.</p>"]),
+        *(_lift_charts(data) or ["<p>No exposed users yet.</p>"]),
         "<h2>Daily metrics per variant</h2>",
-        *_daily_charts(data, labels),
+        *_daily_charts(data),
         "<h2>Sample ratio mismatch (SRM)</h2>",
-        _srm_section(data, labels),
+        _srm_section(data),
         f"<h2>Segments by {escape(data.segment_key)}</h2>",
         _segment_section(data),
         _scorecard_table(data),

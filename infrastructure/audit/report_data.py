@@ -66,11 +66,23 @@ class ReportData:
     scorecard: Scorecard | None = None
     segments: list[SegmentRow] = field(default_factory=list)
     segment_key: str = "source"
+    last_event_at: datetime | None = None  # the latest exposure or metric time of its users
+
+    @property
+    def partial_last_day(self) -> bool:
+        """Whether the data stops before the end of the last day (its counts are not final)."""
+        if not self.days or self.last_event_at is None:
+            return False
+        end = datetime.combine(self.days[-1] + timedelta(days=1), time.min, UTC)
+        return self.last_event_at < end - timedelta(minutes=1)
 
 
-def _collect(app: NeonBlue, key: str, segment_key: str) -> tuple[dict[Any, _User], int]:
+def _collect(
+    app: NeonBlue, key: str, segment_key: str
+) -> tuple[dict[Any, _User], int, datetime | None]:
     users: dict[Any, _User] = {}
     position = 0
+    last_at: datetime | None = None
     for entry in app.log():
         position = entry.position
         event: Any = entry.event
@@ -81,13 +93,16 @@ def _collect(app: NeonBlue, key: str, segment_key: str) -> tuple[dict[Any, _User
         user = users.get(entry.originator_id)
         if user is None:
             continue
+        at = getattr(event, "at", None)
+        if isinstance(at, datetime) and (last_at is None or at > last_at):
+            last_at = at
         if isinstance(event, Participation.Exposed) and user.exposed_on is None:
             user.exposed_on = event.at.date()
             if segment_key != "source":
                 user.segment = str(event.context.get(segment_key, "(none)"))
         elif isinstance(event, Participation.MetricRecorded) and event.excluded is None:
             user.values.append((event.at.date(), event.metric, event.value))
-    return users, position
+    return users, position, last_at
 
 
 def _sums(
@@ -143,12 +158,13 @@ def _mean(experiment: Experiment, metric: str, sums: VariantSums | None) -> floa
 def report_data(app: NeonBlue, key: str, segment_key: str = "source") -> ReportData:
     """Everything the report plots, from one pass over the log."""
     experiment = app.experiment(key)
-    users, position = _collect(app, key, segment_key)
+    users, position, last_at = _collect(app, key, segment_key)
     primaries = [m.key for m in experiment.metrics if m.role == MetricRole.PRIMARY]
     data = ReportData(
         experiment, position, primaries[0] if primaries else "", segment_key=segment_key
     )
     exposed = [u for u in users.values() if u.exposed_on is not None]
+    data.last_event_at = last_at
     if not exposed or len(experiment.variants) < 2:
         return data
     first = min(u.exposed_on for u in exposed if u.exposed_on)
@@ -219,7 +235,3 @@ def _segments(experiment: Experiment, exposed: list[_User], data: ReportData) ->
                     Interval(row.lift, row.ci_lower, row.ci_upper),
                 ))  # fmt: skip
     return rows
-
-
-def day_label(day: date | datetime) -> str:
-    return day.strftime("%m-%d")

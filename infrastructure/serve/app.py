@@ -6,6 +6,7 @@
 | ``/api/...`` | the answers the CLI renders (`infrastructure.read_side`) |
 | ``/health`` | status and each projection's position and lag (no token needed) |
 | ``/metrics`` | Prometheus text format |
+| ``/``, ``/experiments/...``, ... | the web dashboard (`infrastructure.serve.dashboard`; its own sign-in) |
 
 The MCP servers and the agents are built once by the composition root; the agents reach
 the servers in this process through the SDK's in-memory transport.
@@ -88,7 +89,11 @@ class ServeApp:
             server.streamable_http_app(json_response=True, host=self.host)  # its session manager
             routes.append(Route(f"/mcp/{name}", StreamableHTTPASGIApp(server.session_manager)))
         app: ASGIApp = Starlette(routes=routes, lifespan=self.lifespan)
-        return BearerTokenMiddleware(app, self.token) if self.token else app
+        api = BearerTokenMiddleware(app, self.token) if self.token else app
+        from infrastructure.serve.dashboard.routes import Dashboard, owns
+
+        dashboard = Dashboard(self.read_side, self.follower.statuses, self.token).asgi()
+        return _ByPath(dashboard, api, owns)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
@@ -182,6 +187,20 @@ class ServeApp:
         return json_response(body, status)
 
 
+class _ByPath:
+    """The dashboard's paths go to the dashboard (a session sign-in), the rest to the API and
+    MCP mounts (a bearer token), lifespan events to the latter."""
+
+    def __init__(self, dashboard: ASGIApp, api: ASGIApp, owns: Callable[[str], bool]) -> None:
+        self.dashboard, self.api, self.owns = dashboard, api, owns
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.owns(scope["path"]):
+            await self.dashboard(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
 async def _body(request: Request) -> dict[str, Any]:
     """The JSON object of a request body ({} when it is not one or is over MAX_BODY)."""
     raw = b""
@@ -199,5 +218,7 @@ async def _body(request: Request) -> dict[str, Any]:
 def _text(value: Any, name: str, limit: int) -> str:
     """A bounded, non-blank string argument."""
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise ConfigurationError(f"{name} must be a non-empty string of at most {limit} characters.")
+        raise ConfigurationError(
+            f"{name} must be a non-empty string of at most {limit} characters."
+        )
     return value

@@ -83,7 +83,7 @@ def test_replay_history_and_export(env: dict[str, str], tmp_path: Path):
     page = tmp_path / "report.html"
     reported = neonblue(env, "report", "checkout", "--html", str(page))
     assert reported.returncode == 0, reported.stderr
-    assert page.read_text().count('<svg class="chart"') >= 5
+    assert page.read_text().count('<figure class="chart"') >= 5
 
 
 def test_publish_and_recompute(env: dict[str, str]):

@@ -52,6 +52,14 @@ def test_demo_from_a_non_editable_install_elsewhere_equals_the_repository(tmp_pa
         cwd=elsewhere, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert located.stdout.startswith(str(venv)), located.stdout  # the installed copy runs
+    shipped = subprocess.run(
+        [str(python), "-c", "from infrastructure.serve.dashboard.routes import HERE; "
+         "print(HERE, sorted(p.name for p in HERE.glob('*/*')))"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert shipped.stdout.startswith(str(venv)), shipped.stdout  # the dashboard's own files
+    for name in ("base.html", "experiment.html", "dashboard.css", "dashboard.js"):
+        assert f"'{name}'" in shipped.stdout, shipped.stdout
 
     installed = subprocess.run(
         [str(venv / "bin" / "neonblue"), "demo", "--users", "600"],

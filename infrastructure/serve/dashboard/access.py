@@ -1,0 +1,83 @@
+"""Who may use the dashboard, and forms that only the dashboard's own pages can submit.
+
+With no token configured (serve refuses that unless bound to loopback) pages are open.
+With a token (the one MCP clients send as a bearer token), a person signs in once with it
+on /login and gets a signed session cookie (Starlette's SessionMiddleware, itsdangerous).
+Every form that changes something carries the session's CSRF token; a POST whose token
+does not match is refused with 403 before anything runs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+FORM_BYTES = 32 * 1024
+
+
+class Access:
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        self.secret = secrets.token_urlsafe(32)  # sessions end when serve restarts
+
+    def signed_in(self, request: Request) -> bool:
+        return self.token is None or request.session.get("signed_in") is True
+
+    def sign_in(self, request: Request, supplied: str) -> bool:
+        if self.token is None:
+            return True
+        if not hmac.compare_digest(supplied.encode(), self.token.encode()):
+            return False
+        request.session.clear()
+        request.session["signed_in"] = True
+        request.session["csrf"] = secrets.token_urlsafe(32)
+        return True
+
+    def login_redirect(self, request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @staticmethod
+    def csrf_token(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not isinstance(token, str):
+            token = request.session["csrf"] = secrets.token_urlsafe(32)
+        return token
+
+    async def checked_form(self, request: Request, login: bool = False) -> FormData:
+        """The POSTed form, after the sign-in (unless ``login``) and CSRF checks."""
+        if not login and not self.signed_in(request):
+            raise HTTPException(401, "Sign in first (/login).")
+        length = int(request.headers.get("content-length") or 0)
+        if length > FORM_BYTES:
+            raise HTTPException(413, f"Form over {FORM_BYTES} bytes.")
+        form = await request.form(max_files=0, max_fields=20)
+        supplied = form.get("csrf")
+        expected = request.session.get("csrf")
+        if not (isinstance(supplied, str) and isinstance(expected, str)) or not hmac.compare_digest(
+            supplied.encode(), expected.encode()
+        ):
+            raise HTTPException(403, "Invalid or missing CSRF token: reload the page and retry.")
+        return form
+
+
+def safe_next(target: Any) -> str:
+    """A local path to return to after signing in (never another site)."""
+    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+def text_field(form: FormData, name: str, limit: int, required: bool = True) -> str:
+    value = form.get(name)
+    value = value.strip() if isinstance(value, str) else ""
+    if (required and not value) or len(value) > limit:
+        raise HTTPException(422, f"{name} must be 1 to {limit} characters.")
+    return value
