@@ -58,6 +58,10 @@ async def forget_in_checkpoints(settings: EventStoreSettings, needles: list[str]
             else:
                 async with saver.conn.execute(_SQLITE_SEARCH, (needle.encode(),)) as cursor:
                     threads.update(str(row[0]) for row in await cursor.fetchall())
+        if settings.kind != "postgresql":  # deleted rows leave no copy in free pages
+            await saver.conn.execute("PRAGMA secure_delete = ON")
         for thread in sorted(threads):
             await saver.adelete_thread(thread)
+        if settings.kind != "postgresql" and threads:
+            await saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return len(threads)

@@ -255,11 +255,15 @@ class SQLiteTables:
 
     def forget_letters(self, needle: bytes, key: bytes) -> int:
         with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")  # no copy left in free pages
             cursor.execute(
                 f"DELETE FROM {DEAD_LETTERS} WHERE instr(original, ?) > 0 OR key = ?", (needle, key)
             )
             cursor.execute("SELECT changes()")
-            return int(cursor.fetchone()[0])
+            deleted = int(cursor.fetchone()[0])
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor in the WAL
+        return deleted
 
 
 class MemoryTables:

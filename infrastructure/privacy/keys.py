@@ -111,14 +111,23 @@ class SQLiteKeyStore:
 
     def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
         with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")  # no copy of the key in free pages
             if stored:
                 self.recorder._insert_events(cursor, stored)
             cursor.execute(f"DELETE FROM {KEYS} WHERE pseudonym = ?", (pseudonym,))
+        scrub_wal(self.recorder)
 
     def subjects(self) -> list[str]:
         with self.recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT pseudonym FROM {KEYS} ORDER BY pseudonym")
             return [row[0] for row in cursor.fetchall()]
+
+
+def scrub_wal(recorder: SQLiteProcessRecorder) -> None:
+    """Writes the WAL back and empties it, so no old page holding a deleted key or letter
+    stays in the WAL file."""
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class PostgresKeyStore:
@@ -173,6 +182,8 @@ class PostgresKeyStore:
             cursor.execute(
                 SQL("DELETE FROM {} WHERE pseudonym = %s").format(self.table), (pseudonym,)
             )
+        with self.recorder.datastore.get_connection() as conn:  # free the dead row's space
+            conn.execute(SQL("VACUUM {}").format(self.table))
 
     def subjects(self) -> list[str]:
         with self.recorder.datastore.transaction(commit=False) as cursor:

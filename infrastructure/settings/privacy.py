@@ -17,9 +17,10 @@ SECRET_FILE = "privacy-secret"
 class PrivacySettings(BaseSettings):
     """``NEONBLUE_PRIVACY_SECRET`` keys the subject pseudonyms (HMAC-SHA256).
 
-    Without it, the embedded default generates one and keeps it next to the SQLite event
-    store (``<data dir>/privacy-secret``, mode 0600); a server store (Postgres) requires it, so
-    every ingest process derives the same pseudonyms. ``NEONBLUE_PRIVACY=off`` stores user
+    Without it, one is generated and kept next to the data: for SQLite in the file
+    ``privacy-secret`` beside the database (mode 0600), for Postgres in the table
+    ``neonblue_privacy_secret`` (so every process derives the same pseudonyms). Set it in
+    production and keep it elsewhere. ``NEONBLUE_PRIVACY=off`` stores user
     ids and contexts in clear (the behaviour before protection existed; benchmarks compare).
     """
 
@@ -28,22 +29,23 @@ class PrivacySettings(BaseSettings):
     privacy: bool = Field(True, description="Pseudonymise and encrypt personal data on ingest.")
     privacy_secret: SecretStr = Field(SecretStr(""), description="Platform pseudonym secret.")
 
-    def secret(self, stored_in: Path | None) -> bytes:
-        """The platform secret: the setting, else the file in ``stored_in`` (created when
-        missing); ``stored_in`` None means the store is shared and the setting is required."""
+    def configured(self) -> bytes | None:
+        """The setting, if set (a ConfigurationError when too short)."""
         value = self.privacy_secret.get_secret_value()
-        if value:
-            if len(value) < 16:
-                raise ConfigurationError(
-                    "NEONBLUE_PRIVACY_SECRET must hold 16+ characters, "
-                    "e.g. export NEONBLUE_PRIVACY_SECRET=$(openssl rand -hex 32)."
-                )
-            return value.encode()
-        if stored_in is None:
+        if not value:
+            return None
+        if len(value) < 16:
             raise ConfigurationError(
-                "NEONBLUE_PRIVACY_SECRET is not set (a server event store needs the same secret "
-                "in every process), e.g. export NEONBLUE_PRIVACY_SECRET=$(openssl rand -hex 32)."
+                "NEONBLUE_PRIVACY_SECRET must hold 16+ characters, "
+                "e.g. export NEONBLUE_PRIVACY_SECRET=$(openssl rand -hex 32)."
             )
+        return value.encode()
+
+    def secret(self, stored_in: Path) -> bytes:
+        """The setting, else the secret file in ``stored_in`` (created when missing)."""
+        configured = self.configured()
+        if configured:
+            return configured
         path = stored_in / SECRET_FILE
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
