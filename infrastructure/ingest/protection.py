@@ -12,6 +12,7 @@ are the breakdowns of the analysis (README, Privacy).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -19,7 +20,13 @@ from typing import Any, TypeVar
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.translate import Item, Unclassified
-from infrastructure.privacy.crypto import EVENT_ID_PREFIX, SEALED, SubjectKey, pseudonym
+from infrastructure.privacy.crypto import (
+    EVENT_ID_PREFIX,
+    NONCE_BYTES,
+    SEALED,
+    Pseudonymizer,
+    SubjectKey,
+)
 from infrastructure.privacy.keys import KeyStore, key_store_for
 from infrastructure.privacy.secret import platform_secret
 from infrastructure.settings.privacy import PrivacySettings
@@ -36,6 +43,7 @@ class Protector:
     def __init__(self, secret: bytes, keys: KeyStore) -> None:
         self.secret = secret
         self.keys = keys
+        self._hash = Pseudonymizer(secret)
         self._pseudonyms: dict[str, str] = {}
         self._keys: dict[str, SubjectKey] = {}
 
@@ -44,33 +52,35 @@ class Protector:
         if found is None:
             if len(self._pseudonyms) >= CACHE_SIZE:
                 self._pseudonyms.clear()
-            found = self._pseudonyms[user_id] = pseudonym(self.secret, user_id)
+            found = self._pseudonyms[user_id] = self._hash(user_id)
         return found
 
     def event_id(self, event_id: str) -> str:
         """Producers' event ids may embed the user id: the stored one is a keyed hash (the
         same for a retry, so deduplication still works); the raw one is sealed."""
-        return pseudonym(self.secret, event_id, EVENT_ID_PREFIX)
+        return self._hash(event_id, EVENT_ID_PREFIX)
 
     def protect(self, items: Sequence[tuple[T, Item]]) -> list[tuple[T, Item]]:
         """The batch with pseudonyms and sealed personal fields (same order)."""
-        users = {_user_of(item) for _, item in items} - {None}
-        subjects = {user: self.pseudonym(user) for user in users if user is not None}
-        missing = [s for s in subjects.values() if s not in self._keys]
+        users = [_user_of(item) for _, item in items]
+        subjects = {user: self.pseudonym(user) for user in set(users) if user is not None}
+        keys = self._keys
+        missing = [s for s in subjects.values() if s not in keys]
         if missing:
-            if len(self._keys) + len(missing) > CACHE_SIZE:
-                self._keys.clear()
+            if len(keys) + len(missing) > CACHE_SIZE:
+                keys.clear()
                 missing = list(subjects.values())
-            self._keys.update(self.keys.ensure(missing))
+            keys.update(self.keys.ensure(missing))
         out: list[tuple[T, Item]] = []
-        for source, item in items:
-            user = _user_of(item)
+        nonces = os.urandom(NONCE_BYTES * len(items))  # one system call per batch
+        for index, ((source, item), user) in enumerate(zip(items, users, strict=True)):
             if user is None:
                 out.append((source, item))
                 continue
             subject = subjects[user]
+            nonce = nonces[index * NONCE_BYTES : (index + 1) * NONCE_BYTES]
             sealed = self._sealed(
-                item, user, subject, self._keys[subject], self.event_id(item.event_id)
+                item, user, subject, keys[subject], self.event_id(item.event_id), nonce
             )
             out.append((source, sealed))
         return out
@@ -79,16 +89,24 @@ class Protector:
         self._keys.clear()
 
     @staticmethod
-    def _sealed(item: Item, user: str, subject: str, key: SubjectKey, event_id: str) -> Item:
-        context = _context(item.context, user, item.event_id, key)
+    def _sealed(
+        item: Item, user: str, subject: str, key: SubjectKey, event_id: str, nonce: bytes
+    ) -> Item:
+        context = _context(item.context, user, item.event_id, key, nonce)
         if isinstance(item, Unclassified):
             payload = {k: v for k, v in item.payload.items() if k not in PERSONAL_PAYLOAD}
             personal = {k: item.payload[k] for k in PERSONAL_PAYLOAD if k in item.payload}
             payload.update(user_id=subject, event_id=event_id)
-            payload[SEALED] = key.seal(personal)
+            payload[SEALED] = key.seal(personal)  # its own random nonce
             return replace(item, event_id=event_id, payload=payload, context=context)
-        assert isinstance(item, RecordExposure | RecordMetric)
-        return replace(item, user_id=subject, event_id=event_id, context=context)
+        if isinstance(item, RecordExposure):  # built directly: `replace` costs more than AES
+            return RecordExposure(
+                item.experiment_key, subject, event_id, item.at, item.variant, context
+            )
+        assert isinstance(item, RecordMetric)
+        return RecordMetric(
+            item.experiment_key, subject, event_id, item.at, item.metric, item.value, context
+        )
 
 
 def _user_of(item: Item) -> str | None:
@@ -100,10 +118,17 @@ def _user_of(item: Item) -> str | None:
     return None
 
 
-def _context(context: dict[str, Any], user: str, event_id: str, key: SubjectKey) -> dict[str, Any]:
-    kept = {k: v for k, v in context.items() if k not in PERSONAL_CONTEXT}
-    personal = {k: context[k] for k in PERSONAL_CONTEXT if k in context}
-    kept[SEALED] = key.seal({"user_id": user, "event_id": event_id, **personal})
+def _context(
+    context: dict[str, Any], user: str, event_id: str, key: SubjectKey, nonce: bytes
+) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    personal: dict[str, Any] = {"user_id": user, "event_id": event_id}
+    for name, value in context.items():
+        if name in PERSONAL_CONTEXT:
+            personal[name] = value
+        else:
+            kept[name] = value
+    kept[SEALED] = key.seal(personal, nonce)
     return kept
 
 

@@ -98,16 +98,21 @@ class SQLiteKeyStore:
         return found
 
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
-        found = self.get(pseudonyms)
-        missing = [SubjectKey.generate(p) for p in pseudonyms if p not in found]
-        if missing:
-            with self.recorder.datastore.transaction(commit=True) as cursor:
-                cursor.executemany(
-                    f"INSERT OR IGNORE INTO {KEYS} VALUES (?, ?, ?, ?)",
-                    [(k.pseudonym, k.key_id, k.key, _now()) for k in missing],
+        """The new keys go in; only subjects another process keyed first are read back."""
+        fresh = {p: SubjectKey.generate(p) for p in pseudonyms}
+        keys = list(fresh.values())
+        inserted: set[str] = set()
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            for start in range(0, len(keys), CHUNK):
+                chunk = keys[start : start + CHUNK]
+                cursor.execute(
+                    f"INSERT INTO {KEYS} VALUES {', '.join('(?, ?, ?, ?)' for _ in chunk)} "
+                    "ON CONFLICT DO NOTHING RETURNING pseudonym",
+                    [v for k in chunk for v in (k.pseudonym, k.key_id, k.key, _now())],
                 )
-            found.update(self.get([k.pseudonym for k in missing]))
-        return found
+                inserted.update(row[0] for row in cursor.fetchall())
+        raced = [p for p in fresh if p not in inserted]
+        return {**{p: fresh[p] for p in inserted}, **(self.get(raced) if raced else {})}
 
     def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
         with self.recorder.datastore.transaction(commit=True) as cursor:
@@ -158,18 +163,23 @@ class PostgresKeyStore:
         }
 
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
-        found = self.get(pseudonyms)
-        missing = [SubjectKey.generate(p) for p in pseudonyms if p not in found]
-        if missing:
-            with self.recorder.datastore.transaction(commit=True) as cursor:
-                cursor.executemany(
-                    SQL("INSERT INTO {} VALUES (%s, %s, %s, now()) ON CONFLICT DO NOTHING").format(
-                        self.table
-                    ),
-                    [(k.pseudonym, k.key_id, k.key) for k in missing],
-                )
-            found.update(self.get([k.pseudonym for k in missing]))
-        return found
+        """One statement: the new keys go in, and only subjects another process keyed
+        first (a race) are read back."""
+        fresh = {p: SubjectKey.generate(p) for p in pseudonyms}
+        if not fresh:
+            return {}
+        keys = list(fresh.values())
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "INSERT INTO {} SELECT p, k, v, now() FROM unnest(%s::text[], %s::text[], "
+                    "%s::bytea[]) AS t(p, k, v) ON CONFLICT DO NOTHING RETURNING pseudonym"
+                ).format(self.table),
+                ([k.pseudonym for k in keys], [k.key_id for k in keys], [k.key for k in keys]),
+            )
+            inserted = {row["pseudonym"] for row in cursor.fetchall()}
+        raced = [p for p in fresh if p not in inserted]
+        return {**{p: fresh[p] for p in inserted}, **self.get(raced)}
 
     def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
         with (

@@ -16,20 +16,36 @@ def stored_event_id(app: NeonBlue, event_id: str) -> str:
     return pseudonym(platform_secret(app), event_id, EVENT_ID_PREFIX)
 
 
+class Opener:
+    """Opens the sealed fields of stored events (subjects and keys looked up once each)."""
+
+    def __init__(self, app: NeonBlue) -> None:
+        self.app = app
+        self.keys = key_store_for(app)
+        self._subjects: dict[Any, str] = {}
+        self._keys: dict[str, Any] = {}
+
+    def __call__(self, originator_id: Any, event: Any) -> dict[str, Any]:
+        """The sealed fields of a participation or triage event ({} when none)."""
+        context = getattr(event, "context", None) or {}
+        sealed = context.get(SEALED)
+        if sealed is None:
+            return {}
+        payload = getattr(event, "payload", None)
+        if payload is not None:
+            subject = payload["user_id"]
+        else:
+            subject = self._subjects.get(originator_id)
+            if subject is None:
+                participation: Participation = self.app.repository.get(originator_id)
+                subject = self._subjects[originator_id] = participation.user_id
+        if subject not in self._keys:
+            self._keys[subject] = self.keys.get([subject])[subject]
+        return dict(self._keys[subject].open(sealed))
+
+
 def opened(app: NeonBlue, originator_id: Any, event: Any) -> dict[str, Any]:
-    """The sealed fields of a participation or triage event, opened ({} when none)."""
-    context = getattr(event, "context", None) or {}
-    sealed = context.get(SEALED)
-    if sealed is None:
-        return {}
-    payload = getattr(event, "payload", None)
-    if payload is not None:
-        subject = payload["user_id"]
-    else:
-        participation: Participation = app.repository.get(originator_id)
-        subject = participation.user_id
-    key = key_store_for(app).get([subject])[subject]
-    return dict(key.open(sealed))
+    return Opener(app)(originator_id, event)
 
 
 def raw_event_id(app: NeonBlue, originator_id: Any, event: Any) -> str:
