@@ -26,6 +26,7 @@ from psycopg.sql import SQL, Identifier
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Partition
 from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.privacy.keys import scrub_wal
 
 EVENT_IDS = "neonblue_event_ids"
 DEAD_LETTERS = "neonblue_dead_letters"
@@ -261,8 +262,7 @@ class SQLiteTables:
             )
             cursor.execute("SELECT changes()")
             deleted = int(cursor.fetchone()[0])
-        with self.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor in the WAL
+        scrub_wal(self.recorder)  # nor in the WAL
         return deleted
 
 

@@ -131,8 +131,8 @@ class SQLiteKeyStore:
 def scrub_wal(recorder: SQLiteProcessRecorder) -> None:
     """Writes the WAL back and empties it, so no old page holding a deleted key or letter
     stays in the WAL file."""
-    with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with recorder.datastore.get_connection(commit=True) as connection:  # not in a transaction
+        connection._sqlite_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
 
 
 class PostgresKeyStore:

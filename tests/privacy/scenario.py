@@ -26,7 +26,7 @@ from infrastructure.ingest.simulate import (
 )
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-PLAN = TrafficPlan(experiments=2, users=250, sessions=2.0, seed=11)
+PLAN = TrafficPlan(experiments=2, users=120, sessions=2.0, seed=11)
 SECRETS = ("lives at 7 Zebra Lane", "203.0.113.77", "zebra@example.org", "Qx-bowling-league")
 
 
