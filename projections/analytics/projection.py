@@ -182,13 +182,20 @@ class AnalyticsProjection:
         if not forgotten:
             return
         db = self.database
-        for subject, anonymous in forgotten:
-            for table in ANONYMISED:
-                self.client.command(
-                    f"ALTER TABLE {db}.{table} UPDATE user_id = {{anonymous:String}} "
-                    "WHERE user_id = {subject:String} SETTINGS mutations_sync = 2",
-                    {"anonymous": anonymous, "subject": subject},
-                )
+        # pseudonyms and anonymous ids hold no comma (hex, "erased-<n>"); both drivers bind
+        # a String the same way, not every one binds a list
+        params = {
+            "subjects": ",".join(s for s, _ in forgotten),
+            "ids": ",".join(a for _, a in forgotten),
+        }
+        subjects = "splitByChar(',', {subjects:String})"
+        for table in ANONYMISED:  # one mutation per table for the whole batch's erasures
+            self.client.command(
+                f"ALTER TABLE {db}.{table} UPDATE user_id = transform(user_id, {subjects}, "
+                f"splitByChar(',', {{ids:String}}), user_id) WHERE has({subjects}, user_id) "
+                "SETTINGS mutations_sync = 2",
+                params,
+            )
         for statement in fold.RESET:
             self.client.command(fold.render(statement, db))
 

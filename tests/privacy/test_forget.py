@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,15 @@ from infrastructure.audit.report import render_report
 from infrastructure.audit.report_data import report_data
 from infrastructure.audit.verify import verify_log
 from infrastructure.bootstrap import Services, bootstrap
-from infrastructure.forgetting import ForgetReport, catch_up_read_models, export, forget
+from infrastructure.forgetting import (
+    ForgetReport,
+    catch_up_read_models,
+    export,
+    forget,
+    retention,
+)
 from infrastructure.privacy.keys import key_store_for
+from infrastructure.privacy.subjects import build_subjects
 from infrastructure.settings import EventStoreSettings
 from projections.rebuild import rebuild
 from tests.privacy.scenario import Subject, bytes_under, ingest_portfolio
@@ -215,3 +222,19 @@ def test_forgetting_again_completes_and_changes_nothing(world: World) -> None:
     head = world.services.app.head()
     again = forget(world.services, world.subject.user_id)
     assert not again.committed and world.services.app.head() == head
+
+
+def test_retention_forgets_exactly_the_subjects_idle_for_longer(world: World) -> None:
+    app = world.services.app
+    last = build_subjects(app).last_activity()
+    cutoff = sorted(last.values())[12]
+    stale = {s for s, at in last.items() if at < cutoff} - {world.pseudonym}
+    assert 5 <= len(stale) <= 12
+    before = observe(world.services)
+    reports = retention(world.services, timedelta(days=400), now=cutoff + timedelta(days=400))
+    assert {r.pseudonym for r in reports} == stale and all(r.committed for r in reports)
+    kept = set(key_store_for(app).get(list(last)))
+    assert kept == set(last) - stale - {world.pseudonym}
+    assert observe(world.services) == before  # anonymous contributions: same scorecards
+    assert verify_log(app.recorder).ok
+    assert retention(world.services, timedelta(days=400), now=cutoff + timedelta(days=400)) == []
