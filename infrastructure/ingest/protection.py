@@ -85,9 +85,6 @@ class Protector:
             out.append((source, sealed))
         return out
 
-    def forget_cached(self) -> None:
-        self._keys.clear()
-
     @staticmethod
     def _sealed(
         item: Item, user: str, subject: str, key: SubjectKey, event_id: str, nonce: bytes
