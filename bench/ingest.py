@@ -8,6 +8,7 @@ the last committed batch (steady state, excluding process start-up and the group
 which are reported separately).
 
     python bench/ingest.py [--users 20000] [--experiments 3] [--processes 2]
+    python bench/ingest.py --privacy-cost sqlite|postgresql [--users 20000]   # encryption's cost
 """
 
 from __future__ import annotations
@@ -58,7 +59,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=float, default=3.0)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument(
+        "--privacy-cost",
+        choices=("sqlite", "postgresql"),
+        help="only compare ingest without and with protection (bench/privacy_cost.py)",
+    )
     args = parser.parse_args()
+    if args.privacy_cost:
+        return privacy_cost_on(args.privacy_cost, args.users, args.experiments, args.batch)
     tag = uuid.uuid4().hex[:8]
     with running_broker() as broker, running_cluster() as cluster:
         url = cluster.url(cluster.create_database("bench"))
@@ -128,6 +136,19 @@ def main() -> None:
         f"{'ingest (stored events/s)':<34}{stored_rate:>12,.0f}  {stored_rate / copy_rate:5.2f}x raw COPY"
     )
     print(f"{'PostgreSQL raw COPY (rows/s)':<34}{copy_rate:>12,.0f}  1.00x ({rows:,} rows)")
+
+
+def privacy_cost_on(kind: str, users: int, experiments: int, batch: int) -> None:
+    import tempfile
+
+    from bench.privacy_cost import privacy_cost, sqlite_stores
+
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as root:
+            return privacy_cost(sqlite_stores(Path(root)), users, experiments, batch)
+    with running_cluster() as cluster:
+        fresh = lambda: EventStoreSettings(event_store=cluster.url(cluster.create_database("p")))  # noqa: E731
+        privacy_cost(fresh, users, experiments, batch)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.experiments.aggregate import Experiment
 from domain.participation.aggregate import Participation
+from domain.privacy.erasure import SubjectErasure
 from infrastructure.application import NeonBlue
 
 ENROLLED = get_topic(Participation.Enrolled)
@@ -29,6 +30,8 @@ EXPOSED = get_topic(Participation.Exposed)
 METRIC_RECORDED = get_topic(Participation.MetricRecorded)
 VARIANT_MISMATCH = get_topic(Participation.VariantMismatch)
 PARTICIPATION_TOPICS = (ENROLLED, EXPOSED, METRIC_RECORDED, VARIANT_MISMATCH)
+ERASED = get_topic(SubjectErasure.Erased)
+"""A forgotten subject: read models anonymise its rows (`erasures`)."""
 EXPERIMENT_TOPICS = tuple(
     get_topic(cls)
     for cls in (
@@ -103,6 +106,13 @@ class LogBatch(Sequence[LogEvent]):
         reader = self._reader
         for row in self.rows:
             yield LogEvent(*row, reader)
+
+
+def erasures(events: Sequence[LogEvent]) -> list[tuple[str, str]]:
+    """(pseudonym, anonymous id) of each subject the batch forgets, in log order."""
+    from domain.privacy.erasure import anonymous_id
+
+    return [(e.data["pseudonym"], anonymous_id(e.position)) for e in events if e.topic == ERASED]
 
 
 def micros(value: Any) -> int:

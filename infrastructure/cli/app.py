@@ -22,6 +22,7 @@ GROUPS = {  # command -> (module, Typer attribute)
     "triage": ("triage", "app"),
     "dead-letters": ("ingest", "dead_letters_app"),
     "projections": ("projections", "app"),
+    "privacy": ("privacy", "app"),
 }
 COMMANDS = {  # command -> (module, function)
     "recommend": ("agents", "recommend"),

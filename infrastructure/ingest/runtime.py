@@ -9,6 +9,7 @@ from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Consumer, InProcessBus, Producer, Record
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.loop import IngestLoop, IngestStats, Published
+from infrastructure.ingest.protection import build_protector
 from infrastructure.ingest.tables import Coordinates, tables_for
 from infrastructure.ingest.wire import Limits
 from infrastructure.settings import KafkaSettings
@@ -35,6 +36,7 @@ def build_loop(
         limits=Limits(settings.max_event_bytes, settings.max_event_depth),
         max_message_bytes=settings.max_message_bytes,
         published=published,
+        protector=build_protector(app),
     )
 
 

@@ -26,6 +26,7 @@ from psycopg.sql import SQL, Identifier
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Partition
 from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.privacy.keys import scrub_wal
 
 EVENT_IDS = "neonblue_event_ids"
 DEAD_LETTERS = "neonblue_dead_letters"
@@ -54,6 +55,7 @@ class IngestTables(Protocol):
     def unpublished(self, partitions: Collection[Partition] | None = None) -> list[DeadLetter]: ...
     def mark_published(self, coordinates: Iterable[Coordinates]) -> None: ...
     def dead_letters(self, limit: int, kind: str | None = None) -> list[DeadLetter]: ...
+    def forget_letters(self, needle: bytes, key: bytes) -> int: ...
 
 
 _tables: weakref.WeakKeyDictionary[Any, IngestTables] = weakref.WeakKeyDictionary()
@@ -169,6 +171,16 @@ class PostgresTables:
             return self._select(order, (limit,))
         return self._select("WHERE kind = %s " + order, (kind, limit))
 
+    def forget_letters(self, needle: bytes, key: bytes) -> int:
+        """Deletes the letters whose original holds ``needle`` or whose message key is ``key``
+        (privacy: a forgotten user)."""
+        statement = SQL("DELETE FROM {} WHERE position(%s IN original) > 0 OR key = %s").format(
+            self.letters
+        )
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(statement, (needle, key))
+            return cursor.rowcount
+
 
 class SQLiteTables:
     def __init__(self, recorder: SQLiteProcessRecorder) -> None:
@@ -242,6 +254,17 @@ class SQLiteTables:
             return self._select(order, (limit,))
         return self._select("WHERE kind = ? " + order, (kind, limit))
 
+    def forget_letters(self, needle: bytes, key: bytes) -> int:
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")  # no copy left in free pages
+            cursor.execute(
+                f"DELETE FROM {DEAD_LETTERS} WHERE instr(original, ?) > 0 OR key = ?", (needle, key)
+            )
+            cursor.execute("SELECT changes()")
+            deleted = int(cursor.fetchone()[0])
+        scrub_wal(self.recorder)  # nor in the WAL
+        return deleted
+
 
 class MemoryTables:
     """The same tables for the in-memory event store (one process)."""
@@ -281,3 +304,14 @@ class MemoryTables:
         with self.lock:
             letters = [d for d, _ in self.letters.values() if kind in (None, d.kind)]
         return sorted(letters, key=lambda d: d.coordinates)[:limit]
+
+    def forget_letters(self, needle: bytes, key: bytes) -> int:
+        with self.lock:
+            found = [
+                c
+                for c, (d, _) in self.letters.items()
+                if needle in (d.original or b"") or d.key == key
+            ]
+            for where in found:
+                del self.letters[where]
+        return len(found)

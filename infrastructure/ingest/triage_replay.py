@@ -11,6 +11,7 @@ from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import BatchOutcome, NeonBlue
 from infrastructure.ingest.bus import Record
 from infrastructure.ingest.translate import translate
+from infrastructure.privacy.crypto import SEALED
 from infrastructure.triage import RuleError, rule
 
 
@@ -30,15 +31,19 @@ def replay_triaged(app: NeonBlue, event_type: str) -> BatchOutcome:
         if kept.event_type != event_type:
             continue
         source = kept.context.get("source", {})
+        payload = dict(kept.payload)
+        sealed = payload.pop(SEALED, None)  # kept protected: the user id is a pseudonym
         record = Record(
             source.get("topic", "triage"),
             int(source.get("partition", 0)),
             int(source.get("offset", 0)),
             None,
-            json.dumps(kept.payload).encode(),
+            json.dumps(payload).encode(),
         )
         command = translate(record, learned)
         if isinstance(command, RecordExposure | RecordMetric):
             command.context["replayed_from_triage"] = True
+            if sealed is not None:
+                command.context[SEALED] = sealed
             commands.append(command)
     return app.record(commands)

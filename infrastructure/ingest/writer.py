@@ -50,6 +50,7 @@ from infrastructure.audit.chain import ChainError
 from infrastructure.ingest import store
 from infrastructure.ingest.bus import Partition, Record
 from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.ingest.protection import Protector
 from infrastructure.ingest.tables import tables_for
 from infrastructure.ingest.translate import Item, Lifecycle, Unclassified, translate
 from infrastructure.ingest.wire import DEFAULT_LIMITS, InvalidMessage, Limits
@@ -88,9 +89,14 @@ class BatchWriter:
     """Turns records into committed events; `positions` are the next offsets per partition."""
 
     def __init__(
-        self, app: NeonBlue, cache_size: int = 500_000, limits: Limits = DEFAULT_LIMITS
+        self,
+        app: NeonBlue,
+        cache_size: int = 500_000,
+        limits: Limits = DEFAULT_LIMITS,
+        protector: Protector | None = None,
     ) -> None:
         self.app = app
+        self.protector = protector
         self.cache_size = cache_size
         self.limits = limits
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
@@ -188,6 +194,8 @@ class BatchWriter:
                 if is_systemic(error):
                     raise
                 dead.append(DeadLetter.of_error(record, error))
+        if self.protector is not None:
+            items = self.protector.protect(items)
         known = (
             self.tables.known_event_ids({item.event_id for _, item in items})
             if look_up_ids

@@ -31,12 +31,14 @@ from projections.log import (
     PARTICIPATION_TOPICS,
     LogBatch,
     LogEvent,
+    erasures,
     micros,
 )
 
 NAME = "analytics"
 PARTICIPATION = set(PARTICIPATION_TOPICS)
 EXPERIMENTS = set(EXPERIMENT_TOPICS)
+ANONYMISED = ("assignments", "exposures", "metric_events", "user_metrics")
 _NEEDS = {  # statement -> the topics that give it something to do
     fold.ASSIGNMENTS: {ENROLLED},
     fold.NEW_USERS: {ENROLLED},
@@ -131,6 +133,7 @@ class AnalyticsProjection:
                 if topic in EXPERIMENTS:
                     experiments[ids[i]] = (versions[i], positions[i])
         self._write("experiments", self._experiment_rows(experiments))
+        self._anonymise(erasures(events))
         self.client.insert(
             self.database,
             "state",
@@ -172,6 +175,29 @@ class AnalyticsProjection:
         for statement in fold.STATEMENTS:
             if present & _NEEDS.get(statement, present):
                 self.client.command(fold.render(statement, db), fold.PARAMS)
+
+    def _anonymise(self, forgotten: list[tuple[str, str]]) -> None:
+        """A forgotten subject's rows keep counting, under an anonymous id (README, Privacy);
+        the batch tables, which may hold its pseudonym, are emptied."""
+        if not forgotten:
+            return
+        db = self.database
+        # pseudonyms and anonymous ids hold no comma (hex, "erased-<n>"); both drivers bind
+        # a String the same way, not every one binds a list
+        params = {
+            "subjects": ",".join(s for s, _ in forgotten),
+            "ids": ",".join(a for _, a in forgotten),
+        }
+        subjects = "splitByChar(',', {subjects:String})"
+        for table in ANONYMISED:  # one mutation per table for the whole batch's erasures
+            self.client.command(
+                f"ALTER TABLE {db}.{table} UPDATE user_id = transform(user_id, {subjects}, "
+                f"splitByChar(',', {{ids:String}}), user_id) WHERE has({subjects}, user_id) "
+                "SETTINGS mutations_sync = 2",
+                params,
+            )
+        for statement in fold.RESET:
+            self.client.command(fold.render(statement, db))
 
     def _write(self, table: str, columns: dict[str, list[Any]]) -> None:
         if columns:

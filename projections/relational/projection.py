@@ -22,7 +22,14 @@ from domain.experiments.aggregate import Experiment
 from infrastructure.application import NeonBlue
 from infrastructure.log_statistics import micros
 from projections.generations import GenerationChanged
-from projections.log import ENROLLED, EXPOSED, METRIC_RECORDED, VARIANT_MISMATCH, LogEvent
+from projections.log import (
+    ENROLLED,
+    EXPOSED,
+    METRIC_RECORDED,
+    VARIANT_MISMATCH,
+    LogEvent,
+    erasures,
+)
 from projections.relational.schema import ORDER, TABLES, VERSION, create_statements
 
 NAME = "relational"
@@ -258,11 +265,29 @@ class RelationalProjection:
             "metric_events = d.metric_events + excluded.metric_events",
             [(k, day, v, *counts) for (k, day, v), counts in daily.items()],
         )
+        for subject, anonymous in erasures(events):
+            self._anonymise(subject, anonymous)
         self.db.execute(
             f"INSERT INTO {p}projection_positions VALUES (?, ?) ON CONFLICT (name) "
             "DO UPDATE SET position = excluded.position",
             (NAME, position),
         )
+
+    def _anonymise(self, subject: str, anonymous: str) -> None:
+        """A forgotten subject's rows keep counting, under an anonymous id (README, Privacy)."""
+        p = self.prefix
+        self.db.execute(
+            f"UPDATE {p}assignments SET user_id = ? WHERE user_id = ?", (anonymous, subject)
+        )
+        found = self.db.rows(
+            f"SELECT first_seen_at, experiments FROM {p}users WHERE user_id = ?", (subject,)
+        )
+        self.db.execute(f"DELETE FROM {p}users WHERE user_id = ?", (subject,))
+        if found:
+            self.db.execute(f"INSERT INTO {p}users VALUES (?, ?, ?)", (anonymous, *found[0]))
+        for pid, (key, user, variant, exposed) in list(self._users.items()):
+            if user == subject:
+                self._users[pid] = (key, anonymous, variant, exposed)
 
     def _load(self, pids: list[str]) -> None:
         """Participations not in memory, read back from ``assignments`` (after a restart)."""

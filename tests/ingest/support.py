@@ -15,6 +15,7 @@ from infrastructure.application import NeonBlue
 from infrastructure.ingest.kafka import KafkaProducer
 from infrastructure.ingest.simulate import WireMessage
 from infrastructure.settings import KafkaSettings
+from tests.support.privacy import Opener
 
 RECORDED = [
     get_topic(cls)
@@ -45,8 +46,13 @@ def produce(settings: KafkaSettings, messages: Iterable[WireMessage]) -> list[st
 
 
 def recorded_event_ids(app: NeonBlue) -> Counter[str]:
-    """How many times each wire event id was recorded in the event store."""
-    return Counter(entry.event.event_id for entry in app.log(topics=RECORDED))  # type: ignore[attr-defined]
+    """How many times each wire event id was recorded in the event store (the raw ids:
+    ingest stores keyed hashes of them and seals the raw ones)."""
+    opened = Opener(app)
+    return Counter(
+        opened(entry.originator_id, entry.event).get("event_id", entry.event.event_id)  # type: ignore[attr-defined]
+        for entry in app.log(topics=RECORDED)
+    )
 
 
 DEEP_TOKEN = re.compile(r'"@@deep:(\d+):(\d)@@"')

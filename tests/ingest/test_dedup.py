@@ -18,6 +18,7 @@ from infrastructure.ingest.tables import tables_for
 from infrastructure.settings import KafkaSettings
 from tests.ingest.conftest import setup_portfolio
 from tests.ingest.support import RECORDED, recorded_event_ids
+from tests.support.privacy import raw_user_id, stored_event_id
 
 PLAN = TrafficPlan(experiments=2, users=10)
 FIRST, SECOND = (p.key for p in planned(PLAN))
@@ -38,9 +39,9 @@ def ingest(app: NeonBlue, topic: str, messages: list[tuple[bytes, bytes]]) -> An
 
 def stored_owner(app: NeonBlue, event_id: str) -> tuple[str, str]:
     for entry in app.log(topics=RECORDED):  # type: ignore[attr-defined]
-        if entry.event.event_id == event_id:
+        if entry.event.event_id == stored_event_id(app, event_id):
             participation = app.repository.get(entry.originator_id)
-            return participation.user_id, participation.experiment_key
+            return raw_user_id(app, participation), participation.experiment_key
     raise AssertionError(f"{event_id} not stored")
 
 
@@ -67,7 +68,8 @@ def test_an_event_id_is_recorded_once_across_users_experiments_and_runs(app: Neo
     # partitions have no order between them: whichever came first in its partition's turn
     assert stored_owner(app, "e-1") in {("alice", FIRST), ("bob", FIRST)}
     assert stored_owner(app, "e-2") == ("bob", SECOND)  # the earlier run wins
-    assert tables_for(app).known_event_ids(["e-1", "e-2", "e-3"]) == {"e-1", "e-2"}
+    hashed = {raw: stored_event_id(app, raw) for raw in ("e-1", "e-2", "e-3")}
+    assert tables_for(app).known_event_ids(hashed.values()) == {hashed["e-1"], hashed["e-2"]}
 
 
 def test_a_recorded_id_fails_the_whole_transaction(app: NeonBlue) -> None:

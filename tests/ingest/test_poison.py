@@ -36,7 +36,7 @@ BOUNDED = ["too_deep", "too_deep", "too_deep", "too_large", "too_large"]
 UNBOUNDED = [
     ("unprocessable", "ValueError"),  # pydantic's serialization depth, in translate
     ("unprocessable", "RecursionError"),  # str() of the segment, in translate
-    ("unprocessable", "RecursionError"),  # the event store's JSON encoder, at commit
+    ("unprocessable", "TypeError"),  # orjson's depth limit, sealing the routing (privacy)
     ("not_json", "not JSON"),
     ("schema", "event_id"),
 ]

@@ -1,0 +1,92 @@
+"""The cost of personal-data protection on ingest: the same wire events through the same
+ingest writer (decode, translate, [protect], apply, commit with offsets) into a fresh event
+store, without and with protection, alternating to even out the machine's noise.
+
+Run by `python bench/ingest.py --privacy-cost [--users N] [--store sqlite|postgresql]`.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from infrastructure.bootstrap import build_app
+from infrastructure.ingest.bus import Record
+from infrastructure.ingest.protection import build_protector
+from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events
+from infrastructure.ingest.writer import BatchWriter
+from infrastructure.settings import EventStoreSettings
+from infrastructure.settings.privacy import PrivacySettings
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+PARTITIONS = 4
+
+
+def _records(plan: TrafficPlan) -> list[Record]:
+    offsets = [0] * PARTITIONS
+    records = []
+    for message in wire_events(plan, START):
+        partition = hash(message.key) % PARTITIONS
+        records.append(
+            Record(message.topic, partition, offsets[partition], message.key, message.value)
+        )
+        offsets[partition] += 1
+    return records
+
+
+def _ingest_rate(
+    store: EventStoreSettings, plan: TrafficPlan, records: list[Record], protect: bool, batch: int
+) -> tuple[float, float]:
+    """Events/s by the wall clock and by this process's CPU time (the machine is shared:
+    CPU time is what protection adds, as its work is all in the ingest process)."""
+    app = build_app(store)
+    try:
+        ensure_experiments(app, planned(plan), START)
+        protector = build_protector(
+            app, PrivacySettings(privacy=protect, privacy_secret="bench-secret-0123456789")
+        )
+        writer = BatchWriter(app, protector=protector)
+        started, cpu = time.perf_counter(), time.process_time()
+        for start in range(0, len(records), batch):
+            writer.write(records[start : start + batch])
+            gc.freeze()  # as `IngestLoop` does after each batch: collections see young objects
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return len(records) / wall, len(records) / cpu
+    finally:
+        app.close()
+        gc.unfreeze()
+        gc.collect()
+
+
+def privacy_cost(
+    fresh_store: Callable[[], EventStoreSettings],
+    users: int,
+    experiments: int,
+    batch: int,
+    rounds: int = 2,
+) -> None:
+    plan = TrafficPlan(experiments, users, sessions=3.0)
+    records = _records(plan)
+    rates: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    for _ in range(rounds):
+        for protect in (False, True):
+            rates[protect].append(_ingest_rate(fresh_store(), plan, records, protect, batch))
+    print(f"{len(records):,} wire events, best of {rounds} alternating runs each")
+    for index, clock in enumerate(("wall clock", "ingest process CPU")):
+        off = max(r[index] for r in rates[False])
+        on = max(r[index] for r in rates[True])
+        print(f"{'privacy off (events/s, ' + clock + ')':<44}{off:>10,.0f}  1.00x")
+        print(
+            f"{'privacy on (events/s, ' + clock + ')':<44}{on:>10,.0f}  {on / off:5.2f}x  "
+            f"({off / on - 1:+.1%} time per event)"
+        )
+
+
+def sqlite_stores(root: Path) -> Callable[[], EventStoreSettings]:
+    count = iter(range(10**6))
+    return lambda: EventStoreSettings(
+        data_dir=root, event_store=f"sqlite:///{root / f'events-{next(count)}.db'}"
+    )

@@ -1,0 +1,221 @@
+"""Per-subject data keys, in a table of the event store's own database.
+
+`KeyStore` is the seam for an external KMS: an implementation may keep only wrapped keys
+here (or none) and ask the KMS to unwrap them; `erase` must then destroy the KMS key or
+the wrapped copy in the transaction that records the erasure (see README, Privacy).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteProcessRecorder
+from psycopg.sql import SQL, Identifier
+
+from infrastructure.application import NeonBlue
+from infrastructure.privacy.crypto import SubjectKey
+
+KEYS = "neonblue_subject_keys"
+CHUNK = 500
+
+
+class KeyStore(Protocol):
+    def get(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
+        """The keys that exist among ``pseudonyms``."""
+        ...
+
+    def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
+        """Every subject's key, creating the missing ones (the first writer wins a race)."""
+        ...
+
+    def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
+        """Deletes the key and appends ``stored`` (the erasure) in one transaction."""
+        ...
+
+    def subjects(self) -> list[str]:
+        """Pseudonyms that have a key."""
+        ...
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class MemoryKeyStore:
+    def __init__(self, app: NeonBlue) -> None:
+        self.app = app
+        self.keys: dict[str, SubjectKey] = {}
+        self.lock = threading.Lock()
+
+    def get(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
+        return {p: self.keys[p] for p in pseudonyms if p in self.keys}
+
+    def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
+        with self.lock:
+            for p in pseudonyms:
+                if p not in self.keys:
+                    self.keys[p] = SubjectKey.generate(p)
+            return self.get(pseudonyms)
+
+    def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
+        with self.lock:
+            if stored:
+                self.app.recorder.insert_events(stored)
+            self.keys.pop(pseudonym, None)
+
+    def subjects(self) -> list[str]:
+        return sorted(self.keys)
+
+
+class SQLiteKeyStore:
+    def __init__(self, recorder: SQLiteProcessRecorder) -> None:
+        self.recorder = recorder
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {KEYS} (pseudonym TEXT PRIMARY KEY, "
+                "key_id TEXT NOT NULL, key BLOB NOT NULL, created_at TEXT NOT NULL)"
+            )
+
+    def get(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
+        wanted = list(pseudonyms)
+        found: dict[str, SubjectKey] = {}
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                cursor.execute(
+                    f"SELECT pseudonym, key_id, key FROM {KEYS} WHERE pseudonym IN "
+                    f"({', '.join('?' for _ in chunk)})",
+                    chunk,
+                )
+                for row in cursor.fetchall():
+                    found[row[0]] = SubjectKey(row[0], row[1], bytes(row[2]))
+        return found
+
+    def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
+        """The new keys go in; only subjects another process keyed first are read back."""
+        fresh = {p: SubjectKey.generate(p) for p in pseudonyms}
+        keys = list(fresh.values())
+        inserted: set[str] = set()
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            for start in range(0, len(keys), CHUNK):
+                chunk = keys[start : start + CHUNK]
+                cursor.execute(
+                    f"INSERT INTO {KEYS} VALUES {', '.join('(?, ?, ?, ?)' for _ in chunk)} "
+                    "ON CONFLICT DO NOTHING RETURNING pseudonym",
+                    [v for k in chunk for v in (k.pseudonym, k.key_id, k.key, _now())],
+                )
+                inserted.update(row[0] for row in cursor.fetchall())
+        raced = [p for p in fresh if p not in inserted]
+        return {**{p: fresh[p] for p in inserted}, **(self.get(raced) if raced else {})}
+
+    def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")  # no copy of the key in free pages
+            if stored:
+                self.recorder._insert_events(cursor, stored)
+            cursor.execute(f"DELETE FROM {KEYS} WHERE pseudonym = ?", (pseudonym,))
+        scrub_wal(self.recorder)
+
+    def subjects(self) -> list[str]:
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT pseudonym FROM {KEYS} ORDER BY pseudonym")
+            return [row[0] for row in cursor.fetchall()]
+
+
+def scrub_wal(recorder: SQLiteProcessRecorder) -> None:
+    """Writes the WAL back and empties it, so no old page holding a deleted key or letter
+    stays in the WAL file."""
+    with recorder.datastore.get_connection(commit=True) as connection:  # not in a transaction
+        connection._sqlite_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+
+
+class PostgresKeyStore:
+    def __init__(self, recorder: PostgresProcessRecorder) -> None:
+        self.recorder = recorder
+        self.table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(KEYS))
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (pseudonym TEXT PRIMARY KEY, "
+                    "key_id TEXT NOT NULL, key BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL)"
+                ).format(self.table)
+            )
+
+    def get(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
+        if not pseudonyms:
+            return {}
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL("SELECT pseudonym, key_id, key FROM {} WHERE pseudonym = ANY(%s)").format(
+                    self.table
+                ),
+                (list(pseudonyms),),
+            )
+            rows: list[Any] = cursor.fetchall()
+        return {
+            r["pseudonym"]: SubjectKey(r["pseudonym"], r["key_id"], bytes(r["key"])) for r in rows
+        }
+
+    def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
+        """One statement: the new keys go in, and only subjects another process keyed
+        first (a race) are read back."""
+        fresh = {p: SubjectKey.generate(p) for p in pseudonyms}
+        if not fresh:
+            return {}
+        keys = list(fresh.values())
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "INSERT INTO {} SELECT p, k, v, now() FROM unnest(%s::text[], %s::text[], "
+                    "%s::bytea[]) AS t(p, k, v) ON CONFLICT DO NOTHING RETURNING pseudonym"
+                ).format(self.table),
+                ([k.pseudonym for k in keys], [k.key_id for k in keys], [k.key for k in keys]),
+            )
+            inserted = {row["pseudonym"] for row in cursor.fetchall()}
+        raced = [p for p in fresh if p not in inserted]
+        return {**{p: fresh[p] for p in inserted}, **self.get(raced)}
+
+    def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
+        with (
+            self.recorder.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as cursor,
+        ):
+            if stored:
+                self.recorder._insert_stored_events(cursor, stored)
+            cursor.execute(
+                SQL("DELETE FROM {} WHERE pseudonym = %s").format(self.table), (pseudonym,)
+            )
+        with self.recorder.datastore.get_connection() as conn:  # free the dead row's space
+            conn.execute(SQL("VACUUM {}").format(self.table))
+
+    def subjects(self) -> list[str]:
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL("SELECT pseudonym FROM {} ORDER BY pseudonym").format(self.table))
+            return [r["pseudonym"] for r in cursor.fetchall()]
+
+
+_stores: weakref.WeakKeyDictionary[Any, KeyStore] = weakref.WeakKeyDictionary()
+_stores_lock = threading.Lock()
+
+
+def key_store_for(app: NeonBlue) -> KeyStore:
+    """The key table of the app's event store (created when missing)."""
+    recorder = app.recorder
+    with _stores_lock:
+        store = _stores.get(recorder)
+        if store is None:
+            if isinstance(recorder, PostgresProcessRecorder):
+                store = PostgresKeyStore(recorder)
+            elif isinstance(recorder, SQLiteProcessRecorder):
+                store = SQLiteKeyStore(recorder)
+            else:
+                store = MemoryKeyStore(app)
+            _stores[recorder] = store
+        return store
