@@ -54,6 +54,7 @@ class Services:
     _read_models: ReadModels | None = field(default=None, repr=False)
     _servers: dict[str, MCPServer] = field(default_factory=dict, repr=False)
     _agents: AgentRunner | None = field(default=None, repr=False)
+    _subject_of: Callable[[str], str] | None = field(default=None, repr=False)
 
     @property
     def catch_up(self) -> bool:
@@ -80,6 +81,20 @@ class Services:
     def read_servers(self) -> dict[str, Any]:
         """The read-model servers in this process, as MCP client targets (in-memory)."""
         return {name: self.mcp_server(name) for name in READ_SERVERS}
+
+    def subject_of(self, user_id: str) -> str:
+        """The id the store keeps for a user: its pseudonym when ingest protects personal
+        data (participations and server-side bucketing use it), else the id itself."""
+        if self._subject_of is None:
+            from infrastructure.privacy.crypto import Pseudonymizer
+            from infrastructure.privacy.secret import platform_secret
+            from infrastructure.settings.privacy import PrivacySettings
+
+            settings = PrivacySettings()
+            self._subject_of = (
+                Pseudonymizer(platform_secret(self.app, settings)) if settings.privacy else str
+            )
+        return self._subject_of(user_id)
 
     def agents(self) -> AgentRunner:
         """The agent graphs, reading through the in-process MCP servers."""
@@ -182,7 +197,7 @@ def _postgresql(services: Services) -> MCPServer:
     models = services.read_models()
     refresh = (lambda: models.runner("relational").catch_up()) if services.catch_up else None
     source = RelationalSource(services.app, models.model("relational"), refresh)  # type: ignore[arg-type]
-    return build_server(services.app, source, services.mcp.max_rows)
+    return build_server(services.app, source, services.mcp.max_rows, services.subject_of)
 
 
 def _clickhouse(services: Services) -> MCPServer:

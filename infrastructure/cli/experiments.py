@@ -207,7 +207,7 @@ def assign(
     """Show which variant a user gets, and why, without recording anything."""
     with services() as s:
         found = s.app.experiment(experiment)
-    variant, decision = found.assignment_for(user)
+        variant, decision = found.assignment_for(s.subject_of(user))
     if variant is None:
         console.print(f"User [bold]{user}[/] is not in {experiment}: {decision.reason}.")
         return

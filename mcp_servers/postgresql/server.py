@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from mcp.server.mcpserver import MCPServer
 
@@ -20,8 +21,13 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(app: NeonBlue, results: ResultsSource, max_rows: int = 1000) -> MCPServer:
-    tools = PostgresTools(app, results, max_rows)
+def build_server(
+    app: NeonBlue,
+    results: ResultsSource,
+    max_rows: int = 1000,
+    subject_of: Callable[[str], str] = str,
+) -> MCPServer:
+    tools = PostgresTools(app, results, max_rows, subject_of)
     server = MCPServer(
         "neonblue-postgresql",
         instructions=INSTRUCTIONS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -102,10 +103,17 @@ class UnclassifiedList(BaseModel):
 class PostgresTools:
     """Read-only tools over the event store and the relational/analytics read models."""
 
-    def __init__(self, app: NeonBlue, results: ResultsSource, max_rows: int = 1000) -> None:
+    def __init__(
+        self,
+        app: NeonBlue,
+        results: ResultsSource,
+        max_rows: int = 1000,
+        subject_of: Callable[[str], str] = str,
+    ) -> None:
         self.app = app
         self.results = results
         self.max_rows = max_rows
+        self.subject_of = subject_of  # user id -> the id ingest stores and buckets (pseudonym)
 
     def _fresh(self) -> Freshness:
         head = self.app.head()
@@ -174,8 +182,11 @@ class PostgresTools:
         """The deterministic variant for a user and why (hash, bucket range, namespace)."""
         with tool_errors():
             experiment = self.app.experiment(experiment_id)
-            variant, decision = experiment.assignment_for(user_id)
-            recorded = self.app.participation(experiment_id, user_id)
+            subject = self.subject_of(user_id)
+            variant, decision = experiment.assignment_for(subject)
+            recorded = self.app.participation(experiment_id, subject) or (
+                self.app.participation(experiment_id, user_id)  # stored before protection
+            )
         ranges = bucket_ranges(len(experiment.variants), experiment.coverage, experiment.weights())
         return AssignmentExplanation(
             experiment_id=experiment_id,

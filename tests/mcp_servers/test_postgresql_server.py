@@ -11,7 +11,7 @@ import pytest
 
 from domain import bucketing
 from domain.analysis import build_scorecard
-from infrastructure.bootstrap import build_app
+from infrastructure.bootstrap import bootstrap
 from infrastructure.log_statistics import variant_sums
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PORTFOLIO
@@ -32,16 +32,16 @@ KEYS = {plan.key for plan in PORTFOLIO}
 @pytest.fixture(scope="module")
 def expected(portfolio_dir):
     """Answers computed in-process, independently of the server."""
-    app = build_app(EventStoreSettings(data_dir=portfolio_dir, event_store=""))
-    sums = variant_sums(app)
-    cards = {key: build_scorecard(app.experiment(key), sums[key]) for key in KEYS}
-    head = app.head()
-    app.close()
-    return cards, head
+    with bootstrap(EventStoreSettings(data_dir=portfolio_dir, event_store="")) as services:
+        app = services.app
+        sums = variant_sums(app)
+        cards = {key: build_scorecard(app.experiment(key), sums[key]) for key in KEYS}
+        # ingest keeps users under their pseudonym, and buckets on it
+        return cards, app.head(), services.subject_of("u-7")
 
 
 async def test_tools_over_stdio(portfolio_dir, expected):
-    cards, head = expected
+    cards, head, subject = expected
     async with stdio_client("postgresql", portfolio_dir) as client:
         assert {t.name for t in (await client.list_tools()).tools} == TOOLS
 
@@ -83,7 +83,8 @@ async def test_tools_over_stdio(portfolio_dir, expected):
         who = await client.call_tool(
             "predict_user_assignment", {"experiment_id": "checkout-cta-contrast", "user_id": "u-7"}
         )
-        n = bucketing.hash("checkout-cta-contrast", "u-7", 2)
+        assert subject.startswith("s-")
+        n = bucketing.hash("checkout-cta-contrast", subject, 2)
         assert who.structured_content["hash_value"] == n
         assert who.structured_content["variant"] == ("control" if n < 0.5 else "treatment")
         assert who.structured_content["recorded_variant"] is None
@@ -132,7 +133,7 @@ async def test_bad_input_gives_clear_errors(portfolio_dir, tool, arguments, mess
 
 
 async def test_injection_strings_have_no_effect_and_leak_nothing(portfolio_dir, expected):
-    _, head = expected
+    _, head, _ = expected
     string_fields = [
         ("analyze_experiment_data", "experiment_id", {}),
         ("experiment_history", "experiment_id", {}),

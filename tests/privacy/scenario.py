@@ -94,6 +94,15 @@ async def _agent_run_mentioning(services: Services, user_id: str) -> None:
             )
 
 
-def bytes_under(path: Path) -> bytes:
-    """Every file under a data directory, concatenated (stores, read models, checkpoints)."""
-    return b"".join(p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file())
+def bytes_under(path: Path) -> dict[str, bytes]:
+    """Every file under a data directory by its relative name (stores, read models,
+    checkpoints)."""
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def holding(files: dict[str, bytes], needles: list[bytes]) -> dict[str, list[bytes]]:
+    """The files that hold any of the needles, with the needles each holds."""
+    found = {name: [n for n in needles if n in data] for name, data in files.items()}
+    return {name: held for name, held in found.items() if held}
