@@ -33,6 +33,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Consumer, Partition, Producer, Record
+from infrastructure.ingest.cdc import ChangeFeed
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.errors import IngestError
 from infrastructure.ingest.tables import Coordinates
@@ -103,6 +104,7 @@ class IngestLoop:
         limits: Limits = DEFAULT_LIMITS,
         max_message_bytes: int = 1_000_000,
         published: Published | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -112,7 +114,7 @@ class IngestLoop:
         self.linger = linger
         self.backoff = backoff or Backoff()
         self.on_progress = on_progress
-        self.writer = BatchWriter(app, cache_size, limits)
+        self.writer = BatchWriter(app, cache_size, limits, feed)
         self.tables = self.writer.tables
         self.max_message_bytes = max_message_bytes
         self.published = published

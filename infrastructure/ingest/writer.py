@@ -43,12 +43,15 @@ from domain.ingestion.aggregates import (
     inbox_id,
     unclassified_id,
 )
+from domain.ingestion.source_rows import source_rows_id
 from domain.participation.aggregate import participation_id
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
 from infrastructure.audit.chain import ChainError
 from infrastructure.ingest import store
 from infrastructure.ingest.bus import Partition, Record
+from infrastructure.ingest.cdc import ChangeFeed, RowChange, Tombstone
+from infrastructure.ingest.cdc.mapping import apply_change
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.tables import tables_for
 from infrastructure.ingest.translate import Item, Lifecycle, Unclassified, translate
@@ -88,9 +91,14 @@ class BatchWriter:
     """Turns records into committed events; `positions` are the next offsets per partition."""
 
     def __init__(
-        self, app: NeonBlue, cache_size: int = 500_000, limits: Limits = DEFAULT_LIMITS
+        self,
+        app: NeonBlue,
+        cache_size: int = 500_000,
+        limits: Limits = DEFAULT_LIMITS,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.app = app
+        self.feed = feed
         self.cache_size = cache_size
         self.limits = limits
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
@@ -181,7 +189,7 @@ class BatchWriter:
                 dead.append(DeadLetter.of_error(record, poison))
                 continue
             try:
-                items.append((record, translate(record, learned, self.limits)))
+                items.append((record, translate(record, learned, self.limits, self.feed)))
             except InvalidMessage as error:
                 dead.append(DeadLetter.of(record, error.kind, error.reason))
             except Exception as error:  # translation is pure: blame the message at once
@@ -234,6 +242,9 @@ class BatchWriter:
                 wanted[participation_id(item.experiment_key, item.user_id)] = None
             elif isinstance(item, Lifecycle):
                 wanted[inbox_id(item.experiment_key)] = None
+            elif isinstance(item, RowChange | Tombstone):
+                if isinstance(item, RowChange):
+                    wanted[source_rows_id(item.experiment_key)] = None
             else:
                 wanted[unclassified_id(item.topic, item.partition, item.event_type)] = None
         found: dict[UUID, Any] = {}
@@ -281,6 +292,8 @@ class _UnitState:
         return self.changed.get(aggregate_id) or self.loaded.get(aggregate_id)
 
     def apply(self, item: Item) -> str:
+        if isinstance(item, RowChange | Tombstone):
+            return apply_change(self, item)
         if isinstance(item, Unclassified):
             return self._unclassified(item)
         experiment = self.experiment(item.experiment_key)
