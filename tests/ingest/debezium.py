@@ -152,6 +152,8 @@ def experiment_row(key: str, status: str = "draft", **extra: Any) -> dict[str, A
     }  # fmt: skip
 
 
-def variant_row(experiment: str, variant: str, weight: float, name: str | None = None) -> dict[str, Any]:
+def variant_row(
+    experiment: str, variant: str, weight: float, name: str | None = None
+) -> dict[str, Any]:
     return {"experiment_key": experiment, "variant_key": variant, "name": name or variant.title(),
             "weight": weight}  # fmt: skip

@@ -60,12 +60,21 @@ def test_a_snapshot_creates_and_starts_experiments_once_their_variants_arrive(
 ) -> None:
     db = Operational(wrapped=wrapped)
     # the snapshot reads the experiments table first, then the variants table
-    feed.send(EXPERIMENTS, db.insert("experiments", experiment_row("cta", "running"), snapshot=True))
+    feed.send(
+        EXPERIMENTS, db.insert("experiments", experiment_row("cta", "running"), snapshot=True)
+    )
     started_at = db.ts_ms
-    feed.send(VARIANTS, db.insert("experiment_variants", variant_row("cta", "control", 0.5), snapshot=True))
-    feed.send(VARIANTS, db.insert("experiment_variants", variant_row("cta", "green", 0.5), snapshot=True))
+    feed.send(
+        VARIANTS,
+        db.insert("experiment_variants", variant_row("cta", "control", 0.5), snapshot=True),
+    )
+    feed.send(
+        VARIANTS, db.insert("experiment_variants", variant_row("cta", "green", 0.5), snapshot=True)
+    )
     # a variant seen before its experiment row is used when the row arrives
-    feed.send(VARIANTS, db.insert("experiment_variants", variant_row("menu", "a", 1.0), snapshot=True))
+    feed.send(
+        VARIANTS, db.insert("experiment_variants", variant_row("menu", "a", 1.0), snapshot=True)
+    )
     feed.send(EXPERIMENTS, db.insert("experiments", experiment_row("menu", tags="nav, mobile")))
     stats = feed.ingest()
 
@@ -89,10 +98,14 @@ def test_updates_map_to_commands_and_redelivery_changes_nothing(feed: Feed) -> N
     feed.send(EXPERIMENTS, db.update("experiments", {"key": "cta"}, status="running", name="CTA"))
     first = feed.ingest()
     # one transaction re-weights both rows: applied once they sum to 1 again
-    feed.send(VARIANTS, db.update("experiment_variants", variant_row("cta", "control", 0), weight=0.7))
+    feed.send(
+        VARIANTS, db.update("experiment_variants", variant_row("cta", "control", 0), weight=0.7)
+    )
     feed.ingest()
     assert [v.weight for v in feed.app.experiment("cta").variants] == [0.5, 0.5]  # sum 1.2
-    feed.send(VARIANTS, db.update("experiment_variants", variant_row("cta", "green", 0), weight=0.3))
+    feed.send(
+        VARIANTS, db.update("experiment_variants", variant_row("cta", "green", 0), weight=0.3)
+    )
     feed.ingest()
     feed.send(EXPERIMENTS, db.update("experiments", {"key": "cta"}, status="concluded",
                                      decision="ship", winner="green"))  # fmt: skip
@@ -155,7 +168,10 @@ def test_what_cannot_be_mapped_is_dead_lettered_and_nothing_of_it_applied(feed: 
         (VARIANTS, db.insert("experiment_variants", variant_row("cta", "blue", 0.0))),  # running
         (EXPERIMENTS, db.update("experiments", {"key": "cta"}, status="draft", name="Renamed")),
         (EXPERIMENTS, db.truncate("experiments")),
-        (VARIANTS, db.insert("experiment_variants", {**variant_row("x", "a", 0.5), "weight": "Ag=="})),
+        (
+            VARIANTS,
+            db.insert("experiment_variants", {**variant_row("x", "a", 0.5), "weight": "Ag=="}),
+        ),
         (EXPERIMENTS, b'{"op": "c", "after": {"key": "y"}}'),  # no source
         (EXPERIMENTS, b"not json"),
     ]

@@ -22,7 +22,11 @@ def test_change_events_over_kafka_become_experiments_exactly_once(env: IngestEnv
     def send(topic: str, value: bytes | None, key: str) -> None:
         sent.append((topic, value, key.encode()))
 
-    send(experiments, db.insert("experiments", experiment_row("cta", "running"), snapshot=True), "cta")
+    send(
+        experiments,
+        db.insert("experiments", experiment_row("cta", "running"), snapshot=True),
+        "cta",
+    )
     send(experiments, db.insert("experiments", experiment_row("menu"), snapshot=True), "menu")
     for key, variant in (("cta", "control"), ("cta", "green"), ("menu", "a"), ("menu", "b")):
         send(variants, db.insert("experiment_variants", variant_row(key, variant, 0.5), snapshot=True),

@@ -163,7 +163,9 @@ def decode_change(record: Record, feed: ChangeFeed, limits: Limits = DEFAULT_LIM
     try:
         change = _Change.model_validate(data)
     except ValidationError as error:
-        raise InvalidMessage(f"not a Debezium change event: {describe_errors(error)}", "schema") from None
+        raise InvalidMessage(
+            f"not a Debezium change event: {describe_errors(error)}", "schema"
+        ) from None
     if change.op == "t":
         raise InvalidMessage(
             f"a TRUNCATE of {change.source.table!r} cannot be mapped: experiments keep their "
@@ -171,7 +173,9 @@ def decode_change(record: Record, feed: ChangeFeed, limits: Limits = DEFAULT_LIM
             "rejected",
         )
     if change.op not in ("c", "u", "d", "r"):
-        raise InvalidMessage(f"unknown change operation {change.op!r} (expected c, u, d, r)", "schema")
+        raise InvalidMessage(
+            f"unknown change operation {change.op!r} (expected c, u, d, r)", "schema"
+        )
     table = {feed.experiments_table: EXPERIMENTS, feed.variants_table: VARIANTS}.get(
         change.source.table
     )
@@ -229,4 +233,3 @@ def _row(table: str, image: dict[str, Any], deleted: bool) -> dict[str, Any]:
             hint = " (a numeric column arrives base64-encoded: set the connector's decimal.handling.mode=double)"
         detail = describe_errors(error) if isinstance(error, ValidationError) else str(error)
         raise InvalidMessage(f"{table} row: {detail}{hint}", "schema") from None
-

@@ -158,7 +158,10 @@ def _variant_row(experiment: Experiment, rows: SourceRows, change: RowChange) ->
             )
         experiment.remove_variant(key)
         experiment.add_variant(variant)
-    elif old.weight != variant.weight and experiment.status not in (Status.STOPPED, Status.CONCLUDED):
+    elif old.weight != variant.weight and experiment.status not in (
+        Status.STOPPED,
+        Status.CONCLUDED,
+    ):
         if experiment.status == Status.DRAFT:
             experiment.change_traffic(weights={key: variant.weight}, reason=REASON)
             return
