@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -26,7 +27,7 @@ class ChromaServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def client(self):  # noqa: ANN201 - chromadb's client type
+    def client(self) -> Any:
         import chromadb
 
         return chromadb.HttpClient(host=self.host, port=self.port)
