@@ -242,9 +242,10 @@ class BatchWriter:
                 wanted[participation_id(item.experiment_key, item.user_id)] = None
             elif isinstance(item, Lifecycle):
                 wanted[inbox_id(item.experiment_key)] = None
-            elif isinstance(item, RowChange | Tombstone):
-                if isinstance(item, RowChange):
-                    wanted[source_rows_id(item.experiment_key)] = None
+            elif isinstance(item, RowChange):
+                wanted[source_rows_id(item.experiment_key)] = None
+            elif isinstance(item, Tombstone):
+                continue
             else:
                 wanted[unclassified_id(item.topic, item.partition, item.event_type)] = None
         found: dict[UUID, Any] = {}

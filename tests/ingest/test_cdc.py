@@ -149,11 +149,14 @@ def test_a_deleted_running_experiment_stops_and_its_tombstone_is_skipped(feed: F
     feed.ingest()
     feed.send(EXPERIMENTS, db.delete("experiments", {"key": "cta"}))
     feed.send(EXPERIMENTS, None)  # tombstone
+    for variant in ("control", "green"):  # ON DELETE CASCADE: history now, nothing to refuse
+        feed.send(VARIANTS, db.delete("experiment_variants", variant_row("cta", variant, 0)))
     feed.send(EXPERIMENTS, json.dumps({"schema": None, "payload": None}).encode())  # wrapped one
     stats = feed.ingest()
     cta = feed.app.experiment("cta")
     assert cta.status == Status.STOPPED and cta.stopped_at is not None
-    assert (stats.recorded, stats.duplicates, stats.dead_lettered) == (1, 2, 0)
+    assert cta.variant_keys() == ["control", "green"]
+    assert (stats.recorded, stats.duplicates, stats.dead_lettered) == (3, 2, 0)
 
 
 def test_what_cannot_be_mapped_is_dead_lettered_and_nothing_of_it_applied(feed: Feed) -> None:

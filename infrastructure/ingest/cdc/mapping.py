@@ -9,8 +9,8 @@ change is a no-op):
   row's ``decision`` and ``winner``); a deleted row stops a running or paused experiment;
 - a variants row adds, renames or removes the variant of a draft, and changes its weight;
   a running experiment's weights change once the rows' weights sum to 1 again (one
-  transaction of the operational database arrives as one change per row); a stopped one's
-  weights no longer matter (the two tables' topics are not ordered with each other).
+  transaction of the operational database arrives as one change per row); a stopped or
+  concluded experiment's variants no longer change (its rows are still recorded).
 A status the experiment cannot reach yet because its variants have not arrived (a snapshot
 reads the experiments table first) is reached when they do. Anything else the domain
 refuses (a variant added to a running experiment, ``concluded -> running``) is a
@@ -141,6 +141,8 @@ def _variants(rows: SourceRows) -> list[Variant]:
 
 def _variant_row(experiment: Experiment, rows: SourceRows, change: RowChange) -> None:
     key, row = change.row_key, change.row
+    if experiment.status in (Status.STOPPED, Status.CONCLUDED):
+        return  # its variants are history now (e.g. a cascade delete after it stopped)
     present = {v.key: v for v in experiment.variants}
     if row is None:
         if key in present:
