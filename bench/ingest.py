@@ -9,6 +9,7 @@ which are reported separately).
 
     python bench/ingest.py [--users 20000] [--experiments 3] [--processes 2]
     python bench/ingest.py --privacy-cost sqlite|postgresql [--users 20000]   # encryption's cost
+    python bench/ingest.py --scale-out [--processes 4]   # see bench/ingest_scaleout.py
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def stored_rows(url: str, table: str) -> list[tuple[object, ...]]:
 
 
 def main() -> None:
+    if "--scale-out" in sys.argv:  # 1..N processes, a rebalance, projections alongside
+        from bench.ingest_scaleout import main as scale_out
+
+        return scale_out()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=20_000, help="users per experiment")
     parser.add_argument("--experiments", type=int, default=3)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.support.chroma import ChromaServer, running_chroma_server
 from tests.support.kafka import KafkaBroker, running_broker
 from tests.support.postgres import PostgresCluster, running_cluster
 
@@ -31,6 +32,14 @@ def kafka_broker() -> Iterator[KafkaBroker]:
     """A Kafka-protocol broker (tansu, memory storage) on loopback for the whole session."""
     with running_broker() as broker:
         yield broker
+
+
+@pytest.fixture(scope="session")
+def chroma_server() -> Iterator[ChromaServer]:
+    """A Chroma server (`chroma run`) on loopback for the whole session; tests that use it
+    delete their collections (`ChromaServer.clear`)."""
+    with running_chroma_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -152,14 +152,22 @@ def ingest(
     until_idle: Annotated[
         float | None, typer.Option(help="Stop after this many seconds without input.")
     ] = None,
+    health_file: Annotated[
+        Path | None,
+        typer.Option(help="Touched at every progress report (a liveness probe checks its age)."),
+    ] = None,
 ) -> None:
     """Run the Kafka consumer into the event store with a live progress and lag display."""
+
+    def progress(stats: IngestStats) -> None:
+        live.update(_stats_table(stats))
+        if health_file is not None:
+            health_file.touch()
+
     with services() as built, _errors():
         _require_kafka(built.kafka, "ingest")
         with Live(console=console, refresh_per_second=2) as live:
-            loop = kafka_loop(
-                built.app, built.kafka, on_progress=lambda s: live.update(_stats_table(s))
-            )
+            loop = kafka_loop(built.app, built.kafka, on_progress=progress)
             loop.install_signal_handlers()
             stats = loop.run(until_idle=until_idle)
             live.update(_stats_table(stats))

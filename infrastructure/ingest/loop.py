@@ -33,6 +33,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Consumer, Partition, Producer, Record
+from infrastructure.ingest.cdc import ChangeFeed
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.errors import IngestError
 from infrastructure.ingest.protection import Protector
@@ -105,6 +106,7 @@ class IngestLoop:
         max_message_bytes: int = 1_000_000,
         published: Published | None = None,
         protector: Protector | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -114,7 +116,7 @@ class IngestLoop:
         self.linger = linger
         self.backoff = backoff or Backoff()
         self.on_progress = on_progress
-        self.writer = BatchWriter(app, cache_size, limits, protector)
+        self.writer = BatchWriter(app, cache_size, limits, protector, feed)
         self.tables = self.writer.tables
         self.max_message_bytes = max_message_bytes
         self.published = published

@@ -7,6 +7,7 @@ from typing import Any
 
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Consumer, InProcessBus, Producer, Record
+from infrastructure.ingest.cdc import ChangeFeed
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.loop import IngestLoop, IngestStats, Published
 from infrastructure.ingest.protection import build_protector
@@ -27,7 +28,7 @@ def build_loop(
         app,
         consumer,
         producer,
-        settings.topics,
+        [*settings.topics, *settings.cdc_topics],
         settings.dead_letter_topic,
         batch_size=settings.batch_size,
         linger=settings.batch_linger_s,
@@ -37,6 +38,7 @@ def build_loop(
         max_message_bytes=settings.max_message_bytes,
         published=published,
         protector=build_protector(app),
+        feed=ChangeFeed.from_settings(settings) if settings.cdc_topics else None,
     )
 
 
@@ -49,7 +51,7 @@ def kafka_loop(
     """An ingest loop on Kafka; creates the source and dead-letter topics if missing."""
     from infrastructure.ingest.kafka import KafkaConsumer, KafkaProducer, ensure_topics
 
-    ensure_topics(settings, [*settings.topics, settings.dead_letter_topic])
+    ensure_topics(settings, [*settings.topics, *settings.cdc_topics, settings.dead_letter_topic])
     return build_loop(
         app,
         settings,

@@ -11,6 +11,7 @@ from typing import Any
 from domain.ingestion.classification import LIFECYCLE_EVENTS, Action, Classification, classify
 from domain.participation.commands import ParticipationCommand, RecordExposure, RecordMetric
 from infrastructure.ingest.bus import Record
+from infrastructure.ingest.cdc import ChangeFeed, RowChange, Tombstone, decode_change
 from infrastructure.ingest.wire import DEFAULT_LIMITS, InvalidMessage, Limits, WireEvent, decode
 
 
@@ -39,16 +40,19 @@ class Unclassified:
     context: dict[str, Any]
 
 
-Item = ParticipationCommand | Lifecycle | Unclassified
+Item = ParticipationCommand | Lifecycle | Unclassified | RowChange | Tombstone
 
 
 def translate(
     record: Record,
     learned: Mapping[str, Classification] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    feed: ChangeFeed | None = None,
 ) -> Item:
-    """Decodes and classifies one record (with approved learned rules); raises
-    `InvalidMessage` for bad input."""
+    """Decodes and classifies one record (with approved learned rules); records of the
+    change feed's topics are change events (`cdc`). Raises `InvalidMessage` for bad input."""
+    if feed is not None and record.topic in feed.topics:
+        return decode_change(record, feed, limits)
     event = decode(record.value, limits)
     classification = classify(event.event_type, learned)
     context: dict[str, Any] = {

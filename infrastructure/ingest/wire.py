@@ -92,6 +92,23 @@ def decode(raw: bytes | None, limits: Limits = DEFAULT_LIMITS) -> WireEvent:
     """Parses, validates and upcasts one message; raises `InvalidMessage` with the reason."""
     if raw is None:
         raise InvalidMessage("empty message (no value)", "not_json")
+    data = load_bounded(raw, limits)
+    version = data.get("schema_version", 1)
+    try:
+        if version == CURRENT_VERSION:
+            return WireEvent.model_validate(data)
+        if version == 1:
+            return WireEvent.model_validate(upcast_v1_v2(WireEventV1.model_validate(data)))
+    except ValidationError as error:
+        raise InvalidMessage(f"schema violation: {_describe(error)}", "schema") from None
+    raise InvalidMessage(
+        f"unknown schema_version {version!r}; supported: 1 (seed) and {CURRENT_VERSION}",
+        "schema",
+    )
+
+
+def load_bounded(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The JSON object in ``raw``, within ``limits``; raises `InvalidMessage` otherwise."""
     if len(raw) > limits.max_bytes:
         raise InvalidMessage(
             f"message of {len(raw):,} bytes exceeds the limit of {limits.max_bytes:,}", "too_large"
@@ -109,18 +126,7 @@ def decode(raw: bytes | None, limits: Limits = DEFAULT_LIMITS) -> WireEvent:
         raise InvalidMessage(_too_deep(limits), "too_deep")
     if not isinstance(data, dict):
         raise InvalidMessage(f"not a JSON object but {type(data).__name__}", "schema")
-    version = data.get("schema_version", 1)
-    try:
-        if version == CURRENT_VERSION:
-            return WireEvent.model_validate(data)
-        if version == 1:
-            return WireEvent.model_validate(upcast_v1_v2(WireEventV1.model_validate(data)))
-    except ValidationError as error:
-        raise InvalidMessage(f"schema violation: {_describe(error)}", "schema") from None
-    raise InvalidMessage(
-        f"unknown schema_version {version!r}; supported: 1 (seed) and {CURRENT_VERSION}",
-        "schema",
-    )
+    return data
 
 
 def _too_deep(limits: Limits) -> str:

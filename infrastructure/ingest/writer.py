@@ -43,12 +43,15 @@ from domain.ingestion.aggregates import (
     inbox_id,
     unclassified_id,
 )
+from domain.ingestion.source_rows import source_rows_id
 from domain.participation.aggregate import participation_id
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
 from infrastructure.audit.chain import ChainError
 from infrastructure.ingest import store
 from infrastructure.ingest.bus import Partition, Record
+from infrastructure.ingest.cdc import ChangeFeed, RowChange, Tombstone
+from infrastructure.ingest.cdc.mapping import apply_change
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.protection import Protector
 from infrastructure.ingest.tables import tables_for
@@ -94,9 +97,11 @@ class BatchWriter:
         cache_size: int = 500_000,
         limits: Limits = DEFAULT_LIMITS,
         protector: Protector | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.app = app
         self.protector = protector
+        self.feed = feed
         self.cache_size = cache_size
         self.limits = limits
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
@@ -187,7 +192,7 @@ class BatchWriter:
                 dead.append(DeadLetter.of_error(record, poison))
                 continue
             try:
-                items.append((record, translate(record, learned, self.limits)))
+                items.append((record, translate(record, learned, self.limits, self.feed)))
             except InvalidMessage as error:
                 dead.append(DeadLetter.of(record, error.kind, error.reason))
             except Exception as error:  # translation is pure: blame the message at once
@@ -242,6 +247,10 @@ class BatchWriter:
                 wanted[participation_id(item.experiment_key, item.user_id)] = None
             elif isinstance(item, Lifecycle):
                 wanted[inbox_id(item.experiment_key)] = None
+            elif isinstance(item, RowChange):
+                wanted[source_rows_id(item.experiment_key)] = None
+            elif isinstance(item, Tombstone):
+                continue
             else:
                 wanted[unclassified_id(item.topic, item.partition, item.event_type)] = None
         found: dict[UUID, Any] = {}
@@ -289,6 +298,8 @@ class _UnitState:
         return self.changed.get(aggregate_id) or self.loaded.get(aggregate_id)
 
     def apply(self, item: Item) -> str:
+        if isinstance(item, RowChange | Tombstone):
+            return apply_change(self, item)
         if isinstance(item, Unclassified):
             return self._unclassified(item)
         experiment = self.experiment(item.experiment_key)

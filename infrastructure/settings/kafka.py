@@ -21,6 +21,15 @@ class KafkaSettings(BaseSettings):
     group_id: str = Field("neonblue-ingest", description="Consumer group of ingest processes.")
     topics: tuple[str, ...] = Field(SOURCE_TOPICS, description="Topics ingest consumes.")
     dead_letter_topic: str = Field(DEAD_LETTER_TOPIC, description="Where bad input goes.")
+    cdc_topics: tuple[str, ...] = Field(
+        (), description="Topics of Debezium change events from the operational database."
+    )
+    cdc_experiments_table: str = Field(
+        "experiments", description="Operational table whose rows are experiments (CDC)."
+    )
+    cdc_variants_table: str = Field(
+        "experiment_variants", description="Operational table of their variants (CDC)."
+    )
     partitions: int = Field(6, description="Partitions of topics created by NeonBlue.")
     session_timeout_ms: int = Field(10_000, description="Consumer group session timeout.")
     heartbeat_interval_ms: int = Field(1_000, description="Consumer heartbeat interval.")

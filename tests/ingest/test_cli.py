@@ -36,11 +36,13 @@ def test_poison_from_a_file_is_dead_lettered_and_ingest_exits_cleanly(
     assert neonblue(env.environ(), "produce", topic, str(source)).returncode == 0
 
     ingest = neonblue(env.environ(), "ingest", "--until-idle", "3")
-    again = neonblue(env.environ(), "ingest", "--until-idle", "2")  # a restart: nothing left
+    alive = tmp_path / "ingest.alive"  # what a deployment's liveness probe checks
+    again = neonblue(env.environ(), "ingest", "--until-idle", "2", "--health-file", str(alive))
     listed = neonblue(env.environ(), "dead-letters", "list", "--json")
 
     assert ingest.returncode == 0, ingest.stderr[-2000:]
-    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.returncode == 0, again.stderr[-2000:]  # a restart: nothing left
+    assert alive.exists()
     assert listed.returncode == 0, listed.stderr[-2000:]
     letters = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(letters) == 1  # once, though two processes ran

@@ -37,14 +37,16 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def stdio_client(name: str, data_dir: Path) -> AsyncIterator[Client]:
+async def stdio_client(
+    name: str, data_dir: Path, timeout: float = 60, **env: str
+) -> AsyncIterator[Client]:
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "infrastructure.cli", "mcp", "serve", name],
-        env=server_env(data_dir),
+        env=server_env(data_dir, **env),
         cwd=str(Path(__file__).resolve().parents[2]),
     )
-    async with Client(params, read_timeout_seconds=60) as client:
+    async with Client(params, read_timeout_seconds=timeout) as client:
         yield client
 
 

@@ -156,8 +156,21 @@ async def test_clickhouse_injection(store_copy):
                     assert not leaked, (tool, field, hostile)
 
 
-async def test_chromadb_search_notes_and_injection(store_copy):
-    async with stdio_client("chromadb", store_copy) as client:
+@pytest.fixture(params=["embedded", "server"])
+def chroma_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The chromadb server's knowledge base: embedded (PersistentClient in the data dir) or
+    the session's Chroma server (HttpClient), under a prefix of its own."""
+    if request.param == "embedded":
+        return {}
+    server = request.getfixturevalue("chroma_server")
+    request.addfinalizer(server.clear)
+    return {"NEONBLUE_CHROMA_URL": server.url}
+
+
+async def test_chromadb_search_and_notes(store_copy, chroma_env):
+    # the first call catches the knowledge base up (one document per experiment, embedded
+    # with the local model): minutes on a loaded 2-core machine
+    async with stdio_client("chromadb", store_copy, timeout=240, **chroma_env) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
         assert tools == {"semantic_experiment_search", "store_experiment_context"}
         found = await client.call_tool(
@@ -186,6 +199,26 @@ async def test_chromadb_search_notes_and_injection(store_copy):
         )
         assert hit.structured_content["results"][0]["key"] == "mobile-onboarding-checklist"
 
+        bad = await client.call_tool(
+            "store_experiment_context", {"experiment_id": "nope", "notes": "x"}
+        )
+        assert bad.is_error and "No experiment with key 'nope'" in bad.content[0].text
+
+    app = build_app(EventStoreSettings(data_dir=store_copy, event_store=""))
+    try:
+        experiment = app.experiment("mobile-onboarding-checklist")
+        assert experiment.notes == [
+            "Finding: a visible progress tracker made newcomers finish account setup."
+        ]
+        assert str(experiment.status) == "running"  # a note changes nothing else
+    finally:
+        app.close()
+    if chroma_env:  # the documents are on the server, not in the data directory
+        assert not (store_copy / "chroma").exists()
+
+
+async def test_chromadb_injection(store_copy):
+    async with stdio_client("chromadb", store_copy) as client:
         for hostile in INJECTION_STRINGS:
             result = await client.call_tool("semantic_experiment_search", {"query": hostile})
             text = result.content[0].text if result.is_error else ""
@@ -211,18 +244,8 @@ async def test_chromadb_search_notes_and_injection(store_copy):
             )
             assert stored.is_error == (not hostile.strip())
 
-        bad = await client.call_tool(
-            "store_experiment_context", {"experiment_id": "nope", "notes": "x"}
-        )
-        assert bad.is_error and "No experiment with key 'nope'" in bad.content[0].text
-
     app = build_app(EventStoreSettings(data_dir=store_copy, event_store=""))
     try:
-        experiment = app.experiment("mobile-onboarding-checklist")
-        assert experiment.notes == [
-            "Finding: a visible progress tracker made newcomers finish account setup."
-        ]
-        assert str(experiment.status) == "running"  # a note changes nothing else
         shipping = app.experiment("free-shipping-threshold")
         expected = [h.strip() for h in INJECTION_STRINGS[:20] if h.strip()]
         assert shipping.notes == expected and str(shipping.status) == "running"

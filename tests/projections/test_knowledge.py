@@ -1,4 +1,5 @@
-"""The Chroma knowledge base (PersistentClient): documents, semantic search, rebuild."""
+"""The Chroma knowledge base (PersistentClient, and a Chroma server through HttpClient):
+documents, semantic search, rebuild."""
 
 from __future__ import annotations
 
@@ -20,8 +21,15 @@ from tests.projections.knowledge_fixtures import EXPERIMENTS, PARAPHRASES, creat
 
 
 @pytest.fixture
-def chroma(tmp_path: Path) -> Iterator[object]:
-    yield chroma_client(ChromaSettings(data_dir=tmp_path))
+def chroma(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """The embedded PersistentClient, or (parametrized ``server``) an HttpClient to the
+    session's Chroma server, both built by `chroma_client` from settings."""
+    if getattr(request, "param", "embedded") == "embedded":
+        yield chroma_client(ChromaSettings(data_dir=tmp_path))
+        return
+    server = request.getfixturevalue("chroma_server")
+    yield chroma_client(ChromaSettings(data_dir=tmp_path, chroma_url=server.url))
+    server.clear()
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +62,7 @@ def test_semantic_search_finds_paraphrased_experiments(sqlite_app: NeonBlue, chr
     assert hits[0].metadata["lift"] == 0.08 and "tag_checkout" in hits[0].metadata
 
 
+@pytest.mark.parametrize("chroma", ["embedded", "server"], indirect=True)
 def test_documents_follow_experiment_changes_and_rebuild(sqlite_app: NeonBlue, chroma):
     create_portfolio(sqlite_app)
     model = KnowledgeModel(sqlite_app, chroma, HashingEmbedder(), "kb")
