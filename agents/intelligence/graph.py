@@ -38,11 +38,10 @@ def build_intelligence_graph(
 
     async def gather(state: IntelligenceState) -> dict[str, Any]:
         key = state["experiment_key"]
-        analysis = await toolbox.call(
-            "postgresql",
-            "analyze_experiment_data",
-            {"experiment_id": key, "engine": settings.engine},
-        )
+        arguments = {"experiment_id": key}
+        if settings.engine:  # else the server's default: the one setting of the platform
+            arguments["engine"] = settings.engine
+        analysis = await toolbox.call("postgresql", "analyze_experiment_data", arguments)
         update: dict[str, Any] = {"analysis": analysis, "notes": []}
         experiment = analysis["experiment"]
         if toolbox.has("chromadb"):
@@ -75,7 +74,9 @@ def build_intelligence_graph(
         days = days_since(started) if started else 0.0
         timing = Timing(days_running=days, planned_days=settings.planned_days)
         record = current_track_record(app)  # how good past forecasts were (issue 16)
-        proposal = recommend(card, timing, analysis["experiment"]["status"], record)
+        proposal = recommend(
+            card, timing, analysis["experiment"]["status"], record
+        )  # the domain decides
         proposed = {
             "action": str(proposal.action),
             "variant": proposal.variant,
@@ -84,7 +85,8 @@ def build_intelligence_graph(
             "needs_approval": proposal.needs_approval,
         }
         similar = state.get("similar", [])
-        narrative = templated_narrative(key, proposed, similar)
+        status = analysis["experiment"]["status"]
+        narrative = templated_narrative(key, proposed, similar, status)
         if llm is not None:
             narrative = await _llm_narrative(llm, key, proposed, similar) or narrative
         recommendation_id = record_proposal(

@@ -287,6 +287,9 @@ def report(
     from infrastructure.audit.report import build_report
 
     with services() as s:
-        page = build_report(s.app, experiment, segment)
+        page = build_report(s.app, experiment, segment, s.engine)
     html.write_text(page, encoding="utf-8")
-    console.print(f"Report of {experiment} written to {html} ({len(page) // 1024} KiB, offline)")
+    console.print(
+        f"Report of {experiment} written to {html} ({len(page) // 1024} KiB, offline; "
+        f"scorecard under the {s.engine} engine)"
+    )

@@ -135,7 +135,7 @@ class ServeApp:
 
         async def run() -> Any:
             key = _text(params.get("experiment"), "experiment", KEY_CHARS)
-            engine, cuped = params.get("engine", "sequential"), params.get("cuped") != "false"
+            engine, cuped = params.get("engine"), params.get("cuped") != "false"
             return await anyio.to_thread.run_sync(self.read_side.results, key, engine, cuped)
 
         return await self._answer("results", run)
@@ -197,5 +197,7 @@ async def _body(request: Request) -> dict[str, Any]:
 def _text(value: Any, name: str, limit: int) -> str:
     """A bounded, non-blank string argument."""
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise ConfigurationError(f"{name} must be a non-empty string of at most {limit} characters.")
+        raise ConfigurationError(
+            f"{name} must be a non-empty string of at most {limit} characters."
+        )
     return value
