@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from infrastructure.cli.console import console, read_side, services
+from infrastructure.cli.tables import keep_whole
 
 approvals = typer.Typer(
     help="Decide on agent recommendations that change experiments.", no_args_is_help=True
@@ -55,6 +56,7 @@ def list_pending(
             r.state,
             r.created_on.strftime("%Y-%m-%d %H:%M"),
         )
+    keep_whole(table, "id", "experiment")
     console.print(table if found else "No recommendations waiting for a decision.")
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from domain.analysis import MetricRow, Scorecard
 from domain.analysis.impact import signed
 from domain.statistics import ProjectedImpact
+from infrastructure.cli.tables import keep_whole
 
 
 def scorecard_table(
@@ -55,7 +56,7 @@ def scorecard_table(
             *([impact_cell(row.impact)] if impact else []),
         ]
         table.add_row(*cells, *([truth(row)] if truth else []))
-    return table
+    return keep_whole(table, "variant", "metric")
 
 
 CORRECTIONS = {"holm": "Holm", "benjamini-hochberg": "Benjamini-Hochberg"}
