@@ -37,6 +37,7 @@ def scorecard_table(
         *(["truth"] if truth else []),
         title=heading,
         title_justify="left",
+        show_edge=False,  # two more columns for the numbers at 80 columns
         caption=caption,
         caption_justify="left",
     )
@@ -56,7 +57,7 @@ def scorecard_table(
             *([impact_cell(row.impact)] if impact else []),
         ]
         table.add_row(*cells, *([truth(row)] if truth else []))
-    return keep_whole(table, "variant", "metric")
+    return keep_whole(table, "variant", "metric", "verdict", "truth")
 
 
 CORRECTIONS = {"holm": "Holm", "benjamini-hochberg": "Benjamini-Hochberg"}
