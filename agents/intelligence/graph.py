@@ -24,6 +24,7 @@ from agents.intelligence.state import IntelligenceState
 from domain.intelligence.policy import Timing, recommend
 from infrastructure.application import NeonBlue
 from infrastructure.recommendations import apply, decide, record_proposal
+from infrastructure.settings import StatisticsSettings
 from infrastructure.track_record import current_track_record
 
 
@@ -38,10 +39,10 @@ def build_intelligence_graph(
 
     async def gather(state: IntelligenceState) -> dict[str, Any]:
         key = state["experiment_key"]
-        arguments = {"experiment_id": key}
-        if settings.engine:  # else the server's default: the one setting of the platform
-            arguments["engine"] = settings.engine
-        analysis = await toolbox.call("postgresql", "analyze_experiment_data", arguments)
+        engine = settings.engine or StatisticsSettings().stats_engine  # the platform's one
+        analysis = await toolbox.call(
+            "postgresql", "analyze_experiment_data", {"experiment_id": key, "engine": engine}
+        )
         update: dict[str, Any] = {"analysis": analysis, "notes": []}
         experiment = analysis["experiment"]
         if toolbox.has("chromadb"):
@@ -74,9 +75,7 @@ def build_intelligence_graph(
         days = days_since(started) if started else 0.0
         timing = Timing(days_running=days, planned_days=settings.planned_days)
         record = current_track_record(app)  # how good past forecasts were (issue 16)
-        proposal = recommend(
-            card, timing, analysis["experiment"]["status"], record
-        )  # the domain decides
+        proposal = recommend(card, timing, analysis["experiment"]["status"], record)
         proposed = {
             "action": str(proposal.action),
             "variant": proposal.variant,
