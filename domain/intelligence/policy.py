@@ -152,16 +152,16 @@ def _conclusion(card: Scorecard) -> Proposal:
     if failing or worse:
         row = failing[0] if failing else worse[0]
         what = (
-            f"guardrail {row.metric} is significantly worse in {row.variant}: {_pct(row.lift)}"
+            f"Guardrail {row.metric} is significantly worse in {row.variant}: {_pct(row.lift)}"
             f"{_margin(row)}"
             if failing
-            else f"primary metric {row.metric} is significantly worse in {row.variant}: "
+            else f"Primary metric {row.metric} is significantly worse in {row.variant}: "
             f"{_pct(row.lift)}"
         )
         return Proposal(
             Action.ROLL_BACK,
             row.variant,
-            [f"{stopped} and {what}. Conclude it as rolled back: keep control for everyone."],
+            [f"{stopped}. {what}. Conclude it as rolled back: keep control for everyone."],
             _numbers(row),
         )
     better = sorted((r for r in primary if r.direction == "better"), key=lambda r: -r.lift)
