@@ -30,3 +30,24 @@ def raw_copy_rate(url: str, rows: Sequence[tuple[Any, ...]]) -> float:
             for row in rows:
                 copy.write_row(row)
         return len(rows) / (time.perf_counter() - started)
+
+
+def raw_sqlite_rate(path: str, rows: Sequence[tuple[Any, ...]]) -> float:
+    """Rows/s of one `executemany` of stored-event rows (originator_id, version, topic,
+    state) into a fresh SQLite table shaped like the event store's (WAL, one transaction)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(
+            "CREATE TABLE raw_events (originator_id TEXT, originator_version INTEGER, "
+            "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+        )
+        started = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO raw_events VALUES (?,?,?,?)", rows)
+        conn.execute("COMMIT")
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        conn.close()

@@ -10,6 +10,12 @@ which are reported separately).
     python bench/ingest.py [--users 20000] [--experiments 3] [--processes 2]
     python bench/ingest.py --privacy-cost sqlite|postgresql [--users 20000]   # encryption's cost
     python bench/ingest.py --scale-out [--processes 4]   # see bench/ingest_scaleout.py
+
+``--embedded``: the embedded default instead (in-process bus -> SQLite event store, one
+process, as `neonblue demo` runs it), next to a raw SQLite ``executemany`` of the same
+stored rows into an equivalent table in the same run:
+
+    python bench/ingest.py --embedded [--users 8000] [--experiments 5]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -28,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg
 
-from bench.baselines import raw_copy_rate
+from bench.baselines import raw_copy_rate, raw_sqlite_rate
 from infrastructure.bootstrap import build_app
 from infrastructure.ingest.kafka import KafkaProducer, ensure_topics
 from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events
@@ -53,14 +60,55 @@ def stored_rows(url: str, table: str) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
+def embedded(args: argparse.Namespace) -> None:
+    """In-process bus -> SQLite event store; the baseline is a raw executemany of the rows."""
+    from infrastructure.ingest.bus import InProcessBus
+    from infrastructure.ingest.runtime import ingest_in_process
+    from infrastructure.ingest.simulate import publish
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build_app(EventStoreSettings(data_dir=Path(tmp), event_store=""))
+        plan = TrafficPlan(args.experiments, args.users, sessions=args.sessions)
+        ensure_experiments(app, planned(plan), START)
+        head = app.head()
+        bus = InProcessBus()
+        total = publish(bus.producer(), wire_events(plan, START))
+        print(
+            f"Published {total:,} wire events ({args.experiments} experiments, {args.users:,} users each)"
+        )
+        settings = KafkaSettings(bootstrap_servers="", batch_size=args.batch)
+        started = time.perf_counter()
+        stats = ingest_in_process(app, bus, settings)
+        elapsed = time.perf_counter() - started
+        table = app.recorder.events_table_name
+        with app.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT * FROM {table} WHERE rowid > ?", (head,))
+            rows = [tuple(row) for row in cursor.fetchall()]
+        app.close()
+        raw = raw_sqlite_rate(str(Path(tmp) / "raw.db"), rows)
+    assert stats.consumed == total and stats.dead_lettered == 0, stats
+    rate = total / elapsed
+    stored_rate = stats.stored_events / elapsed
+    print(
+        f"{'stored events':<34}{stats.stored_events:>12,}  ({stats.stored_events / total:.2f} per wire event)"
+    )
+    print(
+        f"{'embedded ingest (wire events/s)':<34}{rate:>12,.0f}  ({elapsed:.1f} s, batches of {args.batch:,})"
+    )
+    print(
+        f"{'embedded ingest (stored events/s)':<34}{stored_rate:>12,.0f}  {stored_rate / raw:5.2f}x raw executemany"
+    )
+    print(f"{'SQLite raw executemany (rows/s)':<34}{raw:>12,.0f}  1.00x ({len(rows):,} rows)")
+
+
 def main() -> None:
     if "--scale-out" in sys.argv:  # 1..N processes, a rebalance, projections alongside
         from bench.ingest_scaleout import main as scale_out
 
         return scale_out()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20_000, help="users per experiment")
-    parser.add_argument("--experiments", type=int, default=3)
+    parser.add_argument("--users", type=int, default=None, help="users per experiment")
+    parser.add_argument("--experiments", type=int, default=None)
     parser.add_argument("--sessions", type=float, default=3.0)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=5000)
@@ -69,7 +117,15 @@ def main() -> None:
         choices=("sqlite", "postgresql"),
         help="only compare ingest without and with protection (bench/privacy_cost.py)",
     )
+    parser.add_argument(
+        "--embedded", action="store_true", help="in-process bus -> SQLite (the embedded default)"
+    )
     args = parser.parse_args()
+    if args.embedded:
+        args.users, args.experiments = args.users or 8000, args.experiments or 5
+        embedded(args)
+        return
+    args.users, args.experiments = args.users or 20_000, args.experiments or 3
     if args.privacy_cost:
         return privacy_cost_on(args.privacy_cost, args.users, args.experiments, args.batch)
     tag = uuid.uuid4().hex[:8]

@@ -21,6 +21,7 @@ from infrastructure.settings import (
     EventStoreSettings,
     KafkaSettings,
     McpSettings,
+    StatisticsSettings,
 )
 
 if TYPE_CHECKING:
@@ -50,11 +51,17 @@ class Services:
     app: NeonBlue
     mcp: McpSettings = field(default_factory=McpSettings)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
     follows_log: bool = False
     _read_models: ReadModels | None = field(default=None, repr=False)
     _servers: dict[str, MCPServer] = field(default_factory=dict, repr=False)
     _agents: AgentRunner | None = field(default=None, repr=False)
     _subject_of: Callable[[str], str] | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> str:
+        """The default statistics engine (``NEONBLUE_STATS_ENGINE``)."""
+        return self.statistics.stats_engine
 
     @property
     def catch_up(self) -> bool:
@@ -197,7 +204,9 @@ def _postgresql(services: Services) -> MCPServer:
     models = services.read_models()
     refresh = (lambda: models.runner("relational").catch_up()) if services.catch_up else None
     source = RelationalSource(services.app, models.model("relational"), refresh)  # type: ignore[arg-type]
-    return build_server(services.app, source, services.mcp.max_rows, services.subject_of)
+    return build_server(
+        services.app, source, services.mcp.max_rows, services.engine, services.subject_of
+    )
 
 
 def _clickhouse(services: Services) -> MCPServer:

@@ -21,7 +21,7 @@ ENGINES = ("frequentist", "sequential", "bayesian")
 class ReadSide(Protocol):
     """What the CLI's read commands ask (`LocalReadSide` or serve's `RemoteReadSide`)."""
 
-    def results(self, experiment: str, engine: str, cuped: bool) -> dict[str, Any]: ...
+    def results(self, experiment: str, engine: str | None, cuped: bool) -> dict[str, Any]: ...
 
     def projections(self) -> list[dict[str, Any]]: ...
 
@@ -63,10 +63,12 @@ class LocalReadSide:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def results(self, experiment: str, engine: str, cuped: bool) -> dict[str, Any]:
+    def results(self, experiment: str, engine: str | None, cuped: bool) -> dict[str, Any]:
+        """``engine`` None: the platform's default (``NEONBLUE_STATS_ENGINE``)."""
         from domain.statistics import AnalysisOptions
         from infrastructure.settings import ConfigurationError
 
+        engine = engine or self.services.engine
         if engine not in ENGINES:
             raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
         definition = self.services.app.experiment(experiment)

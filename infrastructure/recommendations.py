@@ -12,6 +12,9 @@ from domain.intelligence.policy import Action, Proposal
 from domain.intelligence.recommendation import Recommendation, RecommendationError
 from infrastructure.application import NeonBlue
 
+CONCLUDES = (Action.STOP, Action.SHIP, Action.ROLL_BACK, Action.CONCLUDE)
+"""Actions that end with the experiment concluded (stopped first if it still runs)."""
+
 
 def record_proposal(
     app: NeonBlue,
@@ -88,13 +91,16 @@ def apply(app: NeonBlue, recommendation_id: UUID | str) -> list[str]:
         if action == Action.FIX_SRM:
             app.pause_experiment(key, reason)
             commands.append("pause_experiment")
-        elif action in (Action.STOP, Action.SHIP):
+        elif action in CONCLUDES:
             if app.experiment(key).is_collecting:
                 app.stop_experiment(key, reason)
                 commands.append("stop_experiment")
             if action == Action.SHIP:
                 app.conclude_experiment(key, "ship", recommendation.variant, reason)
                 commands.append(f"conclude_experiment(ship {recommendation.variant})")
+            elif action == Action.CONCLUDE:
+                app.conclude_experiment(key, "inconclusive", None, reason)
+                commands.append("conclude_experiment(inconclusive)")
             else:
                 app.conclude_experiment(key, "rollback", None, reason)
                 commands.append("conclude_experiment(rollback)")
@@ -112,7 +118,7 @@ def apply(app: NeonBlue, recommendation_id: UUID | str) -> list[str]:
         raise
     recommendation.mark_applied(commands)
     app.save(recommendation)
-    if action in (Action.STOP, Action.SHIP):  # concluded: score the forecasts made for it
+    if action in CONCLUDES:  # concluded: score the forecasts made for it
         from infrastructure.track_record import score_concluded  # (it reads recommendations)
 
         score_concluded(app, key)

@@ -22,7 +22,10 @@ class PlannedExperiment:
     """An experiment definition plus the truth the simulator plants in its traffic.
 
     ``conversion`` maps variant -> true conversion rate; ``revenue_mean`` the mean order
-    value of converters; ``latency_ms`` the mean page load time (a guardrail).
+    value of converters; ``latency_ms`` the mean page load time (a guardrail);
+    ``lost_exposures`` the share of a variant's exposures a logging bug drops (a sample
+    ratio mismatch); ``traffic`` the experiment's users relative to the plan's ``users``.
+    ``story`` says in one line what was planted, for printing next to the verdicts.
     """
 
     key: str
@@ -36,6 +39,8 @@ class PlannedExperiment:
     revenue_mean: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
     lost_exposures: dict[str, float] = field(default_factory=dict)  # variant -> share lost (SRM)
+    traffic: float = 1.0
+    story: str = ""
 
     @property
     def metrics(self) -> list[Metric]:
@@ -58,6 +63,21 @@ class PlannedExperiment:
         control = self.variants[0].key
         return self.conversion[variant] / self.conversion[control] - 1
 
+    def true_effect(self, metric: str, variant: str) -> float | None:
+        """The planted relative effect of ``variant`` on ``metric`` (None: not simulated).
+
+        Revenue is per exposed user (conversion x order value), page load per session.
+        """
+        control = self.variants[0].key
+        if metric == "conversion":
+            return self.true_lift(variant)
+        if metric == "revenue" and self.revenue_mean:
+            per_user = {v: self.conversion[v] * self.revenue_mean[v] for v in (variant, control)}
+            return per_user[variant] / per_user[control] - 1
+        if metric == "page_load_ms" and self.latency_ms:
+            return self.latency_ms[variant] / self.latency_ms[control] - 1
+        return None
+
 
 DEVICES = ("mobile", "desktop", "tablet")
 DEVICE_SHARES = (0.55, 0.38, 0.07)
@@ -70,6 +90,7 @@ def _half(a: str, b: str) -> tuple[Variant, ...]:
 
 
 PORTFOLIO: tuple[PlannedExperiment, ...] = (
+    # a clear winner: enough traffic for the sequential test to see a +12.5% conversion lift
     PlannedExperiment(
         key="checkout-cta-contrast",
         name="High-contrast checkout button",
@@ -78,9 +99,12 @@ PORTFOLIO: tuple[PlannedExperiment, ...] = (
         tags=("checkout", "web", "conversion"),
         owner="growth-team",
         variants=_half("Blue button", "Green high-contrast button"),
-        conversion={"control": 0.12, "treatment": 0.135},
+        conversion={"control": 0.40, "treatment": 0.45},
         revenue_mean={"control": 54.0, "treatment": 54.0},
+        traffic=1.5,
+        story="treatment converts +12.5% (a real winner)",
     ),
+    # a logging bug drops 10% of the treatment's exposures: results cannot be trusted
     PlannedExperiment(
         key="pricing-annual-discount",
         name="Annual plan discount banner",
@@ -91,7 +115,10 @@ PORTFOLIO: tuple[PlannedExperiment, ...] = (
         variants=_half("No banner", "20% annual discount banner"),
         conversion={"control": 0.04, "treatment": 0.047},
         revenue_mean={"control": 120.0, "treatment": 102.0},
+        lost_exposures={"treatment": 0.10},
+        story="10% of treatment exposures lost by a logging bug (SRM)",
     ),
+    # no effect at all: the verdict must stay flat
     PlannedExperiment(
         key="mobile-onboarding-checklist",
         name="Mobile onboarding checklist",
@@ -100,8 +127,10 @@ PORTFOLIO: tuple[PlannedExperiment, ...] = (
         tags=("onboarding", "mobile", "activation"),
         owner="mobile-team",
         variants=_half("Classic onboarding", "Checklist onboarding"),
-        conversion={"control": 0.30, "treatment": 0.315},
+        conversion={"control": 0.30, "treatment": 0.30},
+        story="no effect (truly flat)",
     ),
+    # harm on a guardrail: pages load 21% slower; stopped when the guardrail fired
     PlannedExperiment(
         key="homepage-hero-video",
         name="Homepage hero video",
@@ -112,7 +141,10 @@ PORTFOLIO: tuple[PlannedExperiment, ...] = (
         variants=_half("Static image", "Autoplay video"),
         conversion={"control": 0.08, "treatment": 0.08},
         latency_ms={"control": 1200.0, "treatment": 1450.0},
+        traffic=0.5,
+        story="page load +21% in treatment, no conversion effect (harmful)",
     ),
+    # three arms for the bandit: lower thresholds convert more but earn less per order
     PlannedExperiment(
         key="free-shipping-threshold",
         name="Free shipping threshold",
@@ -125,8 +157,9 @@ PORTFOLIO: tuple[PlannedExperiment, ...] = (
             Variant("t35", "$35 threshold", 0.33),
             Variant("t25", "$25 threshold", 0.33),
         ),
-        conversion={"control": 0.10, "t35": 0.108, "t25": 0.112},
+        conversion={"control": 0.10, "t35": 0.11, "t25": 0.12},
         revenue_mean={"control": 61.0, "t35": 57.0, "t25": 52.0},
+        story="t35 +10%, t25 +20% conversion; smaller orders (multi-arm)",
     ),
 )
 

@@ -11,4 +11,7 @@ class IntelligenceSettings(BaseSettings):
 
     planned_days: float = Field(28.0, description="Planned duration used for conditional power.")
     similar_experiments: int = Field(5, description="Past experiments to look up for context.")
-    engine: str = Field("sequential", description="Statistics engine for verdicts (peeking-safe).")
+    engine: str | None = Field(
+        None,
+        description="Statistics engine for verdicts; unset: the platform's NEONBLUE_STATS_ENGINE.",
+    )

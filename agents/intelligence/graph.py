@@ -27,6 +27,7 @@ from agents.intelligence.state import IntelligenceState
 from domain.intelligence.policy import Timing, recommend
 from infrastructure.application import NeonBlue
 from infrastructure.recommendations import apply, decide, record_proposal
+from infrastructure.settings import StatisticsSettings
 from infrastructure.track_record import current_track_record
 
 log = logging.getLogger("neonblue.intelligence")
@@ -43,10 +44,9 @@ def build_intelligence_graph(
 
     async def gather(state: IntelligenceState) -> dict[str, Any]:
         key = state["experiment_key"]
+        engine = settings.engine or StatisticsSettings().stats_engine  # the platform's one
         analysis = await toolbox.call(
-            "postgresql",
-            "analyze_experiment_data",
-            {"experiment_id": key, "engine": settings.engine},
+            "postgresql", "analyze_experiment_data", {"experiment_id": key, "engine": engine}
         )
         update: dict[str, Any] = {"analysis": analysis, "notes": []}
         experiment = analysis["experiment"]
@@ -89,7 +89,8 @@ def build_intelligence_graph(
             "needs_approval": proposal.needs_approval,
         }
         similar = state.get("similar", [])
-        narrative = templated_narrative(key, proposed, similar)
+        status = analysis["experiment"]["status"]
+        narrative = templated_narrative(key, proposed, similar, status)
         notices: list[str] = []
         if llm is not None:
             narrative, notices = await _checked_narrative(llm, key, proposed, similar, narrative)

@@ -17,11 +17,21 @@ ACTION_TITLES = {
     "extend": "Extend the experiment",
     "continue": "Keep the experiment running",
     "reallocate": "Reallocate traffic",
+    "roll_back": "Conclude the stopped experiment as rolled back",
+    "conclude": "Conclude the stopped experiment as inconclusive",
+}
+
+APPROVAL_NOTES = {
+    "stopped": "This concludes the stopped experiment and waits for a person's approval.",
+    "paused": "This changes a paused experiment and waits for a person's approval.",
 }
 
 
 def templated_narrative(
-    experiment_key: str, proposal: dict[str, Any], similar: list[dict[str, Any]]
+    experiment_key: str,
+    proposal: dict[str, Any],
+    similar: list[dict[str, Any]],
+    status: str = "running",
 ) -> str:
     title = ACTION_TITLES.get(proposal["action"], proposal["action"])
     lines = [
@@ -32,5 +42,9 @@ def templated_narrative(
         names = ", ".join(hit["key"] for hit in similar[:3])
         lines.append(f"Similar past experiments: {names}.")
     if proposal["needs_approval"]:
-        lines.append("This changes a running experiment and waits for a person's approval.")
+        lines.append(
+            APPROVAL_NOTES.get(
+                status, "This changes a running experiment and waits for a person's approval."
+            )
+        )
     return " ".join(lines)

@@ -2,7 +2,9 @@
 
 The order of checks follows how experimentation teams triage: broken data first (SRM),
 then harm (guardrails, a significantly worse primary), then a winner, then whether the
-test can still reach a conclusion in time (predictive power).
+test can still reach a conclusion in time (predictive power). A stopped experiment
+collects nothing more: the same findings become how to conclude it (ship, roll back,
+inconclusive), never "stop" or "keep running".
 """
 
 from __future__ import annotations
@@ -23,9 +25,18 @@ class Action(StrEnum):
     EXTEND = "extend"  # under-powered: keep running longer / with more traffic
     CONTINUE = "continue"  # on track: nothing to do yet
     REALLOCATE = "reallocate"  # move traffic towards better arms (bandit)
+    ROLL_BACK = "roll_back"  # stopped after harm: conclude as rolled back
+    CONCLUDE = "conclude"  # stopped without a trustworthy winner: conclude as inconclusive
 
 
-CHANGES_EXPERIMENT = {Action.FIX_SRM, Action.STOP, Action.SHIP, Action.REALLOCATE}
+CHANGES_EXPERIMENT = {
+    Action.FIX_SRM,
+    Action.STOP,
+    Action.SHIP,
+    Action.REALLOCATE,
+    Action.ROLL_BACK,
+    Action.CONCLUDE,
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,8 @@ def _recommend(card: Scorecard, timing: Timing, status: str) -> Proposal:
         return Proposal(
             Action.CONTINUE, None, [f"The experiment is {status}; there is nothing to decide."]
         )
+    if status == "stopped":
+        return _conclusion(card)
     if card.srm.mismatch:
         return Proposal(
             Action.FIX_SRM,
@@ -119,6 +132,62 @@ def _recommend(card: Scorecard, timing: Timing, status: str) -> Proposal:
     return _power_check(card, primary, timing)
 
 
+def _conclusion(card: Scorecard) -> Proposal:
+    """How to conclude a stopped experiment, from the same findings in the same order."""
+    stopped = "The experiment is stopped"
+    if card.srm.mismatch:
+        return Proposal(
+            Action.CONCLUDE,
+            None,
+            [
+                f"{stopped}, and its traffic split does not match the weights (sample ratio "
+                f"mismatch, chi-square p={card.srm.p_value:.2g}): its results cannot be trusted. "
+                "Conclude it as inconclusive, fix assignment or logging, and run it again."
+            ],
+            {"srm_p_value": card.srm.p_value, "users": float(card.total_users)},
+        )
+    failing = card.failing_guardrails()
+    primary = [r for r in card.primary() if not r.error]
+    worse = [r for r in primary if r.direction == "worse"]
+    if failing or worse:
+        row = failing[0] if failing else worse[0]
+        what = (
+            f"Guardrail {row.metric} is significantly worse in {row.variant}: {_pct(row.lift)}"
+            f"{_margin(row)}"
+            if failing
+            else f"Primary metric {row.metric} is significantly worse in {row.variant}: "
+            f"{_pct(row.lift)}"
+        )
+        return Proposal(
+            Action.ROLL_BACK,
+            row.variant,
+            [f"{stopped}. {what}. Conclude it as rolled back: keep control for everyone."],
+            _numbers(row),
+        )
+    better = sorted((r for r in primary if r.direction == "better"), key=lambda r: -r.lift)
+    if better:
+        row = better[0]
+        return Proposal(
+            Action.SHIP,
+            row.variant,
+            [
+                f"{stopped}; {row.variant} improves {row.metric} by {_pct(row.lift)} "
+                f"[{_pct(row.ci_lower)}, {_pct(row.ci_upper)}] ({card.engine}) with no failing "
+                "guardrail. Conclude it shipping this variant."
+            ],
+            _numbers(row),
+        )
+    return Proposal(
+        Action.CONCLUDE,
+        None,
+        [
+            f"{stopped} without a significant difference on its primary metric "
+            f"({card.engine}). Conclude it as inconclusive and keep control."
+        ],
+        _numbers(primary[0]) if primary else {},
+    )
+
+
 def _power_check(card: Scorecard, primary: list[MetricRow], timing: Timing) -> Proposal:
     """Predictive power at the planned end decides between CONTINUE and EXTEND.
 
@@ -143,9 +212,9 @@ def _power_check(card: Scorecard, primary: list[MetricRow], timing: Timing) -> P
             Action.CONTINUE,
             None,
             [
-                f"Not yet significant under the {card.engine} test, but a {power:.0%} chance of "
-                f"reaching significance by day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, "
-                f"z={z_now:.2f}). Keep running."
+                f"Not yet significant under the {card.engine} test; the chance of reaching "
+                f"significance by day {timing.planned_days:.0f} is {power:.0%} (current lift "
+                f"{_pct(row.lift)}, z={z_now:.2f}). Keep running."
             ],
             numbers,
         )
@@ -159,8 +228,8 @@ def _power_check(card: Scorecard, primary: list[MetricRow], timing: Timing) -> P
         Action.EXTEND,
         None,
         [
-            f"Under-powered: only a {_pct(power, sign=False)} chance of reaching significance by "
-            f"day {timing.planned_days:.0f} (current lift {_pct(row.lift)}, z={z_now:.2f}, "
+            f"Under-powered: the chance of reaching significance by day "
+            f"{timing.planned_days:.0f} is only {_pct(power, sign=False)} (current lift {_pct(row.lift)}, z={z_now:.2f}, "
             f"{card.total_users:,} users so far).{extra} Extend the test or raise its traffic "
             "coverage; do not ship on this evidence."
         ],

@@ -139,7 +139,7 @@ def _scorecard_table(data: ReportData) -> str:
     days = data.scorecard.planned_days
     header = f"<tr><th>metric</th><th>variant</th><th>control</th><th>variant</th><th>lift</th><th>confidence sequence</th><th>p (adj.)</th><th>verdict</th><th>impact / day at 100 %</th><th>over {days:g} days</th></tr>"  # fmt: skip
     note = "<p>Impact: change of the metric's total if the variant shipped to all traffic (absolute effect x units a day at 100 % traffic), with its interval.</p>"  # fmt: skip
-    return f"<h2>Scorecard (sequential engine)</h2><table>{header}{rows}</table>{note}"
+    return f"<h2>Scorecard ({escape(data.scorecard.engine)} engine)</h2><table>{header}{rows}</table>{note}"
 
 
 def _impact_cells(impact: ProjectedImpact | None) -> str:
@@ -177,6 +177,8 @@ def render_report(data: ReportData, generated_at: datetime) -> str:
     )
 
 
-def build_report(app: NeonBlue, key: str, segment_key: str = "source") -> str:
+def build_report(
+    app: NeonBlue, key: str, segment_key: str = "source", engine: str = "sequential"
+) -> str:
     """The report of experiment ``key`` from the event log, as an HTML string."""
-    return render_report(report_data(app, key, segment_key), datetime.now(UTC))
+    return render_report(report_data(app, key, segment_key, engine), datetime.now(UTC))

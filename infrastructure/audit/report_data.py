@@ -155,8 +155,11 @@ def _mean(experiment: Experiment, metric: str, sums: VariantSums | None) -> floa
     return sums.sums.get(metric, 0.0) / sums.users
 
 
-def report_data(app: NeonBlue, key: str, segment_key: str = "source") -> ReportData:
-    """Everything the report plots, from one pass over the log."""
+def report_data(
+    app: NeonBlue, key: str, segment_key: str = "source", engine: str = "sequential"
+) -> ReportData:
+    """Everything the report plots, from one pass over the log; the scorecard under
+    ``engine`` (the daily lift stays sequential: only it is valid read day after day)."""
     experiment = app.experiment(key)
     users, position, last_at = _collect(app, key, segment_key)
     primaries = [m.key for m in experiment.metrics if m.role == MetricRole.PRIMARY]
@@ -197,7 +200,8 @@ def report_data(app: NeonBlue, key: str, segment_key: str = "source") -> ReportD
                 None if row is None or row.error else Interval(row.lift, row.ci_lower, row.ci_upper)
             )
             data.lift[variant].append(interval)
-    data.scorecard = _scorecard_on(experiment, exposed, data.days[-1], SEQUENTIAL)[0]
+    final = AnalysisOptions(engine=engine)  # type: ignore[arg-type]
+    data.scorecard = _scorecard_on(experiment, exposed, data.days[-1], final)[0]
     data.segments = _segments(experiment, exposed, data)
     return data
 

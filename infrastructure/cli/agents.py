@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from infrastructure.cli.console import console, error_console, read_side, services
+from infrastructure.cli.tables import keep_whole
 
 approvals = typer.Typer(
     help="Decide on agent recommendations that change experiments.", no_args_is_help=True
@@ -57,6 +58,7 @@ def list_pending(
             r.state,
             r.created_on.strftime("%Y-%m-%d %H:%M"),
         )
+    keep_whole(table, "id", "experiment")
     console.print(table if found else "No recommendations waiting for a decision.")
 
 

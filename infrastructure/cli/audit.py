@@ -21,6 +21,7 @@ from infrastructure.audit.history import history as experiment_history
 from infrastructure.audit.replay import replay as replay_experiment
 from infrastructure.audit.verify import VerifyReport, verify_log, verify_notifications
 from infrastructure.cli.console import console, services
+from infrastructure.cli.tables import keep_whole
 from infrastructure.settings.audit import AuditSettings
 
 app = typer.Typer(
@@ -215,7 +216,7 @@ def list_analyses(experiment: Annotated[str | None, typer.Argument()] = None) ->
             str(r.id), r.experiment_key, str(r.position), r.settings.engine, r.engine_version,
             r.publisher, r.created_on.strftime("%Y-%m-%d %H:%M:%S"),
         )  # fmt: skip
-    console.print(table)
+    console.print(keep_whole(table, "id", "experiment"))
 
 
 @app.command()
@@ -287,6 +288,9 @@ def report(
     from infrastructure.audit.report import build_report
 
     with services() as s:
-        page = build_report(s.app, experiment, segment)
+        page = build_report(s.app, experiment, segment, s.engine)
     html.write_text(page, encoding="utf-8")
-    console.print(f"Report of {experiment} written to {html} ({len(page) // 1024} KiB, offline)")
+    console.print(
+        f"Report of {experiment} written to {html} ({len(page) // 1024} KiB, offline; "
+        f"scorecard under the {s.engine} engine)"
+    )

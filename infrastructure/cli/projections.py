@@ -192,8 +192,11 @@ def _not_while_serving(action: str) -> None:
 def results(
     experiment: Annotated[str, typer.Argument(help="Experiment key.")],
     engine: Annotated[
-        str, typer.Option(help="frequentist, sequential or bayesian.")
-    ] = "frequentist",
+        str | None,
+        typer.Option(
+            help="frequentist, sequential or bayesian (default: NEONBLUE_STATS_ENGINE, sequential)."
+        ),
+    ] = None,
     cuped: Annotated[bool, typer.Option(help="Use pre-exposure covariates (CUPED).")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -201,7 +204,7 @@ def results(
     `neonblue serve` when there is one; otherwise caught up to the log head first)."""
     from infrastructure.read_side import ENGINES, dumps, scorecard_of
 
-    if engine not in ENGINES:
+    if engine is not None and engine not in ENGINES:
         raise typer.BadParameter("engine must be frequentist, sequential or bayesian")
     with read_side() as side:
         answer = side.results(experiment, engine, cuped)

@@ -10,6 +10,7 @@ from rich.table import Table
 from domain.analysis import MetricRow, Scorecard
 from domain.analysis.impact import signed
 from domain.statistics import ProjectedImpact
+from infrastructure.cli.tables import keep_whole
 
 
 def scorecard_table(
@@ -36,6 +37,7 @@ def scorecard_table(
         *(["truth"] if truth else []),
         title=heading,
         title_justify="left",
+        show_edge=False,  # two more columns for the numbers at 80 columns
         caption=caption,
         caption_justify="left",
     )
@@ -55,7 +57,7 @@ def scorecard_table(
             *([impact_cell(row.impact)] if impact else []),
         ]
         table.add_row(*cells, *([truth(row)] if truth else []))
-    return table
+    return keep_whole(table, "variant", "metric", "verdict", "truth")
 
 
 CORRECTIONS = {"holm": "Holm", "benjamini-hochberg": "Benjamini-Hochberg"}

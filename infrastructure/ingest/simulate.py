@@ -34,7 +34,7 @@ USER_TOPIC, ANALYTICS_TOPIC = "user_events", "analytics_events"
 @dataclass(frozen=True)
 class TrafficPlan:
     experiments: int = 3
-    users: int = 10_000
+    users: int = 10_000  # per experiment, scaled by each planned experiment's ``traffic``
     effect: float | None = None  # relative lift of every treatment; None: the portfolio's
     srm: float = 0.0  # fraction of treatment exposures lost
     novelty: float = 0.0  # extra relative lift on day 0, decaying with a 2-day half-life
@@ -102,11 +102,12 @@ def _experiment_events(
     index: int,
 ) -> Iterator[WireMessage]:
     control = ex.variants[0].key
-    arrivals = np.sort(rng.uniform(0, plan.days * 86400, plan.users))
+    users = max(1, round(plan.users * ex.traffic))
+    arrivals = np.sort(rng.uniform(0, plan.days * 86400, users))
     segment_rng = np.random.default_rng(plan.seed + 10_000 + index)  # outcomes stay unchanged
-    devices = segment_rng.choice(DEVICES, size=plan.users, p=DEVICE_SHARES)
-    countries = segment_rng.choice(COUNTRIES, size=plan.users, p=COUNTRY_SHARES)
-    for number in range(plan.users):
+    devices = segment_rng.choice(DEVICES, size=users, p=DEVICE_SHARES)
+    countries = segment_rng.choice(COUNTRIES, size=users, p=COUNTRY_SHARES)
+    for number in range(users):
         user = f"u{index}-{number:07d}"
         variant, _ = bucketing.assignment_for(user)
         if variant is None:
@@ -119,6 +120,8 @@ def _experiment_events(
         rate = min(1.0, ex.conversion[control] * (1 + lift))
         sessions = 1 + int(rng.poisson(max(plan.sessions - 1, 0)))
         lost = variant != control and rng.uniform() < plan.srm
+        if not lost and ex.lost_exposures.get(variant):  # the portfolio's own logging bug
+            lost = rng.uniform() < ex.lost_exposures[variant]
         for session in range(sessions):
             seen = at + timedelta(hours=6 * session)
             if not lost:

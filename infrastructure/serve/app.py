@@ -140,7 +140,7 @@ class ServeApp:
 
         async def run() -> Any:
             key = _text(params.get("experiment"), "experiment", KEY_CHARS)
-            engine, cuped = params.get("engine", "sequential"), params.get("cuped") != "false"
+            engine, cuped = params.get("engine"), params.get("cuped") != "false"
             return await anyio.to_thread.run_sync(self.read_side.results, key, engine, cuped)
 
         return await self._answer("results", run)

@@ -44,10 +44,9 @@ class RemoteReadSide:
             raise ServeError(body.get("kind", "error"), body.get("error", response.text))
         return body
 
-    def results(self, experiment: str, engine: str, cuped: bool) -> dict[str, Any]:
-        return self._get(
-            "/api/results", experiment=experiment, engine=engine, cuped=str(cuped).lower()
-        )
+    def results(self, experiment: str, engine: str | None, cuped: bool) -> dict[str, Any]:
+        chosen = {"engine": engine} if engine else {}  # else serve's default engine
+        return self._get("/api/results", experiment=experiment, cuped=str(cuped).lower(), **chosen)
 
     def projections(self) -> list[dict[str, Any]]:
         return self._get("/api/projections")

@@ -8,6 +8,7 @@ from infrastructure.settings.event_store import EventStoreSettings
 from infrastructure.settings.kafka import KafkaSettings
 from infrastructure.settings.mcp import McpSettings
 from infrastructure.settings.serve import ServeSettings
+from infrastructure.settings.statistics import StatisticsSettings
 
 __all__ = [
     "ChromaSettings",
@@ -18,4 +19,5 @@ __all__ = [
     "KafkaSettings",
     "McpSettings",
     "ServeSettings",
+    "StatisticsSettings",
 ]

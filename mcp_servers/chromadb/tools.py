@@ -43,7 +43,11 @@ class SearchFilters(BaseModel):
 
 class Hit(BaseModel):
     key: str
-    distance: float
+    similarity: float = Field(
+        description="Cosine similarity to the query: 1 = same meaning, 0 = unrelated; "
+        "higher is closer (results are sorted by it)."
+    )
+    distance: float = Field(description="Cosine distance (1 - similarity); lower is closer.")
     status: str
     outcome: str
     lift: float | None
@@ -106,6 +110,7 @@ class ChromaTools:
             results=[
                 Hit(
                     key=h.key,
+                    similarity=round(h.similarity, 4),
                     distance=h.distance,
                     status=str(h.metadata.get("status", "")),
                     outcome=str(h.metadata.get("outcome", "none")),

@@ -63,17 +63,18 @@ class ClickHouseTools:
     # -- tools ------------------------------------------------------------------------------
 
     def generate_analytics_insights(
-        self, experiment_id: ExperimentKey, engine: Engine = "sequential", cuped: Flag = True
+        self, experiment_id: ExperimentKey, engine: Engine | None = None, cuped: Flag = True
     ) -> Insights:
         """Full analysis from the analytics read model (CUPED when pre-data exists) and
-        plain-language findings: SRM, each metric's verdict, guardrails."""
+        plain-language findings: SRM, each metric's verdict, guardrails. ``engine``: null
+        for the platform's default (named in the answer's scorecard)."""
         from domain.statistics import AnalysisOptions
 
         with tool_errors():
             experiment = self._experiment(experiment_id)
             card = self._model().scorecard(
                 experiment,
-                AnalysisOptions(engine=engine),
+                AnalysisOptions(engine=engine or self.services.engine),
                 cuped,
                 as_of=datetime.now(UTC),
                 planned_days=self.planned_days,

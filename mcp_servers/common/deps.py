@@ -15,4 +15,9 @@ class ReadSide(Protocol):
     @property
     def app(self) -> NeonBlue: ...
 
+    @property
+    def engine(self) -> str:
+        """The default statistics engine (``NEONBLUE_STATS_ENGINE``)."""
+        ...
+
     def read_models(self) -> ReadModels: ...

@@ -108,11 +108,13 @@ class PostgresTools:
         app: NeonBlue,
         results: ResultsSource,
         max_rows: int = 1000,
+        engine: str = "sequential",
         subject_of: Callable[[str], str] = str,
     ) -> None:
         self.app = app
         self.results = results
         self.max_rows = max_rows
+        self.engine = engine  # the platform's default statistics engine
         self.subject_of = subject_of  # user id -> the id ingest stores and buckets (pseudonym)
 
     def _fresh(self) -> Freshness:
@@ -142,12 +144,13 @@ class PostgresTools:
         )
 
     def analyze_experiment_data(
-        self, experiment_id: ExperimentKey, engine: Engine = "sequential"
+        self, experiment_id: ExperimentKey, engine: Engine | None = None
     ) -> ExperimentAnalysis:
         """Configuration, assignment counts, health checks and the statistics summary.
 
-        ``engine``: sequential (default; valid however often results are looked at),
-        frequentist (fixed horizon) or bayesian.
+        ``engine``: null for the platform's default (sequential unless configured; named in
+        the answer's scorecard), or sequential (valid however often results are looked
+        at), frequentist (fixed horizon), bayesian.
         """
         from domain.analysis import build_scorecard
         from domain.statistics import AnalysisOptions
@@ -156,7 +159,10 @@ class PostgresTools:
             experiment = self.app.experiment(experiment_id)
             sums = self.results.variant_sums(experiment_id)
             card = build_scorecard(
-                experiment, sums, AnalysisOptions(engine=engine), as_of=datetime.now(UTC)
+                experiment,
+                sums,
+                AnalysisOptions(engine=engine or self.engine),
+                as_of=datetime.now(UTC),
             )
         health = _health_findings(experiment, card.srm.p_value, card.srm.mismatch, sums)
         position = self.results.position()

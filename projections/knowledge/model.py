@@ -32,9 +32,14 @@ _LIVE = "live"
 @dataclass(frozen=True)
 class SearchHit:
     key: str
-    distance: float
+    distance: float  # cosine distance, as Chroma returns it (0 = same direction)
     metadata: dict[str, Any]
     document: str
+
+    @property
+    def similarity(self) -> float:
+        """Cosine similarity to the query: 1 same meaning, 0 unrelated (what to show)."""
+        return 1.0 - self.distance
 
 
 def chroma_client(settings: ChromaSettings) -> Any:

@@ -73,6 +73,25 @@ def test_on_track_test_continues():
     assert proposal.numbers["predictive_power"] >= 0.8
 
 
+@pytest.mark.parametrize(
+    ("control", "treatment", "latency", "action", "wording"),
+    [
+        ((20_000, 2000), (20_000, 2400), (1000, 1200), Action.ROLL_BACK, "rolled back"),
+        ((20_000, 2400), (20_000, 2000), (1000, 1000), Action.ROLL_BACK, "rolled back"),
+        ((20_000, 2000), (20_000, 2400), (1000, 1000), Action.SHIP, "Conclude it shipping"),
+        ((10_000, 1000), (9_000, 1200), (1000, 1000), Action.CONCLUDE, "cannot be trusted"),
+        ((20_000, 2000), (20_000, 2010), (1000, 1000), Action.CONCLUDE, "inconclusive"),
+    ],
+)
+def test_a_stopped_experiment_is_concluded_never_stopped_or_extended(
+    control, treatment, latency, action, wording
+):
+    proposal = recommend(card(control, treatment, latency=latency), Timing(14), "stopped")
+    assert proposal.action == action and proposal.needs_approval
+    assert wording in proposal.reasons[0] and "is stopped" in proposal.reasons[0]
+    assert "Stop" not in proposal.reasons[0] and "Keep running" not in proposal.reasons[0]
+
+
 def test_recommendation_lifecycle():
     rec = Recommendation.propose(
         experiment_key="e",

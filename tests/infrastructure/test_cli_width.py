@@ -1,0 +1,67 @@
+"""Keys, ids and metric names are never cut in CLI tables, at 80 and 120 columns and in
+files (rich renders a file or pipe at 80 columns)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from domain.analysis import VariantSums, build_scorecard
+from domain.experiments.aggregate import Experiment
+from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
+from domain.statistics import AnalysisOptions
+from infrastructure.bootstrap import build_app
+from infrastructure.cli.scorecards import scorecard_table
+from infrastructure.settings import EventStoreSettings
+
+LONG_KEY = "mobile-onboarding-checklist-with-a-much-longer-key"
+VARIANTS = [Variant("control", "Control", 0.5), Variant("treatment", "Green", 0.5)]
+METRICS = [
+    Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL),
+    Metric(
+        "page_load_ms", MetricRole.GUARDRAIL, MetricKind.MEAN, higher_is_better=False, margin=0.05
+    ),
+]
+
+
+def rendered(width: int, renderable: object) -> str:
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(renderable)
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_scorecard_keeps_variants_metrics_and_verdicts_whole(width: int):
+    experiment = Experiment.design(LONG_KEY, "Long", variants=VARIANTS, metrics=METRICS)
+    sums = {
+        "control": VariantSums(5000, {"conversion": 500, "page_load_ms": 6e6}, {"conversion": 500, "page_load_ms": 7.5e9}),
+        "treatment": VariantSums(5000, {"conversion": 600, "page_load_ms": 7.5e6}, {"conversion": 600, "page_load_ms": 1.2e10}),
+    }  # fmt: skip
+    card = build_scorecard(experiment, sums, AnalysisOptions(engine="sequential"))
+    text = rendered(width, scorecard_table(card, truth=lambda row: "+20.0%"))
+    assert "…" not in text
+    for whole in ("treatment", "conversion", "page_load_ms", "+20.0%", "guardrail", "fail"):
+        assert whole in text, text
+    assert "sequential" in text  # the engine is named
+
+
+def test_experiments_list_keeps_keys_whole_in_a_file(tmp_path: Path):
+    app = build_app(EventStoreSettings(data_dir=tmp_path, event_store=""))
+    app.create_experiment(LONG_KEY, "A long name " * 4, variants=VARIANTS, metrics=METRICS,
+                          tags=("onboarding", "mobile", "activation"), owner="mobile-team")  # fmt: skip
+    app.close()
+    listed = subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", "experiments", "list"],
+        env={**os.environ, "NEONBLUE_DATA_DIR": str(tmp_path), "NEONBLUE_EVENT_STORE": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # stdout is a pipe: rich renders 80 columns, as in a file
+    assert listed.returncode == 0, listed.stderr
+    assert LONG_KEY in listed.stdout and "…" not in listed.stdout
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80

@@ -1,0 +1,66 @@
+"""`neonblue demo` as a user runs it: its verdicts must match the truth it simulated."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from infrastructure.bootstrap import bootstrap
+from infrastructure.recommendations import recommendations
+from infrastructure.settings import EventStoreSettings
+from infrastructure.simulation import PORTFOLIO
+
+PLANS = {plan.key: plan for plan in PORTFOLIO}
+
+
+@pytest.mark.slow
+def test_demo_finds_what_it_planted(tmp_path: Path):
+    data = tmp_path / "demo"
+    began = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", "demo", "--data-dir", str(data)],
+        env={**os.environ, "COLUMNS": "80", "NEONBLUE_STATS_ENGINE": "sequential"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    took = time.perf_counter() - began
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    # every verdict is printed next to the simulated truth, for every metric with an effect
+    assert "+12.5%" in out and "+20.8%" in out and "none" in out
+    assert "sequential engine" in out and "similarity" in out
+    assert "…" not in out  # keys, ids and verdicts are never cut, even at 80 columns
+
+    services = bootstrap(EventStoreSettings(data_dir=data, event_store=""))
+    try:
+        latest = {r.experiment_key: r for r in recommendations(services.app)}
+        app = services.app
+        # the winner is detected and recommended for shipping
+        winner = latest["checkout-cta-contrast"]
+        assert winner.action == "ship" and winner.variant == "treatment"
+        assert PLANS["checkout-cta-contrast"].true_lift("treatment") > 0
+        assert winner.numbers["ci_lower"] > 0
+        # the harmful guardrail is stopped (the demo approves the stop as a person would)
+        harmful = app.experiment("homepage-hero-video")
+        assert PLANS["homepage-hero-video"].true_effect("page_load_ms", "treatment") > 0.05
+        assert str(harmful.status) == "concluded" and harmful.conclusion.decision == "rollback"
+        # the sample ratio mismatch is caught
+        assert PLANS["pricing-annual-discount"].lost_exposures
+        assert latest["pricing-annual-discount"].action == "fix_srm"
+        # the flat test stays flat: no ship, no stop
+        assert PLANS["mobile-onboarding-checklist"].true_lift("treatment") == 0
+        assert latest["mobile-onboarding-checklist"].action in ("extend", "continue")
+        # the bandit moves traffic to the arm that truly converts best
+        weights = {v.key: v.weight for v in app.experiment("free-shipping-threshold").variants}
+        truth = PLANS["free-shipping-threshold"]
+        best = max(weights, key=lambda v: truth.conversion[v])
+        assert weights[best] == max(weights.values()) and weights[best] > 0.34
+    finally:
+        services.close()
+    print(f"neonblue demo took {took:.0f} s")
