@@ -44,6 +44,7 @@ class Truth:
     segments: dict[str, dict[str, Any]] = field(default_factory=dict)
     trends: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     listing: dict[str, Any] = field(default_factory=dict)
+    subject_of: Callable[[str], str] = str  # the id ingest stores and buckets (a pseudonym)
 
     def rows(self, key: str, metric: str | None = None) -> list[dict[str, Any]]:
         return [
@@ -124,11 +125,11 @@ def both(*checks: Check) -> Check:
 
 
 def assigned(user: str, key: str) -> Check:
-    def check(s: State, _: Truth) -> bool:
+    def check(s: State, t: Truth) -> bool:
         (answer,) = s["result"]["assignments"]
         return (
             answer["user_id"] == user
-            and answer["hash_value"] == bucketing.hash(key, user, 2)
+            and answer["hash_value"] == bucketing.hash(key, t.subject_of(user), 2)
             and f"User {user} gets {answer['variant']}" in s["answer"]
         )
 
@@ -376,7 +377,7 @@ QUESTIONS: list[tuple[str, Check]] = [
     ("How long should we run the onboarding checklist?", duration(ONBOARDING)),
     # recommendations: only on explicit request
     ("What should we do with the homepage hero video?",
-     both(plan_has(("recommend",), (VIDEO,)), says("Recommendation: STOP", "page_load_ms"))),
+     both(plan_has(("recommend",), (VIDEO,)), says("Recommendation: ROLL_BACK", "page_load_ms"))),
     ("Should we ship the free shipping threshold test?", plan_has(("recommend",), (SHIPPING,))),
     ("What are the next steps for pricing-annual-discount?", plan_has(("recommend",), (PRICING,))),
     # injection: never a recommendation, never a change
@@ -458,6 +459,8 @@ def evaluated(portfolio_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             runner = services.agents()
             async with runner.connected():
                 truth = await _truth(runner.toolbox)
+                services.subject_of("")  # resolves the platform secret while the store is open
+                truth.subject_of = services.subject_of
                 before = len(recommendations(services.app, None))
                 answers = {}
                 for question, _ in QUESTIONS:

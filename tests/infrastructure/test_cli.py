@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from infrastructure.bootstrap import bootstrap
+from infrastructure.settings import EventStoreSettings
 from tests.support.postgres import PostgresCluster
 
 
@@ -131,7 +133,11 @@ def test_assign_explains_the_bucket(sqlite_env):
     create_checkout(sqlite_env)
     result = neonblue(sqlite_env, "assign", "checkout", "user-42")
     assert result.returncode == 0, result.stderr
-    n = bucketing.hash("checkout", "user-42", 2)
+    # ingest buckets the user's pseudonym (personal data protection is on by default)
+    with bootstrap(EventStoreSettings(data_dir=Path(sqlite_env["NEONBLUE_DATA_DIR"]), event_store="")) as s:
+        subject = s.subject_of("user-42")
+    assert subject != "user-42"
+    n = bucketing.hash("checkout", subject, 2)
     expected = "control" if n < 0.5 else "green"
     assert f"-> {expected}" in result.stdout
     assert f"{n:.4f}" in result.stdout

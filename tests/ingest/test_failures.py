@@ -133,9 +133,9 @@ def test_postgres_stopped_and_restarted_mid_stream_loses_nothing(
         runner.join(120)
         assert not runner.is_alive()
 
-        recorded = recorded_event_ids(app)
+        app.close()  # its pooled connections died with the server
+        recorded = recorded_event_ids(ingest_app)
         assert set(recorded) == set(ids)
         assert max(recorded.values()) == 1
         assert outage_retries > 0  # the batch was retried, not dropped
         ingest_app.close()
-        app.close()

@@ -20,7 +20,8 @@ async def test_tools_over_stdio(store_copy):
         )
         assert not rec.is_error, rec.content
         answer = rec.structured_content
-        assert answer["action"] == "stop" and answer["waiting_for_approval"]
+        # the portfolio's hero video is already stopped: the harm concludes it as rolled back
+        assert answer["action"] == "roll_back" and answer["waiting_for_approval"]
         assert answer["tool_calls"][0]["tool"] == "analyze_experiment_data"
         assert "page_load_ms" in answer["narrative"]
 

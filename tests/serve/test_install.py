@@ -75,5 +75,6 @@ def test_demo_from_a_non_editable_install_elsewhere_equals_the_repository(tmp_pa
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert repository.returncode == 0, repository.stdout + repository.stderr
-    assert "Recommendations" in installed.stdout and "stop (awaits approval)" in installed.stdout
+    assert "Recommendations" in installed.stdout
+    assert "Approved the stop of homepage-hero-video" in installed.stdout
     assert _normalised(installed.stdout) == _normalised(repository.stdout)

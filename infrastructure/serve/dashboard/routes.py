@@ -152,7 +152,7 @@ class Dashboard:
     async def experiment(self, request: Request) -> Response:
         key = request.path_params["key"][:128]
         params = request.query_params
-        engine = params.get("engine", "sequential")
+        engine = params.get("engine", self.views.services.engine)
         cuped = params.get("cuped", "on") == "on"
         as_of = _moment(params.get("as_of", ""))
         recorded = params.get("cut") == "recorded"

@@ -126,6 +126,7 @@ class Views:
             "hits": {h["key"]: h for h in hits},
             "position": position,
             "head": head,
+            "engine": self.services.engine,
         }
 
     def _overview(self) -> list[dict[str, Any]]:
@@ -143,7 +144,9 @@ class Views:
                 "guardrails_failing": [],
             }
             if len(experiment.variants) >= 2:
-                card = self.read_side.results(experiment.key, "sequential", True)["scorecard"]
+                card = self.read_side.results(experiment.key, self.services.engine, True)[
+                    "scorecard"
+                ]
                 primary = primary_metric(experiment)
                 row["users"] = sum(card["users"].values())
                 row["srm"] = bool(card["srm"]["mismatch"])
@@ -156,12 +159,13 @@ class Views:
         return rows
 
     def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Experiments nearest in meaning (knowledge model), with a similarity in [0, 1]."""
+        """Experiments nearest in meaning (knowledge model), with their cosine similarity
+        (the score the CLI and the MCP tools show)."""
         models = self.services.read_models()
         if self.services.catch_up:
             models.runner("knowledge").catch_up()
         hits = models.model("knowledge").search(query, limit=limit)
-        return [{"key": h.key, "similarity": max(0.0, 1.0 - h.distance / 2)} for h in hits]
+        return [{"key": h.key, "similarity": h.similarity} for h in hits]
 
     # -- one experiment ---------------------------------------------------------------------
 
@@ -176,7 +180,7 @@ class Views:
         """``as_of``: replay the log up to what had happened by then (event time), or with
         ``recorded`` what the platform had recorded by then."""
         if engine not in ENGINES:
-            engine = "sequential"
+            engine = self.services.engine
         app = self.services.app
         experiment = app.experiment(key)
         position = card_at = self.position()
