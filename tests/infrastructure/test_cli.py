@@ -149,18 +149,3 @@ def test_cli_on_postgres(postgres: PostgresCluster):
     assert neonblue(env, "experiments", "start", "checkout").returncode == 0
     listed = json.loads(neonblue(env, "experiments", "list", "--json").stdout)
     assert listed[0]["status"] == "running"
-
-
-def test_demo_runs_and_reports(tmp_path):
-    result = neonblue(
-        {}, "demo", "--users", "500", "--no-agents", "--data-dir", str(tmp_path / "demo")
-    )
-    assert result.returncode == 0, result.stderr
-    for plan_key in ("checkout-cta-contrast", "pricing-annual-discount", "free-shipping-threshold"):
-        assert plan_key in result.stdout
-    assert "Ingested" in result.stdout and "0 dead letters" in result.stdout
-    assert "Read models caught up" in result.stdout
-    assert "Semantic search 'make the order button easier to see': checkout-cta-contrast" in (
-        result.stdout.replace("\n", " ")
-    )
-    assert (tmp_path / "demo" / "events.db").exists() and (tmp_path / "demo" / "chdb").exists()

@@ -36,6 +36,12 @@ def test_demo_finds_what_it_planted(tmp_path: Path):
     assert "+12.5%" in out and "+20.8%" in out and "none" in out
     assert "sequential engine" in out and "similarity" in out
     assert "…" not in out  # keys, ids and verdicts are never cut, even at 80 columns
+    # every stage reports: ingest without loss, read models caught up, semantic search
+    assert "Ingested" in out and "0 dead letters" in out and "Read models caught up" in out
+    assert "Semantic search 'make the order button easier to see': checkout-cta-contrast" in (
+        out.replace("\n", " ")
+    )
+    assert (data / "events.db").exists() and (data / "chdb").exists()
 
     services = bootstrap(EventStoreSettings(data_dir=data, event_store=""))
     try:
