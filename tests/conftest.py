@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import freezegun
 import pytest
 from hypothesis import settings
 
 from tests.support.chroma import ChromaServer, running_chroma_server
 from tests.support.kafka import KafkaBroker, running_broker
 from tests.support.postgres import PostgresCluster, running_cluster
+
+# freeze_time scans every loaded module's attributes; clickhouse_connect answers that scan
+# by importing pandas lazily, which crashed an xdist worker mid-test (a process that had
+# loaded chDB): leave those modules' clocks alone, they read none.
+freezegun.configure(extend_ignore_list=["clickhouse_connect", "pandas"])
 
 pytest_plugins = ["tests.support.stores"]  # `store` and `app` on memory, SQLite, Postgres
 
