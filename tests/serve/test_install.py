@@ -44,7 +44,13 @@ def test_demo_from_a_non_editable_install_elsewhere_equals_the_repository(tmp_pa
     )  # fmt: skip
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {**os.environ, "NEONBLUE_EMBEDDINGS": "hashing", "COLUMNS": "200"}
+    # one privacy secret for both runs: pseudonyms (and so server-side bucketing) derive from it
+    env = {
+        **os.environ,
+        "NEONBLUE_EMBEDDINGS": "hashing",
+        "COLUMNS": "200",
+        "NEONBLUE_PRIVACY_SECRET": "install-test-secret-0123456789",
+    }
     for variable in ("NEONBLUE_DATA_DIR", "NEONBLUE_EVENT_STORE", "PYTHONPATH"):
         env.pop(variable, None)
     located = subprocess.run(
