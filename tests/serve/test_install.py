@@ -20,7 +20,7 @@ VOLATILE = re.compile(r"\d[\d,.]*\s*(?:s\b|events/s|ev/s)|/\S+")  # timings and 
 
 def _normalised(output: str) -> list[str]:
     """Lines up to the closing hint (which names the data directory), without timings."""
-    shown = output.split("\nExplore it:")[0]
+    shown = output.split("Demo finished in")[0]
     return [VOLATILE.sub("#", line).rstrip() for line in shown.splitlines() if line.strip()]
 
 
