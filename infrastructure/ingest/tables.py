@@ -14,7 +14,6 @@ their participation only (as before).
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -23,9 +22,9 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
 
-from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Partition
 from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.per_store import PerStore
 from infrastructure.privacy.keys import scrub_wal
 
 EVENT_IDS = "neonblue_event_ids"
@@ -56,26 +55,6 @@ class IngestTables(Protocol):
     def mark_published(self, coordinates: Iterable[Coordinates]) -> None: ...
     def dead_letters(self, limit: int, kind: str | None = None) -> list[DeadLetter]: ...
     def forget_letters(self, needle: bytes, key: bytes) -> int: ...
-
-
-_tables: weakref.WeakKeyDictionary[Any, IngestTables] = weakref.WeakKeyDictionary()
-_tables_lock = threading.Lock()
-
-
-def tables_for(app: NeonBlue) -> IngestTables:
-    """The tables of the app's event store (created when missing)."""
-    recorder = app.recorder
-    with _tables_lock:
-        tables = _tables.get(recorder)
-        if tables is None:
-            if isinstance(recorder, PostgresProcessRecorder):
-                tables = PostgresTables(recorder)
-            elif isinstance(recorder, SQLiteProcessRecorder):
-                tables = SQLiteTables(recorder)
-            else:
-                tables = MemoryTables()
-            _tables[recorder] = tables
-        return tables
 
 
 def _published_filter(
@@ -315,3 +294,7 @@ class MemoryTables:
             for where in found:
                 del self.letters[where]
         return len(found)
+
+
+tables_for = PerStore[IngestTables](PostgresTables, SQLiteTables, lambda _: MemoryTables())
+"""The ingest tables of an app's event store (created when missing)."""

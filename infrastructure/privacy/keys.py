@@ -8,7 +8,6 @@ the wrapped copy in the transaction that records the erasure (see README, Privac
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,6 +18,7 @@ from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.application import NeonBlue
+from infrastructure.per_store import PerStore
 from infrastructure.privacy.crypto import SubjectKey
 
 KEYS = "neonblue_subject_keys"
@@ -201,21 +201,5 @@ class PostgresKeyStore:
             return [r["pseudonym"] for r in cursor.fetchall()]
 
 
-_stores: weakref.WeakKeyDictionary[Any, KeyStore] = weakref.WeakKeyDictionary()
-_stores_lock = threading.Lock()
-
-
-def key_store_for(app: NeonBlue) -> KeyStore:
-    """The key table of the app's event store (created when missing)."""
-    recorder = app.recorder
-    with _stores_lock:
-        store = _stores.get(recorder)
-        if store is None:
-            if isinstance(recorder, PostgresProcessRecorder):
-                store = PostgresKeyStore(recorder)
-            elif isinstance(recorder, SQLiteProcessRecorder):
-                store = SQLiteKeyStore(recorder)
-            else:
-                store = MemoryKeyStore(app)
-            _stores[recorder] = store
-        return store
+key_store_for = PerStore[KeyStore](PostgresKeyStore, SQLiteKeyStore, MemoryKeyStore)
+"""The key table of an app's event store (created when missing)."""
