@@ -184,10 +184,16 @@ class KnowledgeModel:
         try:
             return self._search(live, query, limit, where)
         except Exception:
-            if self.live_collection() == live:
-                raise
-            # switched (and the old collection deleted) while reading: ask the live one
-            return self._search(self.live_collection(), query, limit, where)
+            current = self.live_collection()
+            if current != live:
+                # switched (and the old collection deleted) while reading: ask the live one
+                return self._search(current, query, limit, where)
+            if not self._exists(live):
+                return []  # nothing projected yet (e.g. a reader ahead of its follower)
+            raise
+
+    def _exists(self, name: str) -> bool:
+        return name in {c.name for c in self.client.list_collections()}
 
     def _search(
         self, name: str, query: str, limit: int, where: dict[str, Any] | None

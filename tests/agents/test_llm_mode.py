@@ -23,6 +23,8 @@ from infrastructure.recommendations import recommendations
 from infrastructure.settings import EventStoreSettings
 from tests.support.openai_stub import INVENTED, running_stub
 
+pytestmark = pytest.mark.xdist_group("test_llm_mode")  # one worker builds the module's fixture
+
 
 @pytest.fixture(scope="module")
 def store(scenario_template: Path, tmp_path_factory: pytest.TempPathFactory):

@@ -32,6 +32,8 @@ from infrastructure.recommendations import recommendations
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PORTFOLIO
 
+pytestmark = pytest.mark.xdist_group("test_nl_eval")  # one worker builds the module's fixture
+
 State = dict[str, Any]
 KEYS = [plan.key for plan in PORTFOLIO]
 

@@ -24,6 +24,8 @@ from tests.audit.scenario import T0
 from tests.factories import conversion_metrics, two_variants
 from tests.support.browser import Console, box, check_lift_chart, chromium, inside
 
+pytestmark = pytest.mark.xdist_group("test_report")  # one worker builds the module's fixture
+
 PLATFORMS = ("ios", "android", "web")
 
 

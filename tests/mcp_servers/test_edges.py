@@ -22,7 +22,7 @@ from infrastructure.bootstrap import Services, bootstrap
 from infrastructure.settings import EventStoreSettings
 from mcp_servers.common.errors import MAX_ERROR_CHARS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("test_edges")]
 SERVERS = ("postgresql", "clickhouse", "chromadb", "experiment_intelligence")
 WRITING_TOOLS = {  # each may record a domain event
     "store_experiment_context",

@@ -18,7 +18,7 @@ from infrastructure.simulation import PORTFOLIO
 from tests.mcp_servers.conftest import http_client, http_server, server_env, stdio_client
 from tests.support.injection import INJECTION_STRINGS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("test_postgresql_server")]
 TOOLS = {
     "list_experiments",
     "analyze_experiment_data",

@@ -43,7 +43,7 @@ from infrastructure.settings import EventStoreSettings
 from projections.rebuild import rebuild
 from tests.privacy.scenario import Subject, bytes_under, holding, ingest_portfolio
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_forget")]
 FIXED = datetime(2026, 2, 1, tzinfo=UTC)
 
 

@@ -21,7 +21,8 @@ from tests.serve.conftest import TOKEN, env_for, running_serve
 from tests.support.browser import Console, box, check_lift_chart, chromium, inside
 from tests.support.serve import Serve
 
-pytestmark = pytest.mark.slow  # one serve and one browser for the module: ~40 s
+# one serve and one browser for the module (~40 s), on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_dashboard")]
 
 KEY = "checkout-cta-contrast"
 STOPPED = "homepage-hero-video"  # stopped after 15 days: the agent proposes to conclude it
