@@ -13,10 +13,23 @@ from tests.support.chroma import ChromaServer, running_chroma_server
 from tests.support.kafka import KafkaBroker, running_broker
 from tests.support.postgres import PostgresCluster, running_cluster
 
-# freeze_time scans every loaded module's attributes; clickhouse_connect answers that scan
+# freeze_time scans every loaded module's attributes. clickhouse_connect answers that scan
 # by importing pandas lazily, which crashed an xdist worker mid-test (a process that had
-# loaded chDB): leave those modules' clocks alone, they read none.
-freezegun.configure(extend_ignore_list=["clickhouse_connect", "pandas"])
+# loaded chDB), and transformers' lazy modules import ~2,000 submodules: the first
+# freeze_time in a worker holding the embedding model took 90-140 s, each later one 2-12 s.
+# Large libraries that never call back into NeonBlue are left alone (0.05-0.1 s). Libraries
+# through which our code is called (pydantic, anyio, mcp, _pytest, eventsourcing, ...) are
+# not: freezegun gives real time to calls with an ignored module in the last frames.
+freezegun.configure(
+    extend_ignore_list=[
+        "clickhouse_connect", "pandas", "transformers", "torch", "sentence_transformers",
+        "tokenizers", "safetensors", "huggingface_hub", "sklearn", "scipy", "sympy", "numpy",
+        "networkx", "openai", "langsmith", "tiktoken", "opentelemetry", "grpc", "google",
+        "kubernetes", "onnxruntime", "pyarrow", "PIL", "matplotlib", "chromadb", "chdb",
+        "narwhals", "trio", "requests", "urllib3", "filelock", "fsspec", "regex", "rich",
+        "pygments", "playwright",
+    ]
+)  # fmt: skip
 
 pytest_plugins = ["tests.support.stores"]  # `store` and `app` on memory, SQLite, Postgres
 

@@ -1,8 +1,13 @@
-"""`neonblue demo` as a user runs it: its verdicts must match the truth it simulated."""
+"""`neonblue demo` as a user runs it — a non-editable install, started from another
+directory — and its verdicts must match the truth it simulated.
+
+The demo ends with agent answers and recommendations, which read through the MCP servers:
+they once read another (empty) store when run outside the repository."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,22 +21,58 @@ from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PORTFOLIO
 
 PLANS = {plan.key: plan for plan in PORTFOLIO}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _installed(tmp_path: Path) -> Path:
+    """A venv (sharing this interpreter's packages) with NeonBlue installed non-editable
+    from a clean copy of the repository; returns its ``bin`` directory."""
+    source = tmp_path / "source"  # a clean copy: building writes metadata into the source tree
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", "build", ".neonblue"),
+    )
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True
+    )
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
+         "--disable-pip-version-check", str(source)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return venv / "bin"
 
 
 @pytest.mark.slow
 def test_demo_finds_what_it_planted(tmp_path: Path):
-    data = tmp_path / "demo"
+    bin_dir = _installed(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "COLUMNS": "80", "NEONBLUE_STATS_ENGINE": "sequential"}
+    for variable in ("NEONBLUE_DATA_DIR", "NEONBLUE_EVENT_STORE", "PYTHONPATH"):
+        env.pop(variable, None)
+    shipped = subprocess.run(
+        [str(bin_dir / "python"), "-c", "from infrastructure.serve.dashboard.routes import HERE; "
+         "print(HERE, sorted(p.name for p in HERE.glob('*/*')))"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert shipped.stdout.startswith(str(bin_dir.parent)), shipped.stdout  # the installed copy
+    for name in ("base.html", "experiment.html", "dashboard.css", "dashboard.js"):
+        assert f"'{name}'" in shipped.stdout, shipped.stdout  # the dashboard's own files
+
     began = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "infrastructure.cli", "demo", "--data-dir", str(data)],
-        env={**os.environ, "COLUMNS": "80", "NEONBLUE_STATS_ENGINE": "sequential"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+        [str(bin_dir / "neonblue"), "demo"], cwd=elsewhere, env=env,
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
     took = time.perf_counter() - began
     assert result.returncode == 0, result.stderr[-2000:]
+    data = elsewhere / ".neonblue" / "demo"  # the default: under the working directory
+    assert not list(bin_dir.parent.rglob("*.neonblue*")), "a store was made inside the venv"
     out = result.stdout
+    assert "Approved the stop of homepage-hero-video" in out
     # every verdict is printed next to the simulated truth, for every metric with an effect
     assert "+12.5%" in out and "+20.8%" in out and "none" in out
     assert "sequential engine" in out and "similarity" in out

@@ -58,17 +58,17 @@ def committed_offsets(app: NeonBlue, env: IngestEnv) -> int:
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) -> None:
-    plan = TrafficPlan(experiments=3, users=12_000, sessions=2.0, unknown_fraction=0.01)
+    plan = TrafficPlan(experiments=3, users=3_000, sessions=2.0, unknown_fraction=0.01)
     app = env.app()
     setup_portfolio(app, plan)
     messages = list(wire_events(plan, START))
-    assert len(messages) >= 50_000
-    for index in range(0, len(messages), 250):  # bad messages all along the stream
+    assert len(messages) >= 12_000
+    for index in range(0, len(messages), 100):  # bad messages all along the stream
         poison = json.dumps({"event_id": f"poison-{index}", "note": "no user"}).encode()
         messages.insert(index, WireMessage("user_events", b"poison", poison))
     produced: list[str] = []
     producer = threading.Thread(
-        target=lambda: produced.extend(produce_slowly(env, messages, 12.0)), daemon=True
+        target=lambda: produced.extend(produce_slowly(env, messages, 8.0)), daemon=True
     )
     producer.start()
     rng = random.Random(11)
@@ -115,7 +115,7 @@ def test_postgres_stopped_and_restarted_mid_stream_loses_nothing(
         )
         env = IngestEnv(kafka_settings(kafka_broker), store)
         app = build_app(store)
-        plan = TrafficPlan(experiments=2, users=6000)
+        plan = TrafficPlan(experiments=2, users=2500)
         setup_portfolio(app, plan)
         messages = list(wire_events(plan, START))
         ingest_app = build_app(store)
