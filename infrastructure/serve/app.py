@@ -30,6 +30,7 @@ from starlette.routing import Route
 from domain.errors import DomainError
 from infrastructure.bootstrap import SERVER_NAMES, Services
 from infrastructure.read_side import LocalReadSide, dumps
+from infrastructure.serve.dashboard.snapshots import Warmer
 from infrastructure.serve.follower import ProjectionFollower
 from infrastructure.serve.metrics import ServeMetrics
 from infrastructure.settings import ConfigurationError
@@ -75,6 +76,7 @@ class ServeApp:
             services.read_models(), PROJECTIONS, poll_seconds, batch_size, self.metrics.follower
         )
         self.servers = {name: services.mcp_server(name) for name in SERVER_NAMES}
+        self.warmer: Warmer | None = None
 
     def asgi(self) -> ASGIApp:
         routes = [
@@ -91,16 +93,29 @@ class ServeApp:
         app: ASGIApp = Starlette(routes=routes, lifespan=self.lifespan)
         api = BearerTokenMiddleware(app, self.token) if self.token else app
         from infrastructure.serve.dashboard.routes import Dashboard, owns
+        from infrastructure.serve.dashboard.snapshots import FILE
 
-        dashboard = Dashboard(self.read_side, self.follower.statuses, self.token).asgi()
-        return _ByPath(dashboard, api, owns)
+        dashboard = Dashboard(
+            self.read_side,
+            self.follower.statuses,
+            self.token,
+            lambda: self.follower.positions.get("analytics", 0),
+            self.services.event_store.data_dir / FILE,
+        )
+        self.warmer = Warmer(dashboard.views.warm, dashboard.views.snapshots)
+        self.follower.listeners.append(self.warmer.moved)
+        return _ByPath(dashboard.asgi(), api, owns)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         for name, server in self.servers.items():
             tools = {tool.name for tool in await server.list_tools()}
             server.middleware.append(self.metrics.tool_middleware(name, tools))
+        if self.warmer is not None:  # the last run's answers, shown until the first pass
+            await anyio.to_thread.run_sync(self.warmer.snapshots.load)
         await anyio.to_thread.run_sync(self.follower.start)
+        if self.warmer is not None:
+            self.warmer.start()
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for server in self.servers.values():
@@ -110,6 +125,8 @@ class ServeApp:
                     self.on_ready()
                 yield
         finally:
+            if self.warmer is not None:
+                await anyio.to_thread.run_sync(self.warmer.stop)
             await anyio.to_thread.run_sync(self.follower.stop)
             if self.on_stopped is not None:
                 self.on_stopped()
@@ -128,6 +145,7 @@ class ServeApp:
                     {**s.as_dict(), "error": self.follower.errors.get(s.name)} for s in statuses
                 ],
                 "mcp": [f"/mcp/{name}" for name in self.servers],
+                "dashboard": self.warmer.as_dict() if self.warmer is not None else None,
             }
         )
 

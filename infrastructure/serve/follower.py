@@ -3,7 +3,8 @@
 Projections take turns a batch at a time (so all of them advance, and a stop request is
 seen within one batch); each batch commits its rows with its position, so a kill at any
 moment loses and duplicates nothing. Only this thread touches the projections' writing
-connections: others read the positions it publishes.
+connections: others read the positions it publishes, and listeners hear of each batch (the
+dashboard recomputes its answers when the analytics model moved).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from projections.models import ReadModels
@@ -39,6 +40,7 @@ class ProjectionFollower:
     metrics: FollowerMetrics = field(default_factory=FollowerMetrics)
     positions: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    listeners: list[Callable[[str, int], None]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
@@ -96,6 +98,8 @@ class ProjectionFollower:
                     advanced += step
                     self.positions[name] = runner.projection.position()
                     self._report(name, step)
+                    for listener in self.listeners:
+                        listener(name, self.positions[name])
             if advanced == 0:
                 self._stop.wait(self.poll_seconds)
 

@@ -52,11 +52,18 @@ def owns(path: str) -> bool:
 
 class Dashboard:
     def __init__(
-        self, read_side: LocalReadSide, statuses: Callable[[], list[Any]], token: str | None
+        self,
+        read_side: LocalReadSide,
+        statuses: Callable[[], list[Any]],
+        token: str | None,
+        position: Callable[[], int] | None = None,
+        snapshot_file: Path | None = None,
     ) -> None:
+        """``position``: the analytics model's, as the follower publishes it;
+        ``snapshot_file``: where the answers computed ahead are kept between runs."""
         import jinja2
 
-        self.views = Views(read_side)
+        self.views = Views(read_side, position, snapshot_file)
         self.read_side = read_side
         self.statuses = statuses
         self.access = Access(token)
