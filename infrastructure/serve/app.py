@@ -77,6 +77,7 @@ class ServeApp:
         )
         self.servers = {name: services.mcp_server(name) for name in SERVER_NAMES}
         self.warmer: Warmer | None = None
+        self.dashboard: Any = None  # the dashboard's routes, built by asgi()
 
     def asgi(self) -> ASGIApp:
         routes = [
@@ -97,11 +98,12 @@ class ServeApp:
 
         dashboard = Dashboard(
             self.read_side,
-            self.follower.statuses,
+            self.follower,
             self.token,
             lambda: self.follower.positions.get("analytics", 0),
             self.services.event_store.data_dir / FILE,
         )
+        self.dashboard = dashboard
         self.warmer = Warmer(dashboard.views.warm, dashboard.views.snapshots)
         self.follower.listeners.append(self.warmer.moved)
         return _ByPath(dashboard.asgi(), api, owns)
@@ -115,6 +117,7 @@ class ServeApp:
             await anyio.to_thread.run_sync(self.warmer.snapshots.load)
         await anyio.to_thread.run_sync(self.follower.start)
         if self.warmer is not None:
+            await anyio.to_thread.run_sync(self.prime)
             self.warmer.start()
         try:
             async with contextlib.AsyncExitStack() as stack:
@@ -130,6 +133,14 @@ class ServeApp:
             await anyio.to_thread.run_sync(self.follower.stop)
             if self.on_stopped is not None:
                 self.on_stopped()
+
+    def prime(self) -> None:
+        """The dashboard's first answers, before serve says it is ready (see `Views.prime`)."""
+        if self.dashboard is not None:
+            try:
+                self.dashboard.views.prime()
+            except Exception:  # the pages compute what is missing; serve still starts
+                log.exception("priming the dashboard failed")
 
     # -- routes -----------------------------------------------------------------------------
 

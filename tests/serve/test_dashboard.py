@@ -195,6 +195,34 @@ def test_ask_box_answers_with_numbers_and_tools(signed_in: Any):
     assert console.errors == []
 
 
+def test_a_rebuild_started_in_the_page_shows_progress_and_switches_the_copy(
+    signed_in: Any, served: Serve
+):
+    page, console = open_page(signed_in, "/operations")
+    before = live_copy(page, "analytics")
+    page.select_option("#rebuild select[name=projection]", "analytics")
+    page.click("#rebuild button[type=submit]")
+    assert "Rebuilding analytics" in page.locator(".flash").inner_text()
+    done = '#rebuilds tr[data-projection="analytics"][data-state="done"]'
+    page.wait_for_selector(done, timeout=60_000)  # the page refreshes itself while it runs
+    assert page.locator(f"{done} .percent").inner_text() == "100%"
+    page.goto("/operations")
+    assert live_copy(page, "analytics") != before  # the fresh copy replaced the old one
+    status = {p["name"]: p for p in served.health(TOKEN)["projections"]}["analytics"]
+    assert status["position"] == status["head"] and not status["error"]
+    page.goto(f"/experiments/{KEY}?engine=frequentist")  # answers read the new copy
+    assert page.locator("#scorecard tbody tr").count() >= 1
+    assert console.errors == []
+    page.close()
+
+
+def live_copy(page: Any, model: str) -> str:
+    rows = page.locator("#generations tbody tr").evaluate_all(
+        "rs => rs.map(r => [...r.cells].map(c => c.textContent.trim()))"
+    )
+    return next(name for found, name, state, *_ in rows if found == model and state == "live")
+
+
 def state_of(data_dir: Path, recommendation_id: str) -> tuple[str, str | None, str]:
     """The recommendation and its experiment as the event store has them (read by this
     process, not serve)."""

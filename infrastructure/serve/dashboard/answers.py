@@ -80,7 +80,11 @@ class Answers:
     # -- the pass ------------------------------------------------------------------------------
 
     def warm(
-        self, experiments: list[Experiment], position: int, stopped: Callable[[], bool]
+        self,
+        experiments: list[Experiment],
+        position: int,
+        stopped: Callable[[], bool],
+        rounds: tuple[Callable[[Experiment, int], int], ...] = (),
     ) -> int:
         """Every answer of ``experiments`` at ``position``, in two rounds: first every
         scorecard (what the experiments page shows; one read each), then charts and
@@ -88,7 +92,7 @@ class Answers:
         skipped; returns how many experiments were computed."""
         compared = [e for e in experiments if len(e.variants) >= 2]
         done = 0
-        for round_ in (self._warm_cards, self._warm_charts):
+        for round_ in rounds or (self._warm_cards, self._warm_charts):
             for experiment in compared:
                 if stopped():
                     return done
@@ -97,6 +101,15 @@ class Answers:
                 except Exception:  # e.g. the read model switched mid-read: the next pass retries
                     log.exception("warming %s failed", experiment.key)
         return done
+
+    def missing_cards(self, experiments: list[Experiment], position: int) -> int:
+        """The scorecards of ``experiments`` that have none yet, at ``position`` (older
+        ones are shown as they are until the next pass)."""
+        missing = [
+            e for e in experiments
+            if any(self.snapshots.position(("card", e.key, en, c)) is None for en, c in COMBINATIONS)
+        ]  # fmt: skip
+        return self.warm(missing, position, lambda: False, rounds=(self._warm_cards,))
 
     def _warm_cards(self, experiment: Experiment, position: int) -> int:
         whats = {("card", experiment.key, e, c): (e, c) for e, c in COMBINATIONS}

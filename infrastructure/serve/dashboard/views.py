@@ -94,6 +94,13 @@ class Views:
         experiments.sort(key=lambda e: recent.get(e.key, len(recent)))
         return self.answers.warm(experiments, position, stopped)
 
+    def prime(self) -> None:
+        """Before serve says it is ready: what the first requests would otherwise wait for
+        (the log scans behind the experiment list and the recommendations) and, when no
+        earlier run left its answers, every scorecard (the experiments page)."""
+        self.recommendations()
+        self.answers.missing_cards(self.definitions(), self.position())
+
     # -- experiments ---------------------------------------------------------------------------
 
     def definitions(self) -> list[Experiment]:
