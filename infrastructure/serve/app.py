@@ -138,7 +138,7 @@ class ServeApp:
         """The dashboard's first answers, before serve says it is ready (see `Views.prime`)."""
         if self.dashboard is not None:
             try:
-                self.dashboard.views.prime()
+                self.dashboard.prime()
             except Exception:  # the pages compute what is missing; serve still starts
                 log.exception("priming the dashboard failed")
 

@@ -16,6 +16,7 @@ import pytest
 
 from infrastructure.bootstrap import bootstrap
 from infrastructure.recommendations import recommendations
+from infrastructure.serve.dashboard.views import percent
 from infrastructure.settings import EventStoreSettings
 from tests.serve.conftest import TOKEN, env_for, running_serve
 from tests.support.browser import Console, box, check_lift_chart, chromium, inside
@@ -118,7 +119,7 @@ def test_every_page_loads_without_console_errors(signed_in: Any):
     page.close()
 
 
-def test_experiment_page_shows_the_chart(signed_in: Any, tmp_path: Path):
+def test_experiment_page_shows_the_chart(signed_in: Any, served: Serve, tmp_path: Path):
     page, console = open_page(signed_in, f"/experiments/{KEY}")
     check_lift_chart(page, "lift-treatment")
     for chart in ("exposures", "srm"):
@@ -134,6 +135,13 @@ def test_experiment_page_shows_the_chart(signed_in: Any, tmp_path: Path):
     chart = box(page, "#lift-treatment svg")
     assert chart["width"] > 500 and chart["height"] > 150 and shot.stat().st_size > 20_000
     assert page.locator("#scorecard tbody tr").count() >= 1
+    # the answer computed ahead is the scorecard the API computes at request
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        api = client.get(
+            "/api/results", params={"experiment": KEY}, headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()["scorecard"]
+    shown = page.locator("#scorecard tbody tr td:nth-child(5)").all_inner_texts()
+    assert shown == [percent(r["lift"]) for r in api["rows"]]
     assert page.locator("#segments tbody tr").count() >= 2
     assert page.locator("#history tbody tr").count() >= 2  # created, started
     assert console.errors == []

@@ -106,3 +106,33 @@ def test_the_warmer_runs_once_at_start_and_once_per_burst_of_moves(burst: int):
     finally:
         warmer.stop()
     assert warmer._thread is not None and not warmer._thread.is_alive()
+
+
+def test_the_catalog_reads_again_only_what_changed_since_the_last_head():
+    from domain.experiments.values import Metric, MetricKind, MetricRole
+    from domain.intelligence.policy import Action, Proposal
+    from infrastructure.bootstrap import build_app
+    from infrastructure.recommendations import record_proposal
+    from infrastructure.serve.dashboard.catalog import Catalog
+    from infrastructure.settings import EventStoreSettings
+    from tests.factories import two_variants
+
+    app = build_app(EventStoreSettings(event_store="memory:"))
+    metric = Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL)
+    for key in ("hero", "cta"):
+        app.create_experiment(key, key.title(), variants=two_variants(), metrics=[metric])
+    catalog = Catalog(app)
+    hero, cta = catalog.definitions(app.head())
+    assert [str(hero.status), str(cta.status)] == ["draft", "draft"]
+    assert catalog.recommendations(app.head()) == []
+    app.start_experiment("cta")
+    app.create_experiment("late", "Late", variants=two_variants(), metrics=[metric])
+    proposal = Proposal(Action.CONCLUDE, None, ["..."])
+    proposed = record_proposal(
+        app, "cta", proposal, tool_calls=[], positions={}, mode="deterministic", run_id="r"
+    )
+    again = catalog.definitions(app.head())
+    assert [e.key for e in again] == ["hero", "cta", "late"]
+    assert again[0] is hero  # no new event: not read again
+    assert again[1] is not cta and str(again[1].status) == "running"
+    assert catalog.recommendations(app.head()) == [proposed]

@@ -80,6 +80,13 @@ class Dashboard:
         # another tab's concurrent request would write the cookie back without them)
         self.notices: OrderedDict[str, str] = OrderedDict()
 
+    def prime(self) -> None:
+        """Before serve says it is ready: the first answers (`Views.prime`) and every
+        template compiled (the first render of a page would pay it)."""
+        self.views.prime()
+        for name in self.templates.list_templates():
+            self.templates.get_template(name)
+
     def notice(self, path: str, message: str) -> Response:
         """Redirect to ``path`` showing ``message`` once."""
         name = secrets.token_urlsafe(8)

@@ -18,11 +18,11 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from domain.experiments.aggregate import Experiment
 from infrastructure.read_side import ENGINES, LocalReadSide
 from infrastructure.serve.dashboard.answers import Answers
+from infrastructure.serve.dashboard.catalog import Catalog
 from infrastructure.serve.dashboard.series import primary_metric
 from infrastructure.serve.dashboard.snapshots import Snapshots
 
@@ -66,9 +66,7 @@ class Views:
         self.answers = Answers(self.services, self.snapshots)
         self.remembered = Remembered()
         self.opened: OrderedDict[str, float] = OrderedDict()  # experiments opened, newest last
-        self._recommendations: list[UUID] = []
-        self._recommendations_read_to = 0
-        self._recommendations_lock = threading.Lock()
+        self.catalog = Catalog(self.services.app)
 
     # -- positions ---------------------------------------------------------------------------
 
@@ -99,14 +97,19 @@ class Views:
         (the log scans behind the experiment list and the recommendations) and, when no
         earlier run left its answers, every scorecard (the experiments page)."""
         self.recommendations()
-        self.answers.missing_cards(self.definitions(), self.position())
+        experiments = self.definitions()
+        self.answers.missing_cards(experiments, self.position())
+        if experiments:  # imports and opens what a history needs
+            self.history(experiments[0].key)
 
     # -- experiments ---------------------------------------------------------------------------
 
     def definitions(self) -> list[Experiment]:
         """Every experiment as the event store has it now (cached per log head)."""
-        found = self.remembered.get(("definitions", self.head()), self.services.app.experiments)
-        return list(found)
+        head = self.head()
+        return list(
+            self.remembered.get(("definitions", head), lambda: self.catalog.definitions(head))
+        )
 
     def experiments(self, status: str = "", tag: str = "", query: str = "") -> dict[str, Any]:
         position = self.position()
@@ -297,37 +300,19 @@ class Views:
         return rows[::-1][:HISTORY_ROWS]
 
     def recommendations(self, key: str | None = None, state: str | None = None) -> list[Any]:
-        """Newest first; the log is scanned only past what an earlier call read."""
+        """Newest first (cached per log head)."""
         from infrastructure.recommendations import get_recommendation
 
         app = self.services.app
         head = self.head()
         found = self.remembered.get(
             ("recommendations", head),
-            lambda: [get_recommendation(app, i) for i in self._recommendation_ids(head)],
+            lambda: [get_recommendation(app, i) for i in self.catalog.recommendations(head)],
         )
         return [
             r for r in found[::-1]
             if (key is None or r.experiment_key == key) and (state is None or r.state == state)
         ]  # fmt: skip
-
-    def _recommendation_ids(self, head: int) -> list[UUID]:
-        """Ids of every recommendation proposed up to ``head``, oldest first (a topic filter
-        scans the log, which grows with every exposure: only the new part is read)."""
-        from eventsourcing.utils import get_topic
-
-        from domain.intelligence.recommendation import Recommendation
-
-        topic = get_topic(Recommendation.Proposed)
-        with self._recommendations_lock:
-            if head > self._recommendations_read_to:
-                start = self._recommendations_read_to + 1
-                for entry in self.services.app.log(start=start, topics=[topic]):
-                    if entry.position > head:
-                        break
-                    self._recommendations.append(entry.originator_id)
-                self._recommendations_read_to = head
-            return list(self._recommendations)
 
     # -- operations ---------------------------------------------------------------------------
 
