@@ -105,6 +105,7 @@ class ServeApp:
         )
         self.dashboard = dashboard
         self.warmer = Warmer(dashboard.views.warm, dashboard.views.snapshots)
+        dashboard.views.first_opened = self.warmer.nudge
         self.follower.listeners.append(self.warmer.moved)
         return _ByPath(dashboard.asgi(), api, owns)
 

@@ -80,26 +80,40 @@ class Answers:
     # -- the pass ------------------------------------------------------------------------------
 
     def warm(
+        self, experiments: list[Experiment], position: int, stopped: Callable[[], bool]
+    ) -> int:
+        """Every answer of ``experiments`` at ``position``, in two rounds: first every
+        scorecard (what the experiments page shows; one read each), then the charts and
+        segments of those whose page was ever opened (`charted`: drawing costs a few hundred
+        ms a chart, and most experiments' pages are never opened), in the order given.
+        Answers already there are skipped; returns how many experiments' scorecards were
+        computed."""
+        compared = [e for e in experiments if len(e.variants) >= 2]
+        done = self._round(compared, position, stopped, self._warm_cards)
+        opened = [e for e in compared if self.charted(e.key)]
+        self._round(opened, position, stopped, self._warm_charts)
+        return done
+
+    def charted(self, key: str) -> bool:
+        """Whether the experiment's page was opened (in this run, or in one that left its
+        answers in the snapshot file)."""
+        return self.snapshots.position(("traffic", key)) is not None
+
+    def _round(
         self,
         experiments: list[Experiment],
         position: int,
         stopped: Callable[[], bool],
-        rounds: tuple[Callable[[Experiment, int], int], ...] = (),
+        step: Callable[[Experiment, int], int],
     ) -> int:
-        """Every answer of ``experiments`` at ``position``, in two rounds: first every
-        scorecard (what the experiments page shows; one read each), then charts and
-        segments, experiment by experiment in the order given. Answers already there are
-        skipped; returns how many experiments were computed."""
-        compared = [e for e in experiments if len(e.variants) >= 2]
         done = 0
-        for round_ in rounds or (self._warm_cards, self._warm_charts):
-            for experiment in compared:
-                if stopped():
-                    return done
-                try:
-                    done += round_(experiment, position)
-                except Exception:  # e.g. the read model switched mid-read: the next pass retries
-                    log.exception("warming %s failed", experiment.key)
+        for experiment in experiments:
+            if stopped():
+                break
+            try:
+                done += step(experiment, position)
+            except Exception:  # e.g. the read model switched mid-read: the next pass retries
+                log.exception("warming %s failed", experiment.key)
         return done
 
     def missing_cards(self, experiments: list[Experiment], position: int) -> int:
@@ -109,7 +123,7 @@ class Answers:
             e for e in experiments
             if any(self.snapshots.position(("card", e.key, en, c)) is None for en, c in COMBINATIONS)
         ]  # fmt: skip
-        return self.warm(missing, position, lambda: False, rounds=(self._warm_cards,))
+        return self._round(missing, position, lambda: False, self._warm_cards)
 
     def _warm_cards(self, experiment: Experiment, position: int) -> int:
         whats = {("card", experiment.key, e, c): (e, c) for e, c in COMBINATIONS}

@@ -175,6 +175,11 @@ class Warmer:
         if name == "analytics":
             self._moved.set()
 
+    def nudge(self) -> None:
+        """Asks for a pass although the position did not move (a page opened for the first
+        time: its other engines' charts are computed then)."""
+        self._moved.set()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="dashboard-warmer", daemon=True)
         self._thread.start()

@@ -67,6 +67,7 @@ class Views:
         self.remembered = Remembered()
         self.opened: OrderedDict[str, float] = OrderedDict()  # experiments opened, newest last
         self.catalog = Catalog(self.services.app)
+        self.first_opened: Callable[[], None] = lambda: None  # serve: a pass for the rest
 
     # -- positions ---------------------------------------------------------------------------
 
@@ -83,8 +84,9 @@ class Views:
     # -- ahead of the requests -------------------------------------------------------------
 
     def warm(self, stopped: Callable[[], bool] = lambda: False) -> int:
-        """Computes every experiment's answers at the current position, the ones opened
-        most recently first; returns how many experiments it computed."""
+        """Computes every experiment's scorecards at the current position, and the charts
+        and segments of those whose page was opened (the most recent first); returns how
+        many experiments' scorecards it computed."""
         position = self.position()
         self.recommendations()  # the first scan of the log is the long one
         experiments = self.definitions()
@@ -212,6 +214,7 @@ class Views:
             scorecard = _card_dict(card) if card is not None else None
             segments_at, segments = self._segments(experiment, position)
         else:
+            charted = self.answers.charted(key)
             card_at, scorecard = self.snapshots.latest(
                 ("card", key, engine, cuped),
                 position,
@@ -225,6 +228,8 @@ class Views:
             )
             segments_at, segments = self._segments(experiment, position)
             charts = {**lift, **traffic}
+            if not charted:
+                self.first_opened()
             # what the page shows is as fresh as its oldest part
             position = min(card_at, lift_at, traffic_at, segments_at)
         return {
