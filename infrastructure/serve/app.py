@@ -41,6 +41,7 @@ PROJECTIONS = ("analytics", "relational", "knowledge")
 MAX_BODY = 64 * 1024  # bytes of an /api request body
 QUESTION_CHARS = 2000
 KEY_CHARS = 128
+CATCHING_UP = 100_000  # events behind the head: the dashboard's passes wait longer
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -104,7 +105,11 @@ class ServeApp:
             self.services.event_store.data_dir / FILE,
         )
         self.dashboard = dashboard
-        self.warmer = Warmer(dashboard.views.warm, dashboard.views.snapshots)
+        self.warmer = Warmer(
+            dashboard.views.warm,
+            dashboard.views.snapshots,
+            catching_up=lambda: self.follower.behind(CATCHING_UP),
+        )
         dashboard.views.first_opened = self.warmer.nudge
         self.follower.listeners.append(self.warmer.moved)
         return _ByPath(dashboard.asgi(), api, owns)

@@ -112,6 +112,11 @@ class ProjectionFollower:
         self.rebuilds[name] = Rebuild(name, head=self.models.reader.head())
         return self.rebuilds[name]
 
+    def behind(self, events: int) -> bool:
+        """Whether some projection is more than ``events`` behind the log head."""
+        head = self.models.reader.head()
+        return any(head - self.positions.get(name, 0) > events for name in self.names)
+
     def caught_up(self) -> bool:
         head = self.models.reader.head()
         return all(self.positions.get(name, 0) >= head for name in self.names)

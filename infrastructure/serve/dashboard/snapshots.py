@@ -159,11 +159,18 @@ class Warmer:
         snapshots: Snapshots,
         quiet: float = 0.5,
         longest: float = 5.0,
+        catching_up: Callable[[], bool] = lambda: False,
+        longest_catching_up: float = 60.0,
     ) -> None:
+        """``catching_up``: whether the follower is still far behind the log (then a pass
+        runs at most every ``longest_catching_up`` seconds: its answers would be stale at
+        once, and it would slow the catch-up)."""
         self.warm = warm
         self.snapshots = snapshots
         self.quiet = quiet
         self.longest = longest
+        self.catching_up = catching_up
+        self.longest_catching_up = longest_catching_up
         self.passes = 0
         self.last_pass_seconds: float | None = None
         self._moved = threading.Event()
@@ -207,7 +214,8 @@ class Warmer:
                 self._moved.clear()
                 if self._stop.wait(self.quiet):
                     return
-                if not self._moved.is_set() or time.monotonic() - first >= self.longest:
+                longest = self.longest_catching_up if self.catching_up() else self.longest
+                if not self._moved.is_set() or time.monotonic() - first >= longest:
                     break
             self._moved.clear()
             self._pass()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.experiments.aggregate import Experiment
+from infrastructure.charts import prepare
 from infrastructure.read_side import ENGINES, LocalReadSide
 from infrastructure.serve.dashboard.answers import Answers
 from infrastructure.serve.dashboard.catalog import Catalog
@@ -68,6 +69,7 @@ class Views:
         self.opened: OrderedDict[str, float] = OrderedDict()  # experiments opened, newest last
         self.catalog = Catalog(self.services.app)
         self.first_opened: Callable[[], None] = lambda: None  # serve: a pass for the rest
+        self.charts_prepared = False
 
     # -- positions ---------------------------------------------------------------------------
 
@@ -114,6 +116,9 @@ class Views:
         )
 
     def experiments(self, status: str = "", tag: str = "", query: str = "") -> dict[str, Any]:
+        if not self.charts_prepared:  # the next page opened is likely an experiment's
+            self.charts_prepared = True
+            threading.Thread(target=prepare, name="charts", daemon=True).start()
         position = self.position()
         rows, positions = [], [position]
         for experiment in self.definitions():
