@@ -120,7 +120,8 @@ class ServeApp:
             tools = {tool.name for tool in await server.list_tools()}
             server.middleware.append(self.metrics.tool_middleware(name, tools))
         if self.warmer is not None:  # the last run's answers, shown until the first pass
-            await anyio.to_thread.run_sync(self.warmer.snapshots.load)
+            head = await anyio.to_thread.run_sync(self.services.app.head)
+            await anyio.to_thread.run_sync(self.warmer.snapshots.load, head)
         await anyio.to_thread.run_sync(self.follower.start)
         if self.warmer is not None:
             await anyio.to_thread.run_sync(self.prime)

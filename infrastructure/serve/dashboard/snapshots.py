@@ -35,8 +35,11 @@ What = tuple[Hashable, ...]
 class Snapshots:
     """Answers keyed by what they show, each the newest one with its position."""
 
-    def __init__(self, path: Path | None = None, size: int = 4096) -> None:
+    def __init__(self, path: Path | None = None, size: int = 4096, store: str = "") -> None:
+        """``store``: the event store's identity, written with the answers; a file written
+        for another store is not read."""
         self.path = path
+        self.store = store
         self.size = size
         self.values: OrderedDict[What, tuple[int, Any]] = OrderedDict()
         self.running: dict[What, threading.Event] = {}
@@ -128,12 +131,15 @@ class Snapshots:
                 if all(isinstance(part, str | bool | int) for part in what)
             ]
         partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(json.dumps({"format": FORMAT, "answers": items}, default=str))
+        data = {"format": FORMAT, "store": self.store, "answers": items}
+        partial.write_text(json.dumps(data, default=str))
         os.replace(partial, self.path)
         self.saved_at = stores
 
-    def load(self) -> int:
-        """Reads the file of an earlier run; returns how many answers it held."""
+    def load(self, head: int) -> int:
+        """Reads the file of an earlier run on the same store; returns how many answers it
+        held. A file from another store, or with answers past the log's ``head`` (a memory
+        store, or a log replaced since), is not read."""
         if self.path is None:
             return 0
         try:
@@ -142,10 +148,13 @@ class Snapshots:
             return 0
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return 0
-        for what, position, value in data.get("answers", []):
+        answers = data.get("answers", [])
+        if data.get("store") != self.store or any(int(a[1]) > head for a in answers):
+            return 0
+        for what, position, value in answers:
             self.put(tuple(what), int(position), value)
         self.saved_at = self.stores
-        return len(data.get("answers", []))
+        return len(answers)
 
 
 class Warmer:

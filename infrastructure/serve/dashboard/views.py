@@ -63,7 +63,7 @@ class Views:
         self.read_side = read_side
         self.services = read_side.services
         self._position = position
-        self.snapshots = Snapshots(snapshot_file)
+        self.snapshots = Snapshots(snapshot_file, store=self.services.event_store.identity)
         self.answers = Answers(self.services, self.snapshots)
         self.remembered = Remembered()
         self.opened: OrderedDict[str, float] = OrderedDict()  # experiments opened, newest last
