@@ -21,6 +21,7 @@ from infrastructure.charts.figures import (
     bar_chart,
     forest_plot,
     line_chart,
+    prepare,
 )
 
-__all__ = ["BAND", "PALETTE", "Band", "Series", "bar_chart", "forest_plot", "line_chart"]
+__all__ = ["BAND", "PALETTE", "Band", "Series", "bar_chart", "forest_plot", "line_chart", "prepare"]

@@ -35,9 +35,9 @@ class Band:
     upper: Sequence[float | None]
 
 
-def _figure() -> tuple[Any, Any]:
-    """A fresh figure and its axes (ids ``plot``, ``x-axis``, ``y-axis``); matplotlib's SVG
-    settings are applied once per process."""
+def prepare() -> None:
+    """Imports matplotlib and applies the SVG settings, once per process (a long-running
+    process can do it ahead of its first chart: about a second)."""
     global _ready
     with _setup:
         if not _ready:
@@ -53,7 +53,17 @@ def _figure() -> tuple[Any, Any]:
                 "axes.spines.right": False,
                 "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
             })  # fmt: skip
+            from matplotlib.figure import Figure
+
+            warm_up = Figure(figsize=(1, 1))  # loads the font and the SVG backend once
+            warm_up.add_subplot().set_title("0")
+            warm_up.savefig(io.StringIO(), format="svg")
             _ready = True
+
+
+def _figure() -> tuple[Any, Any]:
+    """A fresh figure and its axes (ids ``plot``, ``x-axis``, ``y-axis``)."""
+    prepare()
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=SIZE, dpi=100)  # fixed margins: a layout engine draws twice

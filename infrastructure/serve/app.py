@@ -30,6 +30,7 @@ from starlette.routing import Route
 from domain.errors import DomainError
 from infrastructure.bootstrap import SERVER_NAMES, Services
 from infrastructure.read_side import LocalReadSide, dumps
+from infrastructure.serve.dashboard.snapshots import Warmer
 from infrastructure.serve.follower import ProjectionFollower
 from infrastructure.serve.metrics import ServeMetrics
 from infrastructure.settings import ConfigurationError
@@ -40,6 +41,7 @@ PROJECTIONS = ("analytics", "relational", "knowledge")
 MAX_BODY = 64 * 1024  # bytes of an /api request body
 QUESTION_CHARS = 2000
 KEY_CHARS = 128
+CATCHING_UP = 100_000  # events behind the head: the dashboard's passes wait longer
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -75,6 +77,8 @@ class ServeApp:
             services.read_models(), PROJECTIONS, poll_seconds, batch_size, self.metrics.follower
         )
         self.servers = {name: services.mcp_server(name) for name in SERVER_NAMES}
+        self.warmer: Warmer | None = None
+        self.dashboard: Any = None  # the dashboard's routes, built by asgi()
 
     def asgi(self) -> ASGIApp:
         routes = [
@@ -91,16 +95,37 @@ class ServeApp:
         app: ASGIApp = Starlette(routes=routes, lifespan=self.lifespan)
         api = BearerTokenMiddleware(app, self.token) if self.token else app
         from infrastructure.serve.dashboard.routes import Dashboard, owns
+        from infrastructure.serve.dashboard.snapshots import FILE
 
-        dashboard = Dashboard(self.read_side, self.follower.statuses, self.token).asgi()
-        return _ByPath(dashboard, api, owns)
+        dashboard = Dashboard(
+            self.read_side,
+            self.follower,
+            self.token,
+            lambda: self.follower.positions.get("analytics", 0),
+            self.services.event_store.data_dir / FILE,
+        )
+        self.dashboard = dashboard
+        self.warmer = Warmer(
+            dashboard.views.warm,
+            dashboard.views.snapshots,
+            catching_up=lambda: self.follower.behind(CATCHING_UP),
+        )
+        dashboard.views.first_opened = self.warmer.nudge
+        self.follower.listeners.append(self.warmer.moved)
+        return _ByPath(dashboard.asgi(), api, owns)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         for name, server in self.servers.items():
             tools = {tool.name for tool in await server.list_tools()}
             server.middleware.append(self.metrics.tool_middleware(name, tools))
+        if self.warmer is not None:  # the last run's answers, shown until the first pass
+            head = await anyio.to_thread.run_sync(self.services.app.head)
+            await anyio.to_thread.run_sync(self.warmer.snapshots.load, head)
         await anyio.to_thread.run_sync(self.follower.start)
+        if self.warmer is not None:
+            await anyio.to_thread.run_sync(self.prime)
+            self.warmer.start()
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for server in self.servers.values():
@@ -110,9 +135,19 @@ class ServeApp:
                     self.on_ready()
                 yield
         finally:
+            if self.warmer is not None:
+                await anyio.to_thread.run_sync(self.warmer.stop)
             await anyio.to_thread.run_sync(self.follower.stop)
             if self.on_stopped is not None:
                 self.on_stopped()
+
+    def prime(self) -> None:
+        """The dashboard's first answers, before serve says it is ready (see `Views.prime`)."""
+        if self.dashboard is not None:
+            try:
+                self.dashboard.prime()
+            except Exception:  # the pages compute what is missing; serve still starts
+                log.exception("priming the dashboard failed")
 
     # -- routes -----------------------------------------------------------------------------
 
@@ -128,6 +163,7 @@ class ServeApp:
                     {**s.as_dict(), "error": self.follower.errors.get(s.name)} for s in statuses
                 ],
                 "mcp": [f"/mcp/{name}" for name in self.servers],
+                "dashboard": self.warmer.as_dict() if self.warmer is not None else None,
             }
         )
 

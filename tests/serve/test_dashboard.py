@@ -16,6 +16,7 @@ import pytest
 
 from infrastructure.bootstrap import bootstrap
 from infrastructure.recommendations import recommendations
+from infrastructure.serve.dashboard.views import percent
 from infrastructure.settings import EventStoreSettings
 from tests.serve.conftest import TOKEN, env_for, running_serve
 from tests.support.browser import Console, box, check_lift_chart, chromium, inside
@@ -119,7 +120,7 @@ def test_every_page_loads_without_console_errors(signed_in: Any):
     page.close()
 
 
-def test_experiment_page_shows_the_chart(signed_in: Any, tmp_path: Path):
+def test_experiment_page_shows_the_chart(signed_in: Any, served: Serve, tmp_path: Path):
     page, console = open_page(signed_in, f"/experiments/{KEY}")
     check_lift_chart(page, "lift-treatment")
     for chart in ("exposures", "srm"):
@@ -135,6 +136,13 @@ def test_experiment_page_shows_the_chart(signed_in: Any, tmp_path: Path):
     chart = box(page, "#lift-treatment svg")
     assert chart["width"] > 500 and chart["height"] > 150 and shot.stat().st_size > 20_000
     assert page.locator("#scorecard tbody tr").count() >= 1
+    # the answer computed ahead is the scorecard the API computes at request
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        api = client.get(
+            "/api/results", params={"experiment": KEY}, headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()["scorecard"]
+    shown = page.locator("#scorecard tbody tr td:nth-child(5)").all_inner_texts()
+    assert shown == [percent(r["lift"]) for r in api["rows"]]
     assert page.locator("#segments tbody tr").count() >= 2
     assert page.locator("#history tbody tr").count() >= 2  # created, started
     assert console.errors == []
@@ -194,6 +202,34 @@ def test_ask_box_answers_with_numbers_and_tools(signed_in: Any):
     assert KEY in answer and "%" in answer
     assert page.locator("#sources li").count() >= 1
     assert console.errors == []
+
+
+def test_a_rebuild_started_in_the_page_shows_progress_and_switches_the_copy(
+    signed_in: Any, served: Serve
+):
+    page, console = open_page(signed_in, "/operations")
+    before = live_copy(page, "analytics")
+    page.select_option("#rebuild select[name=projection]", "analytics")
+    page.click("#rebuild button[type=submit]")
+    assert "Rebuilding analytics" in page.locator(".flash").inner_text()
+    done = '#rebuilds tr[data-projection="analytics"][data-state="done"]'
+    page.wait_for_selector(done, timeout=60_000)  # the page refreshes itself while it runs
+    assert page.locator(f"{done} .percent").inner_text() == "100%"
+    page.goto("/operations")
+    assert live_copy(page, "analytics") != before  # the fresh copy replaced the old one
+    status = {p["name"]: p for p in served.health(TOKEN)["projections"]}["analytics"]
+    assert status["position"] == status["head"] and not status["error"]
+    page.goto(f"/experiments/{KEY}?engine=frequentist")  # answers read the new copy
+    assert page.locator("#scorecard tbody tr").count() >= 1
+    assert console.errors == []
+    page.close()
+
+
+def live_copy(page: Any, model: str) -> str:
+    rows = page.locator("#generations tbody tr").evaluate_all(
+        "rs => rs.map(r => [...r.cells].map(c => c.textContent.trim()))"
+    )
+    return next(name for found, name, state, *_ in rows if found == model and state == "live")
 
 
 def state_of(data_dir: Path, recommendation_id: str) -> tuple[str, str | None, str]:

@@ -1,35 +1,140 @@
-"""Dashboard answers per read-model position: a page never waits for a recomputation."""
+"""Dashboard answers computed ahead (snapshots): a page never waits for a recomputation,
+never computes what a pass is computing, and shows the last run's answers after a restart."""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
-from infrastructure.serve.dashboard.views import PositionCache
+import pytest
+
+from infrastructure.serve.dashboard.snapshots import Snapshots, Warmer
+
+
+def computing(calls: list[int], position: int, release: threading.Event | None = None):
+    def run() -> str:
+        calls.append(position)
+        if release is not None:
+            release.wait(10)
+        return f"at {position}"
+
+    return run
+
+
+def eventually(check, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
 
 
 def test_a_new_position_is_computed_in_the_background_while_the_last_answer_shows():
-    cache = PositionCache()
+    snapshots = Snapshots()
     release = threading.Event()
     calls: list[int] = []
-
-    def compute(position: int, wait: bool = False):
-        def run() -> str:
-            calls.append(position)
-            if wait:
-                release.wait(10)
-            return f"at {position}"
-
-        return run
-
-    assert cache.latest(("page",), 5, compute(5)) == (5, "at 5")  # nothing yet: computed now
-    assert cache.latest(("page",), 5, compute(5)) == (5, "at 5") and calls == [5]  # cached
-    assert cache.latest(("page",), 9, compute(9, wait=True)) == (5, "at 5")  # at once
-    assert cache.latest(("page",), 9, compute(9)) == (5, "at 5")  # one recomputation only
+    assert snapshots.latest(("page",), 5, computing(calls, 5)) == (5, "at 5")  # none: now
+    assert snapshots.latest(("page",), 5, computing(calls, 5)) == (5, "at 5") and calls == [5]
+    assert snapshots.latest(("page",), 9, computing(calls, 9, release)) == (5, "at 5")  # at once
+    assert snapshots.latest(("page",), 9, computing(calls, 9)) == (5, "at 5")  # one recomputation
     release.set()
-    deadline = time.monotonic() + 10
-    while cache.latest(("page",), 9, compute(9)) != (9, "at 9"):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: snapshots.latest(("page",), 9, computing(calls, 9)) == (9, "at 9"))
     assert calls == [5, 9]
-    assert cache.latest(("other",), 9, compute(9)) == (9, "at 9")  # kinds are apart
+    assert snapshots.latest(("other",), 9, computing(calls, 9)) == (9, "at 9")  # kinds are apart
+    snapshots.put(("page",), 7, "late")  # a slower computation of an older position loses
+    assert snapshots.latest(("page",), 9, computing(calls, 9)) == (9, "at 9")
+
+
+def test_a_request_waits_for_the_answer_a_pass_is_computing_instead_of_computing_it_again():
+    snapshots = Snapshots()
+    release = threading.Event()
+    calls: list[int] = []
+    warming = threading.Thread(
+        target=snapshots.refresh, args=(("card",), 3, computing(calls, 3, release))
+    )
+    warming.start()
+    eventually(lambda: calls == [3])
+    answers: list[tuple[int, str]] = []
+    page = threading.Thread(
+        target=lambda: answers.append(snapshots.latest(("card",), 3, computing(calls, 3)))
+    )
+    page.start()
+    time.sleep(0.05)
+    assert answers == []  # waiting for the pass
+    release.set()
+    warming.join(10)
+    page.join(10)
+    assert answers == [(3, "at 3")] and calls == [3]
+
+
+def test_answers_outlive_a_restart_through_the_file(tmp_path: Path):
+    path = tmp_path / "snapshots.json"
+    before = Snapshots(path, store="sqlite:/data/events.db")
+    before.put(("card", "checkout", "bayesian", True), 12, {"rows": [{"lift": 0.031}]})
+    before.put(("charts", "checkout", "bayesian", None), 12, "<svg/>")  # None: not kept
+    before.save()
+    assert Snapshots(path, store="postgresql:db:5432/neonblue").load(head=20) == 0
+    assert Snapshots(path, store="sqlite:/data/events.db").load(head=11) == 0  # a new log
+    after = Snapshots(path, store="sqlite:/data/events.db")
+    assert after.load(head=12) == 1
+
+    def nothing_computed() -> None:
+        raise AssertionError("computed although the last run's answer was there")
+
+    found = after.latest(("card", "checkout", "bayesian", True), 12, nothing_computed)
+    assert found == (12, {"rows": [{"lift": 0.031}]})
+    path.write_text('{"format": 0, "answers": [[["card"], 1, 2]]}')  # another serve's format
+    assert Snapshots(path).load(head=5) == 0
+    path.write_text("{not json")
+    assert Snapshots(path).load(head=5) == 0
+
+
+@pytest.mark.parametrize("burst", [1, 20])
+def test_the_warmer_runs_once_at_start_and_once_per_burst_of_moves(burst: int):
+    passes: list[float] = []
+    warmer = Warmer(lambda stopped: passes.append(time.monotonic()), Snapshots(), quiet=0.05)
+    warmer.start()
+    try:
+        eventually(lambda: len(passes) == 1)
+        warmer.moved("relational", 5)  # only the analytics model's position matters
+        time.sleep(0.15)
+        assert len(passes) == 1
+        for position in range(burst):
+            warmer.moved("analytics", position)
+            time.sleep(0.01)
+        eventually(lambda: len(passes) == 2)
+        time.sleep(0.15)
+        assert len(passes) == 2 and warmer.passes == 2
+    finally:
+        warmer.stop()
+    assert warmer._thread is not None and not warmer._thread.is_alive()
+
+
+def test_the_catalog_reads_again_only_what_changed_since_the_last_head():
+    from domain.experiments.values import Metric, MetricKind, MetricRole
+    from domain.intelligence.policy import Action, Proposal
+    from infrastructure.bootstrap import build_app
+    from infrastructure.recommendations import record_proposal
+    from infrastructure.serve.dashboard.catalog import Catalog
+    from infrastructure.settings import EventStoreSettings
+    from tests.factories import two_variants
+
+    app = build_app(EventStoreSettings(event_store="memory:"))
+    metric = Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL)
+    for key in ("hero", "cta"):
+        app.create_experiment(key, key.title(), variants=two_variants(), metrics=[metric])
+    catalog = Catalog(app)
+    hero, cta = catalog.definitions(app.head())
+    assert [str(hero.status), str(cta.status)] == ["draft", "draft"]
+    assert catalog.recommendations(app.head()) == []
+    app.start_experiment("cta")
+    app.create_experiment("late", "Late", variants=two_variants(), metrics=[metric])
+    proposal = Proposal(Action.CONCLUDE, None, ["..."])
+    proposed = record_proposal(
+        app, "cta", proposal, tool_calls=[], positions={}, mode="deterministic", run_id="r"
+    )
+    again = catalog.definitions(app.head())
+    assert [e.key for e in again] == ["hero", "cta", "late"]
+    assert again[0] is hero  # no new event: not read again
+    assert again[1] is not cta and str(again[1].status) == "running"
+    assert catalog.recommendations(app.head()) == [proposed]

@@ -6,7 +6,7 @@
 | ``/experiments/{key}`` | scorecard (engine, CUPED), charts, guardrails, segments, history, recommendations, replay as of |
 | ``/approvals`` | pending recommendations; approve or reject (POST ``/approvals/{id}``) |
 | ``/ask`` | the natural-language box (POST) |
-| ``/operations`` | projections, rebuilds, log growth, dead letters, ``audit verify`` (POST ``/operations/verify``) |
+| ``/operations`` | projections, rebuilds with progress (POST ``/operations/rebuild``), log growth, dead letters, ``audit verify`` (POST ``/operations/verify``) |
 | ``/live`` | the read models' position, polled by the pages to refresh without a reload |
 | ``/login``, ``/logout`` | sign in with the serve token (only when one is set) |
 """
@@ -36,6 +36,7 @@ from domain.errors import DomainError
 from infrastructure.read_side import LocalReadSide
 from infrastructure.serve.dashboard.access import Access, safe_next, text_field
 from infrastructure.serve.dashboard.views import Views, moment, number, percent
+from infrastructure.serve.follower import ProjectionFollower, RebuildRefused
 from infrastructure.settings import ConfigurationError
 
 log = logging.getLogger("neonblue.dashboard")
@@ -52,13 +53,20 @@ def owns(path: str) -> bool:
 
 class Dashboard:
     def __init__(
-        self, read_side: LocalReadSide, statuses: Callable[[], list[Any]], token: str | None
+        self,
+        read_side: LocalReadSide,
+        follower: ProjectionFollower,
+        token: str | None,
+        position: Callable[[], int] | None = None,
+        snapshot_file: Path | None = None,
     ) -> None:
+        """``position``: the analytics model's, as the follower publishes it;
+        ``snapshot_file``: where the answers computed ahead are kept between runs."""
         import jinja2
 
-        self.views = Views(read_side)
+        self.views = Views(read_side, position, snapshot_file)
         self.read_side = read_side
-        self.statuses = statuses
+        self.follower = follower
         self.access = Access(token)
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -71,6 +79,13 @@ class Dashboard:
         # one-time messages after a form, named in the redirect (not kept in the cookie:
         # another tab's concurrent request would write the cookie back without them)
         self.notices: OrderedDict[str, str] = OrderedDict()
+
+    def prime(self) -> None:
+        """Before serve says it is ready: the first answers (`Views.prime`) and every
+        template compiled (the first render of a page would pay it)."""
+        self.views.prime()
+        for name in self.templates.list_templates():
+            self.templates.get_template(name)
 
     def notice(self, path: str, message: str) -> Response:
         """Redirect to ``path`` showing ``message`` once."""
@@ -90,6 +105,7 @@ class Dashboard:
             Route("/ask", self.ask, methods=["GET", "POST"]),
             Route("/operations", self.operations),
             Route("/operations/verify", self.verify, methods=["POST"]),
+            Route("/operations/rebuild", self.rebuild, methods=["POST"]),
             Route("/live", self.live),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
@@ -174,8 +190,10 @@ class Dashboard:
 
     async def operations(self, request: Request) -> Response:
         def build() -> dict[str, Any]:
-            return {**self.views.operations(self.statuses()), "rate": self.rate(),
-                    "verified": self.verified, "position": self.views.position()}  # fmt: skip
+            return {**self.views.operations(self.follower.statuses()), "rate": self.rate(),
+                    "verified": self.verified, "position": self.views.position(),
+                    "rebuilds": list(self.follower.rebuilds.values()),
+                    "projections": self.follower.names}  # fmt: skip
 
         return await self.guarded(request, build, "operations.html")
 
@@ -249,6 +267,15 @@ class Dashboard:
             "at": datetime.now(UTC),
         }
         return RedirectResponse("/operations", status_code=303)
+
+    async def rebuild(self, request: Request) -> Response:
+        form = await self.access.checked_form(request)
+        name = text_field(form, "projection", 64)
+        try:
+            self.follower.rebuild(name)
+        except RebuildRefused as error:
+            return self.notice("/operations", str(error))
+        return self.notice("/operations", f"Rebuilding {name}: progress below.")
 
     async def login(self, request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))

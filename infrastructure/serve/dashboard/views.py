@@ -1,10 +1,10 @@
 """What each dashboard page shows, as plain values for its template.
 
-Numbers come from the read side the CLI uses (`LocalReadSide.results`: the analytics
-model's scorecard), day-by-day series from the analytics model, the search from the
-knowledge model, history and recommendations from the event store. Answers are cached
-per read-model position: a page is recomputed only once new events were projected, in the
-background while the previous answer is shown with its position.
+Numbers come from snapshots (`snapshots`): the analytics model's scorecards, day-by-day
+charts and segments computed ahead by serve's warmer whenever the log moved, shown with
+the position they reflect. Definitions (status, owner, tags), history and recommendations
+come from the event store at every request (cheap reads, cached per log head); the search
+from the knowledge model; "replay as of" from the log (cached per time and log head).
 """
 
 from __future__ import annotations
@@ -12,98 +12,119 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from infrastructure.charts import Band, Series, line_chart
+from domain.experiments.aggregate import Experiment
+from infrastructure.charts import prepare
 from infrastructure.read_side import ENGINES, LocalReadSide
-from infrastructure.serve.dashboard.series import daily_series, primary_metric
+from infrastructure.serve.dashboard.answers import Answers
+from infrastructure.serve.dashboard.catalog import Catalog
+from infrastructure.serve.dashboard.series import primary_metric
+from infrastructure.serve.dashboard.snapshots import Snapshots
 
 HISTORY_ROWS = 200
+REMEMBERED = 64  # exact answers kept (replays, per-head lists)
 log = logging.getLogger("neonblue.dashboard")
 
 
-class PositionCache:
-    """Values keyed by (what, read-model position); the oldest are dropped past ``size``.
+class Remembered:
+    """Answers for an exact key (one including the log head or position), newest ``size``."""
 
-    ``latest`` never makes a page wait for a recomputation once it rendered once: while the
-    value at a new position is computed in the background, the newest earlier one is
-    returned with its position (the page shows it, and its live refresh asks again)."""
-
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = REMEMBERED) -> None:
         self.size = size
-        self.values: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self.newest: dict[tuple[Any, ...], tuple[int, Any]] = {}
-        self.running: set[tuple[Any, ...]] = set()
+        self.values: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    def get(self, key: tuple[Hashable, ...], compute: Callable[[], Any]) -> Any:
         with self.lock:
             if key in self.values:
                 self.values.move_to_end(key)
                 return self.values[key]
         value = compute()
-        self._store(key, value)
-        return value
-
-    def latest(
-        self, what: tuple[Any, ...], position: int, compute: Callable[[], Any]
-    ) -> tuple[int, Any]:
-        with self.lock:
-            if (*what, position) in self.values:
-                return position, self.values[(*what, position)]
-            older = self.newest.get(what)
-            start = older is not None and what not in self.running
-            if start:
-                self.running.add(what)
-        if older is None:
-            return position, self.get((*what, position), compute)
-        if start:
-            threading.Thread(
-                target=self._refresh, args=(what, position, compute), daemon=True
-            ).start()
-        return older
-
-    def _refresh(self, what: tuple[Any, ...], position: int, compute: Callable[[], Any]) -> None:
-        try:
-            self.get((*what, position), compute)
-        except Exception:  # the next request computes it again and reports the error
-            log.exception("recomputing %s failed", what)
-        finally:
-            with self.lock:
-                self.running.discard(what)
-
-    def _store(self, key: tuple[Any, ...], value: Any) -> None:
-        what, position = key[:-1], key[-1]
         with self.lock:
             self.values[key] = value
-            if isinstance(position, int) and self.newest.get(what, (-1, None))[0] <= position:
-                self.newest[what] = (position, value)
             while len(self.values) > self.size:
                 self.values.popitem(last=False)
+        return value
 
 
 class Views:
-    def __init__(self, read_side: LocalReadSide) -> None:
+    def __init__(
+        self,
+        read_side: LocalReadSide,
+        position: Callable[[], int] | None = None,
+        snapshot_file: Path | None = None,
+    ) -> None:
         self.read_side = read_side
         self.services = read_side.services
-        self.cache = PositionCache()
+        self._position = position
+        self.snapshots = Snapshots(snapshot_file, store=self.services.event_store.identity)
+        self.answers = Answers(self.services, self.snapshots)
+        self.remembered = Remembered()
+        self.opened: OrderedDict[str, float] = OrderedDict()  # experiments opened, newest last
+        self.catalog = Catalog(self.services.app)
+        self.first_opened: Callable[[], None] = lambda: None  # serve: a pass for the rest
+        self.charts_prepared = False
 
     # -- positions ---------------------------------------------------------------------------
 
     def position(self) -> int:
-        """The analytics model's position: what the numbers on the pages reflect."""
+        """The analytics model's position: what the numbers on the pages reflect (under serve
+        the follower's published one: no query)."""
+        if self._position is not None:
+            return self._position()
         return self.services.read_models().runner("analytics").projection.position()
 
     def head(self) -> int:
         return self.services.app.head()
 
+    # -- ahead of the requests -------------------------------------------------------------
+
+    def warm(self, stopped: Callable[[], bool] = lambda: False) -> int:
+        """Computes every experiment's scorecards at the current position, and the charts
+        and segments of those whose page was opened (the most recent first); returns how
+        many experiments' scorecards it computed."""
+        position = self.position()
+        self.recommendations()  # the first scan of the log is the long one
+        experiments = self.definitions()
+        recent = {key: i for i, key in enumerate(reversed(self.opened))}
+        experiments.sort(key=lambda e: recent.get(e.key, len(recent)))
+        return self.answers.warm(experiments, position, stopped)
+
+    def prime(self) -> None:
+        """Before serve says it is ready: what the first requests would otherwise wait for
+        (the log scans behind the experiment list and the recommendations) and, when no
+        earlier run left its answers, every scorecard (the experiments page)."""
+        self.recommendations()
+        experiments = self.definitions()
+        self.answers.missing_cards(experiments, self.position())
+        if experiments:  # imports and opens what a history needs
+            self.history(experiments[0].key)
+
     # -- experiments ---------------------------------------------------------------------------
 
+    def definitions(self) -> list[Experiment]:
+        """Every experiment as the event store has it now (cached per log head)."""
+        head = self.head()
+        return list(
+            self.remembered.get(("definitions", head), lambda: self.catalog.definitions(head))
+        )
+
     def experiments(self, status: str = "", tag: str = "", query: str = "") -> dict[str, Any]:
-        position, rows = self.cache.latest(("overview",), self.position(), self._overview)
+        if not self.charts_prepared:  # the next page opened is likely an experiment's
+            self.charts_prepared = True
+            threading.Thread(target=prepare, name="charts", daemon=True).start()
+        position = self.position()
+        rows, positions = [], [position]
+        for experiment in self.definitions():
+            at, row = self._overview_row(experiment, position)
+            rows.append(row)
+            positions.append(at)
         head = self.head()
         all_tags = sorted({t for r in rows for t in r["tags"]})
         shown = [
@@ -124,39 +145,41 @@ class Views:
             "tag": tag,
             "query": query,
             "hits": {h["key"]: h for h in hits},
-            "position": position,
+            "position": min(positions),  # the page is as fresh as its oldest number
             "head": head,
             "engine": self.services.engine,
         }
 
-    def _overview(self) -> list[dict[str, Any]]:
-        rows = []
-        for experiment in self.services.app.experiments():
-            row: dict[str, Any] = {
-                "key": experiment.key,
-                "name": experiment.name,
-                "status": str(experiment.status),
-                "owner": experiment.owner,
-                "tags": list(experiment.tags),
-                "users": 0,
-                "primary": [],
-                "srm": False,
-                "guardrails_failing": [],
-            }
-            if len(experiment.variants) >= 2:
-                card = self.read_side.results(experiment.key, self.services.engine, True)[
-                    "scorecard"
-                ]
-                primary = primary_metric(experiment)
-                row["users"] = sum(card["users"].values())
-                row["srm"] = bool(card["srm"]["mismatch"])
-                row["primary"] = [r for r in card["rows"] if r["metric"] == primary]
-                row["guardrails_failing"] = sorted({
-                    r["metric"] for r in card["rows"]
-                    if r.get("guardrail") and r["guardrail"]["status"] == "fail"
-                })  # fmt: skip
-            rows.append(row)
-        return rows
+    def _overview_row(self, experiment: Experiment, position: int) -> tuple[int, dict[str, Any]]:
+        """The definition as it is now, the numbers from the newest snapshot."""
+        row: dict[str, Any] = {
+            "key": experiment.key,
+            "name": experiment.name,
+            "status": str(experiment.status),
+            "owner": experiment.owner,
+            "tags": list(experiment.tags),
+            "users": 0,
+            "primary": [],
+            "srm": False,
+            "guardrails_failing": [],
+        }
+        if len(experiment.variants) < 2:
+            return position, row
+        engine = self.services.engine
+        at, card = self.snapshots.latest(
+            ("card", experiment.key, engine, True),
+            position,
+            lambda: self.answers.card(experiment, engine, True),
+        )
+        primary = primary_metric(experiment)
+        row["users"] = sum(card["users"].values())
+        row["srm"] = bool(card["srm"]["mismatch"])
+        row["primary"] = [r for r in card["rows"] if r["metric"] == primary]
+        row["guardrails_failing"] = sorted({
+            r["metric"] for r in card["rows"]
+            if r.get("guardrail") and r["guardrail"]["status"] == "fail"
+        })  # fmt: skip
+        return at, row
 
     def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
         """Experiments nearest in meaning (knowledge model), with their cosine similarity
@@ -181,37 +204,39 @@ class Views:
         ``recorded`` what the platform had recorded by then."""
         if engine not in ENGINES:
             engine = self.services.engine
-        app = self.services.app
-        experiment = app.experiment(key)
-        position = card_at = self.position()
+        experiment = self.services.app.experiment(key)
+        with self.remembered.lock:
+            self.opened.pop(key, None)
+            self.opened[key] = time.monotonic()
+            while len(self.opened) > REMEMBERED:
+                self.opened.popitem(last=False)
+        position = self.position()
         replayed = None
         if as_of is not None:
-            from infrastructure.audit.replay import replay
-
-            if recorded:
-                replayed = replay(app, key, as_of=as_of)
-            else:
-                replayed = replay(app, key, occurred_by=as_of)
+            replayed, charts = self._replayed(experiment, engine, as_of, recorded, position)
             experiment = replayed.experiment
             card = replayed.scorecard
             scorecard = _card_dict(card) if card is not None else None
+            segments_at, segments = self._segments(experiment, position)
         else:
-            card_at, scorecard = self.cache.latest(
+            charted = self.answers.charted(key)
+            card_at, scorecard = self.snapshots.latest(
                 ("card", key, engine, cuped),
                 position,
-                lambda: self.read_side.results(key, engine, cuped)["scorecard"],
+                lambda: self.answers.card(experiment, engine, cuped),
             )
-        until = as_of.date() if as_of is not None else None
-        charts_at, charts = self.cache.latest(
-            ("charts", key, engine, until),
-            position,
-            lambda: self._charts(experiment, engine, until),
-        )
-        segments_at, segments = self.cache.latest(
-            ("segments", key), position, lambda: self._segments(key)
-        )
-        if as_of is None:  # what the page shows is as fresh as its oldest part
-            position = min(card_at, charts_at, segments_at)
+            lift_at, lift = self.snapshots.latest(
+                ("lift", key, engine), position, lambda: self.answers.lift(experiment, engine)
+            )
+            traffic_at, traffic = self.snapshots.latest(
+                ("traffic", key), position, lambda: self.answers.traffic(experiment)
+            )
+            segments_at, segments = self._segments(experiment, position)
+            charts = {**lift, **traffic}
+            if not charted:
+                self.first_opened()
+            # what the page shows is as fresh as its oldest part
+            position = min(card_at, lift_at, traffic_at, segments_at)
         return {
             "experiment": experiment,
             "engine": engine,
@@ -229,42 +254,34 @@ class Views:
             "head": self.head(),
         }
 
-    def _charts(self, experiment: Any, engine: str, until: date | None) -> dict[str, str]:
-        series = daily_series(self.services.read_models(), experiment, engine, until)
-        charts = {}
-        control = experiment.variant_keys()[0] if experiment.variants else "control"
-        for variant, lifts in series.lift.items():
-            charts[f"lift-{variant}"] = line_chart(
-                f"lift-{variant}",
-                f"Cumulative lift of {series.primary}: {variant} vs {control} ({engine})",
-                series.days,
-                [Series(f"{variant} vs {control}", lifts)],
-                Band("95% interval", series.lower[variant], series.upper[variant]),
-                percent=True,
-                zero_line=True,
-                partial_last_day=series.partial_last_day,
-            )
-        charts["exposures"] = line_chart(
-            "exposures", "Newly exposed users per day", series.days,
-            [Series(v, values) for v, values in series.exposed.items()],
-            partial_last_day=series.partial_last_day,
-        )  # fmt: skip
-        charts["srm"] = line_chart(
-            "srm", "SRM p-value over time (below 0.001: sample ratio mismatch)", series.days,
-            [Series("p-value", series.srm_p)], partial_last_day=series.partial_last_day,
-        )  # fmt: skip
-        return charts
-
-    def _segments(self, key: str) -> list[dict[str, Any]]:
-        from mcp_servers.clickhouse import queries
-        from mcp_servers.clickhouse.segments import segment_rows
-
-        experiment = self.services.app.experiment(key)
-        analytics = self.services.read_models().analytics()
-        raw = queries.segment_sums(
-            analytics.client, analytics.live_database(), key, primary_metric(experiment), "", 10.0
+    def _segments(self, experiment: Experiment, position: int) -> tuple[int, Any]:
+        return self.snapshots.latest(
+            ("segments", experiment.key), position, lambda: self.answers.segments(experiment)
         )
-        return [r.model_dump() for r in segment_rows(experiment, primary_metric(experiment), raw)]
+
+    def _replayed(
+        self, experiment: Experiment, engine: str, as_of: datetime, recorded: bool, position: int
+    ) -> tuple[Any, dict[str, str]]:
+        """The replay up to ``as_of`` and the charts up to its day, remembered per time, cut
+        and log head (a later event can still have happened before ``as_of``)."""
+        from infrastructure.audit.replay import replay
+
+        app, key, until = self.services.app, experiment.key, as_of.date()
+
+        def run() -> Any:
+            if recorded:
+                return replay(app, key, as_of=as_of)
+            return replay(app, key, occurred_by=as_of)
+
+        replayed = self.remembered.get(("replay", key, as_of, recorded, self.head()), run)
+        charts = self.remembered.get(
+            ("charts", key, engine, until, position),
+            lambda: {
+                **self.answers.lift(replayed.experiment, engine, until),
+                **self.answers.traffic(replayed.experiment, until),
+            },
+        )
+        return replayed, charts
 
     def history(self, key: str, as_of: datetime | None = None) -> list[dict[str, Any]]:
         """The experiment's own events (newest first) with who and when."""
@@ -293,10 +310,14 @@ class Views:
         return rows[::-1][:HISTORY_ROWS]
 
     def recommendations(self, key: str | None = None, state: str | None = None) -> list[Any]:
-        from infrastructure.recommendations import recommendations
+        """Newest first (cached per log head)."""
+        from infrastructure.recommendations import get_recommendation
 
-        found = self.cache.get(
-            ("recommendations", self.head()), lambda: recommendations(self.services.app)
+        app = self.services.app
+        head = self.head()
+        found = self.remembered.get(
+            ("recommendations", head),
+            lambda: [get_recommendation(app, i) for i in self.catalog.recommendations(head)],
         )
         return [
             r for r in found[::-1]

@@ -33,7 +33,9 @@
       .then(function (live) {
         if (!live) { return; }
         if (status) { status.textContent = "live · position " + live.position.toLocaleString(); }
-        if (String(live.position) !== String(position) && !busy()) {
+        // a page with something under way (a rebuild) is fetched again at every poll
+        var moving = main.querySelector("[data-refresh='always']");
+        if ((String(live.position) !== String(position) || moving) && !busy()) {
           return refresh();
         }
       })
