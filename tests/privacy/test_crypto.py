@@ -29,6 +29,20 @@ def test_pseudonyms_are_stable_keyed_and_distinct(first: str, second: str) -> No
     assert first not in hashed(first)[2:] or len(first) < 3
 
 
+def test_pseudonyms_keep_their_published_form() -> None:
+    """HMAC-SHA256(secret, id), first 128 bits in hex: stored ids must never change form."""
+    assert pseudonym(SECRET, "u-42") == "s-521cbbb320d32efc43d4ee0d81029c07"
+    assert Pseudonymizer(SECRET)("u-42:checkout:1", "e-") == "e-166e49cb04fe48aa46a8ddb1369b55e6"
+
+
+def test_keys_drawn_together_are_distinct_and_full_length() -> None:
+    keys = SubjectKey.generate_many([f"s-{n}" for n in range(50)])
+    assert [k.pseudonym for k in keys] == [f"s-{n}" for n in range(50)]
+    assert {len(k.key) for k in keys} == {32} and {len(k.key_id) for k in keys} == {12}
+    assert len({k.key for k in keys}) == len({k.key_id for k in keys}) == 50
+    assert SubjectKey.generate_many([]) == []
+
+
 @given(json_values)
 def test_a_sealed_value_opens_only_with_its_subjects_key(value: object) -> None:
     key = SubjectKey.generate("s-alice")
