@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 
 import pytest
@@ -18,6 +19,11 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
+
+
+@given(st.binary(max_size=100), st.binary(max_size=200))
+def test_the_pseudonymizer_computes_hmac_sha256(secret: bytes, value: bytes) -> None:
+    assert Pseudonymizer(secret).digest(value) == hmac.digest(secret, value, "sha256")
 
 
 @given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=40))
