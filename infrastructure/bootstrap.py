@@ -149,6 +149,11 @@ def bootstrap(
     follows_log: bool = False,
 ) -> Services:
     """Builds the services; settings default to the NEONBLUE_* environment."""
+    from infrastructure.privacy.heap import scrub_freed_memory
+    from infrastructure.settings.privacy import PrivacySettings
+
+    if PrivacySettings().privacy:  # before any personal data is in memory (privacy/heap.py)
+        scrub_freed_memory()
     event_store = event_store or EventStoreSettings()
     return Services(
         event_store=event_store,

@@ -58,9 +58,8 @@ class MemoryKeyStore:
 
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
         with self.lock:
-            for p in pseudonyms:
-                if p not in self.keys:
-                    self.keys[p] = SubjectKey.generate(p)
+            missing = [p for p in pseudonyms if p not in self.keys]
+            self.keys.update((k.pseudonym, k) for k in SubjectKey.generate_many(missing))
             return self.get(pseudonyms)
 
     def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
@@ -99,16 +98,17 @@ class SQLiteKeyStore:
 
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
         """The new keys go in; only subjects another process keyed first are read back."""
-        fresh = {p: SubjectKey.generate(p) for p in pseudonyms}
-        keys = list(fresh.values())
+        keys = SubjectKey.generate_many(list(pseudonyms))
+        fresh = {k.pseudonym: k for k in keys}
         inserted: set[str] = set()
+        now = _now()
         with self.recorder.datastore.transaction(commit=True) as cursor:
             for start in range(0, len(keys), CHUNK):
                 chunk = keys[start : start + CHUNK]
                 cursor.execute(
                     f"INSERT INTO {KEYS} VALUES {', '.join('(?, ?, ?, ?)' for _ in chunk)} "
                     "ON CONFLICT DO NOTHING RETURNING pseudonym",
-                    [v for k in chunk for v in (k.pseudonym, k.key_id, k.key, _now())],
+                    [v for k in chunk for v in (k.pseudonym, k.key_id, k.key, now)],
                 )
                 inserted.update(row[0] for row in cursor.fetchall())
         raced = [p for p in fresh if p not in inserted]
@@ -165,10 +165,10 @@ class PostgresKeyStore:
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
         """One statement: the new keys go in, and only subjects another process keyed
         first (a race) are read back."""
-        fresh = {p: SubjectKey.generate(p) for p in pseudonyms}
-        if not fresh:
+        keys = SubjectKey.generate_many(list(pseudonyms))
+        if not keys:
             return {}
-        keys = list(fresh.values())
+        fresh = {k.pseudonym: k for k in keys}
         with self.recorder.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 SQL(
