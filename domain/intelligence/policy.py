@@ -83,7 +83,7 @@ def _recommend(card: Scorecard, timing: Timing, status: str) -> Proposal:
             Action.FIX_SRM,
             None,
             [
-                f"Sample ratio mismatch: observed {card.users} vs expected weights "
+                f"Sample ratio mismatch: {_split(card)} "
                 f"(chi-square p={card.srm.p_value:.2g} < 0.001). Assignment or logging is "
                 "broken; pause, find the cause, and restart before reading any result."
             ],
@@ -255,6 +255,15 @@ def _numbers(row: MetricRow) -> dict[str, float]:
     if row.adjusted_p_value is not None:
         numbers["adjusted_p_value"] = row.adjusted_p_value
     return numbers
+
+
+def _split(card: Scorecard) -> str:
+    """Observed users per variant against the split the weights expect, e.g.
+    "control 4,034 (53.2%), treatment 3,548 (46.8%); expected 50.0% / 50.0%"."""
+    total = sum(card.users.values()) or 1
+    observed = ", ".join(f"{k} {n:,} ({n / total:.1%})" for k, n in card.users.items())
+    expected = " / ".join(f"{e / total:.1%}" for e in card.srm.expected)
+    return f"{observed}; expected {expected}" if expected else observed
 
 
 def _pct(value: float, sign: bool = True) -> str:
