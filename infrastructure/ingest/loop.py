@@ -156,9 +156,10 @@ class IngestLoop:
         last_progress = 0.0
         try:
             while not self._stop.is_set():
-                got = self._fill()
-                if self._pending:
-                    self._flush()
+                with _collector_paused():  # polling allocates the batch's records
+                    got = self._fill()
+                    if self._pending:
+                        self._flush()
                 now = time.monotonic()
                 check_at = self._unpublished_check_at
                 if check_at is not None and now >= check_at and self.writer.positions:

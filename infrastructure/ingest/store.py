@@ -14,13 +14,14 @@ the batch's recorded event ids and dead letters (`tables`) in the same transacti
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
@@ -170,17 +171,21 @@ def _sqlite_batch(recorder: SQLiteProcessRecorder) -> Iterator[Any]:
     """
     with recorder.datastore.get_connection(commit=True) as connection:
         raw = connection._sqlite_conn
-        if connection not in _TUNED:
-            raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-            raw.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
-            _TUNED.add(connection)
-        synchronous = raw.execute("PRAGMA synchronous").fetchone()[0]
-        raw.execute("PRAGMA synchronous = NORMAL")
+        try:
+            if connection not in _TUNED:
+                raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+                raw.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
+                _TUNED.add(connection)
+            synchronous = int(raw.execute("PRAGMA synchronous").fetchone()[0])
+            raw.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as error:  # as the library's own statements report it
+            raise OperationalError(error) from error
         try:
             with connection.transaction(commit=True) as cursor:
                 yield cursor
         finally:
-            raw.execute(f"PRAGMA synchronous = {int(synchronous)}")
+            with contextlib.suppress(sqlite3.Error):  # a broken connection is dropped anyway
+                raw.execute(f"PRAGMA synchronous = {synchronous}")
 
 
 def _take_snapshots(app: NeonBlue, pending: Sequence[tuple[Any, Sequence[Any]]]) -> None:
