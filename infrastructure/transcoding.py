@@ -17,7 +17,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Annotated, Any, Union
@@ -215,10 +215,16 @@ def _tagged(state: dict[str, Any], datetimes: tuple[str, ...]) -> dict[str, Any]
     for name in datetimes:
         value = tagged[name]
         if isinstance(value, datetime):
-            offset = value.utcoffset()
-            as_is = type(value) is datetime and (offset is None or not offset % _MINUTE)
+            as_is = (value.tzinfo is UTC and type(value) is datetime) or _rfc3339(value)
             tagged[name] = {
                 "_type_": "datetime_iso",
                 "_data_": value if as_is else value.isoformat(),
             }
     return tagged
+
+
+def _rfc3339(value: datetime) -> bool:
+    """True when orjson writes ``value`` exactly as ``isoformat`` does (a plain datetime
+    with no offset, or one of whole minutes); UTC, the common case, is checked first."""
+    offset = value.utcoffset()
+    return type(value) is datetime and (offset is None or not offset % _MINUTE)

@@ -8,13 +8,13 @@ load times. Optional sample-ratio mismatch (lost treatment exposures) and novelt
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
+import orjson
 
 from domain.experiments.aggregate import Experiment
 from infrastructure.application import NeonBlue
@@ -166,7 +166,7 @@ def _message(
         "routing_metadata": {"source_system": "neonblue-simulator"},
         **fields,
     }
-    return WireMessage(topic, key, json.dumps(event, separators=(",", ":")).encode())
+    return WireMessage(topic, key, orjson.dumps(event))  # compact JSON, as producers send it
 
 
 def publish(

@@ -79,3 +79,32 @@ def test_a_recorded_id_fails_the_whole_transaction(app: NeonBlue) -> None:
         store.write_tracked(app, [], [Tracking(name, 1)], ["e-9", "e-1"])
     assert app.recorder.max_tracking_id(name) == 0  # nothing of it was written
     assert tables_for(app).known_event_ids(["e-1", "e-9"]) == {"e-1"}
+
+
+def test_ingest_leaves_the_collector_and_commit_durability_as_it_found_them(
+    app: NeonBlue,
+) -> None:
+    """Batches are written with the cyclic collector off and, on SQLite, without waiting
+    for fsync; both are put back, so the rest of the process keeps its settings."""
+    import gc
+
+    from eventsourcing.sqlite import SQLiteProcessRecorder
+
+    def synchronous() -> int | None:
+        if not isinstance(app.recorder, SQLiteProcessRecorder):
+            return None
+        with app.recorder.datastore.get_connection(commit=True) as connection:
+            return connection._sqlite_conn.execute("PRAGMA synchronous").fetchone()[0]
+
+    setup_portfolio(app, PLAN)
+    before = synchronous()
+    assert gc.isenabled()
+    stats = ingest(app, "user_events", [(b"erin", event("e-7", "erin", FIRST))])
+    assert stats.recorded == 1
+    assert gc.isenabled() and synchronous() == before
+    gc.disable()
+    try:
+        ingest(app, "user_events", [(b"erin", event("e-8", "erin", FIRST))])
+        assert not gc.isenabled()  # not switched on behind the caller's back
+    finally:
+        gc.enable()
