@@ -205,7 +205,12 @@ def _postgresql(services: Services) -> MCPServer:
     refresh = (lambda: models.runner("relational").catch_up()) if services.catch_up else None
     source = RelationalSource(services.app, models.model("relational"), refresh)  # type: ignore[arg-type]
     return build_server(
-        services.app, source, services.mcp.max_rows, services.engine, services.subject_of
+        services.app,
+        source,
+        services.mcp.max_rows,
+        services.engine,
+        services.subject_of,
+        services.mcp.answer_cache_seconds,
     )
 
 
