@@ -86,8 +86,13 @@ class Services:
         return self._servers[name]
 
     def read_servers(self) -> dict[str, Any]:
-        """The read-model servers in this process, as MCP client targets (in-memory)."""
-        return {name: self.mcp_server(name) for name in READ_SERVERS}
+        """The read-model servers in this process, as MCP client targets (in-memory), each
+        built when a run first calls it (a question about one experiment builds one)."""
+        from functools import partial
+
+        from agents.common.toolbox import Deferred
+
+        return {name: Deferred(partial(self.mcp_server, name)) for name in READ_SERVERS}
 
     def subject_of(self, user_id: str) -> str:
         """The id the store keeps for a user: its pseudonym when ingest protects personal
