@@ -6,8 +6,8 @@ cache on (the default) and off (``NEONBLUE_MCP_ANSWER_CACHE_SECONDS=0``: every t
 computed); LLM mode against the local OpenAI-compatible stub (planning + prose +
 verification, two model calls a question); and `neonblue ask` from a cold CLI with and
 without serve. Baselines measured in the same run: one `analyze_experiment_data` call
-in-process (the ratio column), and for the cold CLI `python -c pass` and `neonblue --help`
-started the same way. Through serve it also prints the CPU serve spent per question (from
+in-process (the ratio column), and for the cold CLI `python -c pass` and `neonblue
+experiments list` (reads the event store, no read model) started the same way. Through serve it also prints the CPU serve spent per question (from
 /proc), which a machine shared with other work disturbs far less than wall time.
 
     python bench/nl.py [--users 1500] [--rounds 1] [--cli-runs 3]
@@ -141,11 +141,13 @@ def main() -> None:
             llm = LlmSettings(base_url=url, api_key="bench")
             llm_timings, llm_answered, _, shown = anyio.run(in_process, settings, args.rounds, llm)
         # the cold CLI and its baselines alternate, so a load change hits them alike
-        alone, interpreter, helped = [], [], []
+        alone, interpreter, listed = [], [], []
         for _ in range(args.cli_runs):
             alone += cold_cli(settings.data_dir, 1)
             interpreter += cold_cli(settings.data_dir, 1, "-c", "pass")
-            helped += cold_cli(settings.data_dir, 1, "-m", "infrastructure.cli", "--help")
+            listed += cold_cli(
+                settings.data_dir, 1, "-m", "infrastructure.cli", "experiments", "list"
+            )
         uncached = through_serve(
             settings.data_dir, args.rounds, NEONBLUE_MCP_ANSWER_CACHE_SECONDS="0"
         )
@@ -167,9 +169,9 @@ def main() -> None:
     row("LLM (stub), in-process", llm_timings, llm_answered, baseline, "")
     print(f"{'':<44}LLM prose shown (verified): {shown}/{llm_answered}")
     row("neonblue ask, cold CLI, no serve", alone, None, baseline, "<= 5000")
-    ask, bare, help_ = (percentile(t, 0.5) for t in (alone, interpreter, helped))
-    print(f"{'':<44}same run, cold: `python -c pass` p50 {bare:.0f} ms, "
-          f"`neonblue --help` p50 {help_:.0f} ms; ask is {ask / help_:.1f}x --help")  # fmt: skip
+    ask, bare, listing = (percentile(t, 0.5) for t in (alone, interpreter, listed))
+    print(f"{'':<44}same run, cold: `python -c pass` p50 {bare:.0f} ms, `neonblue experiments "
+          f"list` p50 {listing:.0f} ms; ask is {ask / listing:.1f}x the listing")  # fmt: skip
     row("neonblue ask, cold CLI, serve running", with_serve, None, baseline, "")
 
 
