@@ -86,8 +86,13 @@ class Services:
         return self._servers[name]
 
     def read_servers(self) -> dict[str, Any]:
-        """The read-model servers in this process, as MCP client targets (in-memory)."""
-        return {name: self.mcp_server(name) for name in READ_SERVERS}
+        """The read-model servers in this process, as MCP client targets (in-memory), each
+        built when a run first calls it (a question about one experiment builds one)."""
+        from functools import partial
+
+        from agents.common.toolbox import Deferred
+
+        return {name: Deferred(partial(self.mcp_server, name)) for name in READ_SERVERS}
 
     def subject_of(self, user_id: str) -> str:
         """The id the store keeps for a user: its pseudonym when ingest protects personal
@@ -210,7 +215,12 @@ def _postgresql(services: Services) -> MCPServer:
     refresh = (lambda: models.runner("relational").catch_up()) if services.catch_up else None
     source = RelationalSource(services.app, models.model("relational"), refresh)  # type: ignore[arg-type]
     return build_server(
-        services.app, source, services.mcp.max_rows, services.engine, services.subject_of
+        services.app,
+        source,
+        services.mcp.max_rows,
+        services.engine,
+        services.subject_of,
+        services.mcp.answer_cache_seconds,
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from domain.analysis import build_scorecard
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import Status
@@ -91,13 +93,20 @@ class ScoredRecommendation:
 
 
 def scored_recommendations(app: NeonBlue) -> list[ScoredRecommendation]:
-    return [
-        ScoredRecommendation(
-            r, Forecast.of(r.action, r.numbers), r.score, float(r.outcome_lift or 0.0)
-        )
-        for r in recommendations(app)
-        if r.score is not None
-    ]
+    """Oldest proposal first. Only scored recommendations are read back from the store (each
+    recommendation the agent makes reads this track record: reading every recommendation
+    ever proposed made that grow with the log)."""
+    scored = {e.originator_id for e in app.log(topics=[get_topic(Recommendation.Scored)])}
+    found = []
+    for entry in app.log(topics=[get_topic(Recommendation.Proposed)]) if scored else []:
+        if entry.originator_id in scored:
+            r = app.repository.get(entry.originator_id)
+            found.append(
+                ScoredRecommendation(
+                    r, Forecast.of(r.action, r.numbers), r.score, float(r.outcome_lift or 0.0)
+                )
+            )
+    return found
 
 
 def current_track_record(app: NeonBlue) -> TrackRecord:

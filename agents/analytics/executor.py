@@ -8,9 +8,12 @@ retried without it, so the answer can name the nearest items with their numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+import anyio
 
 from agents.analytics.plan import Intent, QueryPlan
 from agents.analytics.vocabulary import Vocabulary
@@ -47,14 +50,6 @@ async def execute(
     plan: QueryPlan, vocabulary: Vocabulary, toolbox: McpToolbox, services: AgentDeps
 ) -> Gathered:
     found = Gathered()
-
-    async def call(server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
-        try:
-            return await toolbox.call(server, tool, arguments)
-        except ToolFailed as error:
-            found.failures.append(f"{tool}: {error}")
-            return None
-
     if plan.has(Intent.RECOMMEND) and plan.experiments:
         from agents.intelligence.runner import recommend_with
 
@@ -65,44 +60,126 @@ async def execute(
         }
         found.analyses[plan.experiments[0]] = state["analysis"]
     found.scope = _scope(plan, vocabulary)
+    # every call below depends only on the plan: they run together, and their answers are
+    # filed in the order the calls are listed (so an answer never depends on timing)
+    calls: list[Call] = []
     if plan.has(Intent.LIST) or plan.has(Intent.COUNT):
         arguments: dict[str, Any] = {"limit": 500}
         if plan.status:
             arguments["status"] = plan.status
         if plan.tags:
             arguments["tag"] = plan.tags[0]
-        found.listing = await call("postgresql", "list_experiments", arguments)
-    wants_analysis = {Intent.ANALYZE, Intent.RANK, Intent.DURATION} & set(plan.intents)
-    for key in found.scope if wants_analysis else []:
-        if key not in found.analyses and (
-            answer := await call("postgresql", "analyze_experiment_data", {"experiment_id": key})
-        ):
-            found.analyses[key] = answer
+        calls.append(Call("postgresql", "list_experiments", arguments, _set("listing")))
+    if {Intent.ANALYZE, Intent.RANK, Intent.DURATION} & set(plan.intents):
+        calls += [
+            Call(
+                "postgresql",
+                "analyze_experiment_data",
+                {"experiment_id": key},
+                _in("analyses", key),
+            )
+            for key in found.scope
+            if key not in found.analyses
+        ]
     if plan.has(Intent.ASSIGN):
-        for key in plan.experiments:
-            for user in plan.user_ids:
-                answer = await call(
-                    "postgresql", "predict_user_assignment", {"experiment_id": key, "user_id": user}
-                )
-                if answer:
-                    found.assignments.append(answer)
+        calls += [
+            Call(
+                "postgresql",
+                "predict_user_assignment",
+                {"experiment_id": key, "user_id": user},
+                lambda found, answer: found.assignments.append(answer),
+            )
+            for key in plan.experiments
+            for user in plan.user_ids
+        ]
     if plan.has(Intent.HISTORY):
-        for key in plan.experiments:
-            if answer := await call("postgresql", "experiment_history", {"experiment_id": key}):
-                found.histories[key] = answer
+        calls += [
+            Call("postgresql", "experiment_history", {"experiment_id": key}, _in("histories", key))
+            for key in plan.experiments
+        ]
     if plan.has(Intent.SIMILAR):
-        await _similar(plan, call, found)
+        calls.append(_similar(plan))
     if plan.has(Intent.SEGMENTS):
-        await _segments(plan, vocabulary, call, found)
+        calls += [
+            _segments(plan, vocabulary, key, "segments")
+            for key in found.scope
+            if started_in(vocabulary.entry(key).started_at, plan)
+        ]
     if plan.has(Intent.TREND):
         for key in plan.experiments:
             arguments = {"experiment_id": key, "days_ahead": plan.horizon_days or DEFAULT_HORIZON}
             metric = _metric_of(plan, vocabulary, key)
             if metric:
                 arguments["metric"] = metric
-            if answer := await call("clickhouse", "predict_experiment_trends", arguments):
-                found.trends[key] = answer
+            calls.append(
+                Call("clickhouse", "predict_experiment_trends", arguments, _in("trends", key))
+            )
+    await _call_all(toolbox, calls, found)
+    # what a filter that matched nothing is retried without
+    searched = _similar(plan)
+    if searched.arguments["filters"] and found.similar and not found.similar.get("results"):
+        arguments = {"query": searched.arguments["query"], "n_results": 3}
+        unfiltered = Call(
+            "chromadb", "semantic_experiment_search", arguments, _set("similar_unfiltered")
+        )
+        await _call_all(toolbox, [unfiltered], found)
+    if plan.has(Intent.SEGMENTS) and plan.time_range is not None:
+        outside = [k for k in found.scope if not started_in(vocabulary.entry(k).started_at, plan)]
+        while outside and len(found.segments_unfiltered) < NEAREST:
+            batch = outside[: NEAREST - len(found.segments_unfiltered)]
+            outside = outside[len(batch) :]
+            calls = [_segments(plan, vocabulary, key, "segments_unfiltered") for key in batch]
+            await _call_all(toolbox, calls, found)
     return found
+
+
+NEAREST = 3
+"""Experiments outside a period whose segments are shown as the nearest."""
+CONCURRENT_CALLS = 4
+"""Tool calls of one question in flight at once (the read models serialise their queries)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One read-only tool call and where its answer goes."""
+
+    server: str
+    tool: str
+    arguments: dict[str, Any]
+    file: Callable[[Gathered, dict[str, Any]], None]
+
+
+def _set(slot: str) -> Callable[[Gathered, dict[str, Any]], None]:
+    return lambda found, answer: setattr(found, slot, answer)
+
+
+def _in(slot: str, key: str) -> Callable[[Gathered, dict[str, Any]], None]:
+    return lambda found, answer: getattr(found, slot).__setitem__(key, answer)
+
+
+async def _call_all(toolbox: McpToolbox, calls: list[Call], found: Gathered) -> None:
+    """Runs ``calls`` concurrently (they only read); files answers and failures in order."""
+    results: list[dict[str, Any] | ToolFailed | None] = [None] * len(calls)
+    limiter = anyio.CapacityLimiter(CONCURRENT_CALLS)
+
+    async def run(index: int, call: Call) -> None:
+        async with limiter:
+            try:
+                results[index] = await toolbox.call(call.server, call.tool, call.arguments)
+            except ToolFailed as error:
+                results[index] = error
+
+    if len(calls) == 1:
+        await run(0, calls[0])
+    else:
+        async with anyio.create_task_group() as group:
+            for index, call in enumerate(calls):
+                group.start_soon(run, index, call)
+    for call, result in zip(calls, results, strict=True):
+        if isinstance(result, ToolFailed):
+            found.failures.append(f"{call.tool}: {result}")
+        elif result:
+            call.file(found, result)
 
 
 def _scope(plan: QueryPlan, vocabulary: Vocabulary) -> list[str]:
@@ -128,7 +205,7 @@ def _metric_of(plan: QueryPlan, vocabulary: Vocabulary, key: str) -> str | None:
     return next((m for m in plan.metrics if m in own), None)
 
 
-async def _similar(plan: QueryPlan, call: Any, found: Gathered) -> None:
+def _similar(plan: QueryPlan) -> Call:
     filters: dict[str, Any] = {}
     if plan.min_lift is not None:
         filters["min_lift"] = plan.min_lift
@@ -136,16 +213,8 @@ async def _similar(plan: QueryPlan, call: Any, found: Gathered) -> None:
         filters["status"] = plan.status
     if plan.tags:
         filters["tag"] = plan.tags[0]
-    query = plan.description or plan.question
-    found.similar = await call(
-        "chromadb",
-        "semantic_experiment_search",
-        {"query": query, "filters": filters, "n_results": 5},
-    )
-    if filters and found.similar is not None and not found.similar.get("results"):
-        found.similar_unfiltered = await call(
-            "chromadb", "semantic_experiment_search", {"query": query, "n_results": 3}
-        )
+    arguments = {"query": plan.description or plan.question, "filters": filters, "n_results": 5}
+    return Call("chromadb", "semantic_experiment_search", arguments, _set("similar"))
 
 
 def started_in(started: date | None, plan: QueryPlan) -> bool:
@@ -159,23 +228,13 @@ def started_in(started: date | None, plan: QueryPlan) -> bool:
     )
 
 
-async def _segments(plan: QueryPlan, vocabulary: Vocabulary, call: Any, found: Gathered) -> None:
-    base: dict[str, Any] = {}
+def _segments(plan: QueryPlan, vocabulary: Vocabulary, key: str, slot: str) -> Call:
+    arguments: dict[str, Any] = {"experiment_id": key}
     if len(plan.dimensions) == 1:
-        base["dimension"] = plan.dimensions[0]
+        arguments["dimension"] = plan.dimensions[0]
     elif len(plan.segments) == 1:
-        base["dimension"] = next(iter(plan.segments))
-    for key in found.scope:
-        arguments = {**base, "experiment_id": key}
-        metric = _metric_of(plan, vocabulary, key)
-        if metric:
-            arguments["metric"] = metric
-        if started_in(vocabulary.entry(key).started_at, plan):
-            if answer := await call("clickhouse", "segment_breakdown", arguments):
-                found.segments[key] = answer
-        elif (
-            plan.time_range is not None
-            and len(found.segments_unfiltered) < 3
-            and (answer := await call("clickhouse", "segment_breakdown", arguments))
-        ):
-            found.segments_unfiltered[key] = answer
+        arguments["dimension"] = next(iter(plan.segments))
+    metric = _metric_of(plan, vocabulary, key)
+    if metric:
+        arguments["metric"] = metric
+    return Call("clickhouse", "segment_breakdown", arguments, _in(slot, key))

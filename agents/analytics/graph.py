@@ -1,20 +1,25 @@
-"""The natural-language analytics graph.
+"""The natural-language analytics flow: plan -> run -> (narrate).
 
 plan (catalog via list_experiments; the deterministic planner, or the model's structured
-plan checked against it) -> execute (the read-only MCP tool calls the plan needs) ->
-compose (the deterministic answer, every number kept as a fact) -> narrate (LLM mode
-only: the model's prose, shown only if `verify` finds every number, verdict and action in
-the tool results and the policy's decision). Any endpoint error falls back to the
-deterministic answer with a one-line notice.
+plan checked against it) -> run (the read-only MCP tool calls the plan needs, then the
+deterministic answer, every number kept as a fact) -> narrate (LLM mode only: the model's
+prose, shown only if `verify` finds every number, verdict and action in the tool results
+and the policy's decision). Any endpoint error falls back to the deterministic answer
+with a one-line notice.
+
+A straight line of three steps, so it is plain async code rather than a LangGraph graph:
+nothing here is checkpointed, interrupted or looped, and LangGraph (which imports
+langchain-core and langsmith) cost a cold `neonblue ask` about 2 s of imports and every
+question about 30 ms of graph compilation. Recommendations, which do need checkpoints and
+approval interrupts, still run the experiment-intelligence graph.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-from langgraph.graph import END, START, StateGraph
+from typing import Any
 
 from agents.analytics.compose import compose
 from agents.analytics.executor import execute
@@ -32,106 +37,113 @@ log = logging.getLogger("neonblue.analytics")
 NEEDS_NAME = {Intent.ANALYZE, Intent.ASSIGN, Intent.HISTORY, Intent.TREND, Intent.DURATION}
 
 
-def build_analytics_graph(toolbox: McpToolbox, services: AgentDeps, llm: Any | None = None):
-    async def plan(state: AnalyticsState) -> dict[str, Any]:
-        listed = await toolbox.call("postgresql", "list_experiments", {"limit": 500})
-        vocabulary = Vocabulary([CatalogEntry.of(e) for e in listed["experiments"]])
-        previous = state.get("previous_plan")
-        today = datetime.now(UTC).date()
-        planned = plan_question(
-            state["question"],
-            vocabulary,
-            today,
-            QueryPlan.model_validate(previous) if previous else None,
-        )
-        notices: list[str] = []
-        if llm is not None and not planned.follow_up:
-            from agents.analytics.llm_planner import llm_plan
+@dataclass(frozen=True)
+class Analyst:
+    """What the steps use: the run's toolbox, the services and the model (None: deterministic)."""
 
-            try:
-                planned = await llm_plan(llm, state["question"], vocabulary, today, planned)
-            except Exception as error:  # any endpoint or validation failure: deterministic
-                notices.append(llm_failure("planning", error))
-                log.warning("LLM plan failed: %s", error)
-        if set(planned.intents) & NEEDS_NAME and not planned.experiments and not planned.candidates:
-            planned = planned.model_copy(update={"candidates": await _nearest(toolbox, planned)})
-        return {
-            "catalog": listed["experiments"],
-            "plan": planned.model_dump(mode="json"),
-            "parsed": {
-                "intent": planned.intents[0].value if planned.intents else "unknown",
-                "intents": [i.value for i in planned.intents],
-                "experiment_key": planned.experiments[0] if planned.experiments else None,
-            },
-            "notices": notices,
-            "llm_failed": bool(notices),
-        }
+    toolbox: McpToolbox
+    services: AgentDeps
+    llm: Any | None = None
 
-    async def run(state: AnalyticsState) -> dict[str, Any]:
-        planned = QueryPlan.model_validate(state["plan"])
-        vocabulary = Vocabulary([CatalogEntry.of(e) for e in state["catalog"]])
-        found = await execute(planned, vocabulary, toolbox, services)
-        composed = compose(planned, found, vocabulary)
-        update: dict[str, Any] = {
-            "result": found.as_dict(),
-            "facts": composed.facts,
-            "deterministic_answer": composed.text,
-            "answer": composed.text,
-            "answered": composed.answered,
-            "action": composed.action,
-            "sources": _sources(toolbox),
-            "footer": composed.footer,
-        }
-        if found.recommendation:
-            update["recommendation_id"] = found.recommendation["recommendation_id"]
-        return update
 
-    async def narrate(state: AnalyticsState) -> dict[str, Any]:
-        from langchain_core.messages import HumanMessage, SystemMessage
+async def answer(analyst: Analyst, state: AnalyticsState) -> AnalyticsState:
+    """Runs the steps in order; each returns the part of the state it fills."""
+    state = AnalyticsState(**state)
+    state.update(await plan(analyst, state))
+    state.update(await run(analyst, state))
+    if analyst.llm is not None and not state.get("llm_failed") and state.get("answered"):
+        state.update(await narrate(analyst, state))
+    return state
 
-        reference = state["deterministic_answer"]
-        notices = list(state.get("notices") or [])
+
+async def plan(analyst: Analyst, state: AnalyticsState) -> dict[str, Any]:
+    toolbox, llm = analyst.toolbox, analyst.llm
+    listed = await toolbox.call("postgresql", "list_experiments", {"limit": 500})
+    vocabulary = Vocabulary([CatalogEntry.of(e) for e in listed["experiments"]])
+    previous = state.get("previous_plan")
+    today = datetime.now(UTC).date()
+    planned = plan_question(
+        state["question"],
+        vocabulary,
+        today,
+        QueryPlan.model_validate(previous) if previous else None,
+    )
+    notices: list[str] = []
+    if llm is not None and not planned.follow_up:
+        from agents.analytics.llm_planner import llm_plan
+
         try:
-            reply = await llm.ainvoke(
-                [
-                    SystemMessage(NARRATIVE_SYSTEM),
-                    HumanMessage(f"Question: {state['question']}\nAnswer: {reference}"),
-                ]
-            )
-            prose = str(reply.content).strip()
-        except Exception as error:
-            notices.append(llm_failure("writing", error))
-            log.warning("LLM narrative failed: %s", error)
-            return {"notices": notices}
-        problems = verify(
-            prose, reference, state.get("facts") or [], state.get("action"), state["question"]
+            planned = await llm_plan(llm, state["question"], vocabulary, today, planned)
+        except Exception as error:  # any endpoint or validation failure: deterministic
+            notices.append(llm_failure("planning", error))
+            log.warning("LLM plan failed: %s", error)
+    if set(planned.intents) & NEEDS_NAME and not planned.experiments and not planned.candidates:
+        planned = planned.model_copy(update={"candidates": await _nearest(toolbox, planned)})
+    return {
+        "catalog": listed["experiments"],
+        "plan": planned.model_dump(mode="json"),
+        "parsed": {
+            "intent": planned.intents[0].value if planned.intents else "unknown",
+            "intents": [i.value for i in planned.intents],
+            "experiment_key": planned.experiments[0] if planned.experiments else None,
+        },
+        "notices": notices,
+        "llm_failed": bool(notices),
+    }
+
+
+async def run(analyst: Analyst, state: AnalyticsState) -> dict[str, Any]:
+    planned = QueryPlan.model_validate(state["plan"])
+    vocabulary = Vocabulary([CatalogEntry.of(e) for e in state["catalog"]])
+    found = await execute(planned, vocabulary, analyst.toolbox, analyst.services)
+    composed = compose(planned, found, vocabulary)
+    update: dict[str, Any] = {
+        "result": found.as_dict(),
+        "facts": composed.facts,
+        "deterministic_answer": composed.text,
+        "answer": composed.text,
+        "answered": composed.answered,
+        "action": composed.action,
+        "sources": _sources(analyst.toolbox),
+        "footer": composed.footer,
+    }
+    if found.recommendation:
+        update["recommendation_id"] = found.recommendation["recommendation_id"]
+    return update
+
+
+async def narrate(analyst: Analyst, state: AnalyticsState) -> dict[str, Any]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    reference = state["deterministic_answer"]
+    notices = list(state.get("notices") or [])
+    try:
+        reply = await analyst.llm.ainvoke(
+            [
+                SystemMessage(NARRATIVE_SYSTEM),
+                HumanMessage(f"Question: {state['question']}\nAnswer: {reference}"),
+            ]
         )
-        if problems or not prose:
-            log.warning("LLM answer rejected (%s): %r", "; ".join(problems) or "empty", prose[:300])
-            notices.append(
-                "The model's wording did not match the tool results; showing the checked answer."
-            )
-            return {
-                "notices": notices,
-                "verification": {"ok": False, "problems": problems, "prose": prose},
-            }
-        footer = state.get("footer") or ""
-        answer = prose if not footer or footer in prose else f"{prose} {footer}"
-        return {"answer": answer, "verification": {"ok": True, "problems": []}}
-
-    def after_run(state: AnalyticsState) -> Literal["narrate", "__end__"]:
-        live = llm is not None and not state.get("llm_failed")
-        return "narrate" if live and state.get("answered") else END
-
-    graph = StateGraph(AnalyticsState)
-    graph.add_node("plan", plan)
-    graph.add_node("run", run)
-    graph.add_node("narrate", narrate)
-    graph.add_edge(START, "plan")
-    graph.add_edge("plan", "run")
-    graph.add_conditional_edges("run", after_run)
-    graph.add_edge("narrate", END)
-    return graph.compile()
+        prose = str(reply.content).strip()
+    except Exception as error:
+        notices.append(llm_failure("writing", error))
+        log.warning("LLM narrative failed: %s", error)
+        return {"notices": notices}
+    problems = verify(
+        prose, reference, state.get("facts") or [], state.get("action"), state["question"]
+    )
+    if problems or not prose:
+        log.warning("LLM answer rejected (%s): %r", "; ".join(problems) or "empty", prose[:300])
+        notices.append(
+            "The model's wording did not match the tool results; showing the checked answer."
+        )
+        return {
+            "notices": notices,
+            "verification": {"ok": False, "problems": problems, "prose": prose},
+        }
+    footer = state.get("footer") or ""
+    answer = prose if not footer or footer in prose else f"{prose} {footer}"
+    return {"answer": answer, "verification": {"ok": True, "problems": []}}
 
 
 async def _nearest(toolbox: McpToolbox, planned: QueryPlan) -> list[str]:

@@ -1,11 +1,11 @@
-"""Answering one question with the analytics graph."""
+"""Answering one question with the analytics flow."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import uuid4
 
-from agents.analytics.graph import build_analytics_graph
+from agents.analytics.graph import Analyst, answer
 from agents.common.deps import AgentDeps
 from agents.common.llm import LlmSettings, chat_model
 from agents.common.toolbox import McpToolbox
@@ -31,13 +31,13 @@ async def ask_with(
     """As `ask`, over an already connected toolbox; ``previous_plan`` is the conversation's
     last plan, which a follow-up question refines."""
     llm = chat_model(llm_settings or LlmSettings())
-    toolbox = toolbox.for_run()
-    graph = build_analytics_graph(toolbox, services, llm)
-    return await graph.ainvoke(
+    analyst = Analyst(toolbox.for_run(), services, llm)
+    return await answer(
+        analyst,
         {
             "question": question,
             "run_id": f"analytics-{uuid4()}",
             "mode": "llm" if llm is not None else "deterministic",
             "previous_plan": previous_plan,
-        }
+        },
     )

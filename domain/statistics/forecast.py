@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from domain.statistics.results import ErrorCode, ForecastResult, error_fields
 
@@ -46,6 +46,7 @@ def holt_filter(values: Sequence[float], alpha: float, beta: float) -> HoltState
 
 def fit_holt(values: Sequence[float]) -> tuple[float, float]:
     """``(alpha, beta)`` minimising the one-step SSE, with ``beta = alpha * share``."""
+    from scipy import optimize  # ~0.5 s to import: only forecasts pay it
 
     def sse(params: np.ndarray) -> float:
         alpha, share = params

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from domain.statistics.effects import compare
 from domain.statistics.results import (
@@ -76,6 +76,8 @@ def sample_size_per_arm(
         se = _std_error(n, variance_control, variance_treatment, allocation_ratio)
         return power_of_test(signed, se, alpha, alternative) - power
 
+    from scipy import optimize  # ~0.5 s to import: only sample-size questions pay it
+
     return float(optimize.brentq(gap, 1e-6, 1e15, xtol=1e-10, rtol=1e-14))
 
 
@@ -114,6 +116,8 @@ def minimum_detectable_effect(
 
     def gap(d: float) -> float:
         return power_of_test(direction * d, se, alpha, alternative) - power
+
+    from scipy import optimize
 
     return float(optimize.brentq(gap, 0.0, 100 * se, xtol=1e-14, rtol=1e-14))
 

@@ -17,3 +17,10 @@ class McpSettings(BaseSettings):
     catch_up: bool = Field(
         True, description="Bring read models up to the log head before answering (embedded)."
     )
+    answer_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Reuse a read-only tool's answer while the log and its read model have not "
+        "moved, for at most this long (answers that depend on the clock); 0 turns it off.",
+    )

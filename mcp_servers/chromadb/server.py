@@ -6,6 +6,7 @@ from mcp.server.mcpserver import MCPServer
 
 from infrastructure.settings import McpSettings
 from mcp_servers.chromadb.tools import ChromaTools
+from mcp_servers.common.cache import AnswerCache
 from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import bounded_errors
 from mcp_servers.common.registration import COMMAND, READ_ONLY, strict_tool
@@ -20,12 +21,13 @@ INSTRUCTIONS = (
 
 def build_server(services: ReadSide, settings: McpSettings) -> MCPServer:
     tools = ChromaTools(services, settings.catch_up)
+    cache = AnswerCache(tools.version, settings.answer_cache_seconds)
     server = MCPServer(
         "neonblue-chromadb",
         instructions=INSTRUCTIONS,
         log_level="WARNING",
         tools=[
-            strict_tool(tools.semantic_experiment_search, READ_ONLY),
+            strict_tool(cache.wrap(tools.semantic_experiment_search), READ_ONLY),
             strict_tool(tools.store_experiment_context, COMMAND),
         ],
         middleware=[bounded_errors],

@@ -85,6 +85,11 @@ class ChromaTools:
         self.services = services
         self.catch_up = catch_up
 
+    def version(self) -> tuple[int, int]:
+        """What the answers are computed from: the log head and the knowledge base's position."""
+        runner = self.services.read_models().runner("knowledge")
+        return runner.reader.head(), runner.projection.position()
+
     def freshness(self) -> Freshness:
         status = self.services.read_models().runner("knowledge").status()
         return Freshness.of("chromadb", status.position, status.head)

@@ -6,6 +6,7 @@ from mcp.server.mcpserver import MCPServer
 
 from infrastructure.settings import McpSettings
 from mcp_servers.clickhouse.tools import ClickHouseTools
+from mcp_servers.common.cache import AnswerCache
 from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import bounded_errors
 from mcp_servers.common.registration import READ_ONLY, strict_tool
@@ -22,12 +23,13 @@ def build_server(services: ReadSide, settings: McpSettings) -> MCPServer:
     tools = ClickHouseTools(
         services, settings.catch_up, settings.max_rows, settings.query_timeout_seconds
     )
+    cache = AnswerCache(tools.version, settings.answer_cache_seconds)
     server = MCPServer(
         "neonblue-clickhouse",
         instructions=INSTRUCTIONS,
         log_level="WARNING",
         tools=[
-            strict_tool(tool, READ_ONLY)
+            strict_tool(cache.wrap(tool), READ_ONLY)
             for tool in (
                 tools.generate_analytics_insights,
                 tools.predict_experiment_trends,

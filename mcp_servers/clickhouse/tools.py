@@ -53,6 +53,11 @@ class ClickHouseTools:
             models.runner("analytics").catch_up()
         return models.analytics()
 
+    def version(self) -> tuple[int, int]:
+        """What the answers are computed from: the log head and the read model's position."""
+        runner = self.services.read_models().runner("analytics")
+        return runner.reader.head(), runner.projection.position()
+
     def freshness(self) -> Freshness:
         status = self.services.read_models().runner("analytics").status()
         return Freshness.of("clickhouse", status.position, status.head)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from mcp.server.mcpserver import MCPServer
 
 from infrastructure.application import NeonBlue
+from mcp_servers.common.cache import AnswerCache
 from mcp_servers.common.errors import bounded_errors
 from mcp_servers.common.inputs import KEY_PATTERN, ExperimentKey
 from mcp_servers.common.registration import READ_ONLY, strict_tool
@@ -27,8 +28,10 @@ def build_server(
     max_rows: int = 1000,
     engine: str = "sequential",
     subject_of: Callable[[str], str] = str,
+    answer_cache_seconds: float = 0.0,
 ) -> MCPServer:
     tools = PostgresTools(app, results, max_rows, engine, subject_of)
+    cache = AnswerCache(tools.version, answer_cache_seconds)
     server = MCPServer(
         "neonblue-postgresql",
         instructions=INSTRUCTIONS,
@@ -36,8 +39,8 @@ def build_server(
         tools=[
             strict_tool(tool, READ_ONLY)
             for tool in (
-                tools.list_experiments,
-                tools.analyze_experiment_data,
+                cache.wrap(tools.list_experiments),
+                cache.wrap(tools.analyze_experiment_data),
                 tools.predict_user_assignment,
                 tools.experiment_history,
                 tools.list_unclassified_event_types,

@@ -117,6 +117,10 @@ class PostgresTools:
         self.engine = engine  # the platform's default statistics engine
         self.subject_of = subject_of  # user id -> the id ingest stores and buckets (pseudonym)
 
+    def version(self) -> tuple[int, int]:
+        """What the answers are computed from: the log head and the read model's position."""
+        return self.app.head(), self.results.position()
+
     def _fresh(self) -> Freshness:
         head = self.app.head()
         return Freshness.of("event_store", head, head)
