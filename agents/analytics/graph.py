@@ -1,4 +1,4 @@
-"""The natural-language analytics flow: plan -> run -> (narrate).
+"""The natural-language analytics graph: plan -> run -> (narrate).
 
 plan (catalog via list_experiments; the deterministic planner, or the model's structured
 plan checked against it) -> run (the read-only MCP tool calls the plan needs, then the
@@ -7,19 +7,22 @@ prose, shown only if `verify` finds every number, verdict and action in the tool
 and the policy's decision). Any endpoint error falls back to the deterministic answer
 with a one-line notice.
 
-A straight line of three steps, so it is plain async code rather than a LangGraph graph:
-nothing here is checkpointed, interrupted or looped, and LangGraph (which imports
-langchain-core and langsmith) cost a cold `neonblue ask` about 2 s of imports and every
-question about 30 ms of graph compilation. Recommendations, which do need checkpoints and
-approval interrupts, still run the experiment-intelligence graph.
+The graph is compiled once per process and each question passes its `Analyst` (toolbox,
+services, model) as LangGraph's run context, so a question pays no compilation (it was
+about 30 ms a question); this module (and so LangGraph) is imported when the first
+question is asked.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 from agents.analytics.compose import compose
 from agents.analytics.executor import execute
@@ -47,13 +50,39 @@ class Analyst:
 
 
 async def answer(analyst: Analyst, state: AnalyticsState) -> AnalyticsState:
-    """Runs the steps in order; each returns the part of the state it fills."""
-    state = AnalyticsState(**state)
-    state.update(await plan(analyst, state))
-    state.update(await run(analyst, state))
-    if analyst.llm is not None and not state.get("llm_failed") and state.get("answered"):
-        state.update(await narrate(analyst, state))
-    return state
+    """Runs the graph for one question; each node returns the part of the state it fills."""
+    result = await _graph().ainvoke(state, context=analyst)
+    return AnalyticsState(**result)
+
+
+async def _plan(state: AnalyticsState, runtime: Runtime[Analyst]) -> dict[str, Any]:
+    return await plan(runtime.context, state)
+
+
+async def _run(state: AnalyticsState, runtime: Runtime[Analyst]) -> dict[str, Any]:
+    return await run(runtime.context, state)
+
+
+async def _narrate(state: AnalyticsState, runtime: Runtime[Analyst]) -> dict[str, Any]:
+    return await narrate(runtime.context, state)
+
+
+def _after_run(state: AnalyticsState, runtime: Runtime[Analyst]) -> str:
+    wanted = runtime.context.llm is not None and not state.get("llm_failed")
+    return "narrate" if wanted and state.get("answered") else END
+
+
+@functools.cache
+def _graph() -> Any:
+    graph = StateGraph(AnalyticsState, context_schema=Analyst)
+    graph.add_node("plan", _plan)
+    graph.add_node("run", _run)
+    graph.add_node("narrate", _narrate)
+    graph.add_edge(START, "plan")
+    graph.add_edge("plan", "run")
+    graph.add_conditional_edges("run", _after_run, ["narrate", END])
+    graph.add_edge("narrate", END)
+    return graph.compile()
 
 
 async def plan(analyst: Analyst, state: AnalyticsState) -> dict[str, Any]:
