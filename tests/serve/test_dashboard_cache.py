@@ -177,18 +177,27 @@ def test_the_drawer_draws_after_each_pass_waits_for_requests_and_again_when_a_pa
 
 
 @pytest.fixture(scope="module")
-def views(portfolio_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The dashboard's views in this process over a copy of the portfolio."""
-    import shutil
+def views(tmp_path_factory: pytest.TempPathFactory):
+    """The dashboard's views in this process over three running experiments of the
+    simulated portfolio (a few hundred users each)."""
+    from itertools import islice
 
     from infrastructure.bootstrap import bootstrap
     from infrastructure.read_side import LocalReadSide
     from infrastructure.serve.dashboard.views import Views
     from infrastructure.settings import EventStoreSettings
+    from infrastructure.simulation import PORTFOLIO, simulate_traffic
+    from tests.support.portfolio import START
 
     data = tmp_path_factory.mktemp("drawer")
-    shutil.copy(portfolio_dir / "events.db", data / "events.db")
     with bootstrap(EventStoreSettings(data_dir=data, event_store="")) as services:
+        app = services.app
+        for index, plan in enumerate(PORTFOLIO[:3]):
+            app.create_experiment(plan.key, plan.name, variants=plan.variants, metrics=plan.metrics)
+            app.start_experiment(plan.key, at=START)
+            commands = simulate_traffic(plan, app.experiment(plan.key), 200, START, seed=index)
+            while batch := list(islice(commands, 2000)):
+                app.record(batch)
         services.read_models().runner("analytics").catch_up()
         yield Views(LocalReadSide(services))
 

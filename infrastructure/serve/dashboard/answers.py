@@ -107,14 +107,17 @@ class Answers:
     ) -> float | None:
         """The charts and segments of the pages never opened, at ``position``: those never
         drawn first, then those drawn more than `REDRAW` seconds ago whose data moved; one
-        experiment at a time, ``pause`` before each chart, ``rested`` after each experiment.
+        experiment at a time, ``pause`` before each chart, ``rested`` after each experiment
+        with the CPU seconds it took.
         Returns the seconds until the next page falls due, or None."""
         compared = [e for e in experiments if len(e.variants) >= 2 and not self.opened(e.key)]
         compared.sort(key=lambda e: self.charted(e.key))  # never drawn first
         yielding = Yielding(self.drawn, pause)
         due = math.inf
         for experiment in compared:
-            if stopped() or self.opened(experiment.key):  # opened meanwhile: the warmer's
+            if stopped():
+                break
+            if self.opened(experiment.key):  # opened meanwhile: the warmer's now
                 continue
             if self._fresh(self._chart_whats(experiment.key), position):
                 continue
@@ -122,13 +125,13 @@ class Answers:
             if wait > 0:
                 due = min(due, wait)
                 continue
-            started = time.perf_counter()
+            cpu = time.thread_time()  # what this thread spent, not its waits for requests
             try:
                 self._draw_charts(experiment, position, yielding, pause)
             except Exception:  # e.g. the read model switched mid-read: the next round retries
                 log.exception("drawing %s failed", experiment.key)
             self.drawn_at[experiment.key] = time.monotonic()
-            rested(time.perf_counter() - started)
+            rested(time.thread_time() - cpu)
         return None if due == math.inf else due
 
     def opened(self, key: str) -> bool:

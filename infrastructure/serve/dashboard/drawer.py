@@ -2,8 +2,8 @@
 
 The warmer keeps the charts of opened pages fresh; `Drawer` draws the others, at the lowest
 priority: in its own thread niced to 19, one experiment at a time, one chart at a time,
-waiting while a dashboard request is being served, and resting as long as it drew after
-each experiment (so at most about half a core, only while there is something to draw).
+waiting while a dashboard request is being served, and resting as long as it drew (CPU
+time) after each experiment: at most about half a core, only while something is left to draw.
 Pages never drawn come first; a page drawn but not opened is redrawn only when its data
 moved, and at most every `REDRAW` seconds (until then it shows its older charts with their
 position, as after any new events). A page requested before its turn is drawn on demand.
@@ -21,7 +21,7 @@ from typing import Any
 
 log = logging.getLogger("neonblue.dashboard")
 REDRAW = 60.0  # seconds between two drawings of a page nobody opened
-IDLE_WAIT = 5.0  # longest wait for requests to finish before drawing the next chart anyway
+IDLE_WAIT = 30.0  # longest wait for requests to finish before drawing the next chart anyway
 
 
 class Busy:
@@ -59,7 +59,7 @@ class Drawer:
         busy: Busy,
         rest: float = 1.0,
     ) -> None:
-        """``rest``: seconds of rest per second of drawing after each experiment."""
+        """``rest``: seconds of rest per CPU second of drawing, after each experiment."""
         self.draw = draw
         self.busy = busy
         self.rest = rest
@@ -97,7 +97,7 @@ class Drawer:
         self.busy.wait_idle()
 
     def rested(self, drew_seconds: float) -> None:
-        """After each experiment: rest in proportion to the time it took."""
+        """After each experiment: rest in proportion to the CPU time it took."""
         self._stop.wait(drew_seconds * self.rest)
 
     def _run(self) -> None:
