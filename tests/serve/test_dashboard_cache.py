@@ -208,8 +208,10 @@ def test_a_page_never_opened_is_drawn_in_the_background_and_opens_without_drawin
     opened, first = experiments[0], experiments[1]
     answers.open(opened.key)  # an opened page's charts are the warmer's
     rests: list[float] = []
-    due = views.draw_unopened(lambda: None, rests.append, lambda: len(rests) >= 1)
+    pauses: list[int] = []
+    due = views.draw_unopened(lambda: pauses.append(1), rests.append, lambda: len(rests) >= 1)
     assert len(rests) == 1 and due is None  # one experiment drawn, then stopped
+    assert len(pauses) >= 6  # before each chart (2 traffic, one lift per engine) and segments
     assert answers.charted(first.key) and not answers.charted(opened.key)
     position = views.position()
     assert answers.snapshots.position(("lift", first.key, "bayesian")) == position
