@@ -7,8 +7,10 @@ experiment page, in the moments a user meets them:
 
 1. serve's first start on the store (no snapshots yet): the first request once serve is
    ready (caught up), while its warmer computes every answer; how long that first pass took;
-2. repeated renders at the same log position (p50/p95), and each engine's first render
-   (CUPED off) after the pass;
+2. the first opening of experiment pages never opened, once serve's drawer drew every
+   page's charts in the background (with how long that warm-up took, its CPU and the
+   memory its answers hold per experiment); repeated renders at the same log position
+   (p50/p95), and each engine's first render (CUPED off) after the pass;
 3. right after a batch of new events was projected: the first request (it shows the
    previous snapshot, with its position) and how long until the page shows the new position;
 4. after a restart: the first request (snapshots from the file the last run left).
@@ -22,6 +24,7 @@ scorecard computed at request). Goal: p95 <= 200 ms for both pages.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -84,6 +87,21 @@ def wait_for(check, timeout: float = 900) -> float:
     return time.perf_counter() - started
 
 
+def never_opened(client: httpx.Client, count: int) -> list[str]:
+    """Experiment pages the bench did not open (from the experiments page's rows)."""
+    keys = re.findall(r'data-key="([^"]+)"', client.get("/").text)
+    return [k for k in dict.fromkeys(keys) if k != KEY][:count]
+
+
+def held_per_experiment(data_dir: Path) -> tuple[float, float]:
+    """Mean and largest KB of charts and segments an experiment's answers hold (JSON)."""
+    sizes: dict[str, int] = {}
+    for what, _position, value in json.loads((data_dir / FILE).read_text())["answers"]:
+        if what[0] in ("traffic", "lift", "segments"):
+            sizes[what[1]] = sizes.get(what[1], 0) + len(json.dumps(value))
+    return sum(sizes.values()) / len(sizes) / 1024, max(sizes.values()) / 1024
+
+
 def append_batch(data_dir: Path, users: int, existing: int) -> int:
     """``users`` new users' traffic for KEY (ids after the ``existing`` ones); the new head."""
     plan = next(p for p in PORTFOLIO if p.key == KEY)
@@ -120,13 +138,28 @@ def main() -> None:
     rows: list[tuple[str, list[float]]] = []
     notes: list[str] = []
     started = time.perf_counter()
-    with serving(data_dir, timeout=1800) as url, httpx.Client(base_url=url, timeout=300) as client:
+    draw = {"NEONBLUE_SERVE_DRAW_AHEAD": "1"}  # the default (the tests turn it off)
+    with (
+        serving(data_dir, timeout=1800, **draw) as url,
+        httpx.Client(base_url=url, timeout=300) as client,
+    ):
         head = health(client)["head"]
         notes.append(f"{head:,} events; serve up and caught up in {time.perf_counter() - started:.0f}s")
         first(client, "first request after the first start", rows, head)
         wait_for(lambda: health(client)["dashboard"]["passes"] >= 1)
         board = health(client)["dashboard"]
         notes.append(f"first warm pass: {board['last_pass_seconds']:.1f}s, {board['answers']} answers")
+        wait_for(lambda: health(client)["dashboard"]["drawer"]["first_round_seconds"] is not None)
+        drawer = health(client)["dashboard"]["drawer"]
+        mean_kb, most_kb = held_per_experiment(data_dir)
+        notes.append(
+            f"drawer's warm-up (every page's charts, from serve ready): "
+            f"{drawer['first_round_seconds']:.1f}s wall, {drawer['cpu_seconds']:.1f}s CPU; "
+            f"charts and segments held: {mean_kb:.0f} KB per experiment (largest {most_kb:.0f})"
+        )
+        for key in never_opened(client, 5):
+            rows.append((f"experiment page never opened, first opening ({key})",
+                         timed(client, f"/experiments/{key}", 1)))  # fmt: skip
         rows.append(("/health (baseline)", timed(client, "/health", args.calls)))
         rows.append((f"/api/results {KEY} (a scorecard at request)",
                      timed(client, f"/api/results?experiment={KEY}", args.calls)))  # fmt: skip
@@ -149,7 +182,10 @@ def main() -> None:
             notes.append(f"{NAMES[path]} showed the new position {waited:.1f}s after it was projected")
         head = new_head
     started = time.perf_counter()
-    with serving(data_dir, timeout=1800) as url, httpx.Client(base_url=url, timeout=300) as client:
+    with (
+        serving(data_dir, timeout=1800, **draw) as url,
+        httpx.Client(base_url=url, timeout=300) as client,
+    ):
         notes.append(f"restart: serve up in {time.perf_counter() - started:.1f}s")
         first(client, "first request after a restart", rows, head)
     base = percentile(dict(rows)["/health (baseline)"], 0.95)

@@ -15,9 +15,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def serving(data_dir: Path, timeout: float = 600) -> Iterator[str]:
-    """Runs serve on ``data_dir`` until every projection reached the head; yields its URL."""
-    with running_serve(env_for(data_dir), data_dir) as serve:
+def serving(data_dir: Path, timeout: float = 600, **env: str) -> Iterator[str]:
+    """Runs serve on ``data_dir`` (with ``env`` added to the tests' environment) until every
+    projection reached the head; yields its URL."""
+    with running_serve(env_for(data_dir, **env), data_dir) as serve:
         serve.wait_caught_up(timeout)
         yield serve.url
         serve.stop()

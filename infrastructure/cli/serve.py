@@ -51,8 +51,9 @@ def serve(
             error_console.print("Stopped: every projection committed its last batch.")
 
         app = ServeApp(
-            services, host, token, settings.poll_seconds, settings.batch_size, ready, stopped
-        )
+            services, host, token, settings.poll_seconds, settings.batch_size, ready, stopped,
+            draw_ahead=settings.draw_ahead,
+        )  # fmt: skip
         server = uvicorn.Server(
             uvicorn.Config(app.asgi(), host=host, port=port, log_level="warning", lifespan="on")
         )

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from domain.errors import DomainError
 from infrastructure.bootstrap import SERVER_NAMES, Services
 from infrastructure.read_side import LocalReadSide, dumps
+from infrastructure.serve.dashboard.drawer import Drawer
 from infrastructure.serve.dashboard.snapshots import Warmer
 from infrastructure.serve.follower import ProjectionFollower
 from infrastructure.serve.metrics import ServeMetrics
@@ -60,7 +61,9 @@ class ServeApp:
         batch_size: int = 50_000,
         on_ready: Callable[[], None] | None = None,
         on_stopped: Callable[[], None] | None = None,
+        draw_ahead: bool = True,
     ) -> None:
+        """``draw_ahead``: draw every experiment page's charts in the background (`Drawer`)."""
         if not is_loopback(host) and not token:
             raise ConfigurationError(
                 f"Refusing to serve on {host} without a token: set NEONBLUE_MCP_TOKEN "
@@ -78,6 +81,8 @@ class ServeApp:
         )
         self.servers = {name: services.mcp_server(name) for name in SERVER_NAMES}
         self.warmer: Warmer | None = None
+        self.drawer: Drawer | None = None
+        self.draw_ahead = draw_ahead
         self.dashboard: Any = None  # the dashboard's routes, built by asgi()
 
     def asgi(self) -> ASGIApp:
@@ -111,6 +116,9 @@ class ServeApp:
             catching_up=lambda: self.follower.behind(CATCHING_UP),
         )
         dashboard.views.first_opened = self.warmer.nudge
+        if self.draw_ahead:
+            self.drawer = Drawer(dashboard.views.draw_unopened, dashboard.views.busy)
+            self.warmer.after_pass = self.drawer.wake
         self.follower.listeners.append(self.warmer.moved)
         return _ByPath(dashboard.asgi(), api, owns)
 
@@ -126,6 +134,8 @@ class ServeApp:
         if self.warmer is not None:
             await anyio.to_thread.run_sync(self.prime)
             self.warmer.start()
+            if self.drawer is not None:  # woken by the warmer's passes
+                self.drawer.start()
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for server in self.servers.values():
@@ -135,6 +145,8 @@ class ServeApp:
                     self.on_ready()
                 yield
         finally:
+            if self.drawer is not None:
+                await anyio.to_thread.run_sync(self.drawer.stop)
             if self.warmer is not None:
                 await anyio.to_thread.run_sync(self.warmer.stop)
             await anyio.to_thread.run_sync(self.follower.stop)
@@ -163,7 +175,12 @@ class ServeApp:
                     {**s.as_dict(), "error": self.follower.errors.get(s.name)} for s in statuses
                 ],
                 "mcp": [f"/mcp/{name}" for name in self.servers],
-                "dashboard": self.warmer.as_dict() if self.warmer is not None else None,
+                "dashboard": {
+                    **self.warmer.as_dict(),
+                    "drawer": self.drawer.as_dict() if self.drawer is not None else None,
+                }
+                if self.warmer is not None
+                else None,
             }
         )
 

@@ -22,3 +22,8 @@ class ServeSettings(BaseSettings):
     poll_seconds: float = Field(0.2, description="How often idle projections poll the log.")
     batch_size: int = Field(50_000, ge=1, description="Events per projection batch.")
     discover: bool = Field(True, description="Commands use a running serve when one is found.")
+    draw_ahead: bool = Field(
+        True,
+        description="Draw every experiment page's charts in the background once serve is"
+        " ready (lowest priority), so any page's first opening is fast.",
+    )

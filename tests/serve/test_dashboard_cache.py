@@ -138,3 +138,89 @@ def test_the_catalog_reads_again_only_what_changed_since_the_last_head():
     assert again[0] is hero  # no new event: not read again
     assert again[1] is not cta and str(again[1].status) == "running"
     assert catalog.recommendations(app.head()) == [proposed]
+
+
+def test_the_drawer_draws_after_each_pass_waits_for_requests_and_again_when_a_page_is_due():
+    from infrastructure.serve.dashboard.drawer import Busy, Drawer
+
+    busy = Busy()
+    rounds: list[float] = []
+    charts: list[float] = []
+
+    def draw(pause, rested, stopped) -> float | None:
+        pause()  # before a chart
+        charts.append(time.monotonic())
+        rested(0.01)
+        rounds.append(time.monotonic())
+        return 0.2 if len(rounds) == 2 else None  # the second round: a page falls due
+
+    drawer = Drawer(draw, busy)
+    drawer.start()
+    try:
+        time.sleep(0.1)
+        assert rounds == []  # only after a warm pass
+        with busy.serving():  # a request is being served: no chart is drawn meanwhile
+            drawer.wake()
+            time.sleep(0.2)
+            assert charts == []
+            served = time.monotonic()
+        eventually(lambda: len(rounds) == 1)
+        assert charts[0] >= served
+        drawer.wake()
+        eventually(lambda: len(rounds) == 3)  # the page due 0.2 s after the second round
+        assert rounds[2] - rounds[1] >= 0.2
+        time.sleep(0.3)
+        assert len(rounds) == 3 and drawer.as_dict()["first_round_seconds"] is not None
+    finally:
+        drawer.stop()
+    assert drawer._thread is not None and not drawer._thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def views(tmp_path_factory: pytest.TempPathFactory):
+    """The dashboard's views in this process over three running experiments of the
+    simulated portfolio (a few hundred users each)."""
+    from itertools import islice
+
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.read_side import LocalReadSide
+    from infrastructure.serve.dashboard.views import Views
+    from infrastructure.settings import EventStoreSettings
+    from infrastructure.simulation import PORTFOLIO, simulate_traffic
+    from tests.support.portfolio import START
+
+    data = tmp_path_factory.mktemp("drawer")
+    with bootstrap(EventStoreSettings(data_dir=data, event_store="")) as services:
+        app = services.app
+        for index, plan in enumerate(PORTFOLIO[:3]):
+            app.create_experiment(plan.key, plan.name, variants=plan.variants, metrics=plan.metrics)
+            app.start_experiment(plan.key, at=START)
+            commands = simulate_traffic(plan, app.experiment(plan.key), 200, START, seed=index)
+            while batch := list(islice(commands, 2000)):
+                app.record(batch)
+        services.read_models().runner("analytics").catch_up()
+        yield Views(LocalReadSide(services))
+
+
+def test_a_page_never_opened_is_drawn_in_the_background_and_opens_without_drawing(views):
+    answers = views.answers
+    experiments = views.definitions()
+    opened, first = experiments[0], experiments[1]
+    answers.open(opened.key)  # an opened page's charts are the warmer's
+    rests: list[float] = []
+    pauses: list[int] = []
+    due = views.draw_unopened(lambda: pauses.append(1), rests.append, lambda: len(rests) >= 1)
+    assert len(rests) == 1 and due is None  # one experiment drawn, then stopped
+    assert len(pauses) >= 6  # before each chart (2 traffic, one lift per engine) and segments
+    assert answers.charted(first.key) and not answers.charted(opened.key)
+    position = views.position()
+    assert answers.snapshots.position(("lift", first.key, "bayesian")) == position
+    # its data moved since: not drawn again before REDRAW seconds
+    again = answers.draw_unopened([first], position + 1, lambda: None, rests.append, lambda: False)
+    assert len(rests) == 1 and again is not None and 50 < again <= 60
+    before = answers.drawn.drawn
+    page = views.experiment(first.key, "bayesian", False)  # its first opening
+    assert answers.drawn.drawn == before  # nothing drawn while the user waits
+    assert {"exposures", "srm"} <= set(page["charts"]) and page["position"] == position
+    assert any(chart.startswith("lift-") for chart in page["charts"])
+    assert answers.opened(first.key)

@@ -25,6 +25,7 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
         "NEONBLUE_EVENT_STORE": "",
         "NEONBLUE_EMBEDDINGS": "hashing",
         "COLUMNS": "200",
+        "NEONBLUE_SERVE_DRAW_AHEAD": "0",  # no background drawing of every page's charts (CPU)
         **extra,
     }
 

@@ -10,6 +10,8 @@ fresh computation.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
@@ -17,7 +19,8 @@ from typing import Any
 
 from domain.experiments.aggregate import Experiment
 from infrastructure.read_side import ENGINES, jsonable
-from infrastructure.serve.dashboard.charts import Drawn, lift_charts, traffic_charts
+from infrastructure.serve.dashboard.charts import Drawn, Yielding, lift_charts, traffic_charts
+from infrastructure.serve.dashboard.drawer import REDRAW
 from infrastructure.serve.dashboard.series import cumulative_lift, daily_totals, primary_metric
 from infrastructure.serve.dashboard.snapshots import Snapshots, What
 
@@ -30,6 +33,7 @@ class Answers:
         self.services = services
         self.snapshots = snapshots
         self.drawn = Drawn()
+        self.drawn_at: dict[str, float] = {}  # experiment key: when the drawer last drew it
 
     # -- one answer (what a request computes when no pass did yet) -------------------------
 
@@ -84,19 +88,66 @@ class Answers:
     ) -> int:
         """Every answer of ``experiments`` at ``position``, in two rounds: first every
         scorecard (what the experiments page shows; one read each), then the charts and
-        segments of those whose page was ever opened (`charted`: drawing costs a few hundred
-        ms a chart, and most experiments' pages are never opened), in the order given.
-        Answers already there are skipped; returns how many experiments' scorecards were
-        computed."""
+        segments of those whose page was ever opened, in the order given (the others are
+        the drawer's: `draw_unopened`). Answers already there are skipped; returns how
+        many experiments' scorecards were computed."""
         compared = [e for e in experiments if len(e.variants) >= 2]
         done = self._round(compared, position, stopped, self._warm_cards)
-        opened = [e for e in compared if self.charted(e.key)]
+        opened = [e for e in compared if self.opened(e.key)]
         self._round(opened, position, stopped, self._warm_charts)
         return done
 
-    def charted(self, key: str) -> bool:
+    def draw_unopened(
+        self,
+        experiments: list[Experiment],
+        position: int,
+        pause: Callable[[], None],
+        rested: Callable[[float], None],
+        stopped: Callable[[], bool],
+    ) -> float | None:
+        """The charts and segments of the pages never opened, at ``position``: those never
+        drawn first, then those drawn more than `REDRAW` seconds ago whose data moved; one
+        experiment at a time, ``pause`` before each chart, ``rested`` after each experiment
+        with the CPU seconds it took.
+        Returns the seconds until the next page falls due, or None."""
+        compared = [e for e in experiments if len(e.variants) >= 2 and not self.opened(e.key)]
+        compared.sort(key=lambda e: self.charted(e.key))  # never drawn first
+        yielding = Yielding(self.drawn, pause)
+        due = math.inf
+        for experiment in compared:
+            if stopped():
+                break
+            if self.opened(experiment.key):  # opened meanwhile: the warmer's now
+                continue
+            if self._fresh(self._chart_whats(experiment.key), position):
+                continue
+            wait = self.drawn_at.get(experiment.key, -math.inf) + REDRAW - time.monotonic()
+            if wait > 0:
+                due = min(due, wait)
+                continue
+            cpu = time.thread_time()  # what this thread spent, not its waits for requests
+            try:
+                self._draw_charts(experiment, position, yielding, pause)
+            except Exception:  # e.g. the read model switched mid-read: the next round retries
+                log.exception("drawing %s failed", experiment.key)
+            self.drawn_at[experiment.key] = time.monotonic()
+            rested(time.thread_time() - cpu)
+        return None if due == math.inf else due
+
+    def opened(self, key: str) -> bool:
         """Whether the experiment's page was opened (in this run, or in one that left its
         answers in the snapshot file)."""
+        return self.snapshots.position(("opened", key)) is not None
+
+    def open(self, key: str) -> bool:
+        """Marks the page opened; whether it was the first time."""
+        if self.opened(key):
+            return False
+        self.snapshots.put(("opened", key), 0, True)
+        return True
+
+    def charted(self, key: str) -> bool:
+        """Whether the experiment's charts were drawn (by a request, a pass or the drawer)."""
         return self.snapshots.position(("traffic", key)) is not None
 
     def _round(
@@ -134,18 +185,30 @@ class Answers:
         return 1
 
     def _warm_charts(self, experiment: Experiment, position: int) -> int:
+        if not self._fresh(self._chart_whats(experiment.key), position):
+            self._draw_charts(experiment, position, self.drawn, lambda: None)
+        return 0
+
+    @staticmethod
+    def _chart_whats(key: str) -> list[What]:
+        return [("traffic", key), ("segments", key)] + [("lift", key, e) for e in ENGINES]
+
+    def _draw_charts(
+        self,
+        experiment: Experiment,
+        position: int,
+        drawn: Drawn | Yielding,
+        pause: Callable[[], None],
+    ) -> None:
         key = experiment.key
-        whats = [("traffic", key), ("segments", key)] + [("lift", key, e) for e in ENGINES]
-        if self._fresh(whats, position):
-            return 0
         totals = daily_totals(self.services.read_models(), experiment)
-        self.snapshots.put(("traffic", key), position, traffic_charts(self.drawn, totals))
+        self.snapshots.put(("traffic", key), position, traffic_charts(drawn, totals))
         for engine in ENGINES:
             lines = cumulative_lift(totals, experiment, engine)
-            charts = lift_charts(self.drawn, experiment, totals, lines, engine)
+            charts = lift_charts(drawn, experiment, totals, lines, engine)
             self.snapshots.put(("lift", key, engine), position, charts)
+        pause()
         self.snapshots.put(("segments", key), position, self.segments(experiment))
-        return 0
 
     def _fresh(self, whats: Iterable[What], position: int) -> bool:
         found = [self.snapshots.position(w) for w in whats]

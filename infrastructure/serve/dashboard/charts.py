@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from domain.experiments.aggregate import Experiment
@@ -40,8 +41,24 @@ class Drawn:
         return svg
 
 
+class Yielding:
+    """A `Drawn` waiting for ``pause`` before each chart (the background drawer's)."""
+
+    def __init__(self, drawn: Drawn, pause: Callable[[], None]) -> None:
+        self.drawn = drawn
+        self.pause = pause
+
+    def line_chart(self, *args: Any, **kwargs: Any) -> str:
+        self.pause()
+        return self.drawn.line_chart(*args, **kwargs)
+
+
 def lift_charts(
-    drawn: Drawn, experiment: Experiment, totals: DailyTotals, lift: DailyLift, engine: str
+    drawn: Drawn | Yielding,
+    experiment: Experiment,
+    totals: DailyTotals,
+    lift: DailyLift,
+    engine: str,
 ) -> dict[str, str]:
     """One cumulative-lift chart per treatment (ids ``lift-<variant>``)."""
     control = totals.variants[0] if totals.variants else "control"
@@ -61,7 +78,7 @@ def lift_charts(
     }
 
 
-def traffic_charts(drawn: Drawn, totals: DailyTotals) -> dict[str, str]:
+def traffic_charts(drawn: Drawn | Yielding, totals: DailyTotals) -> dict[str, str]:
     """Newly exposed users per day per variant, and the SRM p-value over time."""
     return {
         "exposures": drawn.line_chart(

@@ -149,11 +149,14 @@ class Dashboard:
         """The page, or the login form; domain and configuration errors as a message."""
         if not self.access.signed_in(request):
             return self.access.login_redirect(request)
-        try:
-            values = await anyio.to_thread.run_sync(build)
-        except (DomainError, ConfigurationError) as error:
-            return self.page(request, "error.html", 404, message=str(error), heading="Not found")
-        return self.page(request, template, **values)
+        with self.views.busy.serving():
+            try:
+                values = await anyio.to_thread.run_sync(build)
+            except (DomainError, ConfigurationError) as error:
+                return self.page(
+                    request, "error.html", 404, message=str(error), heading="Not found"
+                )
+            return self.page(request, template, **values)
 
     # -- pages ----------------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class Snapshots:
         self.running: dict[What, threading.Event] = {}
         self.lock = threading.Lock()
         self.saved_at = 0  # number of stores when last saved
+        self.saving = threading.Lock()  # the warmer and the drawer both save
         self.stores = 0
 
     def latest(self, what: What, position: int, compute: Callable[[], Any]) -> tuple[int, Any]:
@@ -121,7 +122,13 @@ class Snapshots:
 
     def save(self) -> None:
         """Writes the answers whose keys are plain values (atomically; only after changes)."""
-        if self.path is None or self.stores == self.saved_at:
+        if self.path is None:
+            return
+        with self.saving:
+            self._save(self.path)
+
+    def _save(self, path: Path) -> None:
+        if self.stores == self.saved_at:
             return
         with self.lock:
             stores = self.stores
@@ -130,10 +137,10 @@ class Snapshots:
                 for what, (position, value) in self.values.items()
                 if all(isinstance(part, str | bool | int) for part in what)
             ]
-        partial = self.path.with_name(self.path.name + ".partial")
+        partial = path.with_name(path.name + ".partial")
         data = {"format": FORMAT, "store": self.store, "answers": items}
         partial.write_text(json.dumps(data, default=str))
-        os.replace(partial, self.path)
+        os.replace(partial, path)
         self.saved_at = stores
 
     def load(self, head: int) -> int:
@@ -181,6 +188,7 @@ class Warmer:
         self.catching_up = catching_up
         self.longest_catching_up = longest_catching_up
         self.passes = 0
+        self.after_pass: Callable[[], None] = lambda: None  # serve: wakes the drawer
         self.last_pass_seconds: float | None = None
         self._moved = threading.Event()
         self._stop = threading.Event()
@@ -238,3 +246,4 @@ class Warmer:
             log.exception("warming the dashboard failed")
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - started
+        self.after_pass()

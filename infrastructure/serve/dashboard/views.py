@@ -24,6 +24,7 @@ from infrastructure.charts import prepare
 from infrastructure.read_side import ENGINES, LocalReadSide
 from infrastructure.serve.dashboard.answers import Answers
 from infrastructure.serve.dashboard.catalog import Catalog
+from infrastructure.serve.dashboard.drawer import Busy
 from infrastructure.serve.dashboard.series import primary_metric
 from infrastructure.serve.dashboard.snapshots import Snapshots
 
@@ -69,6 +70,7 @@ class Views:
         self.opened: OrderedDict[str, float] = OrderedDict()  # experiments opened, newest last
         self.catalog = Catalog(self.services.app)
         self.first_opened: Callable[[], None] = lambda: None  # serve: a pass for the rest
+        self.busy = Busy()  # requests being served (the background drawer waits for none)
         self.charts_prepared = False
 
     # -- positions ---------------------------------------------------------------------------
@@ -95,6 +97,18 @@ class Views:
         recent = {key: i for i, key in enumerate(reversed(self.opened))}
         experiments.sort(key=lambda e: recent.get(e.key, len(recent)))
         return self.answers.warm(experiments, position, stopped)
+
+    def draw_unopened(
+        self,
+        pause: Callable[[], None],
+        rested: Callable[[float], None],
+        stopped: Callable[[], bool],
+    ) -> float | None:
+        """The charts of the pages nobody opened (serve's drawer, see `drawer`)."""
+        position = self.position()
+        due = self.answers.draw_unopened(self.definitions(), position, pause, rested, stopped)
+        self.snapshots.save()
+        return due
 
     def prime(self) -> None:
         """Before serve says it is ready: what the first requests would otherwise wait for
@@ -219,6 +233,7 @@ class Views:
             scorecard = _card_dict(card) if card is not None else None
             segments_at, segments = self._segments(experiment, position)
         else:
+            self.answers.open(key)  # from now on the warmer keeps its charts fresh
             charted = self.answers.charted(key)
             card_at, scorecard = self.snapshots.latest(
                 ("card", key, engine, cuped),
