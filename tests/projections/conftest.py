@@ -14,9 +14,11 @@ from infrastructure.settings import EventStoreSettings
 from projections.analytics.client import ChdbClient
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chdb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbClient]:
-    """chDB allows one data directory per process, so the worker shares one client."""
+    """chDB allows one data directory per process at a time, so a module's tests share one
+    client, closed with the module: a later module of the same worker may bootstrap its own
+    store (its own chDB directory) in-process."""
     client = ChdbClient(tmp_path_factory.mktemp("chdb"))
     yield client
     client.close()
