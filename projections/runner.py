@@ -10,16 +10,15 @@ of the generation it now points at.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from infrastructure.gc_pause import no_cyclic_gc
 from projections.generations import GenerationChanged
 from projections.log import LogBatch, LogEvent, LogReader
 
@@ -101,7 +100,7 @@ class ProjectionRunner:
         head = self.reader.head() if head is None else head
         if start >= head:
             return 0
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             events, position = self._read(start, head)
             self.projection.process(events, position)
         return position - start
@@ -134,7 +133,7 @@ class ProjectionRunner:
         start = self.projection.position()
         if start >= target:
             return
-        with _no_cyclic_gc(), ThreadPoolExecutor(1, "log-read-ahead") as pool:
+        with no_cyclic_gc(), ThreadPoolExecutor(1, "log-read-ahead") as pool:
             pending: Future[tuple[LogBatch, int]] | None = pool.submit(self._read, start, target)
             while pending is not None:
                 events, position = pending.result()
@@ -159,18 +158,6 @@ class ProjectionRunner:
         return ProjectionStatus(
             self.projection.name, position, head, max(0, head - position), lag_seconds
         )
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Batches allocate many small objects; cyclic GC passes over them would dominate."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class RateMeter:

@@ -28,13 +28,13 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from infrastructure.application import NeonBlue
+from infrastructure.gc_pause import no_cyclic_gc
 from infrastructure.ingest.bus import Consumer, Partition, Producer, Record
 from infrastructure.ingest.cdc import ChangeFeed
 from infrastructure.ingest.dead_letters import DeadLetter
@@ -87,18 +87,6 @@ class IngestStats:
 class Backoff:
     initial: float = 0.2
     maximum: float = 5.0
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block (module docstring)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class IngestLoop:
@@ -156,7 +144,7 @@ class IngestLoop:
         last_progress = 0.0
         try:
             while not self._stop.is_set():
-                with _collector_paused():  # polling allocates the batch's records
+                with no_cyclic_gc():  # polling allocates the batch's records
                     got = self._fill()
                     if self._pending:
                         self._flush()
@@ -197,7 +185,7 @@ class IngestLoop:
 
     def _flush(self) -> None:
         """Writes the pending batch, retrying until it is committed (or the loop is stopped)."""
-        with _collector_paused():
+        with no_cyclic_gc():
             self._flush_batch()
         self._settle_heap()
 

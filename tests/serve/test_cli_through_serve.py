@@ -78,7 +78,7 @@ def test_kill_9_during_catch_up_loses_and_duplicates_nothing(
     url = postgres.url(postgres.create_database())
     app = build_app(EventStoreSettings(event_store=url))
     create_experiments(app)
-    _traffic(app, 0, 6000)
+    _traffic(app, 0, 3500)
     head = app.head()
     app.close()
     env = {
