@@ -87,13 +87,18 @@ class ProjectionRunner:
         self.reader = reader
         self.projection = projection
         self.batch_size = batch_size
+        # One batch at a time per runner: tool calls of one question run in threads and
+        # each catches up first; two threads reading the same position would apply the
+        # same events twice (the read model's sums double-counted).
+        self._running = threading.RLock()
 
     def run_batch(self, head: int | None = None) -> int:
         """Processes the next batch; returns how many positions it advanced."""
-        try:
-            return self._run_batch(head)
-        except GenerationChanged:
-            return max(0, self._run_batch(head))  # on the generation it moved to
+        with self._running:
+            try:
+                return self._run_batch(head)
+            except GenerationChanged:
+                return max(0, self._run_batch(head))  # on the generation it moved to
 
     def _run_batch(self, head: int | None) -> int:
         start = self.projection.position()
@@ -121,13 +126,14 @@ class ProjectionRunner:
         and writing overlap, as both release the GIL for most of their work.
         """
         target = self.reader.head() if until is None else until
-        first = self.projection.position()
-        while True:
-            try:
-                self._catch_up(target, progress)
-            except GenerationChanged:
-                continue  # resume from the position of the generation it moved to
-            return max(0, self.projection.position() - first)
+        with self._running:
+            first = self.projection.position()
+            while True:
+                try:
+                    self._catch_up(target, progress)
+                except GenerationChanged:
+                    continue  # resume from the position of the generation it moved to
+                return max(0, self.projection.position() - first)
 
     def _catch_up(self, target: int, progress: Progress | None) -> None:
         start = self.projection.position()

@@ -135,11 +135,9 @@ async def execute(
 
 NEAREST = 3
 """Experiments outside a period whose segments are shown as the nearest."""
-CONCURRENT_CALLS = 1
-"""Tool calls of one question in flight at once. One: with 4, a later Bayesian scorecard in
-the same process intermittently read a zero variance (tests/mcp_servers/test_edges.py failed
-about two runs in three); some read-model state is not safe across concurrent tool threads.
-Raise it again once that is found."""
+CONCURRENT_CALLS = 4
+"""Tool calls of one question in flight at once (the read models serialise their queries,
+and each projection runner its catch-up)."""
 
 
 @dataclass(frozen=True)
