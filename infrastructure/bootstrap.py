@@ -152,12 +152,17 @@ def bootstrap(
     event_store: EventStoreSettings | None = None,
     mcp: McpSettings | None = None,
     follows_log: bool = False,
+    vector_index: bool = True,
 ) -> Services:
-    """Builds the services; settings default to the NEONBLUE_* environment."""
+    """Builds the services; settings default to the NEONBLUE_* environment.
+
+    ``vector_index``: whether this process may open Chroma's HNSW index (any read tool's
+    catch-up does). Only such a process fills freed heap memory when privacy is on
+    (privacy/heap.py): the Kafka ingest loop, which never opens it, skips that cost."""
     from infrastructure.privacy.heap import scrub_freed_memory
     from infrastructure.settings.privacy import PrivacySettings
 
-    if PrivacySettings().privacy:  # before any personal data is in memory (privacy/heap.py)
+    if vector_index and PrivacySettings().privacy:  # before any personal data is in memory
         scrub_freed_memory()
     event_store = event_store or EventStoreSettings()
     return Services(

@@ -21,11 +21,12 @@ error_console = Console(stderr=True)
 
 
 @contextmanager
-def services() -> Iterator[Services]:
-    """Services built from the environment, closed when the command ends."""
+def services(vector_index: bool = True) -> Iterator[Services]:
+    """Services built from the environment, closed when the command ends (``vector_index``:
+    see `bootstrap`)."""
     from infrastructure.bootstrap import bootstrap
 
-    built = bootstrap()
+    built = bootstrap(vector_index=vector_index)
     try:
         yield built
     finally:

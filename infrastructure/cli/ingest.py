@@ -134,7 +134,7 @@ def simulate(
         experiments, users, effect, srm, novelty, sessions, unknown_fraction, seed=seed
     )
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=plan.days)
-    with services() as built, _errors():
+    with services(vector_index=False) as built, _errors():  # publishes or ingests only
         settings = built.kafka
         ensure_experiments(built.app, planned(plan), start)
         if settings.embedded:
@@ -164,7 +164,7 @@ def ingest(
         if health_file is not None:
             health_file.touch()
 
-    with services() as built, _errors():
+    with services(vector_index=False) as built, _errors():  # no heap fill (bootstrap)
         _require_kafka(built.kafka, "ingest")
         with Live(console=console, refresh_per_second=2) as live:
             loop = kafka_loop(built.app, built.kafka, on_progress=progress)

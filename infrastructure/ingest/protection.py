@@ -28,7 +28,6 @@ from infrastructure.privacy.crypto import (
     Pseudonymizer,
     SubjectKey,
 )
-from infrastructure.privacy.heap import scrub_freed_memory
 from infrastructure.privacy.keys import KeyStore, key_store_for
 from infrastructure.privacy.secret import platform_secret
 from infrastructure.settings.privacy import PrivacySettings
@@ -135,5 +134,4 @@ def build_protector(app: NeonBlue, settings: PrivacySettings | None = None) -> P
     settings = settings or PrivacySettings()
     if not settings.privacy:
         return None
-    scrub_freed_memory()  # before the first personal field is decoded (privacy/heap.py)
     return Protector(platform_secret(app, settings), key_store_for(app))
