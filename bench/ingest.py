@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg
 
 from bench.baselines import raw_copy_rate, raw_sqlite_rate
-from infrastructure.bootstrap import build_app
+from infrastructure.bootstrap import bootstrap, build_app
 from infrastructure.ingest.kafka import KafkaProducer, ensure_topics
 from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events
 from infrastructure.settings import EventStoreSettings, KafkaSettings
@@ -67,7 +67,8 @@ def embedded(args: argparse.Namespace) -> None:
     from infrastructure.ingest.simulate import publish
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = build_app(EventStoreSettings(data_dir=Path(tmp), event_store=""))
+        services = bootstrap(EventStoreSettings(data_dir=Path(tmp), event_store=""))
+        app = services.app  # as the demo's: freed heap filled when privacy is on (bootstrap)
         plan = TrafficPlan(args.experiments, args.users, sessions=args.sessions)
         ensure_experiments(app, planned(plan), START)
         head = app.head()
@@ -84,7 +85,7 @@ def embedded(args: argparse.Namespace) -> None:
         with app.recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT * FROM {table} WHERE rowid > ?", (head,))
             rows = [tuple(row) for row in cursor.fetchall()]
-        app.close()
+        services.close()
         raw = raw_sqlite_rate(str(Path(tmp) / "raw.db"), rows)
     assert stats.consumed == total and stats.dead_lettered == 0, stats
     rate = total / elapsed
