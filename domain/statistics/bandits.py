@@ -16,11 +16,11 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy import special
 
 from domain.statistics.bayesian import GaussianPrior, gaussian_posterior
 from domain.statistics.moments import mean_like_moments, stack_moments
 from domain.statistics.results import BanditResult, ErrorCode, error_fields
+from domain.statistics.special import special
 from domain.statistics.sufficient import MeanLike
 
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import special
 
 from domain.statistics.effects import EffectEstimate, compare
 from domain.statistics.results import BayesianResult, DifferenceType, ErrorCode, error_fields
+from domain.statistics.special import special
 from domain.statistics.sufficient import Statistic
 
 PriorScale = Literal["relative", "absolute"]

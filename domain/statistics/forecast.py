@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from domain.statistics.results import ErrorCode, ForecastResult, error_fields
+from domain.statistics.special import special
 
 
 @dataclass(frozen=True)

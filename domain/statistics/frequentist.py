@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from domain.statistics.effects import EffectEstimate, compare
 from domain.statistics.results import (
@@ -20,6 +19,7 @@ from domain.statistics.results import (
     FrequentistResult,
     error_fields,
 )
+from domain.statistics.special import special
 from domain.statistics.sufficient import Statistic
 
 

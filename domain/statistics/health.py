@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special
 
 from domain.statistics.effects import estimate_effect
 from domain.statistics.frequentist import ttest_arrays
@@ -27,6 +26,7 @@ from domain.statistics.results import (
     SrmResult,
     error_fields,
 )
+from domain.statistics.special import special
 from domain.statistics.sufficient import MeanLike
 
 

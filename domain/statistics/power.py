@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from domain.statistics.effects import compare
 from domain.statistics.results import (
@@ -28,6 +27,7 @@ from domain.statistics.results import (
     ErrorCode,
     error_fields,
 )
+from domain.statistics.special import special
 from domain.statistics.sufficient import Statistic
 
 

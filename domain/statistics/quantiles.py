@@ -20,7 +20,6 @@ delta-method variance replaces ``p (1 - p) / n``. Units are then users.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from domain.statistics.sufficient import (
     QuantileClusteredStatistic,
@@ -29,7 +28,7 @@ from domain.statistics.sufficient import (
     sample_variance,
 )
 
-BOUND_Z = float(special.ndtri(0.975))
+BOUND_Z = 1.959963984540054  # float(special.ndtri(0.975)), so importing needs no scipy
 """The interval the bounds are the order statistics of (95 %), independent of alpha."""
 
 

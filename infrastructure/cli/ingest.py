@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -19,16 +19,10 @@ from rich.table import Table
 from infrastructure.cli.console import console, error_console, services
 from infrastructure.ingest.bus import InProcessBus, Producer
 from infrastructure.ingest.errors import DeliveryFailed, IngestError
-from infrastructure.ingest.loop import IngestStats
-from infrastructure.ingest.runtime import dead_letters, ingest_in_process, kafka_loop
-from infrastructure.ingest.simulate import (
-    TrafficPlan,
-    ensure_experiments,
-    planned,
-    publish,
-    wire_events,
-)
 from infrastructure.settings import KafkaSettings
+
+if TYPE_CHECKING:  # the ingest machinery is imported by the commands that run it
+    from infrastructure.ingest.loop import IngestStats
 
 dead_letters_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 
@@ -130,6 +124,15 @@ def simulate(
 ) -> None:
     """Publish a realistic event stream with known true effects (Kafka, or the in-process bus
     which is then ingested in this process)."""
+    from infrastructure.ingest.runtime import ingest_in_process
+    from infrastructure.ingest.simulate import (
+        TrafficPlan,
+        ensure_experiments,
+        planned,
+        publish,
+        wire_events,
+    )  # fmt: skip
+
     plan = TrafficPlan(
         experiments, users, effect, srm, novelty, sessions, unknown_fraction, seed=seed
     )
@@ -158,6 +161,8 @@ def ingest(
     ] = None,
 ) -> None:
     """Run the Kafka consumer into the event store with a live progress and lag display."""
+    from infrastructure.ingest.runtime import kafka_loop
+
 
     def progress(stats: IngestStats) -> None:
         live.update(_stats_table(stats))
@@ -181,6 +186,8 @@ def list_dead_letters(
 ) -> None:
     """Dead letters with their source, reason and original bytes (the event store's
     dead-letter table, and the dead-letter topic when Kafka is configured)."""
+    from infrastructure.ingest.runtime import dead_letters
+
     with services() as built, _errors():
         letters = dead_letters(built.kafka, limit, app=built.app, kind=kind)
     if as_json:
@@ -211,6 +218,8 @@ def replay_dead_letters(
     """Publish dead letters' original bytes to their source topics again (after a fix).
     Originals come whole from the event store's dead-letter table; a letter known only
     from the topic with a cut original (``truncated``) is skipped."""
+    from infrastructure.ingest.runtime import dead_letters
+
     with services() as built, _errors():
         settings = built.kafka
         _require_kafka(settings, "dead-letters replay")
