@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any, Literal
 
+import anyio
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
@@ -43,14 +44,20 @@ def build_intelligence_graph(
     settings = settings or IntelligenceSettings()
 
     async def gather(state: IntelligenceState) -> dict[str, Any]:
+        """The analysis (then similar experiments, searched by its name and hypothesis)
+        alongside the trends: the two branches run concurrently (they only read)."""
         key = state["experiment_key"]
         engine = settings.engine or StatisticsSettings().stats_engine  # the platform's one
-        analysis = await toolbox.call(
-            "postgresql", "analyze_experiment_data", {"experiment_id": key, "engine": engine}
-        )
-        update: dict[str, Any] = {"analysis": analysis, "notes": []}
-        experiment = analysis["experiment"]
-        if toolbox.has("chromadb"):
+        update: dict[str, Any] = {"notes": []}
+
+        async def analysis_and_similar() -> None:
+            analysis = await toolbox.call(
+                "postgresql", "analyze_experiment_data", {"experiment_id": key, "engine": engine}
+            )
+            update["analysis"] = analysis
+            if not toolbox.has("chromadb"):
+                return
+            experiment = analysis["experiment"]
             query = f"{experiment['name']}. {experiment['hypothesis']}"
             try:
                 found = await toolbox.call(
@@ -61,7 +68,8 @@ def build_intelligence_graph(
                 update["similar"] = [h for h in found.get("results", []) if h.get("key") != key]
             except ToolFailed as error:
                 update["notes"].append(f"similar experiments unavailable: {error}")
-        if toolbox.has("clickhouse"):
+
+        async def trends() -> None:
             try:
                 update["trends"] = await toolbox.call(
                     "clickhouse",
@@ -70,6 +78,15 @@ def build_intelligence_graph(
                 )
             except ToolFailed as error:
                 update["notes"].append(f"trends unavailable: {error}")
+
+        try:
+            async with anyio.create_task_group() as group:  # an analysis failure cancels trends
+                group.start_soon(analysis_and_similar)
+                if toolbox.has("clickhouse"):
+                    group.start_soon(trends)
+        except BaseExceptionGroup as failed:  # the analysis's own error, as when run alone
+            raise failed.exceptions[0] from None
+        update["notes"].sort()  # in a fixed order, whichever branch failed first
         return update
 
     async def recommend_node(state: IntelligenceState) -> dict[str, Any]:

@@ -119,6 +119,16 @@ def test_unknown_experiment_is_a_clear_error(scenario_dir):
     assert "Traceback" not in result.stderr
 
 
+def test_a_failed_analysis_fails_the_run_with_its_own_error(scenario_dir):
+    """The trends run alongside the analysis; its failure still surfaces as itself."""
+    from agents.common.toolbox import ToolFailed
+
+    with bootstrap(settings_for(scenario_dir)) as services, pytest.raises(
+        ToolFailed, match="No experiment with key"
+    ):
+        anyio.run(recommend_for, services, "no-such-experiment", services.read_servers())
+
+
 @pytest.mark.parametrize("key", ["underpowered-badge"])
 def test_advice_needs_no_approval(scenario_dir, key):
     state = json.loads(neonblue(scenario_dir, "recommend", key, "--json").stdout)
