@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from infrastructure.cli.console import console, error_console, read_side, services
-from infrastructure.cli.tables import keep_whole
+from infrastructure.cli.tables import whole_rows
 
 approvals = typer.Typer(
     help="Decide on agent recommendations that change experiments.", no_args_is_help=True
@@ -58,8 +58,11 @@ def list_pending(
             r.state,
             r.created_on.strftime("%Y-%m-%d %H:%M"),
         )
-    keep_whole(table, "id", "experiment")
-    console.print(table if found else "No recommendations waiting for a decision.")
+    console.print(
+        whole_rows(table, "id", "experiment")
+        if found
+        else "No recommendations waiting for a decision."
+    )
 
 
 def _decide(recommendation_id: str, approved: bool, by: str | None, note: str) -> None:

@@ -21,7 +21,7 @@ from infrastructure.audit.history import history as experiment_history
 from infrastructure.audit.replay import replay as replay_experiment
 from infrastructure.audit.verify import VerifyReport, verify_log, verify_notifications
 from infrastructure.cli.console import console, services
-from infrastructure.cli.tables import keep_whole
+from infrastructure.cli.tables import whole_rows
 from infrastructure.settings.audit import AuditSettings
 
 app = typer.Typer(
@@ -216,7 +216,7 @@ def list_analyses(experiment: Annotated[str | None, typer.Argument()] = None) ->
             str(r.id), r.experiment_key, str(r.position), r.settings.engine, r.engine_version,
             r.publisher, r.created_on.strftime("%Y-%m-%d %H:%M:%S"),
         )  # fmt: skip
-    console.print(keep_whole(table, "id", "experiment"))
+    console.print(whole_rows(table, "id", "experiment"))
 
 
 @app.command()

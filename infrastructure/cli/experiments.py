@@ -12,7 +12,7 @@ from rich.table import Table
 from domain.experiments.aggregate import Experiment
 from infrastructure.cli.console import console, services
 from infrastructure.cli.parsing import SpecError, parse_metric, parse_namespace, parse_variant
-from infrastructure.cli.tables import keep_whole
+from infrastructure.cli.tables import whole_rows
 from mcp_servers.common.models import ExperimentOut
 
 app = typer.Typer(
@@ -89,8 +89,11 @@ def list_experiments(
     for e in experiments:
         variants = ", ".join(f"{v.key} {v.weight:.0%}" for v in e.variants)
         table.add_row(e.key, e.name, str(e.status), variants, e.owner, ", ".join(e.tags))
-    keep_whole(table, "key")
-    console.print(table if experiments else "No experiments yet: `neonblue experiments create`.")
+    console.print(
+        whole_rows(table, "key")
+        if experiments
+        else "No experiments yet: `neonblue experiments create`."
+    )
 
 
 @app.command()

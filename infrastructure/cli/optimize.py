@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from infrastructure.cli.console import agent_servers, console, services
-from infrastructure.cli.tables import keep_whole
+from infrastructure.cli.tables import whole_rows
 
 app = typer.Typer(
     help="Thompson-sampling traffic optimisation for opted-in experiments.", no_args_is_help=True
@@ -72,9 +72,10 @@ def run(
         table = Table("experiment", "outcome", "recommendation", "detail")
         for o in outcomes:
             table.add_row(o.experiment_key, o.outcome, o.recommendation_id or "", o.detail[:100])
-        keep_whole(table, "experiment", "recommendation")
         console.print(
-            table if outcomes else "No experiment is opted in: neonblue optimize policy KEY"
+            whole_rows(table, "experiment", "recommendation")
+            if outcomes
+            else "No experiment is opted in: neonblue optimize policy KEY"
         )
 
     async def main(s) -> None:

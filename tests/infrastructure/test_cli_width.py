@@ -65,3 +65,34 @@ def test_experiments_list_keeps_keys_whole_in_a_file(tmp_path: Path):
     assert listed.returncode == 0, listed.stderr
     assert LONG_KEY in listed.stdout and "…" not in listed.stdout
     assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+
+
+def _listing() -> object:
+    from rich.table import Table
+
+    from infrastructure.cli.tables import whole_rows
+
+    table = Table("id", "experiment", "action", "variant", "state", "proposed")
+    table.add_row("8674ecfe-9443-436f-bab3-ef74b347a63f", LONG_KEY, "fix_srm", "", "pending",
+                  "2026-12-02 19:52")  # fmt: skip
+    table.add_row("5f8f9ff9-4139-48da-8923-32537ff1cfed", "checkout", "ship", "treatment",
+                  "pending", "2026-12-02 19:53")  # fmt: skip
+    return whole_rows(table, "id", "experiment")
+
+
+def test_a_listing_too_wide_for_the_screen_shows_each_row_as_a_block():
+    """Not columns one letter wide: every word of every value stays on one line."""
+    text = rendered(80, _listing())
+    lines = [line.rstrip() for line in text.splitlines()]
+    assert max(len(line) for line in lines) <= 80
+    assert lines.count("action      fix_srm") == 1 and "variant     treatment" in lines
+    for whole in ("8674ecfe-9443-436f-bab3-ef74b347a63f", LONG_KEY, "pending", "2026-12-02 19:53"):
+        assert whole in text
+    assert sum(line.startswith("id ") for line in lines) == 2  # one block per row
+
+
+def test_a_listing_that_fits_is_one_table():
+    text = rendered(160, _listing())
+    header = next(line for line in text.splitlines() if "experiment" in line)
+    assert all(name in header for name in ("id", "action", "variant", "state", "proposed"))
+    assert "fix_srm" in text and "…" not in text
