@@ -103,6 +103,20 @@ def embedded(args: argparse.Namespace) -> None:
         f"{'embedded ingest (wire/CPU second)':<34}{total / cpu:>12,.0f}  ({cpu:.1f} s of CPU, {cpu / elapsed:.0%} of the wall clock)"
     )
     print(f"{'SQLite raw executemany (rows/s)':<34}{raw:>12,.0f}  1.00x ({len(rows):,} rows)")
+    print(where_the_time_went(stats.seconds, total, elapsed))
+
+
+def where_the_time_went(seconds: dict[str, float], events: int, elapsed: float) -> str:
+    """The writer's stages in µs per wire event, and their share of the wall clock."""
+    from infrastructure.ingest.writer import STAGES
+
+    parts = [f"{s} {seconds.get(s, 0.0) / events * 1e6:.1f}" for s in STAGES]
+    inside = sum(seconds.values())
+    rest = (elapsed - inside) / events * 1e6
+    return (
+        f"{'where the time went (µs/event)':<34}{', '.join(parts)}; outside the writer "
+        f"(bus, batching, collections) {rest:.1f}"
+    )
 
 
 def main() -> None:

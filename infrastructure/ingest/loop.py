@@ -42,7 +42,7 @@ from infrastructure.ingest.errors import IngestError
 from infrastructure.ingest.protection import Protector
 from infrastructure.ingest.tables import Coordinates
 from infrastructure.ingest.wire import DEFAULT_LIMITS, Limits
-from infrastructure.ingest.writer import BatchResult, BatchWriter
+from infrastructure.ingest.writer import BatchResult, BatchWriter, add_seconds
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = (OperationalError, InterfaceError)
@@ -67,6 +67,7 @@ class IngestStats:
     lag: int | None = None
     last_error: str = ""
     started: float = field(default_factory=time.monotonic)
+    seconds: dict[str, float] = field(default_factory=dict)  # per writer stage (benchmarks)
 
     def add(self, result: BatchResult) -> None:
         self.consumed += result.records
@@ -77,6 +78,7 @@ class IngestStats:
         self.skipped += result.skipped
         self.stored_events += result.stored_events
         self.batches += 1
+        add_seconds(self.seconds, result.seconds)
 
     @property
     def rate(self) -> float:
