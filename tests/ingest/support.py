@@ -27,6 +27,7 @@ RECORDED = [
         UnclassifiedEvents.Received,
     )
 ]
+ENROLLED = get_topic(Participation.Enrolled)  # who each participation's subject is
 
 
 def topic_for(settings: KafkaSettings, logical: str) -> str:
@@ -49,9 +50,12 @@ def recorded_event_ids(app: NeonBlue) -> Counter[str]:
     """How many times each wire event id was recorded in the event store (the raw ids:
     ingest stores keyed hashes of them and seals the raw ones)."""
     opened = Opener(app)
+    entries = list(app.log(topics=[*RECORDED, ENROLLED]))
+    opened.learn(entries)
     return Counter(
         opened(entry.originator_id, entry.event).get("event_id", entry.event.event_id)  # type: ignore[attr-defined]
-        for entry in app.log(topics=RECORDED)
+        for entry in entries
+        if entry.topic != ENROLLED
     )
 
 
