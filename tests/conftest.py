@@ -39,6 +39,13 @@ settings.register_profile("neonblue", deadline=None)
 settings.load_profile("neonblue")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, the rest in collection order. With `--dist loadgroup` (CI), groups
+    go out largest first and single tests in collection order: a long test collected last
+    (the serve kill -9 tests) kept one worker busy while the other had nothing left to run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL cluster for the whole session (never skipped: CI needs it)."""

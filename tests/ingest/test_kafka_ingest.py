@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from infrastructure.ingest.kafka import KafkaProducer
 from infrastructure.ingest.runtime import dead_letters, kafka_loop
 from infrastructure.ingest.simulate import TrafficPlan, wire_events
@@ -63,6 +65,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_rebalance_between_two_consumers_loses_and_duplicates_nothing(env: IngestEnv) -> None:
     plan = TrafficPlan(experiments=2, users=4000)
     app_a, app_b = env.app(), env.app()

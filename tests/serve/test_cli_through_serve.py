@@ -50,6 +50,7 @@ def answers(env: dict[str, str], cwd: Path) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 def test_same_answers_with_and_without_serve(store_copy: Path, tmp_path: Path):
     env = env_for(store_copy)
     alone = answers(env, tmp_path)
