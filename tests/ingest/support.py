@@ -46,6 +46,13 @@ def produce(settings: KafkaSettings, messages: Iterable[WireMessage]) -> list[st
     return ids
 
 
+def stored_offsets(app: NeonBlue, settings: KafkaSettings) -> int:
+    """How many records of the source topics have their offset stored with the events."""
+    names = [f"kafka:{t}:{p}" for t in settings.topics for p in range(settings.partitions)]
+    stored = [app.recorder.max_tracking_id(name) for name in names]
+    return sum(0 if offset is None else offset + 1 for offset in stored)
+
+
 def recorded_event_ids(app: NeonBlue) -> Counter[str]:
     """How many times each wire event id was recorded in the event store (the raw ids:
     ingest stores keyed hashes of them and seals the raw ones)."""

@@ -13,7 +13,7 @@ from infrastructure.ingest.kafka import KafkaProducer
 from infrastructure.ingest.runtime import dead_letters, kafka_loop
 from infrastructure.ingest.simulate import TrafficPlan, wire_events
 from tests.ingest.conftest import START, IngestEnv, setup_portfolio
-from tests.ingest.support import produce, recorded_event_ids, topic_for
+from tests.ingest.support import produce, recorded_event_ids, stored_offsets, topic_for
 
 
 def test_stream_is_recorded_once_despite_duplicate_delivery(env: IngestEnv) -> None:
@@ -85,6 +85,12 @@ def test_rebalance_between_two_consumers_loses_and_duplicates_nothing(env: Inges
     loop_a.stop()  # A leaves: its partitions move back to B after a flush on revoke
     wait_until(lambda: loop_b.stats.rebalances >= 2)
     thread_a.join(30)
+    # B is stopped once every offset is stored (idle, it would wait 6 s more); with any
+    # offset missing it exits by itself, and the checks below fail
+    wait_until(
+        lambda: not thread_b.is_alive() or stored_offsets(app_a, env.kafka) == len(messages), 60
+    )
+    loop_b.stop()
     thread_b.join(60)
     assert not thread_a.is_alive() and not thread_b.is_alive()
 
