@@ -72,7 +72,6 @@ def chroma_server() -> Iterator[ChromaServer]:
 def portfolio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite event store holding the simulated portfolio (read-only for tests)."""
     from tests.support.portfolio import build_portfolio
+    from tests.support.shared import built_once
 
-    data_dir = tmp_path_factory.mktemp("portfolio")
-    build_portfolio(data_dir)
-    return data_dir
+    return built_once(tmp_path_factory, "portfolio", build_portfolio)
