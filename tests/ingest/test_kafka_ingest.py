@@ -13,7 +13,13 @@ from infrastructure.ingest.kafka import KafkaProducer
 from infrastructure.ingest.runtime import dead_letters, kafka_loop
 from infrastructure.ingest.simulate import TrafficPlan, wire_events
 from tests.ingest.conftest import START, IngestEnv, setup_portfolio
-from tests.ingest.support import produce, recorded_event_ids, stored_offsets, topic_for
+from tests.ingest.support import (
+    produce,
+    recorded_event_ids,
+    run_until_stored,
+    stored_offsets,
+    topic_for,
+)
 
 
 def test_stream_is_recorded_once_despite_duplicate_delivery(env: IngestEnv) -> None:
@@ -24,7 +30,9 @@ def test_stream_is_recorded_once_despite_duplicate_delivery(env: IngestEnv) -> N
     ids = produce(env.kafka, messages)
     ids += produce(env.kafka, messages[::7])  # producer retries: same event ids again
 
-    first = kafka_loop(app, env.kafka).run(until_idle=3.0)
+    reader = env.app()
+    first = run_until_stored(kafka_loop(app, env.kafka), reader, env.kafka, len(ids))
+    reader.close()
     # A second group re-reads every message from the start: stored offsets say nothing new
     # for this group's tracking names, and participations drop repeated event ids.
     again = kafka_loop(app, env.kafka.model_copy(update={"group_id": "other"})).run(until_idle=3.0)
@@ -45,7 +53,9 @@ def test_offsets_are_stored_with_the_events_and_resumed(env: IngestEnv) -> None:
     setup_portfolio(app, plan)
     messages = list(wire_events(plan, START))
     produce(env.kafka, messages[:1000])
-    kafka_loop(app, env.kafka).run(until_idle=3.0)
+    reader = env.app()
+    run_until_stored(kafka_loop(app, env.kafka), reader, env.kafka, 1000)
+    reader.close()
     user_topic = topic_for(env.kafka, "user_events")
     stored = [app.recorder.max_tracking_id(f"kafka:{user_topic}:{p}") for p in range(4)]
     assert sum(s + 1 for s in stored if s is not None) == sum(
