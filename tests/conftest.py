@@ -39,6 +39,7 @@ settings.register_profile("neonblue", deadline=None)
 settings.load_profile("neonblue")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering (by fixture parameter)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Slow tests first, the rest in collection order. With `--dist loadgroup` (CI), groups
     go out largest first and single tests in collection order: a long test collected last
