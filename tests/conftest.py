@@ -39,6 +39,14 @@ settings.register_profile("neonblue", deadline=None)
 settings.load_profile("neonblue")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering (by fixture parameter)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, the rest in collection order. With `--dist loadgroup` (CI), groups
+    go out largest first and single tests in collection order: a long test collected last
+    (the serve kill -9 tests) kept one worker busy while the other had nothing left to run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL cluster for the whole session (never skipped: CI needs it)."""
@@ -65,7 +73,6 @@ def chroma_server() -> Iterator[ChromaServer]:
 def portfolio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite event store holding the simulated portfolio (read-only for tests)."""
     from tests.support.portfolio import build_portfolio
+    from tests.support.shared import built_once
 
-    data_dir = tmp_path_factory.mktemp("portfolio")
-    build_portfolio(data_dir)
-    return data_dir
+    return built_once(tmp_path_factory, "portfolio", build_portfolio)

@@ -13,6 +13,7 @@ from domain.experiments.values import Variant
 from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PlannedExperiment, simulate_traffic
+from tests.support.shared import built_once
 
 HALF = (Variant("control", "Control", 0.5), Variant("treatment", "Treatment", 0.5))
 
@@ -93,9 +94,7 @@ def build_scenarios(data_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def scenario_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    template = tmp_path_factory.mktemp("scenarios")
-    build_scenarios(template)
-    return template
+    return built_once(tmp_path_factory, "scenarios", build_scenarios)
 
 
 @pytest.fixture

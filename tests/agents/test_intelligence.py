@@ -58,6 +58,7 @@ def neonblue(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_approval_resumes_across_processes(scenario_dir):
     proposed = neonblue(scenario_dir, "recommend", "winner-pricing", "--json")
     assert proposed.returncode == 0, proposed.stderr
@@ -88,6 +89,7 @@ def test_approval_resumes_across_processes(scenario_dir):
     assert again.returncode == 1 and "it is applied" in again.stderr
 
 
+@pytest.mark.slow
 def test_rejection_changes_nothing(scenario_dir):
     state = json.loads(neonblue(scenario_dir, "recommend", "harmful-video", "--json").stdout)
     assert state["proposal"]["action"] == "stop"

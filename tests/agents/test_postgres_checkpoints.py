@@ -7,6 +7,7 @@ from itertools import islice
 
 import anyio
 import psycopg
+import pytest
 
 from agents.intelligence.runner import recommend_for, resume_with_decision
 from infrastructure.bootstrap import bootstrap
@@ -46,6 +47,7 @@ def test_approval_resumes_from_postgres_checkpoints(postgres, tmp_path):
     assert str(experiment.status) == "concluded"
 
 
+@pytest.mark.slow
 def test_runs_can_be_inspected(scenario_dir):
     import json
 

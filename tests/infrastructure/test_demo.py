@@ -34,8 +34,11 @@ def _installed(tmp_path: Path) -> Path:
         ignore=shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", "build", ".neonblue"),
     )
     venv = tmp_path / "venv"
+    # no pip of its own (ensurepip took 7-8 s): the system pip, seen through the system
+    # site-packages, installs into the venv it runs in
     subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
     )
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",

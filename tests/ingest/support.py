@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 
@@ -13,6 +15,7 @@ from domain.ingestion.aggregates import ExperimentInbox, UnclassifiedEvents
 from domain.participation.aggregate import Participation
 from infrastructure.application import NeonBlue
 from infrastructure.ingest.kafka import KafkaProducer
+from infrastructure.ingest.loop import IngestLoop, IngestStats
 from infrastructure.ingest.simulate import WireMessage
 from infrastructure.settings import KafkaSettings
 from tests.support.privacy import Opener
@@ -27,6 +30,7 @@ RECORDED = [
         UnclassifiedEvents.Received,
     )
 ]
+ENROLLED = get_topic(Participation.Enrolled)  # who each participation's subject is
 
 
 def topic_for(settings: KafkaSettings, logical: str) -> str:
@@ -45,13 +49,39 @@ def produce(settings: KafkaSettings, messages: Iterable[WireMessage]) -> list[st
     return ids
 
 
+def stored_offsets(app: NeonBlue, settings: KafkaSettings) -> int:
+    """How many records of the source topics have their offset stored with the events."""
+    names = [f"kafka:{t}:{p}" for t in settings.topics for p in range(settings.partitions)]
+    stored = [app.recorder.max_tracking_id(name) for name in names]
+    return sum(0 if offset is None else offset + 1 for offset in stored)
+
+
+def run_until_stored(
+    loop: IngestLoop, reader: NeonBlue, settings: KafkaSettings, records: int
+) -> IngestStats:
+    """Runs ``loop`` until the offsets of ``records`` source records are stored, then stops
+    it (idle for 3 s, it would stop by itself that much later); with some never stored, it
+    stops after those 3 s without records and the caller's checks fail."""
+    runner = threading.Thread(target=loop.run, kwargs={"until_idle": 3.0})
+    runner.start()
+    while runner.is_alive() and stored_offsets(reader, settings) < records:
+        time.sleep(0.05)
+    loop.stop()
+    runner.join(60)
+    assert not runner.is_alive()
+    return loop.stats
+
+
 def recorded_event_ids(app: NeonBlue) -> Counter[str]:
     """How many times each wire event id was recorded in the event store (the raw ids:
     ingest stores keyed hashes of them and seals the raw ones)."""
     opened = Opener(app)
+    entries = list(app.log(topics=[*RECORDED, ENROLLED]))
+    opened.learn(entries)
     return Counter(
         opened(entry.originator_id, entry.event).get("event_id", entry.event.event_id)  # type: ignore[attr-defined]
-        for entry in app.log(topics=RECORDED)
+        for entry in entries
+        if entry.topic != ENROLLED
     )
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import build_app
 from infrastructure.ingest.loop import Backoff
 from infrastructure.ingest.runtime import kafka_loop, topic_records
@@ -23,7 +22,7 @@ from infrastructure.ingest.simulate import TrafficPlan, WireMessage, wire_events
 from infrastructure.ingest.tables import tables_for
 from infrastructure.settings import EventStoreSettings
 from tests.ingest.conftest import START, IngestEnv, kafka_settings, setup_portfolio
-from tests.ingest.support import produce, recorded_event_ids, topic_for
+from tests.ingest.support import produce, recorded_event_ids, stored_offsets, topic_for
 from tests.support.kafka import KafkaBroker
 from tests.support.postgres import running_cluster
 
@@ -51,11 +50,6 @@ def start_ingest(env: IngestEnv, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def committed_offsets(app: NeonBlue, env: IngestEnv) -> int:
-    names = [f"kafka:{t}:{p}" for t in env.kafka.topics for p in range(env.kafka.partitions)]
-    return sum((app.recorder.max_tracking_id(name) or -1) + 1 for name in names)
-
-
 @pytest.mark.slow
 def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) -> None:
     plan = TrafficPlan(experiments=3, users=3_000, sessions=2.0, unknown_fraction=0.01)
@@ -75,9 +69,9 @@ def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) ->
     kills = mid_stream = 0
     while producer.is_alive() or kills < 4:
         process = start_ingest(env)
-        committed = committed_offsets(app, env)
+        committed = stored_offsets(app, env.kafka)
         deadline = time.monotonic() + 30
-        while committed_offsets(app, env) == committed and time.monotonic() < deadline:
+        while stored_offsets(app, env.kafka) == committed and time.monotonic() < deadline:
             time.sleep(0.05)  # wait until this process commits, then kill it mid-stream
         time.sleep(rng.uniform(0.0, 1.0))
         mid_stream += producer.is_alive()  # killed while events were still flowing
@@ -130,8 +124,17 @@ def test_postgres_stopped_and_restarted_mid_stream_loses_nothing(
         time.sleep(3.0)
         outage_retries = loop.stats.retries
         cluster.start()
+        # stopped once every offset is stored (idle, it would wait 6 s more); with any
+        # offset missing it exits by itself, and the checks below fail
+        reader = build_app(store)
+        deadline = time.monotonic() + 120
+        while runner.is_alive() and time.monotonic() < deadline:
+            if stored_offsets(reader, env.kafka) == len(messages):
+                loop.stop()
+            time.sleep(0.1)
         runner.join(120)
         assert not runner.is_alive()
+        reader.close()
 
         app.close()  # its pooled connections died with the server
         recorded = recorded_event_ids(ingest_app)

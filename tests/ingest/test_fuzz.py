@@ -28,6 +28,9 @@ from tests.ingest.conftest import setup_portfolio
 from tests.ingest.support import RECORDED, deep, dumps
 from tests.support.stores import store_url
 
+# one worker draws the messages (10-17 s) and feeds every store; scattered over the xdist
+# workers, each drew its own
+pytestmark = pytest.mark.xdist_group("test_fuzz")
 MESSAGES = 4_000  # generation by hypothesis costs ~4.6 ms a message
 PLAN = TrafficPlan(experiments=2, users=10)
 KEYS = [p.key for p in planned(PLAN)]

@@ -7,11 +7,19 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from infrastructure.ingest.kafka import KafkaProducer
 from infrastructure.ingest.runtime import dead_letters, kafka_loop
 from infrastructure.ingest.simulate import TrafficPlan, wire_events
 from tests.ingest.conftest import START, IngestEnv, setup_portfolio
-from tests.ingest.support import produce, recorded_event_ids, topic_for
+from tests.ingest.support import (
+    produce,
+    recorded_event_ids,
+    run_until_stored,
+    stored_offsets,
+    topic_for,
+)
 
 
 def test_stream_is_recorded_once_despite_duplicate_delivery(env: IngestEnv) -> None:
@@ -22,7 +30,9 @@ def test_stream_is_recorded_once_despite_duplicate_delivery(env: IngestEnv) -> N
     ids = produce(env.kafka, messages)
     ids += produce(env.kafka, messages[::7])  # producer retries: same event ids again
 
-    first = kafka_loop(app, env.kafka).run(until_idle=3.0)
+    reader = env.app()
+    first = run_until_stored(kafka_loop(app, env.kafka), reader, env.kafka, len(ids))
+    reader.close()
     # A second group re-reads every message from the start: stored offsets say nothing new
     # for this group's tracking names, and participations drop repeated event ids.
     again = kafka_loop(app, env.kafka.model_copy(update={"group_id": "other"})).run(until_idle=3.0)
@@ -43,7 +53,9 @@ def test_offsets_are_stored_with_the_events_and_resumed(env: IngestEnv) -> None:
     setup_portfolio(app, plan)
     messages = list(wire_events(plan, START))
     produce(env.kafka, messages[:1000])
-    kafka_loop(app, env.kafka).run(until_idle=3.0)
+    reader = env.app()
+    run_until_stored(kafka_loop(app, env.kafka), reader, env.kafka, 1000)
+    reader.close()
     user_topic = topic_for(env.kafka, "user_events")
     stored = [app.recorder.max_tracking_id(f"kafka:{user_topic}:{p}") for p in range(4)]
     assert sum(s + 1 for s in stored if s is not None) == sum(
@@ -63,6 +75,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_rebalance_between_two_consumers_loses_and_duplicates_nothing(env: IngestEnv) -> None:
     plan = TrafficPlan(experiments=2, users=4000)
     app_a, app_b = env.app(), env.app()
@@ -82,6 +95,12 @@ def test_rebalance_between_two_consumers_loses_and_duplicates_nothing(env: Inges
     loop_a.stop()  # A leaves: its partitions move back to B after a flush on revoke
     wait_until(lambda: loop_b.stats.rebalances >= 2)
     thread_a.join(30)
+    # B is stopped once every offset is stored (idle, it would wait 6 s more); with any
+    # offset missing it exits by itself, and the checks below fail
+    wait_until(
+        lambda: not thread_b.is_alive() or stored_offsets(app_a, env.kafka) == len(messages), 60
+    )
+    loop_b.stop()
     thread_b.join(60)
     assert not thread_a.is_alive() and not thread_b.is_alive()
 

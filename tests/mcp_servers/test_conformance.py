@@ -88,6 +88,7 @@ async def check_server(client: Client, name: str) -> int:
     return checked
 
 
+@pytest.mark.slow
 async def test_answers_match_output_schemas_over_stdio(store_copy: Path):
     checked = 0
     for name in CALLS:  # one at a time: embedded chDB admits one process

@@ -10,6 +10,7 @@ from tests.support.injection import INJECTION_STRINGS
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.slow
 async def test_tools_over_stdio(store_copy):
     async with stdio_client("experiment_intelligence", store_copy) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
@@ -73,6 +74,7 @@ async def test_over_http_with_token(store_copy):
     assert not result.is_error and result.structured_content["intent"] == "list"
 
 
+@pytest.mark.slow
 async def test_chromadb_over_http(store_copy):
     with http_server("chromadb", store_copy, token="abc-0123456789abcdef") as server:
         async with http_client(server.port, "abc-0123456789abcdef") as client:

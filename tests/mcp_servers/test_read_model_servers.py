@@ -217,6 +217,7 @@ async def test_chromadb_search_and_notes(store_copy, chroma_env):
         assert not (store_copy / "chroma").exists()
 
 
+@pytest.mark.slow
 async def test_chromadb_injection(store_copy):
     async with stdio_client("chromadb", store_copy) as client:
         for hostile in INJECTION_STRINGS:

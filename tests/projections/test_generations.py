@@ -114,7 +114,7 @@ def test_kill_9_at_each_step_of_a_rebuild(model: str, tmp_path: Path) -> None:
         if step == "switched":
             assert any(g["leftover"] for g in generations), (step, generations)
         assert all(g["leftover"] for g in generations if g is not live), generations
-    assert any(g["leftover"] for g in _generations(env, model))
+    assert any(g["leftover"] for g in generations)  # after the last kill (status reads only)
     collected = _cli(env, "projections", "gc")
     assert collected.returncode == 0 and "removed" in collected.stdout, collected.stdout
     assert [g["state"] for g in _generations(env, model)] == ["live"]

@@ -50,6 +50,7 @@ def answers(env: dict[str, str], cwd: Path) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 def test_same_answers_with_and_without_serve(store_copy: Path, tmp_path: Path):
     env = env_for(store_copy)
     alone = answers(env, tmp_path)
@@ -81,11 +82,9 @@ def test_kill_9_during_catch_up_loses_and_duplicates_nothing(
     _traffic(app, 0, 3500)
     head = app.head()
     app.close()
-    env = {
-        **env_for(tmp_path, NEONBLUE_EVENT_STORE=url),
-        "NEONBLUE_SERVE_BATCH_SIZE": "300",  # many small batches: a kill lands mid-way
-    }
-    with running_serve(env, tmp_path) as serve:
+    env = env_for(tmp_path, NEONBLUE_EVENT_STORE=url)
+    # many small batches: a kill lands mid-way (the restart resumes with the default size)
+    with running_serve({**env, "NEONBLUE_SERVE_BATCH_SIZE": "300"}, tmp_path) as serve:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             positions = [p["position"] for p in serve.health()["projections"]]

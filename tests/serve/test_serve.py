@@ -63,6 +63,7 @@ def reference_users(data_dir: Path, key: str) -> dict[str, int]:
         app.close()
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_every_mount_health_metrics_relay_and_clean_stop(store_copy: Path, tmp_path: Path):
     key = PORTFOLIO_KEYS[0]

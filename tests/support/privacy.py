@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from domain.participation.aggregate import Participation
@@ -24,6 +25,22 @@ class Opener:
         self.keys = key_store_for(app)
         self._subjects: dict[Any, str] = {}
         self._keys: dict[str, Any] = {}
+
+    def learn(self, entries: Iterable[Any]) -> None:
+        """Subjects from participations' ``Enrolled`` events and payloads among ``entries``
+        (logged events), and all their keys in one read: opening thousands of events then
+        needs no aggregate and no key lookup each."""
+        subjects = set()
+        for entry in entries:
+            event = entry.event
+            if isinstance(event, Participation.Enrolled):
+                self._subjects[entry.originator_id] = event.user_id
+                subjects.add(event.user_id)
+            payload = getattr(event, "payload", None)
+            if isinstance(payload, dict) and isinstance(payload.get("user_id"), str):
+                subjects.add(payload["user_id"])
+        missing = [s for s in subjects if s not in self._keys]
+        self._keys.update(self.keys.get(missing))  # forgotten subjects fail in __call__
 
     def __call__(self, originator_id: Any, event: Any) -> dict[str, Any]:
         """The sealed fields of a participation or triage event ({} when none)."""
