@@ -17,6 +17,7 @@ the session's public `send_request`); answers over HTTP or stdio are still check
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -129,8 +130,11 @@ class McpToolbox:
 
     servers: dict[str, Any]
     calls: list[ToolCall] = field(default_factory=list)
+    """In the order the calls were made (concurrent ones finish in any order)."""
     _connections: _Connections | None = None
     _stack: AsyncExitStack | None = None
+    _made: list[int] = field(default_factory=list, repr=False)  # the calls' start numbers
+    _started: int = field(default=0, repr=False)
 
     async def __aenter__(self) -> McpToolbox:
         self._stack = AsyncExitStack()
@@ -165,6 +169,7 @@ class McpToolbox:
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Calls a tool; returns its structured answer or raises ToolFailed with its message."""
+        number, self._started = self._started, self._started + 1
         client = await self.client(server)
         started = time.perf_counter()
         if server in self._connections.in_process:  # the server's own model: not re-checked
@@ -177,7 +182,9 @@ class McpToolbox:
         elapsed = (time.perf_counter() - started) * 1000
         answer = result.structured_content or {}
         position = (answer.get("freshness") or {}).get("position") if not result.is_error else None
-        self.calls.append(ToolCall(server, tool, arguments, not result.is_error, elapsed, position))
+        at = bisect.bisect(self._made, number)
+        self._made.insert(at, number)
+        self.calls.insert(at, ToolCall(server, tool, arguments, not result.is_error, elapsed, position))
         if result.is_error:
             text = " ".join(getattr(c, "text", "") for c in result.content)
             raise ToolFailed(text.removeprefix(f"Error executing tool {tool}: "))
