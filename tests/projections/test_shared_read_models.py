@@ -1,10 +1,10 @@
-"""Two processes following the log into one ClickHouse server (serve and a CLI command
-catching up by itself, two analysts' `neonblue results`, `projections run` on two hosts):
-every event counts once, whatever the interleaving.
+"""Two processes following the log into one ClickHouse or Chroma server (serve and a CLI
+command catching up by itself, two analysts' `neonblue results`, `projections run` on two
+hosts): every event counts once and the newest state wins, whatever the interleaving.
 
-Each process has its own `AnalyticsModel` and projection over the same database; here
-they share one chDB (the same SQL a server runs), and one writer's batch is interleaved
-with the other's at the point a server allows: between two of its statements.
+Each process has its own model and projection over the same database or collection; here
+they share one chDB or Chroma client (the same calls a server gets), and one writer's batch
+is interleaved with the other's at a point a server allows: between two of its calls.
 """
 
 from __future__ import annotations
@@ -101,3 +101,54 @@ def test_two_writers_on_one_database_count_every_event_once(
         assert found[variant].users == sums.users, variant
         for metric in ("revenue", "sessions"):
             assert found[variant].sums[metric] == sums.sums[metric], (variant, metric)
+
+
+class Hooked:
+    """A Chroma collection whose ``upsert`` first runs ``before`` (once)."""
+
+    def __init__(self, collection: Any, before: Callable[[], Any]) -> None:
+        self.collection = collection
+        self.before: Callable[[], Any] | None = before
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+    def upsert(self, **kwargs: Any) -> Any:
+        if self.before is not None:
+            before, self.before = self.before, None
+            before()
+        return self.collection.upsert(**kwargs)
+
+
+def test_two_knowledge_writers_leave_the_newest_document(shared_store: NeonBlue, tmp_path: Path):
+    """The same on a shared Chroma server: a writer with an older batch must not overwrite
+    the newer document and leave the position past it (the document would stay stale)."""
+    from infrastructure.embeddings import HashingEmbedder
+    from infrastructure.settings import ChromaSettings
+    from projections.knowledge.model import KnowledgeModel, chroma_client
+
+    app = shared_store
+    create_experiments(app)
+    running = app.head()
+    app.stop_experiment("alpha")
+    client = chroma_client(ChromaSettings(data_dir=tmp_path / "chroma"))
+    mine, theirs = (KnowledgeModel(app, client, HashingEmbedder(), "kb").projection() for _ in "ab")
+    other = ProjectionRunner(LogReader(app), theirs)
+    done = threading.Event()
+    theirs.meta = Hooked(theirs.meta, lambda: done.wait(30))  # its position lands last
+
+    def meanwhile() -> None:
+        thread = threading.Thread(target=other.run_batch)
+        thread.start()
+        thread.join(timeout=1.0)  # it wrote its document unless it waits for this writer
+        meanwhile.thread = thread  # type: ignore[attr-defined]
+
+    mine.collection = Hooked(mine.collection, meanwhile)
+    ProjectionRunner(LogReader(app), mine).run_batch(head=running)  # alpha still running
+    done.set()
+    meanwhile.thread.join(timeout=30)  # type: ignore[attr-defined]
+    ProjectionRunner(LogReader(app), mine).catch_up()
+
+    assert mine.position() == app.head()
+    stored = mine.collection.get(ids=["alpha"], include=["metadatas"])
+    assert stored["metadatas"][0]["status"] == "stopped"
