@@ -22,6 +22,7 @@ from infrastructure.settings import EventStoreSettings
 from tests.projections.scenario import create_experiments
 from tests.projections.test_resilience import _traffic
 from tests.serve.conftest import env_for, neonblue, running_serve
+from tests.support.postgres import PostgresCluster
 
 KEYS = ("alpha", "checkout-cta-contrast")  # one written before, one by the simulation
 PROJECTIONS = ("analytics", "relational", "knowledge")
@@ -37,14 +38,23 @@ def _card(body: dict) -> str:
 
 
 @pytest.mark.slow
-def test_serve_simulate_rebuilds_and_readers_on_one_store(tmp_path: Path):
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_serve_simulate_rebuilds_and_readers_on_one_store(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+):
     data = tmp_path / "data"
     data.mkdir()
-    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
+    url = ""
+    if store == "postgres":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        url = cluster.url(cluster.create_database())
+    settings = EventStoreSettings(data_dir=data, event_store=url)
+    app = build_app(settings)
     create_experiments(app)
     _traffic(app, 0, 1500)
     app.close()
-    env = {**env_for(data), "NEONBLUE_SERVE_BATCH_SIZE": "400"}  # many batches: interleaving
+    # many small batches: more interleaving with ingest and the rebuilds
+    env = {**env_for(data, NEONBLUE_EVENT_STORE=url), "NEONBLUE_SERVE_BATCH_SIZE": "400"}
     with running_serve(env, tmp_path) as serve:
         simulate = subprocess.Popen(
             [sys.executable, "-m", "infrastructure.cli", "simulate", "--experiments", "2",
@@ -108,7 +118,7 @@ def test_serve_simulate_rebuilds_and_readers_on_one_store(tmp_path: Path):
         done = neonblue(env, "projections", "rebuild", name, "--verify", cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "verified: old and new read models are identical." in done.stdout, done.stdout
-    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
+    app = build_app(settings)
     try:
         users = {v: s.users for v, s in variant_sums(app, "alpha")["alpha"].items()}
     finally:
