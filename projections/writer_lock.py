@@ -11,7 +11,6 @@ host: the SQLite store is a file), a lock of this process for an in-memory store
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import sys
 import threading
@@ -21,6 +20,11 @@ from pathlib import Path
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infrastructure.application import NeonBlue
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: the lock of this process only
+    fcntl = None  # type: ignore[assignment]
 
 _LOCAL: dict[str, threading.Lock] = {}
 _LOCAL_GUARD = threading.Lock()
@@ -32,7 +36,7 @@ def writer_lock(app: NeonBlue, name: str) -> Iterator[None]:
     recorder = app.recorder
     if isinstance(recorder, SQLiteApplicationRecorder):
         pool = recorder.datastore.pool
-        if not pool.is_sqlite_memory_mode:
+        if fcntl is not None and not pool.is_sqlite_memory_mode:
             digest = hashlib.sha256(name.encode()).hexdigest()[:16]
             path = Path(pool.db_name).with_name(f".{Path(pool.db_name).name}.{digest}.lock")
             with path.open("a+b") as file:  # closing it (or dying) releases the lock
