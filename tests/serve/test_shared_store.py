@@ -22,7 +22,7 @@ from infrastructure.settings import EventStoreSettings
 from tests.projections.scenario import create_experiments
 from tests.projections.test_resilience import _traffic
 from tests.serve.conftest import env_for, neonblue, running_serve
-from tests.support.postgres import PostgresCluster
+from tests.support.postgres import PostgresCluster, free_port
 
 KEYS = ("alpha", "checkout-cta-contrast")  # one written before, one by the simulation
 PROJECTIONS = ("analytics", "relational", "knowledge")
@@ -124,3 +124,33 @@ def test_serve_simulate_rebuilds_and_readers_on_one_store(
     finally:
         app.close()
     assert json.loads(served["alpha"])["users"] == users  # each event counted once
+
+
+def test_a_second_serve_for_the_same_data_refuses_and_leaves_the_first_in_charge(
+    tmp_path: Path,
+):
+    """It used to start (status ok, its analytics unable to open chDB), point serve.json at
+    itself, and remove it when stopped: commands then found no serve and failed on the
+    chDB the first one holds."""
+    data = tmp_path / "data"
+    data.mkdir()
+    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
+    create_experiments(app)
+    _traffic(app, 0, 50)
+    app.close()
+    env = env_for(data)
+    with running_serve(env, tmp_path) as serve:
+        serve.wait_caught_up()
+        marker = (data / "serve.json").read_text()
+        second = neonblue(env, "serve", "--port", str(free_port()), cwd=tmp_path, timeout=60)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"already runs for {data} at {serve.url}" in second.stderr, second.stderr
+        assert "Traceback" not in second.stdout + second.stderr
+        assert (data / "serve.json").read_text() == marker
+        through_first = neonblue(env, "results", "alpha", "--json", cwd=tmp_path)
+        assert through_first.returncode == 0, through_first.stderr
+        assert "Serving" not in second.stderr
+        code, output = serve.stop()
+    assert code == 0, output
+    restarted = neonblue(env, "serve", "--port", "0", "--host", "256.0.0.1", cwd=tmp_path)
+    assert "already runs" not in restarted.stderr  # the lock went with the first serve
