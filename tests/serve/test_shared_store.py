@@ -154,3 +154,57 @@ def test_a_second_serve_for_the_same_data_refuses_and_leaves_the_first_in_charge
     assert code == 0, output
     restarted = neonblue(env, "serve", "--port", "0", "--host", "256.0.0.1", cwd=tmp_path)
     assert "already runs" not in restarted.stderr  # the lock went with the first serve
+
+
+HOLD_CHDB = """
+import sys
+from pathlib import Path
+from projections.analytics.client import ChdbClient
+client = ChdbClient(Path(sys.argv[1]))
+print("held", flush=True)
+sys.stdin.readline()
+client.close()
+"""
+
+
+def test_serve_started_while_another_process_holds_chdb_catches_up_once_it_is_free(
+    tmp_path: Path,
+):
+    """A command that catches up by itself (`results` without serve, `projections rebuild`)
+    may hold the embedded chDB for a few seconds as serve starts: serve then follows the
+    log with analytics too once the other process is gone, not never."""
+    data = tmp_path / "data"
+    data.mkdir()
+    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
+    create_experiments(app)
+    _traffic(app, 0, 50)
+    app.close()
+    env = env_for(data)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_CHDB, str(data / "chdb")],
+        env=env, cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with running_serve(env, tmp_path) as serve:
+            deadline = time.monotonic() + 60
+            while True:
+                analytics = next(
+                    p for p in serve.health()["projections"] if p["name"] == "analytics"
+                )
+                if analytics["error"]:
+                    break
+                assert time.monotonic() < deadline, analytics
+                time.sleep(0.2)
+            assert "in use by another process" in analytics["error"]
+            holder.communicate("\n", timeout=30)  # the other process is done
+            health = serve.wait_caught_up(timeout=30)
+            assert all(p["error"] is None for p in health["projections"]), health
+            results = httpx.get(f"{serve.url}/api/results?experiment=alpha", timeout=60)
+            assert results.status_code == 200, results.text[:300]
+            code, output = serve.stop()
+        assert code == 0, output
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(30)
