@@ -204,6 +204,7 @@ def test_serve_started_while_another_process_holds_chdb_catches_up_once_it_is_fr
             assert results.status_code == 200, results.text[:300]
             code, output = serve.stop()
         assert code == 0, output
+        assert "Traceback" not in output, output[-3000:]  # the waits are one-line messages
     finally:
         if holder.poll() is None:
             holder.kill()
