@@ -20,8 +20,28 @@ def _persistence_error(error: Exception) -> bool:
     return persistence is not None and isinstance(error, persistence.PersistenceError)
 
 
+def _undecodable(argv: list[str]) -> str | None:
+    """The first argument the shell passed as bytes that are not UTF-8 (Python hands them
+    on as lone surrogates, which no store, hash or model takes), shown escaped."""
+    for arg in argv:
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            return arg.encode(errors="surrogateescape").decode(errors="backslashreplace")
+    return None
+
+
 def main() -> None:
     """Runs the CLI; domain, configuration and storage errors become one-line messages."""
+    bad = _undecodable(sys.argv[1:])
+    if bad is not None:
+        from rich.markup import escape
+
+        error_console.print(
+            f"[bold red]configuration error:[/] argument '{escape(bad)}' is not valid UTF-8.",
+            highlight=False,
+        )
+        sys.exit(2)
     try:
         app()
     except ServeError as error:  # serve's own one-line message, with the same exit codes

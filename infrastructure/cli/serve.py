@@ -25,13 +25,25 @@ def serve(
 
     from infrastructure.bootstrap import bootstrap
     from infrastructure.serve.app import ServeApp
-    from infrastructure.serve.discovery import remove_marker, write_marker
-    from infrastructure.settings import ConfigurationError, McpSettings, ServeSettings
+    from infrastructure.serve.discovery import hold_data_dir, holder, remove_marker, write_marker
+    from infrastructure.settings import (
+        ConfigurationError,
+        EventStoreSettings,
+        McpSettings,
+        ServeSettings,
+    )
     from mcp_servers.common.transport import checked_token
 
     settings = ServeSettings()
     host, port = host or settings.host, port if port is not None else settings.port
     token = checked_token(McpSettings().token)  # refuses blank or short tokens
+    data_dir = EventStoreSettings().data_dir
+    held = hold_data_dir(data_dir)  # one serve per data directory (kept open until exit)
+    if held is None:
+        raise ConfigurationError(
+            f"`neonblue serve` already runs for {data_dir} {holder(data_dir)}: use it, or "
+            "stop it first."
+        )
     _check_port(host, port, ConfigurationError)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
 

@@ -263,7 +263,7 @@ async def _body(request: Request) -> dict[str, Any]:
             return {}
     try:
         body = json.loads(raw or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the interpreter's stack
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -274,4 +274,9 @@ def _text(value: Any, name: str, limit: int) -> str:
         raise ConfigurationError(
             f"{name} must be a non-empty string of at most {limit} characters."
         )
+    if not value.isascii():
+        try:  # JSON's \u escapes can spell lone surrogates, which no store or model can take
+            value.encode()
+        except UnicodeEncodeError:
+            raise ConfigurationError(f"{name} must be valid Unicode text.") from None
     return value

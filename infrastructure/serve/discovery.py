@@ -12,8 +12,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 MARKER = "serve.json"
+LOCK = "serve.lock"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,32 @@ class ServeUnreachable(Exception):
 
 def marker_path(data_dir: Path) -> Path:
     return data_dir / MARKER
+
+
+def hold_data_dir(data_dir: Path) -> IO[bytes] | None:
+    """Takes the data directory for this `serve` (held while the returned file stays open,
+    or the process lives); None when another serve holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (the marker still names the serve)
+        return open(os.devnull, "rb")  # held open by the caller
+    data_dir.mkdir(parents=True, exist_ok=True)
+    held = (data_dir / LOCK).open("a+b")
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        return None
+    return held
+
+
+def holder(data_dir: Path) -> str:
+    """Where the serve holding ``data_dir`` says it is, for messages."""
+    try:
+        found = json.loads(marker_path(data_dir).read_text())
+        return f"at {found['url']} (pid {found['pid']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "(starting)"
 
 
 def write_marker(data_dir: Path, url: str, store: str) -> Path:

@@ -23,6 +23,8 @@ from projections.models import ReadModels
 from projections.runner import DEFAULT_BATCH, Projection, ProjectionRunner, ProjectionStatus
 
 log = logging.getLogger("neonblue.serve")
+REOPEN_SECONDS = 2.0
+"""How often a model that could not be opened is tried again."""
 
 
 @dataclass
@@ -77,6 +79,7 @@ class ProjectionFollower:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
+    _reopen_at: float = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="projections", daemon=True)
@@ -121,16 +124,28 @@ class ProjectionFollower:
         head = self.models.reader.head()
         return all(self.positions.get(name, 0) >= head for name in self.names)
 
+    def _open(self, runners: dict[str, ProjectionRunner]) -> None:
+        """Runners for the models not open yet (one another process holds, a server that
+        is down): tried at start, then again every `REOPEN_SECONDS`."""
+        self._reopen_at = time.monotonic() + REOPEN_SECONDS
+        for name in self.names:
+            if name in runners:
+                continue
+            try:
+                runner = self.models.runner(name, self.batch_size)
+                self.positions[name] = runner.projection.position()
+                runners[name] = runner
+                self.errors.pop(name, None)
+            except Exception as error:  # a model that cannot open must not stop the others
+                self._failed(name, error, wait=False)
+
     def _run(self) -> None:
         runners: dict[str, ProjectionRunner] = {}
-        for name in self.names:
-            try:
-                runners[name] = self.models.runner(name, self.batch_size)
-                self.positions[name] = runners[name].projection.position()
-            except Exception as error:  # a model that cannot open must not stop the others
-                self._failed(name, error)
+        self._open(runners)
         self._ready.set()
         while not self._stop.is_set():
+            if len(runners) < len(self.names) and time.monotonic() >= self._reopen_at:
+                self._open(runners)
             advanced = 0
             head = self.models.reader.head()
             if self.metrics.head is not None:
@@ -190,11 +205,12 @@ class ProjectionFollower:
         if self.metrics.events is not None:
             self.metrics.events.labels(name).inc(step)  # type: ignore[attr-defined]
 
-    def _failed(self, name: str, error: Exception) -> None:
+    def _failed(self, name: str, error: Exception, wait: bool = True) -> None:
         message = f"{type(error).__name__}: {error}"
         if self.errors.get(name) != message:
             log.error("projection %s failed: %s (retrying)", name, message)
         self.errors[name] = message
         if self.metrics.errors is not None:
             self.metrics.errors.labels(name).inc()  # type: ignore[attr-defined]
-        self._stop.wait(1.0)  # back off before the next attempt
+        if wait:
+            self._stop.wait(1.0)  # back off before the next attempt

@@ -21,6 +21,7 @@ from infrastructure.application import NeonBlue
 from infrastructure.embeddings import Embedder
 from projections.generations import GenerationChanged
 from projections.log import EXPERIMENT_TOPICS, LogEvent
+from projections.writer_lock import writer_lock
 
 NAME = "knowledge"
 
@@ -115,12 +116,17 @@ class KnowledgeProjection:
         self.results = results
         self.refresh_seconds = refresh_seconds
         self._refreshed = 0.0
+        self._expected: int | None = None  # the stored position this writer last saw
 
     def setup(self) -> None:
         """Collections are created by the model."""
 
     def position(self) -> int:
         self._follow_switch()
+        self._expected = self._stored_position()
+        return self._expected
+
+    def _stored_position(self) -> int:
         found = self.meta.get(ids=[f"position:{self.collection.name}"], include=["metadatas"])
         return int(found["metadatas"][0]["position"]) if found["ids"] else 0
 
@@ -133,14 +139,22 @@ class KnowledgeProjection:
     def process(self, events: list[LogEvent], position: int) -> None:
         if self.locate is not None:
             self.locate(self)
-        try:
-            self._process(events, position)
-        except GenerationChanged:
-            raise
-        except Exception:
-            if self.locate is not None:  # the collection may have been switched and deleted
-                self.locate(self)  # mid-batch: then resume on the live one
-            raise
+        # one writer per collection at a time (processes sharing a Chroma server), and only
+        # from the position it last saw: an older batch written after a newer one would
+        # leave an old document under the newer position
+        with writer_lock(self.app, f"knowledge:{self.collection.name}"):
+            if self._expected is not None and self._stored_position() != self._expected:
+                self._expected = None
+                raise GenerationChanged(f"{NAME}: moved on under this writer")
+            try:
+                self._process(events, position)
+            except GenerationChanged:
+                raise
+            except Exception:
+                if self.locate is not None:  # the collection may have been switched and deleted
+                    self.locate(self)  # mid-batch: then resume on the live one
+                raise
+        self._expected = position
 
     def _process(self, events: list[LogEvent], position: int) -> None:
         touched = {event.originator_id: event.version for event in events}

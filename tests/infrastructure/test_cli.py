@@ -15,7 +15,7 @@ from infrastructure.settings import EventStoreSettings
 from tests.support.postgres import PostgresCluster
 
 
-def neonblue(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def neonblue(env: dict[str, str], *args: str | bytes) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "infrastructure.cli", *args],
         env={**os.environ, **env, "COLUMNS": "200"},
@@ -107,6 +107,28 @@ def test_domain_errors_are_one_line_messages(sqlite_env, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) <= 2  # one message (rich may wrap it)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("results", b"checkout\xff"),
+        ("ask", b"How is checkout \xe9 doing?"),  # Latin-1, not UTF-8
+        ("experiments", "create", b"k\xff\xfe", "--name", "x"),
+        ("experiments", "show", "checkout", "--engine", b"\x80"),
+    ],
+)
+def test_arguments_that_are_not_utf8_are_one_line_messages(sqlite_env, args):
+    """A shell passes bytes; Python hands undecodable ones on as lone surrogates, which no
+    store, hash or model takes (they failed deep inside with a UnicodeEncodeError)."""
+    create_checkout(sqlite_env)
+    result = neonblue(sqlite_env, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "not valid UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 2
+    listed = json.loads(neonblue(sqlite_env, "experiments", "list", "--json").stdout)
+    assert [e["key"] for e in listed] == ["checkout"]  # nothing was recorded
 
 
 def test_bad_store_url_is_a_configuration_error(tmp_path):

@@ -23,6 +23,7 @@ from infrastructure.serve.dashboard.charts import Drawn, Yielding, lift_charts, 
 from infrastructure.serve.dashboard.drawer import REDRAW
 from infrastructure.serve.dashboard.series import cumulative_lift, daily_totals, primary_metric
 from infrastructure.serve.dashboard.snapshots import Snapshots, What
+from projections.analytics.client import ClickHouseUnavailable
 
 log = logging.getLogger("neonblue.dashboard")
 COMBINATIONS = tuple((engine, cuped) for engine in ENGINES for cuped in (True, False))
@@ -163,6 +164,8 @@ class Answers:
                 break
             try:
                 done += step(experiment, position)
+            except ClickHouseUnavailable as error:  # held by another process: one line
+                log.warning("warming %s skipped: %s", experiment.key, error)
             except Exception:  # e.g. the read model switched mid-read: the next pass retries
                 log.exception("warming %s failed", experiment.key)
         return done

@@ -1,0 +1,211 @@
+"""One data directory, several processes: `serve` follows the log while `simulate` ingests
+into the same store, the operations page rebuilds every read model meanwhile, and clients
+ask for results all along. Nothing fails, and afterwards serve's answers and every read
+model equal what a fresh process builds from the log alone."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infrastructure.bootstrap import build_app
+from infrastructure.log_statistics import variant_sums
+from infrastructure.settings import EventStoreSettings
+from tests.projections.scenario import create_experiments
+from tests.projections.test_resilience import _traffic
+from tests.serve.conftest import env_for, neonblue, running_serve
+from tests.support.postgres import PostgresCluster, free_port
+
+KEYS = ("alpha", "checkout-cta-contrast")  # one written before, one by the simulation
+PROJECTIONS = ("analytics", "relational", "knowledge")
+
+
+def _card(body: dict) -> str:
+    """The scorecard without what depends on the wall clock (impact per day so far)."""
+    card = body.get("scorecard", body)
+    card.pop("days_observed", None)
+    for row in card.get("rows", []):
+        row.pop("impact", None)
+    return json.dumps(card, sort_keys=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_serve_simulate_rebuilds_and_readers_on_one_store(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    url = ""
+    if store == "postgres":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        url = cluster.url(cluster.create_database())
+    settings = EventStoreSettings(data_dir=data, event_store=url)
+    app = build_app(settings)
+    create_experiments(app)
+    _traffic(app, 0, 1500)
+    app.close()
+    # many small batches: more interleaving with ingest and the rebuilds
+    env = {**env_for(data, NEONBLUE_EVENT_STORE=url), "NEONBLUE_SERVE_BATCH_SIZE": "400"}
+    with running_serve(env, tmp_path) as serve:
+        simulate = subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.cli", "simulate", "--experiments", "2",
+             "--users", "800", "--seed", "3"],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        failures: list[tuple[str, int, str]] = []
+        stop = threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                for key in KEYS:
+                    answer = httpx.get(f"{serve.url}/api/results?experiment={key}", timeout=120)
+                    if answer.status_code not in (200, 422):  # 422: not created yet
+                        failures.append((key, answer.status_code, answer.text[:300]))
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        with httpx.Client(base_url=serve.url, timeout=60) as page:
+            found = re.search(r'name="csrf" value="([^"]+)"', page.get("/operations").text)
+            assert found is not None
+            for name in PROJECTIONS:  # while ingest appends
+                started = page.post(
+                    "/operations/rebuild", data={"csrf": found.group(1), "projection": name}
+                )
+                assert started.status_code < 400, started.text[:300]
+            output, _ = simulate.communicate(timeout=300)
+            assert simulate.returncode == 0, output
+            assert "Traceback" not in output
+            deadline = time.monotonic() + 180
+            while True:
+                states = re.findall(
+                    r'data-projection="(\w+)" data-state="(\w+)"', page.get("/operations").text
+                )
+                if {n for n, s in states if s == "done"} >= set(PROJECTIONS):
+                    break
+                assert not [s for _, s in states if s == "failed"], states
+                assert time.monotonic() < deadline, states
+                time.sleep(0.5)
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=120)
+        assert failures == []
+        health = serve.wait_caught_up()
+        assert all(p["error"] is None for p in health["projections"]), health
+        served = {
+            key: _card(httpx.get(f"{serve.url}/api/results?experiment={key}", timeout=120).json())
+            for key in KEYS
+        }
+        code, output = serve.stop()
+    assert code == 0, output
+    assert "Traceback" not in output and "failed" not in output, output[-3000:]
+
+    # a fresh process, from the log alone
+    for key in KEYS:
+        alone = neonblue(env, "results", key, "--json", cwd=tmp_path)
+        assert alone.returncode == 0, alone.stderr
+        assert _card(json.loads(alone.stdout)) == served[key], key
+    for name in ("analytics", "relational"):
+        done = neonblue(env, "projections", "rebuild", name, "--verify", cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "verified: old and new read models are identical." in done.stdout, done.stdout
+    app = build_app(settings)
+    try:
+        users = {v: s.users for v, s in variant_sums(app, "alpha")["alpha"].items()}
+    finally:
+        app.close()
+    assert json.loads(served["alpha"])["users"] == users  # each event counted once
+
+
+def test_a_second_serve_for_the_same_data_refuses_and_leaves_the_first_in_charge(
+    tmp_path: Path,
+):
+    """It used to start (status ok, its analytics unable to open chDB), point serve.json at
+    itself, and remove it when stopped: commands then found no serve and failed on the
+    chDB the first one holds."""
+    data = tmp_path / "data"
+    data.mkdir()
+    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
+    create_experiments(app)
+    _traffic(app, 0, 50)
+    app.close()
+    env = env_for(data)
+    with running_serve(env, tmp_path) as serve:
+        serve.wait_caught_up()
+        marker = (data / "serve.json").read_text()
+        second = neonblue(env, "serve", "--port", str(free_port()), cwd=tmp_path, timeout=60)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"already runs for {data} at {serve.url}" in second.stderr, second.stderr
+        assert "Traceback" not in second.stdout + second.stderr
+        assert (data / "serve.json").read_text() == marker
+        through_first = neonblue(env, "results", "alpha", "--json", cwd=tmp_path)
+        assert through_first.returncode == 0, through_first.stderr
+        assert "Serving" not in second.stderr
+        code, output = serve.stop()
+    assert code == 0, output
+    restarted = neonblue(env, "serve", "--port", "0", "--host", "256.0.0.1", cwd=tmp_path)
+    assert "already runs" not in restarted.stderr  # the lock went with the first serve
+
+
+HOLD_CHDB = """
+import sys
+from pathlib import Path
+from projections.analytics.client import ChdbClient
+client = ChdbClient(Path(sys.argv[1]))
+print("held", flush=True)
+sys.stdin.readline()
+client.close()
+"""
+
+
+def test_serve_started_while_another_process_holds_chdb_catches_up_once_it_is_free(
+    tmp_path: Path,
+):
+    """A command that catches up by itself (`results` without serve, `projections rebuild`)
+    may hold the embedded chDB for a few seconds as serve starts: serve then follows the
+    log with analytics too once the other process is gone, not never."""
+    data = tmp_path / "data"
+    data.mkdir()
+    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
+    create_experiments(app)
+    _traffic(app, 0, 50)
+    app.close()
+    env = env_for(data)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_CHDB, str(data / "chdb")],
+        env=env, cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with running_serve(env, tmp_path) as serve:
+            deadline = time.monotonic() + 60
+            while True:
+                analytics = next(
+                    p for p in serve.health()["projections"] if p["name"] == "analytics"
+                )
+                if analytics["error"]:
+                    break
+                assert time.monotonic() < deadline, analytics
+                time.sleep(0.2)
+            assert "in use by another process" in analytics["error"]
+            holder.communicate("\n", timeout=30)  # the other process is done
+            health = serve.wait_caught_up(timeout=30)
+            assert all(p["error"] is None for p in health["projections"]), health
+            results = httpx.get(f"{serve.url}/api/results?experiment=alpha", timeout=60)
+            assert results.status_code == 200, results.text[:300]
+            code, output = serve.stop()
+        assert code == 0, output
+        assert "Traceback" not in output, output[-3000:]  # the waits are one-line messages
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(30)
