@@ -14,12 +14,13 @@ import contextlib
 import hashlib
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infrastructure.application import NeonBlue
+from projections.generations import GenerationChanged
 
 try:
     import fcntl
@@ -57,3 +58,30 @@ def writer_lock(app: NeonBlue, name: str) -> Iterator[None]:
         lock = _LOCAL.setdefault(name, threading.Lock())
     with lock:
         yield
+
+
+@contextlib.contextmanager
+def sole_writer(
+    app: NeonBlue,
+    name: str,
+    expected: int | None,
+    stored_position: Callable[[], int],
+    forget_position: Callable[[], None],
+    relocate: Callable[[], None],
+) -> Iterator[None]:
+    """One batch into a read-model copy that cannot check its position in a transaction
+    (ClickHouse, Chroma): under `writer_lock`, and only from ``expected``, the position this
+    writer last saw. When another writer moved it, nothing is written: the position is
+    forgotten (read again) and `GenerationChanged` makes the runner resume from it. Any
+    other error relocates the copy (it may have been switched and dropped mid-batch)."""
+    with writer_lock(app, name):
+        if expected is not None and stored_position() != expected:
+            forget_position()
+            raise GenerationChanged(f"{name}: moved on under this writer")
+        try:
+            yield
+        except GenerationChanged:
+            raise
+        except Exception:
+            relocate()
+            raise

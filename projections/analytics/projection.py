@@ -34,7 +34,7 @@ from projections.log import (
     erasures,
     micros,
 )
-from projections.writer_lock import writer_lock
+from projections.writer_lock import sole_writer
 
 NAME = "analytics"
 PARTICIPATION = set(PARTICIPATION_TOPICS)
@@ -112,22 +112,16 @@ class AnalyticsProjection:
                 self.locate(self)
 
     def process(self, events: Sequence[LogEvent], position: int) -> None:
-        # One writer per database at a time (processes sharing a ClickHouse server: the
-        # batch tables are the database's), and only from the position it last saw: a
-        # batch another writer already moved past is not folded again.
-        with writer_lock(self.app, f"analytics:{self.database}"):
-            expected, stored = self._position, self._stored_position()
-            if expected is not None and stored != expected:
-                self._position = stored
-                raise GenerationChanged(f"{NAME}: moved on under this writer")
-            try:
-                self._process(events, position)
-            except GenerationChanged:
-                raise
-            except Exception:
-                if self.locate is not None:  # the database may have been switched and dropped
-                    self.locate(self)  # mid-batch: then resume on the live one
-                raise
+        # one writer per database at a time: the batch tables are the database's
+        with sole_writer(
+            self.app, f"{NAME}:{self.database}", self._position, self._stored_position,
+            self.forget_position, self._relocate,
+        ):  # fmt: skip
+            self._process(events, position)
+
+    def _relocate(self) -> None:
+        if self.locate is not None:
+            self.locate(self)
 
     def _process(self, events: Sequence[LogEvent], position: int) -> None:
         batch = getattr(events, "prepared", None)

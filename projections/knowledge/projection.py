@@ -21,7 +21,7 @@ from infrastructure.application import NeonBlue
 from infrastructure.embeddings import Embedder
 from projections.generations import GenerationChanged
 from projections.log import EXPERIMENT_TOPICS, LogEvent
-from projections.writer_lock import writer_lock
+from projections.writer_lock import sole_writer
 
 NAME = "knowledge"
 
@@ -137,24 +137,22 @@ class KnowledgeProjection:
                 self.locate(self)
 
     def process(self, events: list[LogEvent], position: int) -> None:
+        self._relocate()
+        # one writer per collection at a time: an older batch written after a newer one
+        # would leave an old document under the newer position
+        with sole_writer(
+            self.app, f"{NAME}:{self.collection.name}", self._expected, self._stored_position,
+            self._forget_position, self._relocate,
+        ):  # fmt: skip
+            self._process(events, position)
+        self._expected = position
+
+    def _relocate(self) -> None:
         if self.locate is not None:
             self.locate(self)
-        # one writer per collection at a time (processes sharing a Chroma server), and only
-        # from the position it last saw: an older batch written after a newer one would
-        # leave an old document under the newer position
-        with writer_lock(self.app, f"knowledge:{self.collection.name}"):
-            if self._expected is not None and self._stored_position() != self._expected:
-                self._expected = None
-                raise GenerationChanged(f"{NAME}: moved on under this writer")
-            try:
-                self._process(events, position)
-            except GenerationChanged:
-                raise
-            except Exception:
-                if self.locate is not None:  # the collection may have been switched and deleted
-                    self.locate(self)  # mid-batch: then resume on the live one
-                raise
-        self._expected = position
+
+    def _forget_position(self) -> None:
+        self._expected = None
 
     def _process(self, events: list[LogEvent], position: int) -> None:
         touched = {event.originator_id: event.version for event in events}

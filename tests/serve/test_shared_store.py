@@ -127,19 +127,24 @@ def test_serve_simulate_rebuilds_and_readers_on_one_store(
     assert json.loads(served["alpha"])["users"] == users  # each event counted once
 
 
-def test_a_second_serve_for_the_same_data_refuses_and_leaves_the_first_in_charge(
-    tmp_path: Path,
-):
-    """It used to start (status ok, its analytics unable to open chDB), point serve.json at
-    itself, and remove it when stopped: commands then found no serve and failed on the
-    chDB the first one holds."""
+def _small_store(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An embedded store with the scenario's experiments and a little traffic."""
     data = tmp_path / "data"
     data.mkdir()
     app = build_app(EventStoreSettings(data_dir=data, event_store=""))
     create_experiments(app)
     _traffic(app, 0, 50)
     app.close()
-    env = env_for(data)
+    return data, env_for(data)
+
+
+def test_a_second_serve_for_the_same_data_refuses_and_leaves_the_first_in_charge(
+    tmp_path: Path,
+):
+    """It used to start (status ok, its analytics unable to open chDB), point serve.json at
+    itself, and remove it when stopped: commands then found no serve and failed on the
+    chDB the first one holds."""
+    data, env = _small_store(tmp_path)
     with running_serve(env, tmp_path) as serve:
         serve.wait_caught_up()
         marker = (data / "serve.json").read_text()
@@ -174,13 +179,7 @@ def test_serve_started_while_another_process_holds_chdb_catches_up_once_it_is_fr
     """A command that catches up by itself (`results` without serve, `projections rebuild`)
     may hold the embedded chDB for a few seconds as serve starts: serve then follows the
     log with analytics too once the other process is gone, not never."""
-    data = tmp_path / "data"
-    data.mkdir()
-    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
-    create_experiments(app)
-    _traffic(app, 0, 50)
-    app.close()
-    env = env_for(data)
+    data, env = _small_store(tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_CHDB, str(data / "chdb")],
         env=env, cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
