@@ -111,11 +111,17 @@ def where_the_time_went(seconds: dict[str, float], events: int, elapsed: float) 
     from infrastructure.ingest.writer import STAGES
 
     parts = [f"{s} {seconds.get(s, 0.0) / events * 1e6:.1f}" for s in STAGES]
-    inside = sum(seconds.values())
+    inside = sum(seconds.get(s, 0.0) for s in STAGES)
     rest = (elapsed - inside) / events * 1e6
+    worker = [
+        f"{s.removeprefix('worker ')} {v / events * 1e6:.1f}"
+        for s, v in seconds.items()
+        if s.startswith("worker ")
+    ]
+    in_worker = f"; in the prepare worker {', '.join(worker)}" if worker else ""
     return (
         f"{'where the time went (µs/event)':<34}{', '.join(parts)}; outside the writer "
-        f"(bus, batching, collections) {rest:.1f}"
+        f"(bus, batching, collections) {rest:.1f}{in_worker}"
     )
 
 
@@ -138,6 +144,11 @@ def main() -> None:
     parser.add_argument(
         "--embedded", action="store_true", help="in-process bus -> SQLite (the embedded default)"
     )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="--privacy-cost without the prepare worker (--embedded: NEONBLUE_KAFKA_PREPARE_WORKER=false)",
+    )
     args = parser.parse_args()
     if args.embedded:
         args.users, args.experiments = args.users or 8000, args.experiments or 5
@@ -145,7 +156,9 @@ def main() -> None:
         return
     args.users, args.experiments = args.users or 20_000, args.experiments or 3
     if args.privacy_cost:
-        return privacy_cost_on(args.privacy_cost, args.users, args.experiments, args.batch)
+        return privacy_cost_on(
+            args.privacy_cost, args.users, args.experiments, args.batch, not args.no_worker
+        )
     tag = uuid.uuid4().hex[:8]
     with running_broker() as broker, running_cluster() as cluster:
         url = cluster.url(cluster.create_database("bench"))
@@ -217,17 +230,17 @@ def main() -> None:
     print(f"{'PostgreSQL raw COPY (rows/s)':<34}{copy_rate:>12,.0f}  1.00x ({rows:,} rows)")
 
 
-def privacy_cost_on(kind: str, users: int, experiments: int, batch: int) -> None:
+def privacy_cost_on(kind: str, users: int, experiments: int, batch: int, worker: bool) -> None:
     import tempfile
 
     from bench.privacy_cost import privacy_cost, sqlite_stores
 
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as root:
-            return privacy_cost(sqlite_stores(Path(root)), users, experiments, batch)
+            return privacy_cost(sqlite_stores(Path(root)), users, experiments, batch, worker=worker)
     with running_cluster() as cluster:
         fresh = lambda: EventStoreSettings(event_store=cluster.url(cluster.create_database("p")))  # noqa: E731
-        privacy_cost(fresh, users, experiments, batch)
+        privacy_cost(fresh, users, experiments, batch, worker=worker)
 
 
 if __name__ == "__main__":

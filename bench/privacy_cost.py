@@ -1,10 +1,11 @@
 """The cost of personal-data protection on ingest: the same wire events through the same
 ingest writer (decode, translate, [protect], apply, commit with offsets) into a fresh event
 store, without and with protection, alternating to even out the machine's noise. Each batch
-is written as `IngestLoop` writes it: cyclic garbage collection paused, the surviving heap
-frozen after. "privacy on" is `neonblue ingest` (the Kafka loop, which never opens Chroma's
-index, so it does not fill freed heap memory); a third arm adds that fill (privacy/heap.py),
-as a process that also runs projections pays it.
+is written as `IngestLoop` writes it: the prepare worker (a second process) decodes and
+protects the next batch meanwhile (``--no-worker``: the writer does it all), cyclic garbage
+collection paused, the surviving heap frozen after. "privacy on" is `neonblue ingest` (the
+Kafka loop, which never opens Chroma's index, so it does not fill freed heap memory); a third
+arm adds that fill (privacy/heap.py), as a process that also runs projections pays it.
 
 Run by `python bench/ingest.py --privacy-cost [--users N] [--store sqlite|postgresql]`.
 """
@@ -21,10 +22,11 @@ from infrastructure.bootstrap import build_app
 from infrastructure.gc_pause import no_cyclic_gc
 from infrastructure.ingest.bus import Record
 from infrastructure.ingest.protection import build_protector
+from infrastructure.ingest.runtime import prepare_worker
 from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events
 from infrastructure.ingest.writer import STAGES, BatchWriter, add_seconds
 from infrastructure.privacy.heap import scrub_freed_memory
-from infrastructure.settings import EventStoreSettings
+from infrastructure.settings import EventStoreSettings, KafkaSettings
 from infrastructure.settings.privacy import PrivacySettings
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -50,27 +52,36 @@ def _ingest_rate(
     protect: bool,
     batch: int,
     fill: bool,
+    worker: bool,
 ) -> tuple[float, float, dict[str, float]]:
-    """Events/s by the wall clock and by this process's CPU time (the machine is shared:
-    CPU time is what protection adds, as its work is all in the ingest process), and the
-    writer's seconds per stage."""
+    """Events/s by the wall clock and by the writer process's CPU time (with the worker,
+    protection's work is in the worker, on the other core), and seconds per stage."""
     app = build_app(store)
+    preparing = None
     try:
         ensure_experiments(app, planned(plan), START)
         protector = build_protector(
             app, PrivacySettings(privacy=protect, privacy_secret="bench-secret-0123456789")
         )
         scrub_freed_memory(fill)  # process-wide
-        writer = BatchWriter(app, protector=protector)
+        if worker:
+            preparing = prepare_worker(app, KafkaSettings(), protector, None)
+        writer = BatchWriter(app, protector=protector, worker=preparing)
+        batches = [records[start : start + batch] for start in range(0, len(records), batch)]
         stages: dict[str, float] = {}
         started, cpu = time.perf_counter(), time.process_time()
-        for start in range(0, len(records), batch):
-            with no_cyclic_gc():  # as `IngestLoop._flush` writes a batch
-                add_seconds(stages, writer.write(records[start : start + batch]).seconds)
+        for index, records_of_batch in enumerate(batches):
+            with no_cyclic_gc():  # as `IngestLoop` writes a batch
+                writer.prepare_ahead(batches[index + 1] if index + 1 < len(batches) else [])
+                add_seconds(stages, writer.write(records_of_batch).seconds)
             gc.freeze()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if preparing is not None:
+            add_seconds(stages, preparing.seconds)
         return len(records) / wall, len(records) / cpu, stages
     finally:
+        if preparing is not None:
+            preparing.close()
         app.close()
         gc.unfreeze()
         gc.collect()
@@ -82,6 +93,7 @@ def privacy_cost(
     experiments: int,
     batch: int,
     rounds: int = 2,
+    worker: bool = True,
 ) -> None:
     plan = TrafficPlan(experiments, users, sessions=3.0)
     records = _records(plan)
@@ -90,9 +102,14 @@ def privacy_cost(
     rates: dict[str, list[tuple[float, float, dict[str, float]]]] = {arm: [] for arm in arms}
     for _ in range(rounds):
         for arm, (protect, fill) in arms.items():
-            rates[arm].append(_ingest_rate(fresh_store(), plan, records, protect, batch, fill))
-    print(f"{len(records):,} wire events, best of {rounds} alternating runs each")
-    for index, clock in enumerate(("wall clock", "ingest process CPU")):
+            rates[arm].append(
+                _ingest_rate(fresh_store(), plan, records, protect, batch, fill, worker)
+            )
+    print(
+        f"{len(records):,} wire events, best of {rounds} alternating runs each, "
+        + ("with the prepare worker" if worker else "without the prepare worker")
+    )
+    for index, clock in enumerate(("wall clock", "writer process CPU")):
         off = max(r[index] for r in rates["privacy off"])
         for arm in arms:
             rate = max(r[index] for r in rates[arm])
@@ -103,7 +120,10 @@ def privacy_cost(
     print("where the time went, µs per event (the arm's fastest run by CPU):")
     for arm in arms:
         stages = max(rates[arm], key=lambda r: r[1])[2]
-        split = ", ".join(f"{s} {stages.get(s, 0.0) / len(records) * 1e6:.1f}" for s in STAGES)
+        split = ", ".join(
+            f"{s} {v / len(records) * 1e6:.1f}"
+            for s, v in sorted(stages.items(), key=lambda sv: (sv[0] not in STAGES, sv[0]))
+        )
         print(f"  {arm:<50}{split}")
 
 

@@ -39,6 +39,7 @@ from infrastructure.ingest.bus import Consumer, Partition, Producer, Record
 from infrastructure.ingest.cdc import ChangeFeed
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.errors import IngestError
+from infrastructure.ingest.prepare import PreparingWorker
 from infrastructure.ingest.protection import Protector
 from infrastructure.ingest.tables import Coordinates
 from infrastructure.ingest.wire import DEFAULT_LIMITS, Limits
@@ -112,6 +113,7 @@ class IngestLoop:
         published: Published | None = None,
         protector: Protector | None = None,
         feed: ChangeFeed | None = None,
+        worker: PreparingWorker | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -121,13 +123,15 @@ class IngestLoop:
         self.linger = linger
         self.backoff = backoff or Backoff()
         self.on_progress = on_progress
-        self.writer = BatchWriter(app, cache_size, limits, protector, feed)
+        self.writer = BatchWriter(app, cache_size, limits, protector, feed, worker)
+        self.worker = worker
         self.tables = self.writer.tables
         self.max_message_bytes = max_message_bytes
         self.published = published
         self._unpublished_check_at: float | None = 0.0  # None: nothing left to publish
         self.stats = IngestStats()
         self._pending: list[Record] = []
+        self._ahead: list[Record] = []  # the next batch, being prepared by the worker
         self._stop = threading.Event()
         self._full_gc_at = time.monotonic() + FULL_GC_SECONDS
 
@@ -149,6 +153,7 @@ class IngestLoop:
                 with no_cyclic_gc():  # polling allocates the batch's records
                     got = self._fill()
                     if self._pending:
+                        self.writer.prepare_ahead(self._ahead)
                         self._flush()
                 now = time.monotonic()
                 check_at = self._unpublished_check_at
@@ -162,17 +167,27 @@ class IngestLoop:
                 if until_idle is not None and not got and now - last_record >= until_idle:
                     break
         finally:
-            if not self._stop.is_set() and self._pending:
-                self._flush()
+            if not self._stop.is_set():
+                self._pending.extend(self._ahead)
+                self._ahead = []
+                if self._pending:
+                    self._flush()
             self.consumer.close()
             self.producer.close()
+            if self.worker is not None:
+                add_seconds(self.stats.seconds, self.worker.seconds)
+                self.worker.close()
             self._report()
         return self.stats
 
     def _fill(self) -> bool:
-        """Polls until the batch is full or the linger time is over; True if anything came."""
+        """Polls until the batch is full or the linger time is over; True if anything came.
+        With a prepare worker, a full batch is followed by the next one, if already there,
+        for the worker to prepare while this one is written."""
         deadline = time.monotonic() + self.linger
-        got = False
+        got = bool(self._ahead)
+        self._pending.extend(self._ahead)
+        self._ahead = []
         while len(self._pending) < self.batch_size and not self._stop.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -183,6 +198,8 @@ class IngestLoop:
             if records:
                 got = True
                 self._pending.extend(records)
+        if self.worker is not None and len(self._pending) >= self.batch_size:
+            self._ahead = self.consumer.consume(self.batch_size, 0.0)
         return got
 
     def _flush(self) -> None:
@@ -259,7 +276,9 @@ class IngestLoop:
     def _on_revoke(self, partitions: list[Partition]) -> None:
         if self._pending and not self._stop.is_set():
             self._flush()
-        self._pending = [r for r in self._pending if r.source not in set(partitions)]
+        revoked = set(partitions)
+        self._pending = [r for r in self._pending if r.source not in revoked]
+        self._ahead = [r for r in self._ahead if r.source not in revoked]
         self.writer.forget(partitions)
 
     def _publish(self, letters: list[DeadLetter]) -> bool:

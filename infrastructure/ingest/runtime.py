@@ -10,7 +10,8 @@ from infrastructure.ingest.bus import Consumer, InProcessBus, Producer, Record
 from infrastructure.ingest.cdc import ChangeFeed
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.loop import IngestLoop, IngestStats, Published
-from infrastructure.ingest.protection import build_protector
+from infrastructure.ingest.prepare import PreparingWorker, WorkerSpec
+from infrastructure.ingest.protection import Protector, build_protector
 from infrastructure.ingest.tables import Coordinates, tables_for
 from infrastructure.ingest.wire import Limits
 from infrastructure.settings import KafkaSettings
@@ -24,6 +25,8 @@ def build_loop(
     on_progress: Callable[[IngestStats], None] | None = None,
     published: Published | None = None,
 ) -> IngestLoop:
+    protector = build_protector(app)
+    feed = ChangeFeed.from_settings(settings) if settings.cdc_topics else None
     return IngestLoop(
         app,
         consumer,
@@ -37,9 +40,22 @@ def build_loop(
         limits=Limits(settings.max_event_bytes, settings.max_event_depth),
         max_message_bytes=settings.max_message_bytes,
         published=published,
-        protector=build_protector(app),
-        feed=ChangeFeed.from_settings(settings) if settings.cdc_topics else None,
+        protector=protector,
+        feed=feed,
+        worker=prepare_worker(app, settings, protector, feed),
     )
+
+
+def prepare_worker(
+    app: NeonBlue, settings: KafkaSettings, protector: Protector | None, feed: ChangeFeed | None
+) -> PreparingWorker | None:
+    """A worker for the loop (`prepare`), when enabled and another process can open the
+    event store (not the in-memory one)."""
+    if not settings.prepare_worker or app.env.get("PERSISTENCE_MODULE") == "eventsourcing.popo":
+        return None
+    limits = Limits(settings.max_event_bytes, settings.max_event_depth)
+    secret = None if protector is None else protector.secret
+    return PreparingWorker(WorkerSpec(dict(app.env), secret, limits, feed))
 
 
 def kafka_loop(

@@ -34,7 +34,7 @@ from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import DataError, IntegrityError, PersistenceError, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from domain.errors import DomainError
 from domain.experiments.aggregate import Experiment
@@ -49,16 +49,16 @@ from domain.ingestion.source_rows import source_rows_id
 from domain.participation.aggregate import participation_id
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
-from infrastructure.audit.chain import ChainError
 from infrastructure.ingest import store
 from infrastructure.ingest.bus import Partition, Record
 from infrastructure.ingest.cdc import ChangeFeed, RowChange, Tombstone
 from infrastructure.ingest.cdc.mapping import apply_change
 from infrastructure.ingest.dead_letters import DeadLetter
+from infrastructure.ingest.prepare import Prepared, Preparer, PreparingWorker, is_systemic
 from infrastructure.ingest.protection import Protector
 from infrastructure.ingest.tables import tables_for
-from infrastructure.ingest.translate import Item, Lifecycle, Unclassified, translate
-from infrastructure.ingest.wire import DEFAULT_LIMITS, InvalidMessage, Limits
+from infrastructure.ingest.translate import Item, Lifecycle, Unclassified
+from infrastructure.ingest.wire import DEFAULT_LIMITS, Limits
 from infrastructure.triage import LearnedRules
 
 log = logging.getLogger(__name__)
@@ -85,23 +85,16 @@ class BatchResult:
         add_seconds(self.seconds, other.seconds)
 
 
-STAGES = ("decode", "protect", "load", "apply", "store")
-"""decode: wire bytes to commands; protect: pseudonyms and sealing (keys included); load:
-aggregates not in the cache, known event ids; apply: domain commands; store: events
-encoded, chained and written with their offsets."""
+STAGES = ("receive", "decode", "protect", "load", "apply", "store")
+"""receive: waiting for and unpickling what the prepare worker made of the records (`prepare`);
+decode: wire bytes to commands; protect: pseudonyms and sealing (keys included), both for the
+records the writer prepares itself; load: aggregates not in the cache, known event ids; apply:
+domain commands; store: events encoded, chained and written with their offsets."""
 
 
 def add_seconds(total: dict[str, float], more: dict[str, float]) -> None:
     for stage, seconds in more.items():
         total[stage] = total.get(stage, 0.0) + seconds
-
-
-def is_systemic(error: BaseException) -> bool:
-    """True for failures of the event store or the process, not of one message: the batch
-    is retried. Other exceptions (RecursionError, ValueError, ...) are blamed on a message."""
-    if isinstance(error, PersistenceError):
-        return not isinstance(error, DataError)
-    return not isinstance(error, Exception) or isinstance(error, MemoryError | ChainError)
 
 
 class BatchWriter:
@@ -114,17 +107,16 @@ class BatchWriter:
         limits: Limits = DEFAULT_LIMITS,
         protector: Protector | None = None,
         feed: ChangeFeed | None = None,
+        worker: PreparingWorker | None = None,
     ) -> None:
         self.app = app
-        self.protector = protector
-        self.feed = feed
         self.cache_size = cache_size
-        self.limits = limits
+        self.worker = worker
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
         self.positions: dict[Partition, int] = {}
         self.batched_tracking = store.supports_batched_tracking(app)
         self.tables = tables_for(app)
-        self.learned_rules = LearnedRules(app)
+        self.preparer = Preparer(LearnedRules(app).current, limits, protector, feed)
 
     def assign(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         """Reads where to resume each partition from the event store."""
@@ -132,9 +124,16 @@ class BatchWriter:
         self.positions.update(store.resume_positions(self.app, partitions))
         return dict(self.positions)
 
+    def prepare_ahead(self, records: Sequence[Record]) -> None:
+        """Lets the prepare worker, if any, start on records `write` will get next."""
+        if self.worker is not None:
+            self.worker.submit(records)
+
     def forget(self, partitions: Iterable[Partition] | None = None) -> None:
         """Drops cached state (all of it) and the positions of ``partitions`` (or all)."""
         self.cache.clear()
+        if self.worker is not None:
+            self.worker.clear()
         if partitions is None:
             self.positions.clear()
         for tp in partitions or ():
@@ -164,6 +163,9 @@ class BatchWriter:
         except BaseException:
             self.cache.clear()
             raise
+        finally:
+            if self.worker is not None:
+                self.worker.discard(records)
         return result
 
     def _write_isolating(self, records: list[Record], result: BatchResult) -> None:
@@ -201,25 +203,14 @@ class BatchWriter:
     ) -> BatchResult:
         result = BatchResult()
         clock = time.perf_counter
-        started = clock()
-        learned = self.learned_rules.current()
+        prepared, receiving = self._prepared(records, poison)
         items: list[tuple[Record, Item]] = []
         dead: list[DeadLetter] = []
-        for record in records:
-            if poison is not None:
-                dead.append(DeadLetter.of_error(record, poison))
-                continue
-            try:
-                items.append((record, translate(record, learned, self.limits, self.feed)))
-            except InvalidMessage as error:
-                dead.append(DeadLetter.of(record, error.kind, error.reason))
-            except Exception as error:  # translation is pure: blame the message at once
-                if is_systemic(error):
-                    raise
-                dead.append(DeadLetter.of_error(record, error))
-        decoded = clock()
-        if self.protector is not None:
-            items = self.protector.protect(items)
+        for record, outcome in zip(records, prepared, strict=True):
+            if isinstance(outcome, DeadLetter):
+                dead.append(outcome)
+            else:
+                items.append((record, outcome))
         protected = clock()
         known = (
             self.tables.known_event_ids({item.event_id for _, item in items})
@@ -255,14 +246,34 @@ class BatchWriter:
         trackings = [Tracking(store.tracking_name(tp), offset) for tp, offset in last.items()]
         changed = list(state.changed.values())
         result.stored_events = store.write_tracked(self.app, changed, trackings, new_ids, dead)
-        marks = (started, decoded, protected, loaded, applied, clock())
+        marks = (protected, loaded, applied, clock())
         spans = (end - start for start, end in pairwise(marks))
-        result.seconds = dict(zip(STAGES, spans, strict=True))
+        result.seconds = {
+            "receive": receiving,
+            **self.preparer.take_seconds(),
+            **dict(zip(("load", "apply", "store"), spans, strict=True)),
+        }
         for tp, offset in last.items():
             self.positions[tp] = offset + 1
         result.dead_letters = dead
         self._remember(state.loaded, changed)
         return result
+
+    def _prepared(
+        self, records: list[Record], poison: BaseException | None
+    ) -> tuple[list[Prepared], float]:
+        """Each record's item or dead letter (the worker's where it made one, else made
+        here), and the seconds spent receiving the worker's."""
+        if poison is not None:
+            return [DeadLetter.of_error(record, poison) for record in records], 0.0
+        started = time.perf_counter()
+        found = self.worker.take(records) if self.worker is not None else [None] * len(records)
+        receiving = time.perf_counter() - started
+        missing = [r for r, outcome in zip(records, found, strict=True) if outcome is None]
+        if not missing:
+            return found, receiving  # type: ignore[return-value]  # none is None
+        made = iter(self.preparer.prepare(missing))
+        return [next(made) if outcome is None else outcome for outcome in found], receiving
 
     def _cached(self, items: list[tuple[Record, Item]]) -> dict[UUID, Any]:
         """The aggregates the unit needs: from the cache, the rest loaded in one query."""

@@ -35,6 +35,11 @@ class KafkaSettings(BaseSettings):
     heartbeat_interval_ms: int = Field(1_000, description="Consumer heartbeat interval.")
     batch_size: int = Field(5_000, description="Records per ingest transaction (at most).")
     batch_linger_s: float = Field(0.2, description="Longest wait to fill a batch, seconds.")
+    prepare_worker: bool = Field(
+        True,
+        description="Under load, decode and protect the next batch in a second process while "
+        "one is written (SQLite file or PostgreSQL event store).",
+    )
     cache_size: int = Field(
         150_000,
         description="Aggregates kept in memory by one ingest process (<= the audit chain cache).",
