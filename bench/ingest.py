@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=float, default=3.0)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3, help="--privacy-cost: runs per arm")
     parser.add_argument(
         "--privacy-cost",
         choices=("sqlite", "postgresql"),
@@ -144,11 +145,7 @@ def main() -> None:
     parser.add_argument(
         "--embedded", action="store_true", help="in-process bus -> SQLite (the embedded default)"
     )
-    parser.add_argument(
-        "--no-worker",
-        action="store_true",
-        help="--privacy-cost without the prepare worker (--embedded: NEONBLUE_KAFKA_PREPARE_WORKER=false)",
-    )
+
     args = parser.parse_args()
     if args.embedded:
         args.users, args.experiments = args.users or 8000, args.experiments or 5
@@ -157,7 +154,7 @@ def main() -> None:
     args.users, args.experiments = args.users or 20_000, args.experiments or 3
     if args.privacy_cost:
         return privacy_cost_on(
-            args.privacy_cost, args.users, args.experiments, args.batch, not args.no_worker
+            args.privacy_cost, args.users, args.experiments, args.batch, args.rounds
         )
     tag = uuid.uuid4().hex[:8]
     with running_broker() as broker, running_cluster() as cluster:
@@ -230,17 +227,17 @@ def main() -> None:
     print(f"{'PostgreSQL raw COPY (rows/s)':<34}{copy_rate:>12,.0f}  1.00x ({rows:,} rows)")
 
 
-def privacy_cost_on(kind: str, users: int, experiments: int, batch: int, worker: bool) -> None:
+def privacy_cost_on(kind: str, users: int, experiments: int, batch: int, rounds: int) -> None:
     import tempfile
 
     from bench.privacy_cost import privacy_cost, sqlite_stores
 
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as root:
-            return privacy_cost(sqlite_stores(Path(root)), users, experiments, batch, worker=worker)
+            return privacy_cost(sqlite_stores(Path(root)), users, experiments, batch, rounds)
     with running_cluster() as cluster:
         fresh = lambda: EventStoreSettings(event_store=cluster.url(cluster.create_database("p")))  # noqa: E731
-        privacy_cost(fresh, users, experiments, batch, worker=worker)
+        privacy_cost(fresh, users, experiments, batch, rounds)
 
 
 if __name__ == "__main__":
