@@ -195,6 +195,10 @@ class PreparingWorker:
         self._in_flight.clear()
         self._results.clear()
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
     def _start(self) -> None:
         # spawn, not fork: the parent may run threads (progress display, store pools)
         context = multiprocessing.get_context("spawn")
