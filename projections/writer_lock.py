@@ -75,10 +75,10 @@ def sole_writer(
     forgotten (read again) and `GenerationChanged` makes the runner resume from it. Any
     other error relocates the copy (it may have been switched and dropped mid-batch)."""
     with writer_lock(app, name):
-        if expected is not None and stored_position() != expected:
-            forget_position()
-            raise GenerationChanged(f"{name}: moved on under this writer")
-        try:
+        try:  # the position too: the copy may have been dropped since this writer read it
+            if expected is not None and stored_position() != expected:
+                forget_position()
+                raise GenerationChanged(f"{name}: moved on under this writer")
             yield
         except GenerationChanged:
             raise

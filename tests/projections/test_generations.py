@@ -20,7 +20,7 @@ from infrastructure.embeddings import HashingEmbedder
 from infrastructure.settings import ChromaSettings, EventStoreSettings
 from projections.analytics.client import ChdbClient
 from projections.analytics.model import AnalyticsModel
-from projections.generations import CRASH_AT
+from projections.generations import CRASH_AT, GenerationChanged
 from projections.knowledge.model import KnowledgeModel, chroma_client
 from projections.log import LogReader
 from projections.rebuild import rebuild
@@ -59,6 +59,30 @@ def test_analytics_follower_moves_to_the_rebuilt_database(
     assert [g.state for g in rebuilding.generations()] == ["live", "building"]
     assert [g.name for g in rebuilding.collect(force=True)] == [fresh.database]
     assert [g.state for g in rebuilding.generations()] == ["live"]
+
+
+def test_a_batch_meeting_its_dropped_database_moves_to_the_live_one(
+    chdb_client: ChdbClient, prefix: str, sqlite_app: NeonBlue
+) -> None:
+    """A rebuild's switch drops the follower's database between the follower reading its
+    position and writing its batch (a race the threaded test below met once in CI)."""
+    create_experiments(sqlite_app)
+    _traffic(sqlite_app, 0, 100)
+    projection = AnalyticsModel(sqlite_app, chdb_client, prefix).projection()
+    follower = ProjectionRunner(LogReader(sqlite_app), projection, 50)
+    follower.run_batch()
+    dropped = projection.database
+    rebuilding = AnalyticsModel(sqlite_app, chdb_client, prefix)
+    rebuild(LogReader(sqlite_app), rebuilding, batch_size=150)
+    assert rebuilding.live_database() != dropped
+    events = LogReader(sqlite_app).read(1, 10)
+    with pytest.raises(GenerationChanged):
+        projection.process(events, events[-1].position)
+    assert projection.database == rebuilding.live_database()
+    follower.catch_up()
+    fresh = rebuilding.fresh_copy()
+    ProjectionRunner(LogReader(sqlite_app), fresh).catch_up()
+    assert fresh.checksum() == projection.checksum()
 
 
 def test_knowledge_follower_moves_to_the_rebuilt_collection(
