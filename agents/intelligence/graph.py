@@ -57,15 +57,13 @@ def build_intelligence_graph(
             update["analysis"] = analysis
             if not toolbox.has("chromadb"):
                 return
-            experiment = analysis["experiment"]
-            query = f"{experiment['name']}. {experiment['hypothesis']}"
-            try:
+            try:  # by the experiment's stored vector: no embedding model to load
                 found = await toolbox.call(
                     "chromadb",
-                    "semantic_experiment_search",
-                    {"query": query, "n_results": settings.similar_experiments + 1},
+                    "find_similar_experiments",
+                    {"experiment_id": key, "n_results": settings.similar_experiments},
                 )
-                update["similar"] = [h for h in found.get("results", []) if h.get("key") != key]
+                update["similar"] = found.get("results", [])
             except ToolFailed as error:
                 update["notes"].append(f"similar experiments unavailable: {error}")
 

@@ -10,7 +10,7 @@ class IntelligenceState(TypedDict, total=False):
     run_id: str
     mode: str  # deterministic | llm
     analysis: dict[str, Any]  # postgresql.analyze_experiment_data
-    similar: list[dict[str, Any]]  # chromadb.semantic_experiment_search hits
+    similar: list[dict[str, Any]]  # chromadb.find_similar_experiments hits
     trends: dict[str, Any]  # clickhouse.predict_experiment_trends
     proposal: dict[str, Any]  # action, variant, reasons, numbers, needs_approval
     narrative: str

@@ -28,6 +28,7 @@ def build_server(services: ReadSide, settings: McpSettings) -> MCPServer:
         log_level="WARNING",
         tools=[
             strict_tool(cache.wrap(tools.semantic_experiment_search), READ_ONLY),
+            strict_tool(cache.wrap(tools.find_similar_experiments), READ_ONLY),
             strict_tool(tools.store_experiment_context, COMMAND),
         ],
         middleware=[bounded_errors],

@@ -110,6 +110,25 @@ class ChromaTools:
         optionally filtered by status, tag, outcome, minimum lift or significance."""
         with tool_errors():
             hits = self._knowledge().search(query, n_results, (filters or SearchFilters()).where())
+        return self._results(query, hits)
+
+    def find_similar_experiments(
+        self,
+        experiment_id: ExperimentKey,
+        filters: SearchFilters | None = None,
+        n_results: Annotated[int, Strict(), Field(ge=1, le=20)] = 5,
+    ) -> SearchResults:
+        """Other experiments nearest in meaning to ``experiment_id`` (its knowledge-base
+        document: hypothesis, description, tags, outcome, notes), best first, optionally
+        filtered as `semantic_experiment_search`."""
+        with tool_errors():
+            self.services.app.experiment(experiment_id)  # a clear error for an unknown key
+            hits = self._knowledge().similar_to(
+                experiment_id, n_results, (filters or SearchFilters()).where()
+            )
+        return self._results(f"similar to {experiment_id}", hits)
+
+    def _results(self, query: str, hits: list[Any]) -> SearchResults:
         return SearchResults(
             query=query,
             results=[

@@ -9,6 +9,7 @@ A switch rewrites ``live`` first and deletes the previous collection afterwards
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -180,14 +181,25 @@ class KnowledgeModel:
         self, query: str, limit: int = 5, where: dict[str, Any] | None = None
     ) -> list[SearchHit]:
         """Experiments nearest in meaning to ``query``, best first (``where`` filters metadata)."""
+        return self._on_live(lambda name: self._search(name, query, limit, where))
+
+    def similar_to(
+        self, key: str, limit: int = 5, where: dict[str, Any] | None = None
+    ) -> list[SearchHit]:
+        """Experiments nearest to ``key``'s own document, best first, without ``key``: the
+        stored vector is the query, so no embedding model is loaded (empty if ``key`` has
+        no document yet)."""
+        return self._on_live(lambda name: self._similar(name, key, limit, where))
+
+    def _on_live(self, read: Callable[[str], list[SearchHit]]) -> list[SearchHit]:
         live = self.live_collection()
         try:
-            return self._search(live, query, limit, where)
+            return read(live)
         except Exception:
             current = self.live_collection()
             if current != live:
                 # switched (and the old collection deleted) while reading: ask the live one
-                return self._search(current, query, limit, where)
+                return read(current)
             if not self._exists(live):
                 return []  # nothing projected yet (e.g. a reader ahead of its follower)
             raise
@@ -198,9 +210,26 @@ class KnowledgeModel:
     def _search(
         self, name: str, query: str, limit: int, where: dict[str, Any] | None
     ) -> list[SearchHit]:
+        return self._nearest(name, self.embedder.embed_query(query), limit, where)
+
+    def _similar(
+        self, name: str, key: str, limit: int, where: dict[str, Any] | None
+    ) -> list[SearchHit]:
+        collection = self.client.get_collection(name, embedding_function=None)
+        found = collection.get(ids=[key], include=["embeddings"])
+        embeddings = found["embeddings"]
+        if embeddings is None or not len(embeddings):
+            return []
+        vector = [float(x) for x in embeddings[0]]
+        hits = self._nearest(name, vector, limit + 1, where)
+        return [hit for hit in hits if hit.key != key][:limit]
+
+    def _nearest(
+        self, name: str, vector: Sequence[float], limit: int, where: dict[str, Any] | None
+    ) -> list[SearchHit]:
         collection = self.client.get_collection(name, embedding_function=None)
         found = collection.query(
-            query_embeddings=[self.embedder.embed_query(query)],
+            query_embeddings=[list(vector)],  # type: ignore[list-item]
             n_results=limit,
             where=where,
             include=["metadatas", "documents", "distances"],

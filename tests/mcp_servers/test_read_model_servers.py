@@ -172,7 +172,11 @@ async def test_chromadb_search_and_notes(store_copy, chroma_env):
     # with the local model): minutes on a loaded 2-core machine
     async with stdio_client("chromadb", store_copy, timeout=240, **chroma_env) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
-        assert tools == {"semantic_experiment_search", "store_experiment_context"}
+        assert tools == {
+            "semantic_experiment_search",
+            "find_similar_experiments",
+            "store_experiment_context",
+        }
         found = await client.call_tool(
             "semantic_experiment_search",
             {"query": "autoplay video at the top of the home page", "n_results": 3},
@@ -184,6 +188,23 @@ async def test_chromadb_search_and_notes(store_copy, chroma_env):
             "semantic_experiment_search", {"query": "checkout", "filters": {"status": "stopped"}}
         )
         assert [h["key"] for h in filtered.structured_content["results"]] == ["homepage-hero-video"]
+
+        similar = await client.call_tool(
+            "find_similar_experiments", {"experiment_id": "checkout-cta-contrast", "n_results": 3}
+        )
+        assert not similar.is_error, similar.content
+        hits = similar.structured_content["results"]
+        assert len(hits) == 3 and "checkout-cta-contrast" not in {h["key"] for h in hits}
+        assert [h["similarity"] for h in hits] == sorted(
+            (h["similarity"] for h in hits), reverse=True
+        )
+        stopped = await client.call_tool(
+            "find_similar_experiments",
+            {"experiment_id": "checkout-cta-contrast", "filters": {"status": "stopped"}},
+        )
+        assert [h["key"] for h in stopped.structured_content["results"]] == ["homepage-hero-video"]
+        unknown = await client.call_tool("find_similar_experiments", {"experiment_id": "nope"})
+        assert unknown.is_error and "No experiment with key 'nope'" in unknown.content[0].text
 
         stored = await client.call_tool(
             "store_experiment_context",

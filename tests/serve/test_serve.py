@@ -36,7 +36,11 @@ EXPECTED_TOOLS = {
         "metric_timeseries",
         "segment_breakdown",
     },
-    "chromadb": {"semantic_experiment_search", "store_experiment_context"},
+    "chromadb": {
+        "semantic_experiment_search",
+        "find_similar_experiments",
+        "store_experiment_context",
+    },
     "experiment_intelligence": {
         "recommend_experiment_optimization",
         "natural_language_analytics",
@@ -47,9 +51,10 @@ EXPECTED_TOOLS = {
 @asynccontextmanager
 async def http_client(url: str, token: str | None):
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    async with create_mcp_http_client(headers=headers) as http, Client(
-        streamable_http_client(url, http_client=http), read_timeout_seconds=120
-    ) as client:
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        Client(streamable_http_client(url, http_client=http), read_timeout_seconds=120) as client,
+    ):
         yield client
 
 
