@@ -44,6 +44,7 @@ CALLS = {
     ],
     "chromadb": [
         ("semantic_experiment_search", {"query": "make the buy button easier to see"}),
+        ("find_similar_experiments", {"experiment_id": "checkout-cta-contrast"}),
     ],
 }
 

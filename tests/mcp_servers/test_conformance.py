@@ -54,6 +54,7 @@ CALLS: dict[str, list[tuple[str, dict[str, Any]]]] = {
             "semantic_experiment_search",
             {"query": "checkout", "filters": {"status": "running", "min_lift": 0.0}},
         ),
+        ("find_similar_experiments", {"experiment_id": "checkout-cta-contrast", "n_results": 2}),
         (
             "store_experiment_context",
             {"experiment_id": "checkout-cta-contrast", "notes": "Conformance note."},
