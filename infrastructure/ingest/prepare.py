@@ -106,6 +106,10 @@ Wire = tuple[str, int, int, bytes | None, bytes | None]
 """A record as sent to the worker (a tuple pickles ten times faster than the dataclass)."""
 
 
+def wire(record: Record) -> Wire:
+    return (record.topic, record.partition, record.offset, record.key, record.value)
+
+
 class PreparingWorker:
     """A second process that prepares submitted batches in order (module docstring).
 
@@ -152,7 +156,7 @@ class PreparingWorker:
             return
         batch = list(records)
         try:
-            self._connection.send([(r.topic, r.partition, r.offset, r.key, r.value) for r in batch])
+            self._connection.send([wire(record) for record in batch])
         except (OSError, ValueError) as error:
             self._fail(error)
             return
@@ -257,10 +261,10 @@ def serve(connection: Connection, spec: WorkerSpec) -> None:
     gc.disable()  # as the ingest loop: a batch's garbage goes by reference counting
     while True:
         try:
-            wire = connection.recv()
+            sent: list[Wire] = connection.recv()
         except (EOFError, OSError):
             return
-        records = [Record(*fields) for fields in wire]
+        records = [Record(*fields) for fields in sent]
         try:
             reply: tuple[str, Any, dict[str, float]] = (
                 "ok", preparer.prepare(records), preparer.take_seconds()
