@@ -8,6 +8,7 @@ the caller as `BrokerUnavailable` or `DeliveryFailed`, so short commands silence
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -49,10 +50,40 @@ def _config(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "logger": CLIENT_LOG}
 
 
+def bootstrap_addresses(servers: str) -> list[tuple[str, int]]:
+    """(host, port) of each entry of ``host:port[,host:port]`` (``[v6]:port``, an optional
+    ``scheme://``); entries that do not parse are left to the client."""
+    found = []
+    for entry in servers.split(","):
+        host, _, port = entry.strip().rpartition("://")[2].rpartition(":")
+        if host and port.isdigit():
+            found.append((host.strip("[]"), int(port)))
+    return found
+
+
+def require_reachable(servers: str, timeout: float = 2.0) -> None:
+    """Raises `BrokerUnavailable` at once when no bootstrap address accepts a connection: the
+    client would wait its whole metadata timeout (10 s) to say the same."""
+    addresses = bootstrap_addresses(servers)
+    errors = []
+    for host, port in addresses:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            return
+        except OSError as error:
+            errors.append(f"{host}:{port}: {error.strerror or error}")
+    if addresses:
+        raise BrokerUnavailable(
+            f"Kafka at {servers!r} is not reachable ({'; '.join(errors)}); "
+            "check NEONBLUE_KAFKA_BOOTSTRAP_SERVERS."
+        )
+
+
 def ensure_topics(
     settings: KafkaSettings, topics: Sequence[str], partitions: int | None = None
 ) -> None:
     """Creates missing topics with ``partitions`` partitions (existing ones are left alone)."""
+    require_reachable(settings.bootstrap_servers)
     admin = AdminClient(_config({"bootstrap.servers": settings.bootstrap_servers}))
     try:
         existing = set(admin.list_topics(timeout=10).topics)

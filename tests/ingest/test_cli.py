@@ -59,8 +59,9 @@ def test_produce_failures_are_one_line(env: IngestEnv, tmp_path: Path) -> None:
     topic = topic_for(env.kafka, "user_events")
 
     too_large = neonblue(env.environ(), "produce", topic, str(source))
+    closed = f"127.0.0.1:{free_port()}"
     down = neonblue(
-        {**env.environ(), "NEONBLUE_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"},
+        {**env.environ(), "NEONBLUE_KAFKA_BOOTSTRAP_SERVERS": closed},
         "produce",
         topic,
         str(source),
@@ -72,3 +73,4 @@ def test_produce_failures_are_one_line(env: IngestEnv, tmp_path: Path) -> None:
     assert "1 message(s) before it were published" in too_large.stderr
     assert len(down.stderr.strip().splitlines()) == 1, down.stderr[-2000:]
     assert "not reachable" in down.stderr and "Traceback" not in down.stderr
+    assert f"{closed}: Connection refused" in down.stderr  # said at once, not after 10 s
