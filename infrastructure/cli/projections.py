@@ -202,7 +202,7 @@ def results(
 ) -> None:
     """The full analysis of an experiment over the ClickHouse read model (through a running
     `neonblue serve` when there is one; otherwise caught up to the log head first)."""
-    from infrastructure.read_side import ENGINES, dumps, scorecard_of
+    from infrastructure.read_side import ENGINES, dumps, lag_notice, scorecard_of
 
     if engine is not None and engine not in ENGINES:
         raise typer.BadParameter("engine must be frequentist, sequential or bayesian")
@@ -214,3 +214,6 @@ def results(
     from infrastructure.cli.scorecards import scorecard_table
 
     console.print(scorecard_table(scorecard_of(answer)))
+    notice = lag_notice(answer)
+    if notice:
+        console.print(f"[yellow]{notice}[/yellow]")
