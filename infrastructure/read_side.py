@@ -88,19 +88,6 @@ class LocalReadSide:
             "head": runner.reader.head(),
         }
 
-
-def lag_notice(answer: dict[str, Any]) -> str | None:
-    """What a results answer leaves out: events the analytics model has not reached yet
-    (e.g. a stuck or restarting projection under `serve`); None when it is caught up."""
-    position, head = answer.get("position"), answer.get("head")
-    if not isinstance(position, int) or not isinstance(head, int) or head <= position:
-        return None
-    return (
-        f"These results are as of log position {position:,}; the log is at {head:,}, so "
-        f"{head - position:,} newer event(s) are not in them yet "
-        "(`neonblue projections status` shows the analytics model's progress)."
-    )
-
     def projections(self) -> list[dict[str, Any]]:
         return [status.as_dict() for status in self.services.read_models().status()]
 
@@ -146,3 +133,16 @@ def scorecard_of(answer: dict[str, Any]) -> Any:
     from domain.analysis import Scorecard
 
     return TypeAdapter(Scorecard).validate_python(answer["scorecard"])
+
+
+def lag_notice(answer: dict[str, Any]) -> str | None:
+    """What a results answer leaves out: events the analytics model has not reached yet
+    (e.g. a stuck or restarting projection under `serve`); None when it is caught up."""
+    position, head = answer.get("position"), answer.get("head")
+    if not isinstance(position, int) or not isinstance(head, int) or head <= position:
+        return None
+    return (
+        f"These results are as of log position {position:,}; the log is at {head:,}, so "
+        f"{head - position:,} newer event(s) are not in them yet "
+        "(`neonblue projections status` shows the analytics model's progress)."
+    )
