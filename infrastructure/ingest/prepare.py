@@ -10,6 +10,7 @@ has not prepared the writer prepares itself, and if the worker dies ingest goes 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -266,9 +267,13 @@ def serve(connection: Connection, spec: WorkerSpec) -> None:
     try:
         preparer = worker_preparer(spec)
     except Exception as error:  # e.g. the event store is unreachable from here
-        connection.send(f"{type(error).__name__}: {error}")
+        with contextlib.suppress(OSError):
+            connection.send(f"{type(error).__name__}: {error}")
         return
-    connection.send("ready")
+    try:
+        connection.send("ready")
+    except OSError:  # closed before it was ready: ingest ended, or went on without it
+        return
     gc.disable()  # as the ingest loop: a batch's garbage goes by reference counting
     while True:
         try:
