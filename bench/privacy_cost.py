@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from infrastructure.bootstrap import build_app
 from infrastructure.gc_pause import no_cyclic_gc
 from infrastructure.ingest.bus import Record
@@ -107,10 +109,10 @@ def privacy_cost(
 ) -> None:
     plan = TrafficPlan(experiments, users, sessions=3.0)
     records = _records(plan)
-    arms = {  # protect, heap fill, prepare worker
+    arms = {  # protect, heap fill, prepare worker; each "on" right after its "off"
         "privacy off": (False, False, False),
-        "privacy off, worker": (False, False, True),
         "privacy on": (True, False, False),
+        "privacy off, worker": (False, False, True),
         "privacy on, worker": (True, False, True),
         "privacy on, worker, heap fill": (True, True, True),
     }
@@ -132,6 +134,12 @@ def privacy_cost(
                 f"  {arm:<50}{rate:>10,.0f}  {rate / base:5.2f}x  "
                 f"({base / rate - 1:+.1%} time per event)"
             )
+    for off, on in (("privacy off", "privacy on"), ("privacy off, worker", "privacy on, worker")):
+        pairs = sorted(b[0] / a[0] for a, b in zip(rates[off], rates[on], strict=True))
+        print(
+            f"'{on}' / '{off}' by the wall clock, run after run (least drift): "
+            f"{', '.join(f'{r:.2f}x' for r in pairs)}; median {float(np.median(pairs)):.2f}x"
+        )
     print("where the time went, µs per event (the arm's fastest run by wall clock):")
     for arm in arms:
         stages = max(rates[arm], key=lambda r: r[0])[2]

@@ -10,6 +10,7 @@ has not prepared the writer prepares itself, and if the worker dies ingest goes 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -207,12 +208,18 @@ class PreparingWorker:
         # spawn, not fork: the parent may run threads (progress display, store pools)
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        self._process = context.Process(
+        process = context.Process(
             target=serve, args=(child, self.spec), name="neonblue-prepare", daemon=True
         )
-        self._process.start()
-        child.close()
-        self._connection = parent
+        try:
+            process.start()  # e.g. no process left to fork, or a script without a main guard
+        except Exception as error:
+            parent.close()
+            self._fail(error)
+            return
+        finally:
+            child.close()
+        self._process, self._connection = process, parent
 
     def _poll_ready(self) -> bool:
         assert self._connection is not None
@@ -245,7 +252,12 @@ class PreparingWorker:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     def _fail(self, error: BaseException) -> None:
-        log.warning("ingest goes on without its prepare worker: %s", error)
+        reason = str(error) or type(error).__name__
+        if isinstance(error, EOFError | OSError) and self._process is not None:
+            self._process.join(timeout=1)  # its exit code says more than a closed pipe
+            if self._process.exitcode is not None:
+                reason += f" (the worker process ended with exit code {self._process.exitcode})"
+        log.warning("ingest goes on without its prepare worker: %s", reason)
         self._failed = True
         self.close()
 
@@ -255,9 +267,13 @@ def serve(connection: Connection, spec: WorkerSpec) -> None:
     try:
         preparer = worker_preparer(spec)
     except Exception as error:  # e.g. the event store is unreachable from here
-        connection.send(f"{type(error).__name__}: {error}")
+        with contextlib.suppress(OSError):
+            connection.send(f"{type(error).__name__}: {error}")
         return
-    connection.send("ready")
+    try:
+        connection.send("ready")
+    except OSError:  # closed before it was ready: ingest ended, or went on without it
+        return
     gc.disable()  # as the ingest loop: a batch's garbage goes by reference counting
     while True:
         try:

@@ -4,6 +4,7 @@ ingest must go on without it when it dies."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
@@ -132,9 +133,32 @@ def test_ingest_goes_on_without_a_worker_that_dies(
     try:
         assert killed, "the worker never prepared a batch"
         assert "ingest goes on without its prepare worker" in caplog.text
+        assert "the worker process ended with exit code -9" in caplog.text
         assert stats.consumed == published
         assert outcome(stats, app) == outcome(reference, reference_app)
         assert multiprocessing.active_children() == []
+    finally:
+        reference_app.close()
+        app.close()
+
+
+def test_ingest_goes_on_when_the_worker_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_more_processes(self: Any) -> None:  # as fork/spawn fails at the process limit
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    reference, reference_app, _ = ingest(
+        EventStoreSettings(data_dir=tmp_path / "a", event_store=""), worker=False
+    )
+    monkeypatch.setattr(multiprocessing.get_context("spawn").Process, "start", no_more_processes)
+    with caplog.at_level(logging.WARNING, "infrastructure.ingest.prepare"):
+        stats, app, _ = ingest(EventStoreSettings(data_dir=tmp_path / "b", event_store=""), True)
+    try:
+        assert "without its prepare worker: [Errno 11] Resource temporarily" in caplog.text
+        assert caplog.text.count("without its prepare worker") == 1  # not retried per batch
+        assert "worker decode" not in stats.seconds
+        assert outcome(stats, app) == outcome(reference, reference_app)
     finally:
         reference_app.close()
         app.close()
