@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,10 @@ from projections.generations import Generation
 from projections.log import LogReader
 from projections.rebuild import Rebuildable
 from projections.runner import DEFAULT_BATCH, ProjectionRunner, ProjectionStatus
+
+ANALYTICS_RETRY_SECONDS = 60.0
+"""After the analytics model could not be opened (embedded chDB held by another process),
+summaries come from the relational model this long before it is tried again."""
 
 
 class UnknownProjection(ConfigurationError):
@@ -32,7 +37,8 @@ class ReadModels:
         self._factories: dict[str, Callable[[], Rebuildable]] = {"analytics": self._analytics}
         self._runners: dict[str, ProjectionRunner] = {}
         self._building = threading.RLock()  # tools run in threads; each model opens once
-        self.analytics_unavailable = False
+        self.clock: Callable[[], float] = time.monotonic
+        self.analytics_retry_at = 0.0  # by `clock`; see ANALYTICS_RETRY_SECONDS
 
     @property
     def names(self) -> list[str]:
@@ -107,18 +113,19 @@ def results_summary(models: ReadModels, experiment: Any) -> dict[str, Any] | Non
         return None
     from projections.analytics.client import ClickHouseUnavailable
 
-    try:
-        if models.analytics_unavailable:
-            raise ClickHouseUnavailable("known to be held by another process")
-        card = models.analytics().scorecard(experiment)
-    except ClickHouseUnavailable:
-        # embedded chDB is held by another process: the same scorecard from the relational
-        # read model's sums (no CUPED there)
+    card = None
+    if models.clock() >= models.analytics_retry_at:
+        try:
+            card = models.analytics().scorecard(experiment)
+        except ClickHouseUnavailable:  # embedded chDB held by another process (`serve`)
+            models.analytics_retry_at = models.clock() + ANALYTICS_RETRY_SECONDS
+    source = "analytics"
+    if card is None:  # the same scorecard from the relational model's sums (no CUPED there)
         from domain.analysis import build_scorecard
 
-        models.analytics_unavailable = True
         models.runner("relational").catch_up()
         card = build_scorecard(experiment, models.model("relational").variant_sums(experiment))
+        source = "relational"
     rows = card.primary()
     if not rows or card.total_users == 0:
         return None
@@ -131,6 +138,7 @@ def results_summary(models: ReadModels, experiment: Any) -> dict[str, Any] | Non
         "p_value": p_value,
         "significant": bool(row.significant),
         "users": card.total_users,
+        "source": source,
         "summary": f"{row.metric}: {row.variant} vs {card.control} lift {lift:+.1%}, "
         f"p={p_value:.3g}, {verdict}, {card.total_users} users",
     }
