@@ -60,6 +60,13 @@ class AgentRunner:
             finally:
                 self._toolbox, self._holders = None, 0
 
+    def warm(self) -> None:
+        """Imports the flows (LangGraph and LangChain: about a second on two cores), so the
+        first question to a long-running process does not wait for them."""
+        import agents.analytics.runner
+        import agents.intelligence.runner
+        import agents.router.runner  # noqa: F401
+
     @property
     def toolbox(self) -> McpToolbox:
         if self._toolbox is None:

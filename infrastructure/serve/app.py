@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -84,6 +85,7 @@ class ServeApp:
         self.drawer: Drawer | None = None
         self.draw_ahead = draw_ahead
         self.dashboard: Any = None  # the dashboard's routes, built by asgi()
+        self.agents = "loading"  # the agent flows' modules (`warm_agents`)
 
     def asgi(self) -> ASGIApp:
         routes = [
@@ -143,6 +145,7 @@ class ServeApp:
                 await stack.enter_async_context(self.services.agents().connected())
                 if self.on_ready is not None:
                     self.on_ready()
+                threading.Thread(target=self.warm_agents, name="warm-agents", daemon=True).start()
                 yield
         finally:
             if self.drawer is not None:
@@ -152,6 +155,16 @@ class ServeApp:
             await anyio.to_thread.run_sync(self.follower.stop)
             if self.on_stopped is not None:
                 self.on_stopped()
+
+    def warm_agents(self) -> None:
+        """Loads the agent flows after serve is ready (/health says when they are)."""
+        try:
+            self.services.agents().warm()
+        except Exception as error:  # the first question loads them again and says what failed
+            log.warning("loading the agent flows failed: %s", error)
+            self.agents = f"failed to load: {error}"
+        else:
+            self.agents = "ready"
 
     def prime(self) -> None:
         """The dashboard's first answers, before serve says it is ready (see `Views.prime`)."""
@@ -175,6 +188,7 @@ class ServeApp:
                     {**s.as_dict(), "error": self.follower.errors.get(s.name)} for s in statuses
                 ],
                 "mcp": [f"/mcp/{name}" for name in self.servers],
+                "agents": self.agents,
                 "dashboard": {
                     **self.warmer.as_dict(),
                     "drawer": self.drawer.as_dict() if self.drawer is not None else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -85,6 +86,11 @@ async def test_every_mount_health_metrics_relay_and_clean_stop(store_copy: Path,
             "knowledge",
         }
         assert json.loads((store_copy / "serve.json").read_text())["url"] == serve.url
+        deadline = time.monotonic() + 60  # the agent flows load after serve is ready
+        while health["agents"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            health = httpx.get(f"{serve.url}/health", timeout=5).json()
+        assert health["agents"] == "ready"
 
         # the token is required on every path but /health
         refused = httpx.post(f"{serve.url}/mcp/postgresql", json={}, timeout=5)
