@@ -135,7 +135,7 @@ def privacy_cost(
                 f"({base / rate - 1:+.1%} time per event)"
             )
     for off, on in (("privacy off", "privacy on"), ("privacy off, worker", "privacy on, worker")):
-        pairs = sorted(b[0] / a[0] for a, b in zip(rates[off], rates[on], strict=True))
+        pairs = [b[0] / a[0] for a, b in zip(rates[off], rates[on], strict=True)]  # in run order
         print(
             f"'{on}' / '{off}' by the wall clock, run after run (least drift): "
             f"{', '.join(f'{r:.2f}x' for r in pairs)}; median {float(np.median(pairs)):.2f}x"
