@@ -157,6 +157,18 @@ class RelationalProjection:
         )
         return int(found[0][0]) if found else 0
 
+    def _lock_copy(self) -> None:
+        """Writers of one copy take turns (PostgreSQL): at READ COMMITTED two of them would
+        both read the same position and both write the batch (the second failing on a
+        duplicate key, or double counting). The schema-version row exists in every copy;
+        locking it until commit makes the next writer read the position this one stored.
+        SQLite's BEGIN IMMEDIATE already serialises writers."""
+        if self.db.postgres:
+            self.db.execute(
+                f"SELECT 1 FROM {self.prefix}projection_positions WHERE name = ? FOR UPDATE",
+                (SCHEMA_KEY,),
+            )
+
     def _follow_generation(self) -> bool:
         """Moves to the prefix `locate` names; True when it changed."""
         if self.locate is None:
@@ -172,6 +184,7 @@ class RelationalProjection:
         try:
             with self.db.transaction():
                 moved = self._follow_generation()
+                self._lock_copy()
                 stored = self._stored_position()
                 if moved or (self._expected is not None and stored != self._expected):
                     self._expected = None
