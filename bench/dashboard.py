@@ -144,11 +144,15 @@ def main() -> None:
         httpx.Client(base_url=url, timeout=300) as client,
     ):
         head = health(client)["head"]
-        notes.append(f"{head:,} events; serve up and caught up in {time.perf_counter() - started:.0f}s")
+        notes.append(
+            f"{head:,} events; serve up and caught up in {time.perf_counter() - started:.0f}s"
+        )
         first(client, "first request after the first start", rows, head)
         wait_for(lambda: health(client)["dashboard"]["passes"] >= 1)
         board = health(client)["dashboard"]
-        notes.append(f"first warm pass: {board['last_pass_seconds']:.1f}s, {board['answers']} answers")
+        notes.append(
+            f"first warm pass: {board['last_pass_seconds']:.1f}s, {board['answers']} answers"
+        )
         wait_for(lambda: health(client)["dashboard"]["drawer"]["first_round_seconds"] is not None)
         drawer = health(client)["dashboard"]["drawer"]
         mean_kb, most_kb = held_per_experiment(data_dir)
@@ -165,7 +169,9 @@ def main() -> None:
                      timed(client, f"/api/results?experiment={KEY}", args.calls)))  # fmt: skip
         for engine in ENGINES:
             path = f"/experiments/{KEY}?engine={engine}&cuped=off"
-            rows.append((f"experiment page, {engine} CUPED off, first render", timed(client, path, 1)))
+            rows.append(
+                (f"experiment page, {engine} CUPED off, first render", timed(client, path, 1))
+            )
         for path in PAGES:
             rows.append((f"{NAMES[path]}, same position", timed(client, path, args.calls)))
         new_head = append_batch(data_dir, args.batch, args.users + appended * args.batch)
@@ -179,7 +185,9 @@ def main() -> None:
         first(client, f"first request after {new_head - head:,} new events", rows, new_head)
         for path in PAGES:
             waited = wait_for(lambda path=path: get(client, path)[1] >= new_head)
-            notes.append(f"{NAMES[path]} showed the new position {waited:.1f}s after it was projected")
+            notes.append(
+                f"{NAMES[path]} showed the new position {waited:.1f}s after it was projected"
+            )
         head = new_head
     started = time.perf_counter()
     with (

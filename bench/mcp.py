@@ -74,7 +74,9 @@ async def over_stdio(data_dir: Path, server: str, calls: int) -> dict[str, list[
 async def in_process(data_dir: Path, server: str, calls: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {}
     with bootstrap(EventStoreSettings(data_dir=data_dir, event_store="")) as services:
-        async with Client(services.mcp_server(server)) as client:  # in-process: no subprocess, no JSON-RPC pipe
+        async with Client(
+            services.mcp_server(server)
+        ) as client:  # in-process: no subprocess, no JSON-RPC pipe
             for tool, arguments in CALLS[server]:
                 await client.call_tool(tool, arguments)
                 for _ in range(calls):

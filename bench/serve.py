@@ -199,8 +199,18 @@ def measure(events: int, users: int, calls: int, clients: int, client_calls: int
             load, errors, elapsed = anyio.run(concurrent, url, clients, client_calls)
         print(f"  serve started and caught up in {up:.1f}s")
         print(f"  {'':<46}{'p50 ms':>9}{'p95 ms':>9}{'in-proc':>10}{'ratio':>8}  goal")
-        row("analyze_experiment_data over HTTP", http["analyze"], percentile(base["analyze"], 0.5), "p95 <= 50")
-        row("deterministic question over HTTP", http["question"], percentile(base["question"], 0.5), "p95 <= 300")
+        row(
+            "analyze_experiment_data over HTTP",
+            http["analyze"],
+            percentile(base["analyze"], 0.5),
+            "p95 <= 50",
+        )
+        row(
+            "deterministic question over HTTP",
+            http["question"],
+            percentile(base["question"], 0.5),
+            "p95 <= 300",
+        )
         row("neonblue ask, cold CLI, serve running", served, None, "<= 1000")
         row("neonblue ask, cold CLI, no serve", alone, None, "<= 5000")
         row("stdio first response, relayed to serve", relayed_first, None, "<= 1500")

@@ -184,7 +184,9 @@ class McpToolbox:
         position = (answer.get("freshness") or {}).get("position") if not result.is_error else None
         at = bisect.bisect(self._made, number)
         self._made.insert(at, number)
-        self.calls.insert(at, ToolCall(server, tool, arguments, not result.is_error, elapsed, position))
+        self.calls.insert(
+            at, ToolCall(server, tool, arguments, not result.is_error, elapsed, position)
+        )
         if result.is_error:
             text = " ".join(getattr(c, "text", "") for c in result.content)
             raise ToolFailed(text.removeprefix(f"Error executing tool {tool}: "))

@@ -9,9 +9,7 @@ from agents.common.toolbox import McpToolbox
 from agents.router.graph import build_router_graph
 
 
-async def route(
-    services: AgentDeps, request: str, servers: dict[str, Any]
-) -> dict[str, Any]:
+async def route(services: AgentDeps, request: str, servers: dict[str, Any]) -> dict[str, Any]:
     async with McpToolbox(servers) as toolbox:
         return await route_with(services, toolbox, request)
 

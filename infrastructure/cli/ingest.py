@@ -163,7 +163,6 @@ def ingest(
     """Run the Kafka consumer into the event store with a live progress and lag display."""
     from infrastructure.ingest.runtime import kafka_loop
 
-
     def progress(stats: IngestStats) -> None:
         live.update(_stats_table(stats))
         if health_file is not None:

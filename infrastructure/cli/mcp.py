@@ -70,4 +70,3 @@ def list_servers() -> None:
         for name in NAMES:
             names = anyio.run(tools_of, s.mcp_server(name))
             console.print(f"[bold]{name}[/]: {', '.join(names)}")
-

@@ -16,7 +16,9 @@ def serve(
     host: Annotated[
         str | None, typer.Option(help="Bind address (default NEONBLUE_SERVE_HOST, 127.0.0.1).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default NEONBLUE_SERVE_PORT, 8765).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default NEONBLUE_SERVE_PORT, 8765).")
+    ] = None,
 ) -> None:
     """Run the read side: projections following the log, the four MCP servers at
     /mcp/<name>, the agents, /health and /metrics. Ctrl-C or SIGTERM stop it cleanly;

@@ -20,13 +20,19 @@ class ServeMetrics:
         r = self.registry
         self.follower = FollowerMetrics(
             position=Gauge(
-                "neonblue_projection_position", "Last log position stored", ["projection"], registry=r
+                "neonblue_projection_position",
+                "Last log position stored",
+                ["projection"],
+                registry=r,
             ),
             events=Counter(
                 "neonblue_projection_events", "Log positions projected", ["projection"], registry=r
             ),
             errors=Counter(
-                "neonblue_projection_errors", "Failed projection batches", ["projection"], registry=r
+                "neonblue_projection_errors",
+                "Failed projection batches",
+                ["projection"],
+                registry=r,
             ),
             head=Gauge("neonblue_log_head", "Newest position of the event log", registry=r),
         )

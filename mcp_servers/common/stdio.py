@@ -133,7 +133,9 @@ async def serve_stdio(server: MCPServer) -> None:
             writing.start_soon(relay_out)
             async with anyio.create_task_group() as reading:
                 reading.start_soon(relay_in)
-                await lowlevel.run(server_read, server_write, lowlevel.create_initialization_options())
+                await lowlevel.run(
+                    server_read, server_write, lowlevel.create_initialization_options()
+                )
                 reading.cancel_scope.cancel()
 
 

@@ -125,8 +125,9 @@ def test_a_failed_analysis_fails_the_run_with_its_own_error(scenario_dir):
     """The trends run alongside the analysis; its failure still surfaces as itself."""
     from agents.common.toolbox import ToolFailed
 
-    with bootstrap(settings_for(scenario_dir)) as services, pytest.raises(
-        ToolFailed, match="No experiment with key"
+    with (
+        bootstrap(settings_for(scenario_dir)) as services,
+        pytest.raises(ToolFailed, match="No experiment with key"),
     ):
         anyio.run(recommend_for, services, "no-such-experiment", services.read_servers())
 

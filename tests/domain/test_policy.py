@@ -40,8 +40,9 @@ def test_srm_comes_first():
     assert proposal.action == Action.FIX_SRM and proposal.needs_approval
     assert proposal.numbers["srm_p_value"] < 0.001
     # the split reads as numbers a person can check, not a Python dict
-    assert "control 10,000 (52.6%), treatment 9,000 (47.4%); expected 50.0% / 50.0%" in (
-        proposal.reasons[0]
+    assert (
+        "control 10,000 (52.6%), treatment 9,000 (47.4%); expected 50.0% / 50.0%"
+        in (proposal.reasons[0])
     )
 
 

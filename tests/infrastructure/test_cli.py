@@ -156,7 +156,9 @@ def test_assign_explains_the_bucket(sqlite_env):
     result = neonblue(sqlite_env, "assign", "checkout", "user-42")
     assert result.returncode == 0, result.stderr
     # ingest buckets the user's pseudonym (personal data protection is on by default)
-    with bootstrap(EventStoreSettings(data_dir=Path(sqlite_env["NEONBLUE_DATA_DIR"]), event_store="")) as s:
+    with bootstrap(
+        EventStoreSettings(data_dir=Path(sqlite_env["NEONBLUE_DATA_DIR"]), event_store="")
+    ) as s:
         subject = s.subject_of("user-42")
     assert subject != "user-42"
     n = bucketing.hash("checkout", subject, 2)

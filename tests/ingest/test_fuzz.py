@@ -161,7 +161,9 @@ def drawn() -> list[tuple[str, bytes | None, bytes]]:
     found: list[tuple[str, bytes | None, bytes]] = []
 
     @settings(
-        max_examples=MESSAGES // 25, database=None, derandomize=True,  # the same draw each run
+        max_examples=MESSAGES // 25,
+        database=None,
+        derandomize=True,  # the same draw each run
         suppress_health_check=list(HealthCheck),
     )
     @given(st.lists(messages(), min_size=25, max_size=25))

@@ -129,10 +129,14 @@ def test_malformed_stdio_lines_get_error_replies(portfolio_dir):
         json.dumps({"jsonrpc": "2.0", "id": 7, "method": 5}),
         json.dumps({"jsonrpc": "2.0", "id": 8, "method": "ping"}),
         # the last line before end of input: a tool call still running when stdin closes
-        json.dumps({
-            "jsonrpc": "2.0", "id": 9, "method": "tools/call",
-            "params": {"name": "list_experiments", "arguments": {}},
-        }),
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 9,
+                "method": "tools/call",
+                "params": {"name": "list_experiments", "arguments": {}},
+            }
+        ),
     ]
     env = server_env(portfolio_dir, NEONBLUE_SERVE_DISCOVER="false")
     result = subprocess.run(
