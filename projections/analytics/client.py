@@ -82,10 +82,13 @@ class ChdbClient:
             self._session.query(sql, "Null", params=dict(params) if params else None)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        with self._lock:
-            table = self._session.query(sql, "ArrowTable", params=dict(params) if params else None)
-        if table.num_rows == 0:
-            return []
+        import pyarrow as pa
+
+        with self._lock:  # "Arrow", read here: chDB's "ArrowTable" also imports pandas (0.4 s)
+            result = self._session.query(sql, "Arrow", params=dict(params) if params else None)
+            if len(result) == 0:
+                return []
+            table = pa.RecordBatchFileReader(result.get_memview().view()).read_all()
         return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
 
     def insert(self, database: str, table: str, columns: Columns) -> None:
