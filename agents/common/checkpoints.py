@@ -15,8 +15,16 @@ async def open_checkpointer(settings: EventStoreSettings) -> AsyncIterator[Any]:
     if settings.kind == "postgresql":
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
+        from infrastructure.postgres_ddl import SESSION_LOCK, SESSION_UNLOCK
+
         async with AsyncPostgresSaver.from_conn_string(settings.event_store) as saver:
-            await saver.setup()
+            # its migrations read the last one applied, then insert: two runs starting
+            # together on a fresh store would both apply them (a unique violation)
+            await saver.conn.execute(SESSION_LOCK)
+            try:
+                await saver.setup()
+            finally:
+                await saver.conn.execute(SESSION_UNLOCK)
             yield saver
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

@@ -25,6 +25,7 @@ from psycopg.sql import SQL, Identifier
 from infrastructure.ingest.bus import Partition
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.per_store import PerStore
+from infrastructure.postgres_ddl import lock_ddl
 from infrastructure.privacy.keys import scrub_wal
 
 EVENT_IDS = "neonblue_event_ids"
@@ -76,7 +77,7 @@ class PostgresTables:
 
     def _create(self) -> None:
         with self.recorder.datastore.transaction(commit=True) as cursor:
-            cursor.execute(SQL("SELECT pg_advisory_xact_lock(hashtext('neonblue_ingest_tables'))"))
+            lock_ddl(cursor)
             cursor.execute(
                 SQL("CREATE TABLE IF NOT EXISTS {} (event_id bytea PRIMARY KEY)").format(
                     self.event_ids

@@ -8,6 +8,7 @@ the wrapped copy in the transaction that records the erasure (see README, Privac
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,10 +20,13 @@ from psycopg.sql import SQL, Identifier
 
 from infrastructure.application import NeonBlue
 from infrastructure.per_store import PerStore
+from infrastructure.postgres_ddl import lock_ddl
 from infrastructure.privacy.crypto import SubjectKey
+from infrastructure.settings import ConfigurationError
 
 KEYS = "neonblue_subject_keys"
 CHUNK = 500
+SCRUB_WAIT_SECONDS = 30.0
 
 
 class KeyStore(Protocol):
@@ -128,11 +132,30 @@ class SQLiteKeyStore:
             return [row[0] for row in cursor.fetchall()]
 
 
-def scrub_wal(recorder: SQLiteProcessRecorder) -> None:
+class WalNotScrubbed(ConfigurationError):
+    """Deleted, but an old copy of the page may remain in the WAL file for a while."""
+
+
+def scrub_wal(recorder: SQLiteProcessRecorder, wait_seconds: float | None = None) -> None:
     """Writes the WAL back and empties it, so no old page holding a deleted key or letter
-    stays in the WAL file."""
+    stays in the WAL file. A process reading the store (e.g. `neonblue serve`) holds the
+    WAL until its read ends: the checkpoint is retried for ``wait_seconds``, then
+    `WalNotScrubbed` says what to do (the deletion itself is committed)."""
+    deadline = time.monotonic() + (SCRUB_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     with recorder.datastore.get_connection(commit=True) as connection:  # not in a transaction
-        connection._sqlite_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+        raw = connection._sqlite_conn  # type: ignore[attr-defined]
+        while True:
+            busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return
+            if time.monotonic() >= deadline:
+                raise WalNotScrubbed(
+                    f"Deleted, but another process kept reading {recorder.datastore.pool.db_name}"
+                    " (e.g. neonblue serve), so an old copy of the deleted page may remain in "
+                    "its write-ahead log until that read ends. Run the same command again "
+                    "once it is idle: the rerun only scrubs the log."
+                )
+            time.sleep(0.2)
 
 
 class PostgresKeyStore:
@@ -140,6 +163,7 @@ class PostgresKeyStore:
         self.recorder = recorder
         self.table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(KEYS))
         with recorder.datastore.transaction(commit=True) as cursor:
+            lock_ddl(cursor)
             cursor.execute(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (pseudonym TEXT PRIMARY KEY, "

@@ -13,6 +13,7 @@ from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.application import NeonBlue
+from infrastructure.postgres_ddl import lock_ddl
 from infrastructure.settings.privacy import PrivacySettings
 
 _secrets: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
@@ -25,6 +26,7 @@ def _database_secret(recorder: PostgresProcessRecorder) -> bytes:
     pseudonyms without configuration (README: set NEONBLUE_PRIVACY_SECRET in production)."""
     table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(SECRET_TABLE))
     with recorder.datastore.transaction(commit=True) as cursor:
+        lock_ddl(cursor)
         cursor.execute(
             SQL("CREATE TABLE IF NOT EXISTS {} (id INT PRIMARY KEY, secret TEXT NOT NULL)").format(
                 table

@@ -157,7 +157,8 @@ class Subjects:
     def erase(self, subject: str, reason: str, at: datetime) -> Erasure:
         """Records the erasure and deletes the key, atomically; a rerun changes nothing."""
         erased, key = self.is_erased(subject), self.key(subject)
-        if erased and key is None:
+        if erased and key is None:  # a rerun: nothing to delete, the WAL scrubbed again
+            self.keys.erase(subject, [])
             return Erasure(subject, committed=False)
         stored = []
         if not erased:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -48,12 +49,28 @@ class PrivacySettings(BaseSettings):
             return configured
         path = stored_in / SECRET_FILE
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another process created it first
-                pass
-            else:
-                with os.fdopen(fd, "w") as out:
-                    out.write(secrets.token_hex(32))
-        return path.read_bytes().strip()
+            _create_secret_file(path)
+        secret = path.read_bytes().strip()
+        if len(secret) < 16:  # pseudonyms keyed by it would differ from every other process's
+            raise ConfigurationError(
+                f"The privacy secret file {path} is empty or damaged. Restore it from a "
+                "backup; a new secret would give every user a new pseudonym."
+            )
+        return secret
+
+
+def _create_secret_file(path: Path) -> None:
+    """Written in full under a temporary name, then linked into place: processes starting
+    together never read a half-written file, and the first link wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # another process linked first: it holds
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)

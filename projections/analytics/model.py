@@ -32,6 +32,7 @@ from projections.generations import (
     crash_point,
     owner,
 )
+from projections.writer_lock import writer_lock
 
 
 class AnalyticsModel:
@@ -88,14 +89,15 @@ class AnalyticsModel:
 
     def fresh_copy(self) -> AnalyticsProjection:
         """An empty projection in a new generation's database."""
-        live = self.live_database()
-        numbers = [self._number(live), *self._numbers(), *self._built_numbers()]
-        database = self._database(max(numbers) + 1)
-        self.client.insert(
-            self.meta,
-            "builds",
-            {"database": [database], "owner": [owner()], "started_at_us": [_now_us()]},
-        )
+        with writer_lock(self.app, f"{NAME}:generations"):  # rebuilds starting together
+            live = self.live_database()  # would pick one number, the second dropping the first
+            numbers = [self._number(live), *self._numbers(), *self._built_numbers()]
+            database = self._database(max(numbers) + 1)
+            self.client.insert(
+                self.meta,
+                "builds",
+                {"database": [database], "owner": [owner()], "started_at_us": [_now_us()]},
+            )
         crash_point(NAME, "registered")
         self.client.command(f"DROP DATABASE IF EXISTS {database}")
         projection = AnalyticsProjection(self.app, self.client, database)

@@ -26,6 +26,7 @@ from projections.generations import (
     owner,
 )
 from projections.knowledge.projection import NAME, KnowledgeProjection, ResultsSource
+from projections.writer_lock import writer_lock
 
 _LIVE = "live"
 
@@ -104,12 +105,13 @@ class KnowledgeModel:
         )
 
     def fresh_copy(self) -> KnowledgeProjection:
-        live = self.live_collection()
-        numbers = [int(live.rsplit("_", 1)[-1]), *self._numbers().values()]
-        name = f"{self.prefix}_{self.embedder.name}_{max(numbers) + 1}"
-        self.meta.upsert(
-            ids=[f"build:{name}"], embeddings=[[0.0, 1.0]], metadatas=[{"owner": owner()}]
-        )
+        with writer_lock(self.app, f"{NAME}:generations"):  # rebuilds starting together
+            live = self.live_collection()  # would pick one name, the second dropping the first
+            numbers = [int(live.rsplit("_", 1)[-1]), *self._numbers().values()]
+            name = f"{self.prefix}_{self.embedder.name}_{max(numbers) + 1}"
+            self.meta.upsert(
+                ids=[f"build:{name}"], embeddings=[[0.0, 1.0]], metadatas=[{"owner": owner()}]
+            )
         crash_point(NAME, "registered")
         if name in self._numbers():
             self.client.delete_collection(name)

@@ -143,8 +143,8 @@ class RelationalModel:
     def fresh_copy(self) -> RelationalProjection:
         """An empty generation, registered as being built by this process."""
         db = self._admin_connection()
-        with db.transaction():
-            self._lock(db, exclusive=False)
+        with db.transaction():  # exclusive: two rebuilds starting together take turns
+            self._lock(db, exclusive=True)  # (at READ COMMITTED both would pick max + 1)
             number = int(db.rows(f"SELECT coalesce(max(generation), 0) FROM {self._meta}")[0][0])
             number += 1
             db.execute(
