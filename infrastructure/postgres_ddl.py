@@ -13,9 +13,13 @@ from typing import Any
 _KEY = "hashtext('neonblue_ddl')"
 TRANSACTION_LOCK = f"SELECT pg_advisory_xact_lock({_KEY})"
 """Held until the transaction ends: run it first in the transaction that creates tables."""
-SESSION_LOCK = f"SELECT pg_advisory_lock({_KEY})"
-SESSION_UNLOCK = f"SELECT pg_advisory_unlock({_KEY})"
-"""For DDL run by a library on an autocommit connection (e.g. LangGraph's migrations)."""
+_LIBRARY_KEY = "hashtext('neonblue_library_ddl')"
+SESSION_TRY_LOCK = f"SELECT pg_try_advisory_lock({_LIBRARY_KEY}) AS locked"
+SESSION_UNLOCK = f"SELECT pg_advisory_unlock({_LIBRARY_KEY})"
+"""For DDL run by a library on an autocommit connection (LangGraph's migrations): a lock of
+its own, tried and retried rather than waited for, because a `CREATE INDEX CONCURRENTLY` in
+that DDL waits for every other transaction, including one waiting for this lock (a
+deadlock)."""
 
 
 def lock_ddl(cursor: Any) -> None:

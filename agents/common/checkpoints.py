@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,12 +16,13 @@ async def open_checkpointer(settings: EventStoreSettings) -> AsyncIterator[Any]:
     if settings.kind == "postgresql":
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-        from infrastructure.postgres_ddl import SESSION_LOCK, SESSION_UNLOCK
+        from infrastructure.postgres_ddl import SESSION_UNLOCK
 
         async with AsyncPostgresSaver.from_conn_string(settings.event_store) as saver:
             # its migrations read the last one applied, then insert: two runs starting
             # together on a fresh store would both apply them (a unique violation)
-            await saver.conn.execute(SESSION_LOCK)
+            while not await _locked(saver.conn):
+                await asyncio.sleep(0.05)
             try:
                 await saver.setup()
             finally:
@@ -36,6 +38,13 @@ async def open_checkpointer(settings: EventStoreSettings) -> AsyncIterator[Any]:
         path = str(settings.data_dir / "agent_checkpoints.db")
     async with AsyncSqliteSaver.from_conn_string(path) as saver:
         yield saver
+
+
+async def _locked(connection: Any) -> bool:
+    from infrastructure.postgres_ddl import SESSION_TRY_LOCK
+
+    row = await (await connection.execute(SESSION_TRY_LOCK)).fetchone()
+    return bool(row["locked"] if isinstance(row, dict) else row[0])
 
 
 _SQLITE_SEARCH = (

@@ -62,6 +62,7 @@ def _stats_table(stats: IngestStats) -> Table:
         ("recorded", f"{stats.recorded:,}  (stored events {stats.stored_events:,})"),
         ("duplicates", f"{stats.duplicates:,}  skipped redelivered {stats.skipped:,}"),
         ("unclassified", f"{stats.unclassified:,}"),
+        ("forgotten", f"{stats.forgotten:,}  (events of erased users, not stored)"),
         ("dead letters", f"{stats.dead_lettered:,}"),
         ("lag", lag),
         ("batches", f"{stats.batches:,}  retries {stats.retries}  rebalances {stats.rebalances}"),

@@ -59,6 +59,7 @@ class IngestStats:
     recorded: int = 0
     duplicates: int = 0
     unclassified: int = 0
+    forgotten: int = 0  # events of subjects erased before they arrived: dropped
     dead_lettered: int = 0
     skipped: int = 0
     stored_events: int = 0
@@ -75,6 +76,7 @@ class IngestStats:
         self.recorded += result.recorded
         self.duplicates += result.duplicates
         self.unclassified += result.unclassified
+        self.forgotten += result.forgotten
         self.dead_lettered += len(result.dead_letters)
         self.skipped += result.skipped
         self.stored_events += result.stored_events

@@ -28,14 +28,15 @@ from infrastructure.audit.chain import ChainError
 from infrastructure.ingest.bus import Record
 from infrastructure.ingest.cdc import ChangeFeed
 from infrastructure.ingest.dead_letters import DeadLetter
-from infrastructure.ingest.protection import Protector
+from infrastructure.ingest.protection import Forgotten, Protector
 from infrastructure.ingest.translate import Item, translate
 from infrastructure.ingest.wire import DEFAULT_LIMITS, InvalidMessage, Limits
 
 log = logging.getLogger(__name__)
 
-Prepared = Item | DeadLetter
-"""What the writer applies (an item) or records as bad input (a dead letter)."""
+Prepared = Item | DeadLetter | Forgotten
+"""What the writer applies (an item), records as bad input (a dead letter) or drops (an
+erased subject's event)."""
 
 
 def is_systemic(error: BaseException) -> bool:
@@ -56,6 +57,8 @@ class Preparer:
     feed: ChangeFeed | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     """Time spent per stage ("decode", "protect") since the last `take_seconds`."""
+    sealed_under: int | None = None
+    """The erasure count the last `prepare` sealed under (None: it sealed nothing)."""
 
     def prepare(self, records: Sequence[Record]) -> list[Prepared]:
         """One result per record, in order. Raises only what `translate` and protection
@@ -78,9 +81,11 @@ class Preparer:
             items.append((len(results), item))
             results.append(item)
         decoded = time.perf_counter()
+        self.sealed_under = None
         if self.protector is not None and items:
             for index, item in self.protector.protect(items):
                 results[index] = item
+            self.sealed_under = self.protector.seen
         self._add("decode", decoded - started)
         self._add("protect", time.perf_counter() - decoded)
         return results
@@ -134,7 +139,7 @@ class PreparingWorker:
         self._ready = False
         self._failed = False
         self._in_flight: deque[list[Record]] = deque()
-        self._results: dict[int, tuple[Record, Prepared]] = {}
+        self._results: dict[int, tuple[Record, Prepared, int | None]] = {}
         self.seconds: dict[str, float] = {}
         """Time receiving results ("receive") and the worker's own stage times ("worker
         decode", "worker protect")."""
@@ -175,6 +180,17 @@ class PreparingWorker:
             entry = results.get(id(record))
             found.append(entry[1] if entry is not None and entry[0] is record else None)
         return found
+
+    def sealed_under(self, records: Sequence[Record]) -> int | None:
+        """The lowest erasure count the worker sealed any of ``records`` under (None: it
+        prepared none of them, or privacy is off)."""
+        results = self._results
+        counts = [
+            entry[2]
+            for record in records
+            if (entry := results.get(id(record))) is not None and entry[0] is record
+        ]
+        return min((c for c in counts if c is not None), default=None)
 
     def discard(self, records: Sequence[Record]) -> None:
         """Forgets the results of ``records`` (written, or to be prepared again)."""
@@ -237,7 +253,7 @@ class PreparingWorker:
         batch = self._in_flight.popleft()
         try:
             assert self._connection is not None
-            outcome, payload, seconds = self._connection.recv()
+            outcome, payload, seconds, sealed_under = self._connection.recv()
         except (OSError, EOFError, ValueError) as error:
             self._fail(error)
             return
@@ -246,7 +262,7 @@ class PreparingWorker:
         if outcome == "error":  # the writer prepares this batch itself and meets the error
             return
         for record, prepared in zip(batch, payload, strict=True):
-            self._results[id(record)] = (record, prepared)
+            self._results[id(record)] = (record, prepared, sealed_under)
 
     def _add(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
@@ -282,11 +298,13 @@ def serve(connection: Connection, spec: WorkerSpec) -> None:
             return
         records = [Record(*fields) for fields in sent]
         try:
-            reply: tuple[str, Any, dict[str, float]] = (
-                "ok", preparer.prepare(records), preparer.take_seconds()
+            prepared = preparer.prepare(records)
+            reply: tuple[str, Any, dict[str, float], int | None] = (
+                "ok", prepared, preparer.take_seconds(), preparer.sealed_under
             )  # fmt: skip
         except Exception as error:
-            reply = ("error", f"{type(error).__name__}: {error}", preparer.take_seconds())
+            message = f"{type(error).__name__}: {error}"
+            reply = ("error", message, preparer.take_seconds(), None)
         try:
             connection.send(reply)
         except (OSError, ValueError):

@@ -9,13 +9,18 @@ in one system call) once per batch for the subjects not yet in memory, so the co
 HMAC (its key schedule done once) and one AES-GCM per event.
 Segment dimensions (``properties.segment``: device, country, ...) stay in clear: they
 are the breakdowns of the analysis (README, Privacy).
+
+An erased subject's events that arrive later are not stored: the key store gives it no key
+and the item becomes `FORGOTTEN`. Keys in memory are dropped whenever the store's erasure
+counter moved (`privacy forget` in another process); `seen` is the count the last batch was
+sealed under, which the writer checks again in its transaction (`SubjectsErased`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from domain.participation.commands import RecordExposure, RecordMetric
@@ -40,6 +45,15 @@ CACHE_SIZE = 200_000
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    """What an event of an erased subject becomes: nothing is stored, nothing dead-lettered
+    (a dead letter would keep the raw message)."""
+
+
+FORGOTTEN = Forgotten()
+
+
 class Protector:
     def __init__(self, secret: bytes, keys: KeyStore) -> None:
         self.secret = secret
@@ -47,6 +61,8 @@ class Protector:
         self._hash = Pseudonymizer(secret)
         self._pseudonyms: dict[str, str] = {}
         self._keys: dict[str, SubjectKey] = {}
+        self.seen = -1
+        """The erasure count the last batch was sealed under."""
 
     def pseudonym(self, user_id: str) -> str:
         found = self._pseudonyms.get(user_id)
@@ -61,18 +77,23 @@ class Protector:
         same for a retry, so deduplication still works); the raw one is sealed."""
         return self._hash(event_id, EVENT_ID_PREFIX)
 
-    def protect(self, items: Sequence[tuple[T, Item]]) -> list[tuple[T, Item]]:
-        """The batch with pseudonyms and sealed personal fields (same order)."""
+    def protect(self, items: Sequence[tuple[T, Item]]) -> list[tuple[T, Item | Forgotten]]:
+        """The batch with pseudonyms and sealed personal fields (same order); the events of
+        erased subjects `FORGOTTEN`."""
         users = [_user_of(item) for _, item in items]
         subjects = {user: self.pseudonym(user) for user in set(users) if user is not None}
         keys = self._keys
+        erasures = self.keys.erasures()
+        if erasures != self.seen:  # someone was forgotten: a key in memory may be gone
+            keys.clear()
+            self.seen = erasures
         missing = [s for s in subjects.values() if s not in keys]
         if missing:
             if len(keys) + len(missing) > CACHE_SIZE:
                 keys.clear()
                 missing = list(subjects.values())
             keys.update(self.keys.ensure(missing))
-        out: list[tuple[T, Item]] = []
+        out: list[tuple[T, Item | Forgotten]] = []
         nonces = os.urandom(NONCE_BYTES * len(items))  # one system call per batch
         hashed = self._hash
         for index, ((source, item), user) in enumerate(zip(items, users, strict=True)):
@@ -80,6 +101,9 @@ class Protector:
                 out.append((source, item))
                 continue
             subject = subjects[user]
+            if subject not in keys:  # erased: `ensure` gave it no key
+                out.append((source, FORGOTTEN))
+                continue
             nonce = nonces[index * NONCE_BYTES : (index + 1) * NONCE_BYTES]
             event_id = hashed(item.event_id, EVENT_ID_PREFIX)  # as `event_id`, inlined
             out.append((source, self._sealed(item, user, subject, keys[subject], event_id, nonce)))

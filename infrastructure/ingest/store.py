@@ -30,6 +30,7 @@ from infrastructure.application import NeonBlue
 from infrastructure.ingest.bus import Partition
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.tables import MemoryTables, PostgresTables, SQLiteTables, tables_for
+from infrastructure.privacy.keys import SubjectsErased, erasures_in, key_store_for
 
 LOAD_CHUNK = 5000
 SQLITE_LOAD_CHUNK = 900  # bound parameters per query (old SQLite builds allow 999)
@@ -120,13 +121,15 @@ def write_tracked(
     trackings: Sequence[Tracking],
     event_ids: Sequence[str] = (),
     letters: Sequence[DeadLetter] = (),
+    sealed_under: int | None = None,
 ) -> int:
     """Commits the aggregates' pending events, the tracking records, the recorded
     ``event_ids`` and the dead ``letters`` atomically.
 
     Returns the number of stored events. Raises IntegrityError (nothing written) when a
     tracking position or an event id was already recorded or another writer changed an
-    aggregate.
+    aggregate; `SubjectsErased` (nothing written) when the store's erasure count is no
+    longer ``sealed_under``, the count the events' personal data was sealed under.
     """
     recorder = app.recorder
     tables = tables_for(app)
@@ -135,12 +138,14 @@ def write_tracked(
     stored = [to_stored(event) for _, events in pending for event in events]
     if isinstance(recorder, PostgresProcessRecorder):
         assert isinstance(tables, PostgresTables)
-        _copy_with_tracking(recorder, stored, trackings, tables, event_ids, letters)
+        _copy_with_tracking(recorder, stored, trackings, tables, event_ids, letters, sealed_under)
     elif isinstance(recorder, SQLiteProcessRecorder):
         assert isinstance(tables, SQLiteTables)
         with _sqlite_batch(recorder) as cursor:
             for tracking in trackings:
                 recorder._insert_tracking(cursor, tracking)
+            if sealed_under is not None:  # after a write: this transaction holds the lock
+                _check_erasures(erasures_in(cursor), sealed_under)
             tables.insert(cursor, event_ids, letters)
             cursor.executemany(
                 recorder.insert_events_statement,
@@ -150,6 +155,8 @@ def write_tracked(
         if len(trackings) != 1:
             raise ValueError("this event store records one tracking record per transaction")
         assert isinstance(tables, MemoryTables)
+        if sealed_under is not None:
+            _check_erasures(key_store_for(app).erasures(), sealed_under)
         tables.check(event_ids)
         recorder.insert_events(stored, tracking=trackings[0])
         tables.insert(event_ids, letters)
@@ -188,6 +195,13 @@ def _sqlite_batch(recorder: SQLiteProcessRecorder) -> Iterator[Any]:
                 raw.execute(f"PRAGMA synchronous = {synchronous}")
 
 
+def _check_erasures(now: int, sealed_under: int) -> None:
+    if now != sealed_under:
+        raise SubjectsErased(
+            f"{now - sealed_under} erasure(s) committed since this batch was sealed"
+        )
+
+
 def _take_snapshots(app: NeonBlue, pending: Sequence[tuple[Any, Sequence[Any]]]) -> None:
     """The library's snapshotting, for the few aggregates that have it (experiments)."""
     intervals = app.snapshotting_intervals or {}
@@ -207,6 +221,7 @@ def _copy_with_tracking(
     tables: PostgresTables,
     event_ids: Sequence[str],
     letters: Sequence[DeadLetter],
+    sealed_under: int | None,
 ) -> None:
     datastore = recorder.datastore
     table = SQL("{}.{}").format(
@@ -216,6 +231,8 @@ def _copy_with_tracking(
         "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
     ).format(table)
     with datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cursor:
+        if sealed_under is not None:  # waits for an erasure being committed (its lock)
+            _check_erasures(erasures_in(cursor, recorder), sealed_under)
         for tracking in trackings:
             cursor.execute(
                 recorder.insert_tracking_statement,

@@ -55,10 +55,11 @@ from infrastructure.ingest.cdc import ChangeFeed, RowChange, Tombstone
 from infrastructure.ingest.cdc.mapping import apply_change
 from infrastructure.ingest.dead_letters import DeadLetter
 from infrastructure.ingest.prepare import Prepared, Preparer, PreparingWorker, is_systemic
-from infrastructure.ingest.protection import Protector
+from infrastructure.ingest.protection import Forgotten, Protector
 from infrastructure.ingest.tables import tables_for
 from infrastructure.ingest.translate import Item, Lifecycle, Unclassified
 from infrastructure.ingest.wire import DEFAULT_LIMITS, Limits
+from infrastructure.privacy.keys import SubjectsErased
 from infrastructure.triage import LearnedRules
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class BatchResult:
     recorded: int = 0
     duplicates: int = 0
     unclassified: int = 0
+    forgotten: int = 0  # events of subjects erased before they arrived: dropped
     stored_events: int = 0
     skipped: int = 0  # already committed earlier (redelivered offsets)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -80,6 +82,7 @@ class BatchResult:
         self.recorded += other.recorded
         self.duplicates += other.duplicates
         self.unclassified += other.unclassified
+        self.forgotten += other.forgotten
         self.stored_events += other.stored_events
         self.dead_letters.extend(other.dead_letters)
         add_seconds(self.seconds, other.seconds)
@@ -191,6 +194,11 @@ class BatchWriter:
         another process recorded) goes to the caller."""
         try:
             return self._write_unit(records)
+        except SubjectsErased:  # sealed before a `privacy forget` committed: seal again
+            self.cache.clear()
+            if self.worker is not None:
+                self.worker.discard(records)
+            return self._write_unit(records)
         except IntegrityError:
             self.cache.clear()
             return self._write_unit(records, look_up_ids=True)
@@ -203,12 +211,14 @@ class BatchWriter:
     ) -> BatchResult:
         result = BatchResult()
         clock = time.perf_counter
-        prepared, receiving = self._prepared(records, poison)
+        prepared, receiving, sealed_under = self._prepared(records, poison)
         items: list[tuple[Record, Item]] = []
         dead: list[DeadLetter] = []
         for record, outcome in zip(records, prepared, strict=True):
             if isinstance(outcome, DeadLetter):
                 dead.append(outcome)
+            elif isinstance(outcome, Forgotten):
+                result.forgotten += 1
             else:
                 items.append((record, outcome))
         protected = clock()
@@ -245,7 +255,9 @@ class BatchWriter:
             last[record.source] = max(record.offset, last.get(record.source, -1))
         trackings = [Tracking(store.tracking_name(tp), offset) for tp, offset in last.items()]
         changed = list(state.changed.values())
-        result.stored_events = store.write_tracked(self.app, changed, trackings, new_ids, dead)
+        result.stored_events = store.write_tracked(
+            self.app, changed, trackings, new_ids, dead, sealed_under
+        )
         marks = (protected, loaded, applied, clock())
         spans = (end - start for start, end in pairwise(marks))
         result.seconds = {
@@ -261,19 +273,24 @@ class BatchWriter:
 
     def _prepared(
         self, records: list[Record], poison: BaseException | None
-    ) -> tuple[list[Prepared], float]:
+    ) -> tuple[list[Prepared], float, int | None]:
         """Each record's item or dead letter (the worker's where it made one, else made
-        here), and the seconds spent receiving the worker's."""
+        here), the seconds spent receiving the worker's, and the lowest erasure count any
+        of them was sealed under (None: privacy is off)."""
         if poison is not None:
-            return [DeadLetter.of_error(record, poison) for record in records], 0.0
+            return [DeadLetter.of_error(record, poison) for record in records], 0.0, None
         started = time.perf_counter()
-        found = self.worker.take(records) if self.worker is not None else [None] * len(records)
+        worker = self.worker
+        found = worker.take(records) if worker is not None else [None] * len(records)
+        counts = [] if worker is None else [worker.sealed_under(records)]
         receiving = time.perf_counter() - started
         missing = [r for r, outcome in zip(records, found, strict=True) if outcome is None]
-        if not missing:
-            return found, receiving  # type: ignore[return-value]  # none is None
-        made = iter(self.preparer.prepare(missing))
-        return [next(made) if outcome is None else outcome for outcome in found], receiving
+        if missing:
+            made = iter(self.preparer.prepare(missing))
+            found = [next(made) if outcome is None else outcome for outcome in found]
+            counts.append(self.preparer.sealed_under)
+        sealed_under = min((c for c in counts if c is not None), default=None)
+        return found, receiving, sealed_under  # type: ignore[return-value]  # none is None
 
     def _cached(self, items: list[tuple[Record, Item]]) -> dict[UUID, Any]:
         """The aggregates the unit needs: from the cache, the rest loaded in one query."""

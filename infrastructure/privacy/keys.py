@@ -3,6 +3,10 @@
 `KeyStore` is the seam for an external KMS: an implementation may keep only wrapped keys
 here (or none) and ask the KMS to unwrap them; `erase` must then destroy the KMS key or
 the wrapped copy in the transaction that records the erasure (see README, Privacy).
+
+An erased subject stays erased: `ensure` never keys a subject whose erasure is in the log
+(its later events are dropped at ingest), and every erasure bumps a counter (`erasures`)
+in its transaction, so that writers can tell that keys they sealed with may be gone.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
 
+from domain.privacy.erasure import erasure_id
 from infrastructure.application import NeonBlue
 from infrastructure.per_store import PerStore
 from infrastructure.postgres_ddl import lock_ddl
@@ -25,6 +30,8 @@ from infrastructure.privacy.crypto import SubjectKey
 from infrastructure.settings import ConfigurationError
 
 KEYS = "neonblue_subject_keys"
+ERASURES = "neonblue_privacy_erasures"  # one row: how many erasures were committed
+ERASURE_LOCK = "hashtext('neonblue_erasure')"  # Postgres: erase exclusive, key writers shared
 CHUNK = 500
 SCRUB_WAIT_SECONDS = 30.0
 
@@ -35,11 +42,17 @@ class KeyStore(Protocol):
         ...
 
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
-        """Every subject's key, creating the missing ones (the first writer wins a race)."""
+        """Every subject's key, creating the missing ones (the first writer wins a race);
+        an erased subject gets none."""
+        ...
+
+    def erasures(self) -> int:
+        """Erasures committed so far (a counter that only grows)."""
         ...
 
     def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
-        """Deletes the key and appends ``stored`` (the erasure) in one transaction."""
+        """Deletes the key, appends ``stored`` (the erasure) and counts it, in one
+        transaction."""
         ...
 
     def subjects(self) -> list[str]:
@@ -55,6 +68,7 @@ class MemoryKeyStore:
     def __init__(self, app: NeonBlue) -> None:
         self.app = app
         self.keys: dict[str, SubjectKey] = {}
+        self.erased: set[str] = set()
         self.lock = threading.Lock()
 
     def get(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
@@ -62,15 +76,19 @@ class MemoryKeyStore:
 
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
         with self.lock:
-            missing = [p for p in pseudonyms if p not in self.keys]
+            missing = [p for p in pseudonyms if p not in self.keys and p not in self.erased]
             self.keys.update((k.pseudonym, k) for k in SubjectKey.generate_many(missing))
             return self.get(pseudonyms)
+
+    def erasures(self) -> int:
+        return len(self.erased)
 
     def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
         with self.lock:
             if stored:
                 self.app.recorder.insert_events(stored)
             self.keys.pop(pseudonym, None)
+            self.erased.add(pseudonym)
 
     def subjects(self) -> list[str]:
         return sorted(self.keys)
@@ -83,6 +101,10 @@ class SQLiteKeyStore:
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {KEYS} (pseudonym TEXT PRIMARY KEY, "
                 "key_id TEXT NOT NULL, key BLOB NOT NULL, created_at TEXT NOT NULL)"
+            )
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {ERASURES} (id INTEGER PRIMARY KEY, "
+                "erasures INTEGER NOT NULL)"
             )
 
     def get(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
@@ -101,22 +123,35 @@ class SQLiteKeyStore:
         return found
 
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
-        """The new keys go in; only subjects another process keyed first are read back."""
+        """The new keys go in, but for subjects whose erasure is in the log (one statement:
+        SQLite's writers take turns); only subjects another process keyed first are read
+        back."""
         keys = SubjectKey.generate_many(list(pseudonyms))
         fresh = {k.pseudonym: k for k in keys}
         inserted: set[str] = set()
         now = _now()
+        events = self.recorder.events_table_name
         with self.recorder.datastore.transaction(commit=True) as cursor:
             for start in range(0, len(keys), CHUNK):
                 chunk = keys[start : start + CHUNK]
                 cursor.execute(
-                    f"INSERT INTO {KEYS} VALUES {', '.join('(?, ?, ?, ?)' for _ in chunk)} "
+                    f"INSERT INTO {KEYS} SELECT column1, column2, column3, column4 FROM "
+                    f"(VALUES {', '.join('(?, ?, ?, ?, ?)' for _ in chunk)}) WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {events} WHERE originator_id = column5) "
                     "ON CONFLICT DO NOTHING RETURNING pseudonym",
-                    [v for k in chunk for v in (k.pseudonym, k.key_id, k.key, now)],
+                    [
+                        v
+                        for k in chunk
+                        for v in (k.pseudonym, k.key_id, k.key, now, erasure_id(k.pseudonym).hex)
+                    ],
                 )
                 inserted.update(row[0] for row in cursor.fetchall())
         raced = [p for p in fresh if p not in inserted]
         return {**{p: fresh[p] for p in inserted}, **(self.get(raced) if raced else {})}
+
+    def erasures(self) -> int:
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            return erasures_in(cursor)
 
     def erase(self, pseudonym: str, stored: Sequence[StoredEvent]) -> None:
         with self.recorder.datastore.transaction(commit=True) as cursor:
@@ -124,6 +159,10 @@ class SQLiteKeyStore:
             if stored:
                 self.recorder._insert_events(cursor, stored)
             cursor.execute(f"DELETE FROM {KEYS} WHERE pseudonym = ?", (pseudonym,))
+            cursor.execute(
+                f"INSERT INTO {ERASURES} VALUES (1, 1) ON CONFLICT (id) "
+                "DO UPDATE SET erasures = erasures + 1"
+            )
         scrub_wal(self.recorder)
 
     def subjects(self) -> list[str]:
@@ -161,7 +200,9 @@ def scrub_wal(recorder: SQLiteProcessRecorder, wait_seconds: float | None = None
 class PostgresKeyStore:
     def __init__(self, recorder: PostgresProcessRecorder) -> None:
         self.recorder = recorder
-        self.table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(KEYS))
+        schema = Identifier(recorder.datastore.schema)
+        self.table = SQL("{}.{}").format(schema, Identifier(KEYS))
+        self.events = SQL("{}.{}").format(schema, Identifier(recorder.events_table_name))
         with recorder.datastore.transaction(commit=True) as cursor:
             lock_ddl(cursor)
             cursor.execute(
@@ -169,6 +210,11 @@ class PostgresKeyStore:
                     "CREATE TABLE IF NOT EXISTS {} (pseudonym TEXT PRIMARY KEY, "
                     "key_id TEXT NOT NULL, key BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL)"
                 ).format(self.table)
+            )
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (id INT PRIMARY KEY, erasures BIGINT NOT NULL)"
+                ).format(erasures_table(recorder))
             )
 
     def get(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
@@ -187,19 +233,27 @@ class PostgresKeyStore:
         }
 
     def ensure(self, pseudonyms: Collection[str]) -> dict[str, SubjectKey]:
-        """One statement: the new keys go in, and only subjects another process keyed
-        first (a race) are read back."""
+        """One statement: the new keys go in, but for subjects whose erasure is in the log
+        (after any erasure being committed: the lock), and only subjects another process
+        keyed first (a race) are read back."""
         keys = SubjectKey.generate_many(list(pseudonyms))
         if not keys:
             return {}
         fresh = {k.pseudonym: k for k in keys}
         with self.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"SELECT pg_advisory_xact_lock_shared({ERASURE_LOCK})")
             cursor.execute(
                 SQL(
                     "INSERT INTO {} SELECT p, k, v, now() FROM unnest(%s::text[], %s::text[], "
-                    "%s::bytea[]) AS t(p, k, v) ON CONFLICT DO NOTHING RETURNING pseudonym"
-                ).format(self.table),
-                ([k.pseudonym for k in keys], [k.key_id for k in keys], [k.key for k in keys]),
+                    "%s::bytea[], %s::uuid[]) AS t(p, k, v, e) WHERE NOT EXISTS (SELECT 1 FROM {} "
+                    "WHERE originator_id = e) ON CONFLICT DO NOTHING RETURNING pseudonym"
+                ).format(self.table, self.events),
+                (
+                    [k.pseudonym for k in keys],
+                    [k.key_id for k in keys],
+                    [k.key for k in keys],
+                    [erasure_id(k.pseudonym) for k in keys],
+                ),
             )
             inserted = {row["pseudonym"] for row in cursor.fetchall()}
         raced = [p for p in fresh if p not in inserted]
@@ -211,18 +265,51 @@ class PostgresKeyStore:
             conn.transaction(),
             conn.cursor() as cursor,
         ):
+            cursor.execute(f"SELECT pg_advisory_xact_lock({ERASURE_LOCK})")
             if stored:
                 self.recorder._insert_stored_events(cursor, stored)
             cursor.execute(
                 SQL("DELETE FROM {} WHERE pseudonym = %s").format(self.table), (pseudonym,)
             )
+            cursor.execute(
+                SQL(
+                    "INSERT INTO {} VALUES (1, 1) ON CONFLICT (id) "
+                    "DO UPDATE SET erasures = {}.erasures + 1"
+                ).format(erasures_table(self.recorder), Identifier(ERASURES))
+            )
         with self.recorder.datastore.get_connection() as conn:  # free the dead row's space
             conn.execute(SQL("VACUUM {}").format(self.table))
+
+    def erasures(self) -> int:
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            return erasures_in(cursor, self.recorder)
 
     def subjects(self) -> list[str]:
         with self.recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(SQL("SELECT pseudonym FROM {} ORDER BY pseudonym").format(self.table))
             return [r["pseudonym"] for r in cursor.fetchall()]
+
+
+def erasures_table(recorder: PostgresProcessRecorder) -> Any:
+    return SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(ERASURES))
+
+
+def erasures_in(cursor: Any, recorder: PostgresProcessRecorder | None = None) -> int:
+    """The erasure counter, read in ``cursor``'s transaction (``recorder``: a Postgres one,
+    whose erasures it waits for: ingest checks it before committing a batch)."""
+    if recorder is None:
+        cursor.execute(f"SELECT erasures FROM {ERASURES} WHERE id = 1")
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+    cursor.execute(f"SELECT pg_advisory_xact_lock_shared({ERASURE_LOCK})")
+    cursor.execute(SQL("SELECT erasures FROM {} WHERE id = 1").format(erasures_table(recorder)))
+    row = cursor.fetchone()
+    return int(row["erasures"]) if row else 0
+
+
+class SubjectsErased(OperationalError):
+    """A subject was erased after the batch was sealed with its key: nothing was written;
+    the batch is prepared again (the erased subject's events are then dropped)."""
 
 
 key_store_for = PerStore[KeyStore](PostgresKeyStore, SQLiteKeyStore, MemoryKeyStore)

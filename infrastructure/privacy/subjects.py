@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from domain.ingestion.aggregates import UnclassifiedEvents
@@ -164,7 +165,12 @@ class Subjects:
         if not erased:
             erasure = SubjectErasure.record(subject, at, reason)
             stored = [self.app.mapper.to_stored_event(e) for e in erasure.collect_events()]
-        self.keys.erase(subject, stored)
+        try:
+            self.keys.erase(subject, stored)
+        except IntegrityError:  # another `forget` of this subject committed first
+            if not self.is_erased(subject):
+                raise
+            return self.erase(subject, reason, at)  # deletes a key it may have left: none
         return Erasure(subject, committed=True)
 
     def last_activity(self) -> dict[str, datetime]:

@@ -91,7 +91,7 @@ def test_processes_starting_together_on_a_fresh_postgres_all_come_up(
     env.pop("NEONBLUE_PRIVACY_SECRET", None)
     for _ in range(2):
         url = postgres.url(postgres.create_database("fresh"))
-        go = time.time() + 8  # the imports done, they create the tables at the same moment
+        go = time.time() + 6  # the imports done, they create the tables at the same moment
         processes = [
             subprocess.Popen(
                 [sys.executable, "-c", START, url, str(go)],
@@ -173,3 +173,32 @@ def test_forget_scrubs_the_wal_once_a_long_read_ends(tmp_path: Path) -> None:
         assert key not in (wal.read_bytes() if wal.exists() else b""), user
         assert key not in (tmp_path / "e.db").read_bytes(), user
     app.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_forgets_of_one_user_at_once_both_end_erased(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    if kind == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        url = cluster.url(cluster.create_database())
+    store = EventStoreSettings(data_dir=tmp_path, event_store=url)
+    first_app, second_app = build_app(store), build_app(store)
+    first, second = build_subjects(first_app), build_subjects(second_app)
+    subject = first.pseudonym("u-7")
+    first.keys.ensure([subject])
+    checked = second.is_erased
+
+    def then_the_other_commits(pseudonym: str) -> bool:  # after the second one looked
+        found = checked(pseudonym)
+        if not first.is_erased(pseudonym):
+            assert first.erase(pseudonym, "erasure request", datetime.now(UTC)).committed
+        return found
+
+    second.is_erased = then_the_other_commits  # type: ignore[method-assign]
+    outcome = second.erase(subject, "erasure request", datetime.now(UTC))
+    assert not outcome.committed  # the other one did
+    assert first.is_erased(subject) and first.key(subject) is None
+    first_app.close()
+    second_app.close()
