@@ -7,7 +7,10 @@ present or erased in the store, and a rerun completes it:
    are deleted first, while the raw id can still be read from the subject's sealed data;
 2. the commit point: the erasure event (carrying only the pseudonym) is appended and the
    subject's key deleted in one transaction; from here the log is unreadable for it;
-3. the read models follow the log and anonymise the subject's rows when they meet the
+3. the dead letters are searched again: ingest running in another process may have
+   dead-lettered one of the user's messages between steps 1 and 2 (from then on their
+   events are dropped before anything could reject them);
+4. the read models follow the log and anonymise the subject's rows when they meet the
    erasure (here, or in `neonblue serve`, which follows the log anyway).
 
 Every step is idempotent, so rerunning `forget` after a crash finishes the job.
@@ -77,17 +80,24 @@ def forget(
             "Nothing is held about this user: no participation, no key, no erasure."
         )
     report = ForgetReport(subject, committed=False, legacy_experiments=legacy)
-    if user_id:
-        raw = user_id.encode()
-        report.dead_letters = tables_for(services.app).forget_letters(b'"' + raw + b'"', raw)
+    report.dead_letters = _forget_letters(services, user_id)
     needles = [subject, *([user_id] if user_id else [])]
     report.checkpoint_threads = asyncio.run(_forget_checkpoints(services, needles))
     crash_point("privacy", "before-erase")
     report.committed = subjects.erase(subject, reason, at or datetime.now(UTC)).committed
     crash_point("privacy", "after-erase")
+    report.dead_letters += _forget_letters(services, user_id)
     if catch_up:
         report.read_models = catch_up_read_models(services)
     return report
+
+
+def _forget_letters(services: Services, user_id: str | None) -> int:
+    """Deletes the dead letters whose message or key holds the raw id; how many."""
+    if not user_id:
+        return 0
+    raw = user_id.encode()
+    return tables_for(services.app).forget_letters(b'"' + raw + b'"', raw)
 
 
 async def _forget_checkpoints(services: Services, needles: list[str]) -> int:

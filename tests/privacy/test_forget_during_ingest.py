@@ -155,3 +155,39 @@ def test_the_prepare_worker_sealed_before_the_erasure(
     finally:
         worker.close()
         app.close()
+
+
+def test_a_dead_letter_written_while_forget_runs_is_deleted_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest in another process dead-letters one of the user's messages (an unknown
+    experiment: the raw message is kept) after forget searched the dead letters, before
+    the erasure commits: forget searches them again after its commit point."""
+    import infrastructure.forgetting as forgetting
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.ingest.tables import tables_for
+
+    monkeypatch.setenv("NEONBLUE_EMBEDDINGS", "hashing")
+    services = bootstrap(
+        EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    )
+    app = services.app
+    setup_portfolio(app, PLAN)
+    messages = list(wire_events(PLAN, START))
+    user = json.loads(messages[0].value)["user_id"]
+    writer = BatchWriter(app, protector=build_protector(app))
+    writer.write(_records(messages))
+    body = {**json.loads(messages[0].value), "event_id": "late", "experiment_id": "no-such"}
+    late = WireMessage(messages[0].topic, messages[0].key, json.dumps(body).encode())
+    searched = forgetting._forget_checkpoints
+
+    async def meanwhile_ingest_dead_letters(services_: Any, needles: list[str]) -> int:
+        assert writer.write(_records([late], first=50_000)).dead_letters  # kept whole
+        return await searched(services_, needles)
+
+    monkeypatch.setattr(forgetting, "_forget_checkpoints", meanwhile_ingest_dead_letters)
+    report = forgetting.forget(services, user, catch_up=False)
+    assert report.committed and report.dead_letters == 1
+    letters = tables_for(app).dead_letters(100)
+    assert not [d for d in letters if user.encode() in (d.original or b"")], letters
+    services.close()
