@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ class ConversationStore:
     def save(self, conversation_id: str, plan: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self._path(conversation_id)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # one writer
         temporary.write_text(json.dumps(plan, default=str))
         temporary.replace(path)  # atomic: a concurrent reader sees the old or the new plan
 

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from domain.intelligence.policy import Action, Proposal
@@ -43,7 +44,27 @@ def record_proposal(
     for previous in older:
         previous.supersede(recommendation.id)
     app.save(recommendation, *older)
+    keep_newest_pending(app, experiment_key)
     return recommendation.id
+
+
+def keep_newest_pending(app: NeonBlue, experiment_key: str, attempts: int = 3) -> None:
+    """One pending recommendation per experiment, the newest: two proposals recorded at
+    once (an agent run and `optimize run`) each found none pending to supersede. Whoever
+    looks after both are saved supersedes the older; two doing so at once meet on the
+    aggregate's version, and the loser reads again."""
+    for _ in range(attempts):
+        pending = [r for r in recommendations(app, "pending") if r.experiment_key == experiment_key]
+        if len(pending) <= 1:
+            return
+        newest = pending[-1]
+        for previous in pending[:-1]:
+            previous.supersede(newest.id)
+        try:
+            app.save(*pending[:-1])
+        except IntegrityError:
+            continue
+        return
 
 
 def get_recommendation(app: NeonBlue, recommendation_id: UUID | str) -> Recommendation:

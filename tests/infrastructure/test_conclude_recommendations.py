@@ -34,3 +34,37 @@ def test_a_stopped_experiment_is_concluded(action, decision, commands):
     experiment = app.experiment("hero")
     assert str(experiment.status) == "concluded"
     assert experiment.conclusion is not None and experiment.conclusion.decision == decision
+
+
+def test_two_proposals_recorded_at_once_leave_one_pending(monkeypatch: pytest.MonkeyPatch):
+    """An agent run and `optimize run` propose for one experiment at the same moment: each
+    read the pending ones before the other saved. The newest stays pending, the older is
+    superseded by it, so two contradicting actions cannot both be approved."""
+    import infrastructure.recommendations as recommendations
+
+    app = build_app(EventStoreSettings(event_store="memory:"))
+    metric = Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL)
+    app.create_experiment("hero", "Hero", variants=two_variants(), metrics=[metric])
+    app.start_experiment("hero")
+    read = recommendations.recommendations
+    first = record_proposal(
+        app, "hero", Proposal(Action.SHIP, "treatment", ["wins"]),
+        tool_calls=[], positions={}, mode="deterministic", run_id="a",
+    )  # fmt: skip
+    looked = []
+
+    def looked_before_the_other_saved(app_, state=None):
+        if not looked:  # the second proposer's first read: the first was not saved yet
+            looked.append(state)
+            return []
+        return read(app_, state)
+
+    monkeypatch.setattr(recommendations, "recommendations", looked_before_the_other_saved)
+    second = record_proposal(
+        app, "hero", Proposal(Action.ROLL_BACK, None, ["harm"]),
+        tool_calls=[], positions={}, mode="deterministic", run_id="b",
+    )  # fmt: skip
+    pending = [r.id for r in read(app, "pending")]
+    assert pending == [second]
+    older = recommendations.get_recommendation(app, first)
+    assert older.state == "superseded"
