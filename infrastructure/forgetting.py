@@ -25,7 +25,7 @@ from typing import Any
 
 from infrastructure.bootstrap import Services
 from infrastructure.ingest.tables import tables_for
-from infrastructure.privacy.subjects import Subjects, build_subjects
+from infrastructure.privacy.subjects import Activity, Subjects, build_subjects
 from infrastructure.settings import ConfigurationError
 from projections.generations import crash_point
 
@@ -144,16 +144,18 @@ def retention(
     """Forgets every subject whose last event is older than ``older_than``."""
     subjects: Subjects = build_subjects(services.app)
     cutoff = (now or datetime.now(UTC)) - older_than
+    activity = Activity(services.app)
     stale = [
         subject
-        for subject, last in sorted(subjects.last_activity().items())
+        for subject, last in sorted(activity.refresh().items())
         if last < cutoff and not (subjects.is_erased(subject) and subjects.key(subject) is None)
     ]
-    reports = [
-        forget(services, subject=s, reason=f"retention: no event since {cutoff:%Y-%m-%d}",
-               at=now, catch_up=False)
-        for s in stale
-    ]  # fmt: skip
+    reports = []
+    for subject in stale:
+        if activity.refresh()[subject] >= cutoff:  # came back while the run went on
+            continue
+        reason = f"retention: no event since {cutoff:%Y-%m-%d}"
+        reports.append(forget(services, subject=subject, reason=reason, at=now, catch_up=False))
     if reports and catch_up:
         catch_up_read_models(services)
     return reports

@@ -175,9 +175,24 @@ class Subjects:
 
     def last_activity(self) -> dict[str, datetime]:
         """Each subject's latest event time, from the log (a full scan: run it scheduled)."""
-        owners: dict[Any, str] = {}
-        latest: dict[str, datetime] = {}
-        for entry in self.app.log(topics=PARTICIPATION_EVENTS):
+        return Activity(self.app).refresh()
+
+
+class Activity:
+    """Each subject's latest event time, read from the log; `refresh` reads only what was
+    appended since the last read (a retention run checks each subject again before it
+    forgets it: they may have come back meanwhile)."""
+
+    def __init__(self, app: NeonBlue) -> None:
+        self.app = app
+        self.position = 0
+        self.latest: dict[str, datetime] = {}
+        self._owners: dict[Any, str] = {}
+
+    def refresh(self) -> dict[str, datetime]:
+        owners, latest = self._owners, self.latest
+        for entry in self.app.log(start=self.position + 1, topics=PARTICIPATION_EVENTS):
+            self.position = entry.position
             event: Any = entry.event
             if isinstance(event, Participation.Enrolled):
                 owners[entry.originator_id] = event.user_id

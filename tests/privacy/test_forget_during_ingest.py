@@ -191,3 +191,44 @@ def test_a_dead_letter_written_while_forget_runs_is_deleted_too(
     letters = tables_for(app).dead_letters(100)
     assert not [d for d in letters if user.encode() in (d.original or b"")], letters
     services.close()
+
+
+def test_retention_spares_a_user_who_comes_back_during_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retention decides who is idle from one read of the log, then forgets them one by
+    one; a user whose event arrives meanwhile is checked again and kept."""
+    from datetime import timedelta
+
+    import infrastructure.forgetting as forgetting
+    from infrastructure.bootstrap import bootstrap
+
+    monkeypatch.setenv("NEONBLUE_EMBEDDINGS", "hashing")
+    services = bootstrap(
+        EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    )
+    app = services.app
+    setup_portfolio(app, PLAN)
+    messages = list(wire_events(PLAN, START))
+    writer = BatchWriter(app, protector=build_protector(app))
+    writer.write(_records(messages))
+    subjects = build_subjects(app)
+    users = sorted({json.loads(m.value)["user_id"] for m in messages})
+    stale = sorted(subjects.pseudonym(u) for u in users)
+    back = next(u for u in users if subjects.pseudonym(u) == stale[-1])  # forgotten last
+    now = START + timedelta(days=500)
+    body = json.loads(next(m.value for m in messages if json.loads(m.value)["user_id"] == back))
+    body.update(event_id="back-again", event_type="exposure", timestamp=now.isoformat())
+    returning = WireMessage(messages[0].topic, messages[0].key, json.dumps(body).encode())
+    forget = forgetting.forget
+
+    def meanwhile_the_user_returns(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["subject"] == stale[0]:
+            assert writer.write(_records([returning], first=90_000)).recorded == 1
+        return forget(*args, **kwargs)
+
+    monkeypatch.setattr(forgetting, "forget", meanwhile_the_user_returns)
+    reports = forgetting.retention(services, timedelta(days=400), now=now, catch_up=False)
+    assert sorted(r.pseudonym for r in reports) == stale[:-1]
+    assert subjects.key(stale[-1]) is not None and not subjects.is_erased(stale[-1])
+    services.close()
