@@ -93,8 +93,9 @@ def test_serve_simulate_rebuilds_and_readers_on_one_store(
                 )
                 if {n for n, s in states if s == "done"} >= set(PROJECTIONS):
                     break
-                assert not [s for _, s in states if s == "failed"], states
-                assert time.monotonic() < deadline, states
+                failed = [s for _, s in states if s == "failed"]
+                assert not failed, (states, serve.output()[-4000:])
+                assert time.monotonic() < deadline, (states, serve.output()[-4000:])
                 time.sleep(0.5)
         stop.set()
         for reader in readers:
