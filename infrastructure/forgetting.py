@@ -19,6 +19,7 @@ Every step is idempotent, so rerunning `forget` after a crash finishes the job.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -140,8 +141,10 @@ def retention(
     older_than: timedelta,
     now: datetime | None = None,
     catch_up: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ForgetReport]:
-    """Forgets every subject whose last event is older than ``older_than``."""
+    """Forgets every subject whose last event is older than ``older_than``; ``progress``
+    is called with (subjects done, subjects found idle) after each one."""
     subjects: Subjects = build_subjects(services.app)
     cutoff = (now or datetime.now(UTC)) - older_than
     activity = Activity(services.app)
@@ -151,11 +154,12 @@ def retention(
         if last < cutoff and not (subjects.is_erased(subject) and subjects.key(subject) is None)
     ]
     reports = []
-    for subject in stale:
-        if activity.refresh()[subject] >= cutoff:  # came back while the run went on
-            continue
-        reason = f"retention: no event since {cutoff:%Y-%m-%d}"
-        reports.append(forget(services, subject=subject, reason=reason, at=now, catch_up=False))
+    for done, subject in enumerate(stale, 1):
+        if activity.refresh()[subject] < cutoff:  # else it came back while the run went on
+            reason = f"retention: no event since {cutoff:%Y-%m-%d}"
+            reports.append(forget(services, subject=subject, reason=reason, at=now, catch_up=False))
+        if progress is not None:
+            progress(done, len(stale))
     if reports and catch_up:
         catch_up_read_models(services)
     return reports

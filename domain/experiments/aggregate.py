@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from domain import bucketing
 from domain.experiments.checks import (
     check_coverage,
+    check_key,
     check_metric,
     check_unique,
     check_variant_keys,
@@ -212,6 +213,7 @@ class Experiment(Aggregate):
         """Creates a draft experiment after checking its definition."""
         if not key.strip() or not name.strip():
             raise InvalidVariants("An experiment needs a non-empty key and name.")
+        check_key(key)
         check_variant_keys(variants)
         for metric in metrics:
             check_metric(metric, metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from domain.experiments.errors import InvalidMetric, InvalidTraffic, InvalidVariants
@@ -19,6 +20,18 @@ def check_unique(keys: Sequence[str], what: str, error: type[Exception]) -> None
         if key in seen:
             raise error(f"Duplicate {what} key {key!r}; keys must be unique.")
         seen.add(key)
+
+
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+
+
+def check_key(key: str) -> None:
+    """Keys are identifiers: typed in commands, in URLs and SDK calls, shown everywhere."""
+    if not KEY_PATTERN.fullmatch(key):
+        raise InvalidVariants(
+            f"Experiment key {key[:120]!r} is not valid: use 1-100 letters, digits and "
+            "'.', '_', ':' or '-', starting with a letter or digit (e.g. checkout-cta-2026)."
+        )
 
 
 def check_variant_keys(variants: Sequence[Variant]) -> None:

@@ -6,7 +6,7 @@ import sys
 
 from domain.errors import DomainError
 from infrastructure.cli.app import app
-from infrastructure.cli.console import error_console
+from infrastructure.cli.console import error_console, printable
 from infrastructure.serve.client import ServeError
 from infrastructure.serve.discovery import ServeUnreachable
 from infrastructure.settings import ConfigurationError
@@ -46,21 +46,45 @@ def main() -> None:
         app()
     except ServeError as error:  # serve's own one-line message, with the same exit codes
         label = "configuration error" if error.kind == "configuration" else "error"
-        error_console.print(f"[bold red]{label}:[/] {error}")
-        sys.exit({"domain": 1, "configuration": 2}.get(error.kind, 3))
+        _fail(label, str(error), {"domain": 1, "configuration": 2}.get(error.kind, 3))
     except ServeUnreachable as error:
-        error_console.print(f"[bold red]configuration error:[/] {error}")
-        sys.exit(2)
+        _fail("configuration error", str(error), 2)
     except DomainError as error:
-        error_console.print(f"[bold red]error:[/] {error}")
-        sys.exit(1)
+        _fail("error", str(error), 1)
     except ConfigurationError as error:
-        error_console.print(f"[bold red]configuration error:[/] {error}")
-        sys.exit(2)
+        _fail("configuration error", str(error), 2)
+    except OSError as error:  # a path given on the command line or in the environment
+        where = f": {error.filename}" if error.filename else ""
+        _fail("file error", f"{error.strerror or error}{where}", 2)
+    except (UnicodeDecodeError, OverflowError) as error:
+        _fail("input error", f"{type(error).__name__}: {error}", 2)
     except Exception as error:
-        if not _persistence_error(error):
+        if _persistence_error(error):
+            _fail("event store unavailable", f"{error.__class__.__name__}: {error}", 3)
+        invalid = _invalid(error)
+        if invalid is None:
             raise
-        error_console.print(
-            f"[bold red]event store unavailable:[/] {error.__class__.__name__}: {error}"
-        )
-        sys.exit(3)
+        _fail("input error", invalid, 2)
+
+
+def _fail(label: str, message: str, code: int) -> None:
+    """One line on stderr, the message shown as text (never as markup or terminal codes:
+    it may quote what the user typed), and the exit code."""
+    from rich.text import Text
+
+    error_console.print(Text.assemble((f"{label}:", "bold red"), " ", printable(message)))
+    sys.exit(code)
+
+
+def _invalid(error: Exception) -> str | None:
+    """A validation error of a setting or an input (pydantic, JSON), as one line."""
+    if isinstance(error, ValueError) and type(error).__name__ == "JSONDecodeError":
+        return f"not valid JSON: {error}"
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is None or not isinstance(error, pydantic.ValidationError):
+        return None
+    problems = [
+        f"{'.'.join(str(part) for part in e['loc']) or e.get('input', '')}: {e['msg']}"
+        for e in error.errors()
+    ]
+    return f"{error.title}: " + "; ".join(problems)

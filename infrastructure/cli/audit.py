@@ -20,7 +20,7 @@ from infrastructure.audit.export import export_rows, read_jsonl, write_jsonl
 from infrastructure.audit.history import history as experiment_history
 from infrastructure.audit.replay import replay as replay_experiment
 from infrastructure.audit.verify import VerifyReport, verify_log, verify_notifications
-from infrastructure.cli.console import console, services
+from infrastructure.cli.console import console, services, shown
 from infrastructure.cli.tables import whole_rows
 from infrastructure.settings.audit import AuditSettings
 
@@ -30,6 +30,17 @@ app = typer.Typer(
 
 Engine = Annotated[str, typer.Option(help="frequentist, sequential or bayesian.")]
 Alpha = Annotated[float, typer.Option(help="Significance level.")]
+
+
+def _settings(engine: str, alpha: float) -> AnalysisSettings:
+    """Checked before anything is computed or recorded (a published record is permanent)."""
+    from infrastructure.read_side import ENGINES
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if not 0 < alpha < 1:  # also NaN
+        raise typer.BadParameter(f"alpha must be between 0 and 1 (e.g. 0.05), not {alpha}")
+    return AnalysisSettings(engine=engine, alpha=alpha)  # type: ignore[arg-type]
 
 
 def parse_time(value: str) -> datetime:
@@ -118,7 +129,7 @@ def replay(
 ) -> None:
     """The experiment as it was at a time: state, assignments, sums and verdict (log only).
     --as-of cuts by recording time, --occurred-by by event time; both may be given."""
-    settings = AnalysisSettings(engine=engine, alpha=alpha)  # type: ignore[arg-type]
+    settings = _settings(engine, alpha)
     when = parse_time(as_of) if as_of else None
     happened = parse_time(occurred_by) if occurred_by else None
     with services() as s:
@@ -166,7 +177,7 @@ def history(
         details = json.dumps(entry.details, default=str)
         table.add_row(
             str(entry.position), entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            entry.aggregate, entry.event, entry.actor, details[:100],
+            shown(entry.aggregate), entry.event, shown(entry.actor), shown(details[:100]),
         )  # fmt: skip
     console.print(table)
 
@@ -199,7 +210,7 @@ def publish(
     publisher: Annotated[str, typer.Option(help="Who publishes (cli, mcp, agent:NAME).")] = "cli",
 ) -> None:
     """Compute the experiment's results from the log and record them as published."""
-    settings = AnalysisSettings(engine=engine, alpha=alpha)  # type: ignore[arg-type]
+    settings = _settings(engine, alpha)
     with services() as s:
         record_id, scorecard = recorded.analyze_and_publish(s.app, experiment, settings, publisher)
     console.print(f"Recorded analysis {record_id} of {experiment} ({scorecard.total_users} users)")
@@ -213,8 +224,8 @@ def list_analyses(experiment: Annotated[str | None, typer.Argument()] = None) ->
     table = Table("id", "experiment", "position", "engine", "engine version", "by", "at")
     for r in records:
         table.add_row(
-            str(r.id), r.experiment_key, str(r.position), r.settings.engine, r.engine_version,
-            r.publisher, r.created_on.strftime("%Y-%m-%d %H:%M:%S"),
+            str(r.id), shown(r.experiment_key), str(r.position), shown(r.settings.engine),
+            r.engine_version, shown(r.publisher), r.created_on.strftime("%Y-%m-%d %H:%M:%S"),
         )  # fmt: skip
     console.print(whole_rows(table, "id", "experiment"))
 
@@ -235,7 +246,7 @@ def recompute(record_id: str) -> None:
         f"[bold red]DIFFERS[/] {record.experiment_key} at position {record.position} ({engines}):"
     )
     for line in result.differences[:50]:
-        console.print(f"  {line}")
+        console.print(f"  {shown(line)}")
     raise typer.Exit(1)
 
 

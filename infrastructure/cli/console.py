@@ -19,6 +19,22 @@ if TYPE_CHECKING:
 console = Console()
 error_console = Console(stderr=True)
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if chr(c) not in "\n\t"}
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters (a terminal's escape sequences) shown escaped
+    instead of executed; for a rich `Text`, which is never read as markup."""
+    return str(text).translate(_CONTROL)
+
+
+def shown(text: object) -> str:
+    """What a user or a producer wrote, safe inside rich markup: `printable`, and never
+    read as markup itself (``[beta]`` stays ``[beta]``, ``[/]`` cannot break the line)."""
+    from rich.markup import escape
+
+    return escape(printable(text))
+
 
 @contextmanager
 def services(vector_index: bool = True) -> Iterator[Services]:

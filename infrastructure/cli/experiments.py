@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from domain.experiments.aggregate import Experiment
-from infrastructure.cli.console import console, services
+from infrastructure.cli.console import console, services, shown
 from infrastructure.cli.parsing import SpecError, parse_metric, parse_namespace, parse_variant
 from infrastructure.cli.tables import whole_rows
 from mcp_servers.common.models import ExperimentOut
@@ -72,7 +72,7 @@ def create(
             if namespace or base.get("namespace")
             else None,
         )
-        console.print(f"Created experiment [bold]{key}[/] (draft).")
+        console.print(f"Created experiment [bold]{shown(key)}[/] (draft).")
 
 
 @app.command("list")
@@ -88,7 +88,8 @@ def list_experiments(
     table = Table("key", "name", "status", "variants", "owner", "tags", title="Experiments")
     for e in experiments:
         variants = ", ".join(f"{v.key} {v.weight:.0%}" for v in e.variants)
-        table.add_row(e.key, e.name, str(e.status), variants, e.owner, ", ".join(e.tags))
+        cells = (e.key, e.name, str(e.status), variants, e.owner, ", ".join(e.tags))
+        table.add_row(*(shown(cell) for cell in cells))
     console.print(
         whole_rows(table, "key")
         if experiments
@@ -107,7 +108,9 @@ def show(
     if as_json:
         console.print_json(data=_summary(experiment))
         return
-    console.print(f"[bold]{experiment.name}[/] ({experiment.key}) - {experiment.status}")
+    console.print(
+        f"[bold]{shown(experiment.name)}[/] ({shown(experiment.key)}) - {experiment.status}"
+    )
     for label, value in [
         ("hypothesis", experiment.hypothesis),
         ("description", experiment.description),
@@ -120,10 +123,10 @@ def show(
         ("stopped", str(experiment.stopped_at or "-")),
         ("conclusion", _conclusion(experiment)),
     ]:
-        console.print(f"  {label:<12} {value}")
+        console.print(f"  {label:<12} {shown(value)}")
     variants = Table("variant", "name", "weight")
     for v in experiment.variants:
-        variants.add_row(v.key, v.name, f"{v.weight:.2%}")
+        variants.add_row(shown(v.key), shown(v.name), f"{v.weight:.2%}")
     metrics = Table("metric", "role", "kind", "details")
     for m in experiment.metrics:
         details = []
@@ -133,7 +136,7 @@ def show(
             details.append("lower is better")
         if m.margin is not None:
             details.append(f"margin {m.margin:.1%}")
-        metrics.add_row(m.key, str(m.role), str(m.kind), ", ".join(details))
+        metrics.add_row(shown(m.key), str(m.role), str(m.kind), shown(", ".join(details)))
     console.print(variants, metrics)
 
 
@@ -142,7 +145,7 @@ def start(key: str) -> None:
     """Start a draft experiment (needs >= 2 variants summing to 1 and a primary metric)."""
     with services() as s:
         s.app.start_experiment(key)
-    console.print(f"Experiment [bold]{key}[/] is running.")
+    console.print(f"Experiment [bold]{shown(key)}[/] is running.")
 
 
 @app.command()
@@ -150,7 +153,7 @@ def pause(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
     """Pause a running experiment (no new users are enrolled)."""
     with services() as s:
         s.app.pause_experiment(key, reason)
-    console.print(f"Experiment [bold]{key}[/] is paused.")
+    console.print(f"Experiment [bold]{shown(key)}[/] is paused.")
 
 
 @app.command()
@@ -158,7 +161,7 @@ def resume(key: str) -> None:
     """Resume a paused experiment."""
     with services() as s:
         s.app.resume_experiment(key)
-    console.print(f"Experiment [bold]{key}[/] is running again.")
+    console.print(f"Experiment [bold]{shown(key)}[/] is running again.")
 
 
 @app.command()
@@ -166,7 +169,7 @@ def stop(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
     """Stop collecting data; later metric events are recorded but excluded."""
     with services() as s:
         s.app.stop_experiment(key, reason)
-    console.print(f"Experiment [bold]{key}[/] is stopped.")
+    console.print(f"Experiment [bold]{shown(key)}[/] is stopped.")
 
 
 @app.command()
@@ -182,7 +185,7 @@ def conclude(
     with services() as s:
         s.app.conclude_experiment(key, decision, winner, reason)
         scored = score_concluded(s.app, key)
-    console.print(f"Experiment [bold]{key}[/] is concluded: {decision}.")
+    console.print(f"Experiment [bold]{shown(key)}[/] is concluded: {decision}.")
     if scored:
         console.print(f"Scored the forecasts of {len(scored)} recommendation(s) against it.")
 
@@ -202,7 +205,9 @@ def traffic(
     with services() as s:
         experiment = s.app.change_traffic(key, coverage=coverage, weights=weights, reason=reason)
     shares = ", ".join(f"{v.key} {v.weight:.0%}" for v in experiment.variants)
-    console.print(f"Traffic of [bold]{key}[/]: coverage {experiment.coverage:.0%}; {shares}.")
+    console.print(
+        f"Traffic of [bold]{shown(key)}[/]: coverage {experiment.coverage:.0%}; {shares}."
+    )
 
 
 def assign(
@@ -214,13 +219,15 @@ def assign(
         found = s.app.experiment(experiment)
         variant, decision = found.assignment_for(s.subject_of(user))
     if variant is None:
-        console.print(f"User [bold]{user}[/] is not in {experiment}: {decision.reason}.")
+        console.print(
+            f"User [bold]{shown(user)}[/] is not in {shown(experiment)}: {decision.reason}."
+        )
         return
     low, high = decision.bucket_range or (0.0, 0.0)
     console.print(
-        f"User [bold]{user}[/] -> [bold green]{variant}[/] "
+        f"User [bold]{shown(user)}[/] -> [bold green]{shown(variant)}[/] "
         f"(hash v{found.hash_version} of seed {found.seed!r} = {decision.hash_value:.4f}, "
-        f"range [{low:.4f}, {high:.4f}))"
+        f"range \\[{low:.4f}, {high:.4f}))"
     )
 
 

@@ -9,7 +9,7 @@ import anyio
 import typer
 from rich.table import Table
 
-from infrastructure.cli.console import agent_servers, console, services
+from infrastructure.cli.console import agent_servers, console, services, shown
 from infrastructure.cli.tables import whole_rows
 
 app = typer.Typer(
@@ -71,7 +71,9 @@ def run(
     def show(outcomes) -> None:
         table = Table("experiment", "outcome", "recommendation", "detail")
         for o in outcomes:
-            table.add_row(o.experiment_key, o.outcome, o.recommendation_id or "", o.detail[:100])
+            table.add_row(
+                shown(o.experiment_key), o.outcome, o.recommendation_id or "", shown(o.detail[:100])
+            )
         console.print(
             whole_rows(table, "experiment", "recommendation")
             if outcomes

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 
 from infrastructure.cli.console import console, error_console, running_serve, services
 from infrastructure.settings import ConfigurationError
@@ -93,9 +94,17 @@ def retention(
     from infrastructure.forgetting import retention as apply_retention
 
     period = parse_duration(older_than)
+    if period < timedelta(days=1):
+        raise typer.BadParameter(
+            f"{older_than} would forget users active today; retention periods are days (e.g. 400d)"
+        )
     serve_runs = not _catch_up_here()
-    with services() as s:
-        reports = apply_retention(s, period, catch_up=False)
+    with services() as s, Progress(console=error_console, transient=True) as bar:
+        task = bar.add_task("forgetting idle users", total=None)
+        reports = apply_retention(
+            s, period, catch_up=False,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
         if reports and not serve_runs:
             catch_up_read_models(s)
     console.print(f"forgot {len(reports)} user(s) idle for more than {older_than}.")

@@ -46,7 +46,7 @@ class WholeTable:
             grid.add_column(style="bold", no_wrap=True)
             grid.add_column(overflow="fold")
             for header, value in zip(headers, row, strict=True):
-                grid.add_row(header, value)
+                grid.add_row(header, Text(value))  # plain: not read as markup again
             yield Group(Text(""), grid) if index else grid
 
 

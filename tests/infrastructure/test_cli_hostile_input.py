@@ -1,0 +1,81 @@
+"""What users type (or stored text they did not type) is shown as text: square brackets are
+not rich markup, terminal escape sequences are not executed; bad paths, settings and
+numbers end in one line and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+ESC = "\x1b"
+
+
+def neonblue(
+    env: dict[str, str], *args: str, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", *args],
+        env={**os.environ, **env, "COLUMNS": str(columns)}, cwd=ROOT,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"NEONBLUE_DATA_DIR": str(tmp_path / "data"), "NEONBLUE_EVENT_STORE": ""}
+
+
+def _clean(done: subprocess.CompletedProcess[str]) -> str:
+    out = done.stdout + done.stderr
+    assert "Traceback" not in out and ESC not in out, out
+    return out
+
+
+def test_brackets_and_escape_codes_in_stored_text_are_shown_as_text(env: dict[str, str]) -> None:
+    created = neonblue(
+        env, "experiments", "create", "beta-key", "--name", "Checkout [beta]",
+        "--hypothesis", f"Users [segment a] convert more [/] {ESC}[2J", "--owner", "[/]",
+        "--tag", "[new]", "--variant", "control:0.5", "--variant", "treatment:0.5",
+        "--metric", "conversion:primary:binomial",
+    )  # fmt: skip
+    assert created.returncode == 0, _clean(created)
+    for columns in (200, 30):  # a table, and one block per row where it does not fit
+        listed = neonblue(env, "experiments", "list", columns=columns)
+        assert listed.returncode == 0, _clean(listed)
+        for text in ("[beta]", "[/]", "[new]"):
+            assert text in _clean(listed), (columns, text)
+    shown = neonblue(env, "experiments", "show", "beta-key")
+    assert shown.returncode == 0
+    assert "Users [segment a] convert more [/] \\x1b[2J" in _clean(shown)
+
+
+def test_hostile_keys_are_refused_or_shown_escaped(env: dict[str, str]) -> None:
+    made = neonblue(env, "experiments", "create", f"a{ESC}[31mb", "--name", "x")
+    assert made.returncode == 1 and "is not valid: use 1-100 letters" in _clean(made)
+    for args in (("experiments", "show", "[/]"), ("experiments", "show", f"{ESC}]0;TITLE")):
+        missing = neonblue(env, *args)
+        assert missing.returncode == 1, _clean(missing)
+        assert "No experiment with key" in _clean(missing)
+    assert "\\x1b]0;TITLE" in missing.stderr
+
+
+def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    cases = [
+        (env, ("report", "x", "--html", str(tmp_path / "no" / "such" / "r.html")), "error"),
+        ({**env, "NEONBLUE_DATA_DIR": str(a_file)}, ("experiments", "list"), "file error"),
+        ({**env, "NEONBLUE_STATS_ENGINE": "bogus"}, ("results", "x"), "input error"),
+        (env, ("audit", "publish", "x", "--engine", "bogus"), "engine must be one of"),
+        (env, ("audit", "replay", "x", "--alpha", "1.5"), "alpha must be between 0 and 1"),
+        (env, ("privacy", "retention", "--older-than", "0d"), "retention periods are days"),
+    ]
+    for settings, args, expected in cases:
+        done = neonblue(settings, *args)
+        assert done.returncode in (1, 2), (args, _clean(done))
+        assert expected in _clean(done), (args, done.stderr)
