@@ -17,7 +17,10 @@ __all__ = ["app", "main"]
 def _persistence_error(error: Exception) -> bool:
     """An event-store failure (eventsourcing is imported only by commands that use it)."""
     persistence = sys.modules.get("eventsourcing.persistence")
-    return persistence is not None and isinstance(error, persistence.PersistenceError)
+    if persistence is not None and isinstance(error, persistence.PersistenceError):
+        return True
+    sqlite3 = sys.modules.get("sqlite3")  # e.g. the store's path names a file of another kind
+    return sqlite3 is not None and isinstance(error, sqlite3.DatabaseError)
 
 
 def _undecodable(argv: list[str]) -> str | None:

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from infrastructure.cli.console import console, error_console, read_side, services
+from infrastructure.cli.console import (
+    console,
+    error_console,
+    printable,
+    read_side,
+    services,
+    shown,
+)
 from infrastructure.cli.tables import whole_rows
 
 approvals = typer.Typer(
@@ -27,9 +34,12 @@ def recommend(
         print(json.dumps(state))
         return
     for notice in state.get("notices") or []:
-        error_console.print(f"[yellow]{notice}[/]")
+        error_console.print(f"[yellow]{shown(notice)}[/]")
     proposal = state["proposal"]
-    console.print(f"[bold]{proposal['action'].upper()}[/] {experiment}: {state['narrative']}")
+    console.print(  # the narrative may be a language model's words: shown as text
+        f"[bold]{shown(proposal['action'].upper())}[/] {shown(experiment)}: "
+        f"{shown(state['narrative'])}"
+    )
     if state["waiting_for_approval"]:
         console.print(
             f"Waiting for approval: neonblue approvals approve {state['recommendation_id']} "
@@ -52,9 +62,9 @@ def list_pending(
     for r in found:
         table.add_row(
             str(r.id),
-            r.experiment_key,
-            r.action,
-            r.variant or "",
+            shown(r.experiment_key),
+            shown(r.action),
+            shown(r.variant or ""),
             r.state,
             r.created_on.strftime("%Y-%m-%d %H:%M"),
         )
@@ -76,7 +86,7 @@ def _decide(recommendation_id: str, approved: bool, by: str | None, note: str) -
         )
     if approved:
         console.print(
-            f"Approved and applied: {', '.join(state.get('applied') or []) or 'nothing'}."
+            f"Approved and applied: {shown(', '.join(state.get('applied') or []) or 'nothing')}."
         )
     else:
         console.print("Rejected; nothing was changed.")
@@ -139,8 +149,8 @@ def ask(
         print(json.dumps(state))
         return
     for notice in state.get("notices") or []:
-        error_console.print(f"[yellow]{notice}[/]")
-    console.print(state["answer"], markup=False, highlight=False)
+        error_console.print(f"[yellow]{shown(notice)}[/]")
+    console.print(printable(state["answer"]), markup=False, highlight=False)
     used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources") or []})
     if used:
         console.print(f"[dim]Sources: {', '.join(used)}[/]")

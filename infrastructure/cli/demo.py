@@ -34,7 +34,7 @@ from domain.analysis import MetricRow, Scorecard
 from domain.statistics import AnalysisOptions
 from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import Services, bootstrap
-from infrastructure.cli.console import console
+from infrastructure.cli.console import console, shown
 from infrastructure.cli.scorecards import scorecard_table, verdict
 from infrastructure.cli.tables import keep_whole
 from infrastructure.settings import EventStoreSettings
@@ -205,7 +205,7 @@ async def _agents(services: Services) -> dict[str, str]:
         for question in DEMO_QUESTIONS:
             with console.status(f"Asking: {question}"):
                 state = await runner.ask(question)
-            console.print(f"[cyan]Q:[/] {question}\n[green]A:[/] {state['answer']}")
+            console.print(f"[cyan]Q:[/] {shown(question)}\n[green]A:[/] {shown(state['answer'])}")
         table = Table(
             "experiment",
             "simulated truth",

@@ -51,8 +51,9 @@ def create(
     if spec is not None:
         try:
             base = json.loads(spec.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # JSON, or bytes that are not UTF-8
             raise SpecError(f"Cannot read spec {spec}: {error}") from None
+        _check_spec(spec, base)
     variants = variant or base.get("variants") or []
     metrics = metric or base.get("metrics") or []
     with services() as s:
@@ -73,6 +74,34 @@ def create(
             else None,
         )
         console.print(f"Created experiment [bold]{shown(key)}[/] (draft).")
+
+
+_SPEC_TEXT = ("name", "hypothesis", "description", "owner", "seed", "namespace")
+_SPEC_LISTS = ("variants", "metrics", "tags")
+
+
+def _check_spec(path: Path, spec: Any) -> None:
+    """The spec's shape, before any field is used (the options' syntax, as strings)."""
+    problem = None
+    if not isinstance(spec, dict):
+        problem = f"it holds a JSON {type(spec).__name__}, not an object"
+    else:
+        for field in _SPEC_TEXT:
+            if field in spec and not isinstance(spec[field], str):
+                problem = f"{field!r} must be a string"
+        for field in _SPEC_LISTS:
+            value = spec.get(field, [])
+            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                problem = f"{field!r} must be a list of strings as the options take them"
+        coverage = spec.get("coverage", 1.0)
+        if isinstance(coverage, bool) or not isinstance(coverage, int | float):
+            problem = "'coverage' must be a number"
+    if problem is not None:
+        raise SpecError(
+            f"Spec {path}: {problem}, e.g. "
+            '{"name": "Checkout", "variants": ["control:0.5", "green:0.5"], '
+            '"metrics": ["conversion:primary:binomial"], "coverage": 1.0}.'
+        )
 
 
 @app.command("list")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from infrastructure.cli.console import console, read_side, services
+from infrastructure.cli.console import console, read_side, services, shown
 from projections.runner import DEFAULT_BATCH
 
 app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)
@@ -216,4 +216,4 @@ def results(
     console.print(scorecard_table(scorecard_of(answer)))
     notice = lag_notice(answer)
     if notice:
-        console.print(f"[yellow]{notice}[/yellow]")
+        console.print(f"[yellow]{shown(notice)}[/yellow]")

@@ -10,6 +10,7 @@ from rich.table import Table
 from domain.analysis import MetricRow, Scorecard
 from domain.analysis.impact import signed
 from domain.statistics import ProjectedImpact
+from infrastructure.cli.console import shown
 from infrastructure.cli.tables import keep_whole
 
 
@@ -48,8 +49,8 @@ def scorecard_table(
             else (row.chance_to_beat_control)
         )
         cells = [
-            row.variant,
-            row.label,
+            shown(row.variant),
+            shown(row.label),
             f"{number(row.control_mean)} -> {number(row.variant_mean)}",
             f"{percent(row.lift)} [{percent(row.ci_lower)}, {percent(row.ci_upper)}]",
             "" if stat is None else f"{stat:.3f}",

@@ -10,7 +10,7 @@ import anyio
 import typer
 from rich.table import Table
 
-from infrastructure.cli.console import agent_servers, console, services
+from infrastructure.cli.console import agent_servers, console, services, shown
 
 app = typer.Typer(
     help="Event types ingest did not know, and the rules that classify them.", no_args_is_help=True
@@ -39,11 +39,11 @@ def list_types(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         return
     table = Table("event type", "count", "rule", "example", title="Unclassified event types")
     for summary, existing in found:
-        table.add_row(
-            summary.event_type,
+        table.add_row(  # a producer's words: shown as text
+            shown(summary.event_type),
             f"{summary.count:,}",
             existing.state if existing else "-",
-            json.dumps(summary.examples[0])[:80],
+            shown(json.dumps(summary.examples[0])[:80]),
         )
     console.print(table if found else "No unknown event types: ingest knew every one.")
 
@@ -55,7 +55,7 @@ def propose() -> None:
 
     with services() as s:
         state = anyio.run(route_request, s, "triage", agent_servers(s))
-    console.print(state["answer"])
+    console.print(shown(state["answer"]))
 
 
 @app.command()
@@ -70,7 +70,7 @@ def approve(
     with services() as s:
         found = decide_rule(s.app, event_type, True, by or getpass.getuser(), note)
     target = f"metric {found.metric}" if found.action == "metric" else found.action
-    console.print(f"'{event_type}' is now ingested as {target}.")
+    console.print(f"'{shown(event_type)}' is now ingested as {shown(target)}.")
 
 
 @app.command()
@@ -84,7 +84,7 @@ def reject(
 
     with services() as s:
         decide_rule(s.app, event_type, False, by or getpass.getuser(), note)
-    console.print(f"Rule for '{event_type}' rejected; the type stays in triage.")
+    console.print(f"Rule for '{shown(event_type)}' rejected; the type stays in triage.")
 
 
 @app.command()
@@ -95,9 +95,9 @@ def replay(event_type: str) -> None:
     with services() as s:
         outcome = replay_triaged(s.app, event_type)
     console.print(
-        f"'{event_type}': {outcome.recorded} recorded, {outcome.duplicates} already recorded, "
-        f"{len(outcome.rejected)} rejected"
-        + (f" (first: {outcome.rejected[0][1]})" if outcome.rejected else "")
+        f"'{shown(event_type)}': {outcome.recorded} recorded, {outcome.duplicates} already "
+        f"recorded, {len(outcome.rejected)} rejected"
+        + (f" (first: {shown(outcome.rejected[0][1])})" if outcome.rejected else "")
         + "."
     )
 
@@ -111,9 +111,8 @@ def list_rules() -> None:
         found = rules(s.app)
     table = Table("event type", "action", "metric", "state", "decided by", "reasoning")
     for r in found:
-        table.add_row(
-            r.event_type, r.action, r.metric or "", r.state, r.decided_by or "", r.reasoning
-        )
+        cells = (r.event_type, r.action, r.metric or "", r.state, r.decided_by or "", r.reasoning)
+        table.add_row(*(shown(cell) for cell in cells))  # the reasoning may be a model's
     console.print(table if found else "No learned rules yet: neonblue triage propose")
 
 
@@ -139,4 +138,4 @@ def route(
             )
         )
         return
-    console.print(f"[dim]{state['kind']}[/] {state['answer']}")
+    console.print(f"[dim]{shown(state['kind'])}[/] {shown(state['answer'])}")

@@ -67,7 +67,17 @@ def test_hostile_keys_are_refused_or_shown_escaped(env: dict[str, str]) -> None:
 def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_path: Path) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("")
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("these are notes, not a database\n" * 100)
+    array = tmp_path / "spec.json"
+    array.write_text("[1, 2]")
     cases = [
+        (env, ("experiments", "create", "k", "--spec", str(array)), "not an object"),
+        (
+            {**env, "NEONBLUE_EVENT_STORE": f"sqlite:///{not_a_database}"},
+            ("experiments", "list"),
+            "event store unavailable",
+        ),
         (env, ("report", "x", "--html", str(tmp_path / "no" / "such" / "r.html")), "error"),
         ({**env, "NEONBLUE_DATA_DIR": str(a_file)}, ("experiments", "list"), "file error"),
         ({**env, "NEONBLUE_STATS_ENGINE": "bogus"}, ("results", "x"), "input error"),
@@ -77,5 +87,5 @@ def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_pa
     ]
     for settings, args, expected in cases:
         done = neonblue(settings, *args)
-        assert done.returncode in (1, 2), (args, _clean(done))
+        assert done.returncode in (1, 2, 3), (args, _clean(done))
         assert expected in _clean(done), (args, done.stderr)
