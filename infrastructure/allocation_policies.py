@@ -28,13 +28,15 @@ def set_policy(
     return policy
 
 
-def revoke_policy(app: NeonBlue, experiment_key: str, by: str) -> None:
+def revoke_policy(app: NeonBlue, experiment_key: str, by: str) -> bool:
+    """Revokes the experiment's policy; False when it never had one."""
     try:
         policy: AllocationPolicy = app.repository.get(allocation_policy_id(experiment_key))
     except AggregateNotFoundError:
-        return
+        return False
     policy.revoke(by)
     app.save(policy)
+    return True
 
 
 def active_policies(app: NeonBlue) -> list[AllocationPolicy]:

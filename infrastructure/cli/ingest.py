@@ -109,14 +109,20 @@ def produce(
 
 
 def simulate(
-    experiments: Annotated[int, typer.Option(help="How many portfolio experiments (1-5).")] = 3,
-    users: Annotated[int, typer.Option(help="Users per experiment.")] = 10_000,
+    experiments: Annotated[
+        int, typer.Option(help="How many portfolio experiments (1-5).", min=1, max=5)
+    ] = 3,
+    users: Annotated[int, typer.Option(help="Users per experiment.", min=1)] = 10_000,
     effect: Annotated[
         float | None, typer.Option(help="True relative lift of every treatment (e.g. 0.05).")
     ] = None,
-    srm: Annotated[float, typer.Option(help="Fraction of treatment exposures lost (SRM).")] = 0.0,
+    srm: Annotated[
+        float, typer.Option(help="Fraction of treatment exposures lost (SRM).", min=0.0, max=0.99)
+    ] = 0.0,
     novelty: Annotated[float, typer.Option(help="Extra day-0 lift, decaying (novelty).")] = 0.0,
-    sessions: Annotated[float, typer.Option(help="Mean sessions (exposures) per user.")] = 2.0,
+    sessions: Annotated[
+        float, typer.Option(help="Mean sessions (exposures) per user.", min=0.1)
+    ] = 2.0,
     unknown_fraction: Annotated[
         float, typer.Option(help="Users sending an unknown event type.")
     ] = 0.0,

@@ -9,7 +9,7 @@ import anyio
 import typer
 from rich.table import Table
 
-from infrastructure.cli.console import agent_servers, console, services, shown
+from infrastructure.cli.console import agent_servers, console, error_console, services, shown
 from infrastructure.cli.tables import whole_rows
 
 app = typer.Typer(
@@ -55,14 +55,17 @@ def revoke(experiment: str, by: Annotated[str | None, typer.Option()] = None) ->
     from infrastructure.allocation_policies import revoke_policy
 
     with services() as s:
-        revoke_policy(s.app, experiment, by or getpass.getuser())
-    console.print(f"{experiment}: optimisation revoked.")
+        revoked = revoke_policy(s.app, experiment, by or getpass.getuser())
+    if not revoked:
+        error_console.print(f"{shown(experiment)} has no optimisation policy: nothing to revoke.")
+        raise typer.Exit(1)
+    console.print(f"{shown(experiment)}: optimisation revoked.")
 
 
 @app.command()
 def run(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 60.0,
+    interval: Annotated[float, typer.Option(help="Seconds between passes.", min=1.0)] = 60.0,
 ) -> None:
     """Watch opted-in experiments and propose (or apply) reallocations."""
     from agents.common.toolbox import McpToolbox

@@ -84,6 +84,9 @@ def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_pa
         (env, ("audit", "publish", "x", "--engine", "bogus"), "engine must be one of"),
         (env, ("audit", "replay", "x", "--alpha", "1.5"), "alpha must be between 0 and 1"),
         (env, ("privacy", "retention", "--older-than", "0d"), "retention periods are days"),
+        (env, ("optimize", "revoke", "nope"), "no optimisation policy: nothing to revoke"),
+        (env, ("optimize", "run", "--interval", "-5"), "Invalid value for '--interval'"),
+        (env, ("simulate", "--experiments", "0"), "Invalid value for '--experiments'"),
     ]
     for settings, args, expected in cases:
         done = neonblue(settings, *args)
