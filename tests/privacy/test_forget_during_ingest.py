@@ -157,6 +157,20 @@ def test_the_prepare_worker_sealed_before_the_erasure(
         app.close()
 
 
+def _ingested(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[WireMessage]]:
+    """Services on a SQLite store holding the plan's portfolio, ingested with privacy on."""
+    from infrastructure.bootstrap import bootstrap
+
+    monkeypatch.setenv("NEONBLUE_EMBEDDINGS", "hashing")
+    services = bootstrap(
+        EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    )
+    setup_portfolio(services.app, PLAN)
+    messages = list(wire_events(PLAN, START))
+    BatchWriter(services.app, protector=build_protector(services.app)).write(_records(messages))
+    return services, messages
+
+
 def test_a_dead_letter_written_while_forget_runs_is_deleted_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,19 +178,12 @@ def test_a_dead_letter_written_while_forget_runs_is_deleted_too(
     experiment: the raw message is kept) after forget searched the dead letters, before
     the erasure commits: forget searches them again after its commit point."""
     import infrastructure.forgetting as forgetting
-    from infrastructure.bootstrap import bootstrap
     from infrastructure.ingest.tables import tables_for
 
-    monkeypatch.setenv("NEONBLUE_EMBEDDINGS", "hashing")
-    services = bootstrap(
-        EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
-    )
+    services, messages = _ingested(tmp_path, monkeypatch)
     app = services.app
-    setup_portfolio(app, PLAN)
-    messages = list(wire_events(PLAN, START))
     user = json.loads(messages[0].value)["user_id"]
     writer = BatchWriter(app, protector=build_protector(app))
-    writer.write(_records(messages))
     body = {**json.loads(messages[0].value), "event_id": "late", "experiment_id": "no-such"}
     late = WireMessage(messages[0].topic, messages[0].key, json.dumps(body).encode())
     searched = forgetting._forget_checkpoints
@@ -201,17 +208,10 @@ def test_retention_spares_a_user_who_comes_back_during_the_run(
     from datetime import timedelta
 
     import infrastructure.forgetting as forgetting
-    from infrastructure.bootstrap import bootstrap
 
-    monkeypatch.setenv("NEONBLUE_EMBEDDINGS", "hashing")
-    services = bootstrap(
-        EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
-    )
+    services, messages = _ingested(tmp_path, monkeypatch)
     app = services.app
-    setup_portfolio(app, PLAN)
-    messages = list(wire_events(PLAN, START))
     writer = BatchWriter(app, protector=build_protector(app))
-    writer.write(_records(messages))
     subjects = build_subjects(app)
     users = sorted({json.loads(m.value)["user_id"] for m in messages})
     stale = sorted(subjects.pseudonym(u) for u in users)

@@ -60,3 +60,15 @@ def chunks(draw: st.DrawFn, items: list[ParticipationCommand]) -> list[list[Part
         out.append(items[start : start + size])
         start += size
     return out
+
+
+def traffic(app: NeonBlue, first: int, users: int) -> None:
+    """Users ``first`` .. ``first + users - 1`` of ``alpha``: one exposure and one revenue
+    metric each."""
+    from domain.participation.commands import RecordExposure, RecordMetric
+
+    batch = []
+    for i in range(first, first + users):
+        batch.append(RecordExposure("alpha", f"u{i}", f"x{i}", START))
+        batch.append(RecordMetric("alpha", f"u{i}", f"m{i}", START, "revenue", i / 3))
+    app.record(batch)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
@@ -25,18 +24,10 @@ from projections.log import LogReader
 from projections.rebuild import rebuild
 from projections.relational.model import RelationalModel
 from projections.runner import ProjectionRunner
-from tests.projections.scenario import START, create_experiments
+from tests.projections.scenario import create_experiments, traffic
 from tests.support.postgres import PostgresCluster
 
 ROOT = Path(__file__).parents[2]
-
-
-def _traffic(app: NeonBlue, first: int, users: int) -> None:
-    batch = []
-    for i in range(first, first + users):
-        batch.append(RecordExposure("alpha", f"u{i}", f"x{i}", START))
-        batch.append(RecordMetric("alpha", f"u{i}", f"m{i}", START, "revenue", i / 3))
-    app.record(batch)
 
 
 def _integrity(path: Path) -> list[str]:
@@ -51,10 +42,10 @@ def test_rebuild_of_a_lagging_model_leaves_an_intact_file(tmp_path: Path) -> Non
     store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
     app = build_app(store)
     create_experiments(app)
-    _traffic(app, 0, 400)
+    traffic(app, 0, 400)
     model = RelationalModel(app, store)
     ProjectionRunner(LogReader(app), model.projection(), 50).catch_up()
-    _traffic(app, 400, 400)  # the live model lags: --verify catches it up (writes its WAL)
+    traffic(app, 400, 400)  # the live model lags: --verify catches it up (writes its WAL)
     report = rebuild(LogReader(app), model, batch_size=100, verify=True)
     assert report.verified and report.differences == {}
     model.close()
@@ -73,13 +64,13 @@ def test_a_follower_keeps_writing_into_the_live_model_after_a_switch(tmp_path: P
     store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
     app = build_app(store)
     create_experiments(app)
-    _traffic(app, 0, 300)
+    traffic(app, 0, 300)
     following = RelationalModel(app, store)
     follower = ProjectionRunner(LogReader(app), following.projection(), 40)
     follower.run_batch()
     rebuilding = RelationalModel(app, store)
     rebuild(LogReader(app), rebuilding, batch_size=70)
-    _traffic(app, 300, 300)
+    traffic(app, 300, 300)
     follower.catch_up()
     rebuilding.close()
     reader = RelationalModel(app, store)
@@ -134,7 +125,7 @@ def test_rebuild_while_another_process_follows_and_another_reads(
     at the end the model is intact, equals a fresh rebuild and holds no leftovers."""
     app = build_app(store)
     create_experiments(app)
-    _traffic(app, 0, 500)
+    traffic(app, 0, 500)
     env = {**os.environ, "NEONBLUE_EVENT_STORE": store.event_store}
     env["NEONBLUE_DATA_DIR"] = str(tmp_path)
     follower = _follow(env)
@@ -142,7 +133,7 @@ def test_rebuild_while_another_process_follows_and_another_reads(
     answers = []
     try:
         for round_ in range(3):
-            _traffic(app, 500 + 400 * round_, 400)
+            traffic(app, 500 + 400 * round_, 400)
             answers.append(_users(reader, app))
             model = RelationalModel(app, store)
             rebuild(LogReader(app), model, batch_size=150, verify=round_ == 1)

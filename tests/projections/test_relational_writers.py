@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
-from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
 from projections.generations import GenerationChanged
 from projections.log import LogReader
 from projections.relational.model import RelationalModel
 from projections.runner import ProjectionRunner
-from tests.projections.scenario import START, create_experiments
+from tests.projections.scenario import create_experiments, traffic
 from tests.support.postgres import PostgresCluster
 
 
@@ -36,16 +35,7 @@ def test_a_second_writer_waits_and_writes_nothing_twice(
     store = EventStoreSettings(data_dir=tmp_path, event_store=url)
     app = build_app(store)
     create_experiments(app)
-    app.record(
-        [
-            command
-            for i in range(200)
-            for command in (
-                RecordExposure("alpha", f"u{i}", f"x{i}", START),
-                RecordMetric("alpha", f"u{i}", f"m{i}", START, "revenue", 1.0),
-            )
-        ]
-    )
+    traffic(app, 0, 200)
     first_model, second_model = RelationalModel(app, store), RelationalModel(app, store)
     first, second = first_model.projection(), second_model.projection()
     reader = LogReader(app)
