@@ -63,7 +63,10 @@ def _daily_charts(data: ReportData) -> list[str]:
     partial = data.partial_last_day
     charts = [line_chart(
         "exposures", "Exposed users per day", data.days,
-        [Series(v, [float(n) for n in data.exposed_per_day[v]]) for v in variants],
+        [  # a variant no one was exposed to yet (a draft) is a line of zeros
+            Series(v, [float(n) for n in data.exposed_per_day.get(v) or [0] * len(data.days)])
+            for v in variants
+        ],
         partial_last_day=partial,
     )]  # fmt: skip
     for metric, per_variant in data.means.items():
@@ -71,7 +74,7 @@ def _daily_charts(data: ReportData) -> list[str]:
         what = "mean" if level is None else f"p{level * 100:g}"
         charts.append(line_chart(
             f"means-{metric}", f"{metric}: cumulative {what} per variant at the end of each day",
-            data.days, [Series(v, per_variant[v]) for v in variants],
+            data.days, [Series(v, per_variant.get(v) or [None] * len(data.days)) for v in variants],
             partial_last_day=partial,
         ))  # fmt: skip
     return charts

@@ -92,3 +92,16 @@ def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_pa
         done = neonblue(settings, *args)
         assert done.returncode in (1, 2, 3), (args, _clean(done))
         assert expected in _clean(done), (args, done.stderr)
+
+
+def test_a_report_of_a_draft_experiment_is_written(env: dict[str, str], tmp_path: Path) -> None:
+    """No one exposed yet: the charts have no lines to draw (it was a KeyError)."""
+    created = neonblue(
+        env, "experiments", "create", "draft-key", "--name", "Draft", "--variant", "control:0.5",
+        "--variant", "treatment:0.5", "--metric", "conversion:primary:binomial",
+    )  # fmt: skip
+    assert created.returncode == 0, _clean(created)
+    page = tmp_path / "report.html"
+    written = neonblue(env, "report", "draft-key", "--html", str(page))
+    assert written.returncode == 0, _clean(written)
+    assert "Draft" in page.read_text() or "draft-key" in page.read_text()
