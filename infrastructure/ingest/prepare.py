@@ -5,7 +5,8 @@ aggregate, so it can run ahead of the writer in a second process (`PreparingWork
 the writer applies and commits one batch, the worker prepares the next. That takes about
 half of ingest's CPU (and all of privacy's) off the writer. The worker is started only under
 load (a full batch), is used once it reports ready, and is optional throughout: whatever it
-has not prepared the writer prepares itself, and if the worker dies ingest goes on without it.
+has not prepared the writer prepares itself, and if the worker dies (or cannot start, e.g.
+while the event store is down) ingest goes on without it and tries it again after a pause.
 """
 
 from __future__ import annotations
@@ -131,13 +132,19 @@ class PreparingWorker:
     """Records in one submission that start the worker: ingest is under load."""
     READY_WAIT = 0.0
     """Seconds a submission waits for a starting worker (tests); else the writer goes on."""
+    RETRY_AFTER = 60.0
+    """Seconds ingest goes on alone after the worker failed, before it starts one again
+    (doubled after each failure, up to `RETRY_AFTER_MAX`): a start costs a second of CPU."""
+    RETRY_AFTER_MAX = 900.0
 
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
         self._process: Any = None
         self._connection: Connection | None = None
         self._ready = False
-        self._failed = False
+        self._retry_at: float | None = None
+        """While set, the worker failed and is not started again before this monotonic time."""
+        self._pause = self.RETRY_AFTER
         self._in_flight: deque[list[Record]] = deque()
         self._results: dict[int, tuple[Record, Prepared, int | None]] = {}
         self.seconds: dict[str, float] = {}
@@ -146,10 +153,10 @@ class PreparingWorker:
 
     def submit(self, records: Sequence[Record]) -> None:
         """Starts preparing ``records`` in the worker, if it runs (else does nothing)."""
-        if self._failed or not records:
+        if not records:
             return
         if self._process is None:
-            if len(records) >= self.START_AT:
+            if len(records) >= self.START_AT and self._may_start():
                 self._start()
             return
         if not self._ready and not self._poll_ready():
@@ -220,6 +227,14 @@ class PreparingWorker:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
+    def _may_start(self) -> bool:
+        if self._retry_at is None:
+            return True
+        if time.monotonic() < self._retry_at:
+            return False
+        self._retry_at = None
+        return True
+
     def _start(self) -> None:
         # spawn, not fork: the parent may run threads (progress display, store pools)
         context = multiprocessing.get_context("spawn")
@@ -245,6 +260,7 @@ class PreparingWorker:
                 if message != "ready":
                     raise RuntimeError(f"the prepare worker failed to start: {message}")
                 self._ready = True
+                self._pause = self.RETRY_AFTER
         except (OSError, EOFError, RuntimeError) as error:
             self._fail(error)
         return self._ready
@@ -273,8 +289,14 @@ class PreparingWorker:
             self._process.join(timeout=1)  # its exit code says more than a closed pipe
             if self._process.exitcode is not None:
                 reason += f" (the worker process ended with exit code {self._process.exitcode})"
-        log.warning("ingest goes on without its prepare worker: %s", reason)
-        self._failed = True
+        log.warning(
+            "ingest goes on without its prepare worker (tried again in %.0f s): %s",
+            self._pause,
+            reason,
+        )
+        self._retry_at = time.monotonic() + self._pause
+        self._pause = min(2 * self._pause, self.RETRY_AFTER_MAX)
+        self._ready = False
         self.close()
 
 

@@ -121,7 +121,9 @@ def test_postgres_stopped_and_restarted_mid_stream_loses_nothing(
         time.sleep(1.0)
         cluster.stop()
         ids += produce(env.kafka, messages[len(messages) // 2 :])
-        time.sleep(3.0)
+        deadline = time.monotonic() + 60  # each try waits out the 2 s connect timeout
+        while loop.stats.retries == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
         outage_retries = loop.stats.retries
         cluster.start()
         # stopped once every offset is stored (idle, it would wait 6 s more); with any

@@ -155,10 +155,41 @@ def test_ingest_goes_on_when_the_worker_cannot_start(
     with caplog.at_level(logging.WARNING, "infrastructure.ingest.prepare"):
         stats, app, _ = ingest(EventStoreSettings(data_dir=tmp_path / "b", event_store=""), True)
     try:
-        assert "without its prepare worker: [Errno 11] Resource temporarily" in caplog.text
+        assert "without its prepare worker (tried again in 60 s): [Errno 11] Resource" in caplog.text
         assert caplog.text.count("without its prepare worker") == 1  # not retried per batch
         assert "worker decode" not in stats.seconds
         assert outcome(stats, app) == outcome(reference, reference_app)
+    finally:
+        reference_app.close()
+        app.close()
+
+
+def test_a_worker_that_could_not_start_is_tried_again_after_the_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    spawn = multiprocessing.get_context("spawn").Process
+    start = spawn.start
+    attempts: list[int] = []
+
+    def fail_once(self: Any) -> None:  # e.g. the event store was down when it first started
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        start(self)
+
+    reference, reference_app, _ = ingest(
+        EventStoreSettings(data_dir=tmp_path / "a", event_store=""), worker=False
+    )
+    monkeypatch.setattr(spawn, "start", fail_once)
+    monkeypatch.setattr(PreparingWorker, "RETRY_AFTER", 0.0)
+    with caplog.at_level(logging.WARNING, "infrastructure.ingest.prepare"):
+        stats, app, _ = ingest(EventStoreSettings(data_dir=tmp_path / "b", event_store=""), True)
+    try:
+        assert len(attempts) == 2
+        assert caplog.text.count("without its prepare worker") == 1
+        assert stats.seconds["worker decode"] > 0  # the second worker prepared batches
+        assert outcome(stats, app) == outcome(reference, reference_app)
+        assert multiprocessing.active_children() == []
     finally:
         reference_app.close()
         app.close()
