@@ -155,7 +155,9 @@ def test_ingest_goes_on_when_the_worker_cannot_start(
     with caplog.at_level(logging.WARNING, "infrastructure.ingest.prepare"):
         stats, app, _ = ingest(EventStoreSettings(data_dir=tmp_path / "b", event_store=""), True)
     try:
-        assert "without its prepare worker (tried again in 60 s): [Errno 11] Resource" in caplog.text
+        assert (
+            "without its prepare worker (tried again in 60 s): [Errno 11] Resource" in caplog.text
+        )
         assert caplog.text.count("without its prepare worker") == 1  # not retried per batch
         assert "worker decode" not in stats.seconds
         assert outcome(stats, app) == outcome(reference, reference_app)
