@@ -1,8 +1,11 @@
 """`audit export`: the raw event log as JSON lines, verifiable offline.
 
-Each line holds the stored row exactly (``state`` is the stored JSON text, chain header
-included) plus its recording time, so ``audit verify --export FILE`` can check the chain
-and running hash of an export without access to the store.
+The first line is a header: where the export starts in the log, and the count and running
+hash of the log before that (see `verify.LogStart`). Each further line holds a stored row
+exactly (``state`` is the stored JSON text, chain header included) plus its recording time,
+so ``audit verify --export FILE`` can check the chains, and signed checkpoints after the
+start, without access to the store. An export starts at a position, or at the first event
+recorded at or after a time, and holds every event after it (no gaps to explain away).
 """
 
 from __future__ import annotations
@@ -10,14 +13,27 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from infrastructure.audit.chain import split_state
-from infrastructure.audit.verify import read_log
+from infrastructure.audit.chain import GENESIS, split_state
+from infrastructure.audit.verify import LogStart, read_log, running_hash
+
+HEADER_KEY = "neonblue_export"
+FORMAT = 1
+
+
+class ExportFormatError(ValueError):
+    """A line of the file is not what `audit export` writes."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(
+            f"line {line} is not an exported event ({reason}): is this an audit export?"
+        )
 
 
 def recorded_at(notification: Notification) -> datetime | None:
@@ -35,40 +51,114 @@ def recorded_at(notification: Notification) -> datetime | None:
 def export_rows(
     recorder: ApplicationRecorder, since_position: int = 1, since_time: datetime | None = None
 ) -> Iterator[dict[str, object]]:
-    """Log rows from ``since_position`` (and recorded at or after ``since_time``)."""
-    for notification in read_log(recorder, since_position):
-        stamp = recorded_at(notification)
-        if since_time is not None and (stamp is None or stamp < since_time):
-            continue
-        row: dict[str, object] = {
-            "position": notification.id,
-            "originator_id": str(notification.originator_id),
-            "originator_version": notification.originator_version,
-            "topic": notification.topic,
-            "recorded_at": stamp.isoformat() if stamp else None,
-        }
-        try:
-            row["state"] = notification.state.decode("utf-8")
-        except UnicodeDecodeError:  # not JSON text any more: keep the exact bytes
-            row["state_base64"] = base64.b64encode(notification.state).decode()
-        yield row
+    """The header, then every row from ``since_position`` on (or from the first recorded at
+    or after ``since_time``). The log before the start is read to compute its running hash."""
+    events, running, last = 0, GENESIS, 0
+    log = read_log(recorder)
+    for notification in log:
+        if notification.id >= since_position and _recorded_since(notification, since_time):
+            yield _header(LogStart(notification.id, events, running))
+            yield _row(notification)
+            yield from map(_row, log)
+            return
+        events, running = events + 1, running_hash(running, notification)
+        last = notification.id
+    yield _header(LogStart(last + 1, events, running))  # nothing from the start on
+
+
+def _recorded_since(notification: Notification, since: datetime | None) -> bool:
+    if since is None:
+        return True
+    stamp = recorded_at(notification)
+    return stamp is not None and stamp >= since
+
+
+def _header(start: LogStart) -> dict[str, object]:
+    return {
+        HEADER_KEY: FORMAT,
+        "from_position": start.position,
+        "events_before": start.events_before,
+        "running_hash_before": start.running_hash.hex(),
+    }
+
+
+def _row(notification: Notification) -> dict[str, object]:
+    stamp = recorded_at(notification)
+    row: dict[str, object] = {
+        "position": notification.id,
+        "originator_id": str(notification.originator_id),
+        "originator_version": notification.originator_version,
+        "topic": notification.topic,
+        "recorded_at": stamp.isoformat() if stamp else None,
+    }
+    try:
+        row["state"] = notification.state.decode("utf-8")
+    except UnicodeDecodeError:  # not JSON text any more: keep the exact bytes
+        row["state_base64"] = base64.b64encode(notification.state).decode()
+    return row
 
 
 def write_jsonl(rows: Iterable[dict[str, object]], out: IO[str]) -> int:
+    """Writes the rows; returns the number of events (the header is not one)."""
     count = 0
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-        count += 1
+        count += HEADER_KEY not in row
     return count
 
 
-def read_jsonl(lines: Iterable[str]) -> Iterator[Notification]:
-    """Notifications back from an export (for offline verification)."""
-    for line in lines:
-        if not line.strip():
-            continue
+@dataclass
+class Export:
+    """An export read back: where it starts (None for an export without a header, which
+    starts at the beginning of the log) and its events, read lazily."""
+
+    start: LogStart | None
+    notifications: Iterator[Notification]
+
+
+def read_export(lines: Iterable[str]) -> Export:
+    """An `audit export` file read back (for offline verification)."""
+    rows = ((number, line) for number, line in enumerate(lines, 1) if line.strip())
+    first = next(rows, None)
+    if first is None:
+        return Export(None, iter(()))
+    number, line = first
+    head = _parse(number, line)
+    if HEADER_KEY not in head:
+        return Export(None, _notifications([(number, head)], rows))
+    try:
+        start = LogStart(
+            int(head["from_position"]),
+            int(head["events_before"]),
+            bytes.fromhex(head["running_hash_before"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ExportFormatError(number, f"a damaged header: {error}") from None
+    return Export(start, _notifications([], rows))
+
+
+def _notifications(
+    parsed: list[tuple[int, dict[str, Any]]], rows: Iterator[tuple[int, str]]
+) -> Iterator[Notification]:
+    for number, row in parsed:
+        yield _notification(number, row)
+    for number, line in rows:
+        yield _notification(number, _parse(number, line))
+
+
+def _parse(number: int, line: str) -> dict[str, Any]:
+    try:
         row = json.loads(line)
-        yield Notification(
+    except ValueError as error:
+        raise ExportFormatError(number, f"not JSON: {error}") from None
+    if not isinstance(row, dict):
+        raise ExportFormatError(number, "not a JSON object")
+    return row
+
+
+def _notification(number: int, row: dict[str, Any]) -> Notification:
+    try:
+        return Notification(
             id=int(row["position"]),
             originator_id=UUID(row["originator_id"]),
             originator_version=int(row["originator_version"]),
@@ -76,6 +166,10 @@ def read_jsonl(lines: Iterable[str]) -> Iterator[Notification]:
             state=(
                 row["state"].encode("utf-8")
                 if "state" in row
-                else base64.b64decode(row["state_base64"])
+                else base64.b64decode(row["state_base64"], validate=True)
             ),
         )
+    except KeyError as error:
+        raise ExportFormatError(number, f"no {error}") from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ExportFormatError(number, str(error)) from None

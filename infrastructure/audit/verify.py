@@ -6,6 +6,11 @@ topic, originator id or version), and it must link to the previous version of it
 per-log running hash ``running = sha256(running || position || event hash)`` over the
 notification order is compared with signed checkpoints (see :mod:`.checkpoints`), which
 detects deleted, inserted or reordered events anywhere before a checkpoint.
+
+A walk may start inside the log (a partial `audit export`) from a `LogStart`: the running
+hash and count of the log before it. Streams that began before the start are taken up at the
+first event seen (its link backwards is covered only by checkpoints after the start, which
+check the claimed running hash too); checkpoints before the start cannot be checked.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Literal
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from infrastructure.audit.chain import GENESIS, event_hash, legacy_hash, split_state
+from infrastructure.audit.chain import GENESIS, Seal, event_hash, legacy_hash, split_state
 from infrastructure.audit.checkpoints import Checkpoint
 
 Kind = Literal["altered", "deleted", "reordered", "unchained", "checkpoint"]
@@ -38,6 +43,15 @@ class Finding:
         return f"position {self.position}: {self.kind}: {self.message}"
 
 
+@dataclass(frozen=True)
+class LogStart:
+    """Where a walk starts: its first position, and the log before it (count, running hash)."""
+
+    position: int
+    events_before: int
+    running_hash: bytes
+
+
 @dataclass
 class VerifyReport:
     """What a walk of the log found; ``ok`` when nothing."""
@@ -48,6 +62,14 @@ class VerifyReport:
     checkpoints_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    start: LogStart | None = None
+    """Set for a walk that starts inside the log (``events`` counts the log before it too)."""
+    checkpoints_before_start: int = 0
+
+    @property
+    def checked(self) -> int:
+        """Events this walk read (``events`` less those before its start)."""
+        return self.events - (self.start.events_before if self.start else 0)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +81,7 @@ class VerifyReport:
 
     @property
     def events_per_second(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
+        return self.checked / self.seconds if self.seconds else 0.0
 
 
 def read_log(recorder: ApplicationRecorder, start: int = 1) -> Iterator[Notification]:
@@ -76,11 +98,18 @@ def read_log(recorder: ApplicationRecorder, start: int = 1) -> Iterator[Notifica
 class Verifier:
     """Walks notifications in order, keeping per-stream heads and the running hash."""
 
-    def __init__(self, checkpoints: Sequence[Checkpoint] = ()) -> None:
-        self.report = VerifyReport()
+    def __init__(
+        self, checkpoints: Sequence[Checkpoint] = (), start: LogStart | None = None
+    ) -> None:
+        self.report = VerifyReport(start=start)
         self._streams: dict[str, tuple[int, bytes, int]] = {}
         self._pending = sorted(checkpoints, key=lambda c: c.position)
         self._gaps: dict[tuple[str, int], tuple[int, int]] = {}
+        if start is not None:
+            self.report.events, self.report.running_hash = start.events_before, start.running_hash
+            before = [c for c in self._pending if c.position < start.position]
+            self.report.checkpoints_before_start = len(before)
+            self._pending = self._pending[len(before) :]
 
     def feed(self, notifications: Iterable[Notification]) -> None:
         report = self.report
@@ -88,18 +117,18 @@ class Verifier:
         running = report.running_hash
         count = report.events
         sha256 = hashlib.sha256
+        position = report.last_position
         for n in notifications:
             position = n.id
             while self._pending and self._pending[0].position < position:
                 report.running_hash, report.events = running, count
                 self._check_checkpoint(self._pending.pop(0))
             oid, version = str(n.originator_id), n.originator_version
-            seal, payload = split_state(n.state)
+            seal, digest = sealed_hash(n)
             if seal is None:
-                digest = link = legacy_hash(n)
+                link = digest
                 self._find(position, "unchained", f"{_who(n)} has no hash (stripped or pre-audit)")
             else:
-                digest = event_hash(seal.prev_hash, oid, version, n.topic, payload)
                 link = seal.hash
                 if digest != seal.hash:
                     self._find(position, "altered", f"{_who(n)} does not match its hash")
@@ -108,8 +137,7 @@ class Verifier:
             running = sha256(running + position.to_bytes(8, "big") + digest).digest()
             count += 1
         report.running_hash, report.events = running, count
-        if count:
-            report.last_position = max(report.last_position, position)
+        report.last_position = max(report.last_position, position)
 
     def finish(self) -> VerifyReport:
         """Checks the checkpoints beyond the last event (a truncated log fails them)."""
@@ -128,6 +156,8 @@ class Verifier:
         """Checks the event against its stream's head; True when it becomes the new head."""
         version = n.originator_version
         if head is None:
+            if version > 1 and self.report.start is not None:
+                return True  # began before the start: its link backwards is not here to check
             if version > 1:
                 self._gap(n, oid, 1, 0)
             elif prev_hash is not None and prev_hash != GENESIS:
@@ -202,15 +232,32 @@ def verify_log(
 
 
 def verify_notifications(
-    notifications: Iterable[Notification], checkpoints: Sequence[Checkpoint] = ()
+    notifications: Iterable[Notification],
+    checkpoints: Sequence[Checkpoint] = (),
+    start: LogStart | None = None,
 ) -> VerifyReport:
     """Verifies notifications in log order (from a store or an export)."""
     started = time.perf_counter()
-    verifier = Verifier(checkpoints)
+    verifier = Verifier(checkpoints, start)
     verifier.feed(notifications)
     report = verifier.finish()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def sealed_hash(n: Notification) -> tuple[Seal | None, bytes]:
+    """The event's seal (None if unchained) and its hash recomputed from its content."""
+    seal, payload = split_state(n.state)
+    if seal is None:
+        return None, legacy_hash(n)
+    return seal, event_hash(
+        seal.prev_hash, str(n.originator_id), n.originator_version, n.topic, payload
+    )
+
+
+def running_hash(running: bytes, n: Notification) -> bytes:
+    """The log's running hash after ``n`` (see the module docstring)."""
+    return hashlib.sha256(running + n.id.to_bytes(8, "big") + sealed_hash(n)[1]).digest()
 
 
 def _who(n: Notification) -> str:

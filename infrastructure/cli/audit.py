@@ -16,7 +16,12 @@ from domain.audit import AnalysisSettings
 from infrastructure.audit import analyses as recorded
 from infrastructure.audit.checkpoints import append_checkpoint, load_checkpoints, new_checkpoint
 from infrastructure.audit.errors import TamperDetected
-from infrastructure.audit.export import export_rows, read_jsonl, write_jsonl
+from infrastructure.audit.export import (
+    ExportFormatError,
+    export_rows,
+    read_export,
+    write_jsonl,
+)
 from infrastructure.audit.history import history as experiment_history
 from infrastructure.audit.replay import replay as replay_experiment
 from infrastructure.audit.verify import VerifyReport, verify_log, verify_notifications
@@ -54,17 +59,32 @@ def parse_time(value: str) -> datetime:
 def _print_report(report: VerifyReport) -> None:
     rate = f"{report.events_per_second:,.0f} events/s"
     checked = f", {report.checkpoints_checked} checkpoint(s)" if report.checkpoints_checked else ""
+    start = report.start
+    span = (
+        f"positions {start.position}-{report.last_position}"
+        if start is not None and start.events_before
+        else f"up to position {report.last_position}"
+    )
     if report.ok:
         console.print(
-            f"[green]OK[/] {report.events} events up to position {report.last_position}{checked}; "
+            f"[green]OK[/] {report.checked} events {span}{checked}; "
             f"running hash {report.running_hash.hex()} ({rate})"
         )
+        if start is not None and start.events_before:
+            skipped = report.checkpoints_before_start
+            console.print(
+                f"A partial export: the {start.events_before} events before position "
+                f"{start.position} are not in it, so links into them are checked only by "
+                "checkpoints after it"
+                + (f" ({skipped} checkpoint(s) before it not checked)" if skipped else "")
+                + ("" if report.checkpoints_checked else " (none given: --checkpoints FILE)")
+            )
         return
     first = report.first
     console.print(f"[bold red]TAMPERED[/] first problem at {first}")
     for finding in report.findings[1:20]:
         console.print(f"  also {finding}")
-    console.print(f"{len(report.findings)} problem(s) in {report.events} events{checked}")
+    console.print(f"{len(report.findings)} problem(s) in {report.checked} events{checked}")
 
 
 @app.command()
@@ -80,7 +100,14 @@ def verify(
     signed = load_checkpoints(checkpoints, AuditSettings().key()) if checkpoints else []
     if export is not None:
         with export.open(encoding="utf-8") as lines:
-            report = verify_notifications(read_jsonl(lines), signed)
+            try:
+                exported = read_export(lines)
+                report = verify_notifications(exported.notifications, signed, exported.start)
+            except ExportFormatError as error:
+                raise typer.BadParameter(str(error), param_hint="--export") from None
+        if not report.checked:
+            console.print(f"[bold red]Nothing verified[/]: {shown(str(export))} holds no events")
+            raise typer.Exit(1)
     else:
         with services() as s:
             report = verify_log(s.app.recorder, signed)
@@ -184,7 +211,13 @@ def history(
 
 @app.command()
 def export(
-    since: Annotated[str, typer.Option(help="First log position, or an ISO time.")] = "1",
+    since: Annotated[
+        str,
+        typer.Option(
+            help="First log position, or an ISO time (from the first event recorded then or "
+            "later, every event after it)."
+        ),
+    ] = "1",
     format: Annotated[str, typer.Option(help="Only jsonl.")] = "jsonl",
     out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
 ) -> None:

@@ -75,7 +75,7 @@ def test_replay_history_and_export(env: dict[str, str], tmp_path: Path):
     out = tmp_path / "log.jsonl"
     exported = neonblue(env, "audit", "export", "--since", "3", "--out", str(out))
     assert exported.returncode == 0, exported.stderr
-    first = json.loads(out.read_text().splitlines()[0])
+    first = json.loads(out.read_text().splitlines()[1])  # after the header
     assert first["position"] == 3
     whole = tmp_path / "all.jsonl"
     assert neonblue(env, "audit", "export", "--out", str(whole)).returncode == 0

@@ -1,9 +1,7 @@
-"""Replay as of a time equals the answer computed live at that time; history; export."""
+"""Replay as of a time equals the answer computed live at that time; history."""
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import timedelta
 
 import pytest
@@ -14,10 +12,8 @@ from domain.audit import summarize
 from domain.experiments.errors import ExperimentNotFound
 from domain.participation.commands import RecordExposure, RecordMetric
 from infrastructure.application import NeonBlue
-from infrastructure.audit.export import export_rows, read_jsonl, write_jsonl
 from infrastructure.audit.history import history
 from infrastructure.audit.replay import replay
-from infrastructure.audit.verify import verify_notifications
 from infrastructure.log_statistics import variant_sums
 from tests.audit.scenario import T0
 from tests.factories import conversion_metrics, two_variants
@@ -133,22 +129,3 @@ def test_history_lists_changes_and_decisions_but_not_user_traffic(app: NeonBlue)
     ]
     assert entries[3].actor == "alice" and entries[4].details["reason"] == "SRM"
     assert [e.position for e in entries] == sorted(e.position for e in entries)
-
-
-def test_export_is_the_raw_log_and_verifies_offline(app: NeonBlue):
-    with freeze_time(T0):
-        app.create_experiment("exp", "Exp", variants=two_variants(), metrics=conversion_metrics())
-    with freeze_time(T0 + timedelta(days=1)):
-        app.start_experiment("exp")
-        app.record(traffic("exp", "u", 4, 2))
-    out = io.StringIO()
-    assert write_jsonl(export_rows(app.recorder), out) == app.head()
-    lines = out.getvalue().splitlines()
-    first = json.loads(lines[0])
-    assert first["position"] == 1 and first["state"].startswith('{"_chain":"')
-    assert verify_notifications(read_jsonl(lines)).ok
-    since = list(export_rows(app.recorder, since_time=T0 + timedelta(hours=1)))
-    assert len(since) == app.head() - 1
-    tampered = lines[2].replace('"_chain":"', '"_chain":"', 1).replace("exp", "exq")
-    report = verify_notifications(read_jsonl([*lines[:2], tampered, *lines[3:]]))
-    assert report.first is not None and report.first.position == 3
