@@ -133,6 +133,8 @@ def export(services: Services, user_id: str) -> dict[str, Any]:
                 }
             )
     held["dead_letters"] = letters
+    if held["status"] == "none" and letters:
+        held["status"] = "held"
     return held
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from infrastructure.cli.console import console, error_console, running_serve, services
+from infrastructure.cli.console import console, error_console, running_serve, services, shown
 from infrastructure.settings import ConfigurationError
 
 app = typer.Typer(
@@ -77,6 +77,11 @@ def export(
 
     with services() as s:
         held = export_user(s, user_id)
+    if held["status"] == "none":
+        error_console.print(
+            f"Nothing is held about {shown(user_id)}: check the id is as producers send it "
+            "(ids are case-sensitive)."
+        )
     text = json.dumps(held, indent=2, ensure_ascii=False, default=str)
     if out is None:
         print(text)

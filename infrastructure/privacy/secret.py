@@ -1,7 +1,15 @@
-"""Which platform secret an event store's pseudonyms use."""
+"""Which platform secret an event store's pseudonyms use.
+
+The store also keeps a fingerprint of the secret its pseudonyms were first made with, and
+refuses another one: with a different secret (a mistyped setting, one process configured
+differently, a lost secret file) every user would get a second pseudonym, and `forget`
+would erase one of the two.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import threading
 import weakref
@@ -14,11 +22,64 @@ from psycopg.sql import SQL, Identifier
 
 from infrastructure.application import NeonBlue
 from infrastructure.postgres_ddl import lock_ddl
+from infrastructure.settings import ConfigurationError
 from infrastructure.settings.privacy import PrivacySettings
 
 _secrets: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 SECRET_TABLE = "neonblue_privacy_secret"
+FINGERPRINT_TABLE = "neonblue_privacy_fingerprint"
+
+
+def fingerprint(secret: bytes) -> str:
+    """Names the secret without revealing it (an HMAC of a fixed text under it)."""
+    return hmac.new(secret, b"neonblue pseudonym secret", hashlib.sha256).hexdigest()[:16]
+
+
+def _check(secret: bytes, first: str) -> None:
+    mine = fingerprint(secret)
+    if mine != first:
+        raise ConfigurationError(
+            f"The privacy secret in use (fingerprint {mine}) is not the one this event store's "
+            f"pseudonyms were made with (fingerprint {first}). With it every user would get a "
+            "second pseudonym and `privacy forget` would miss the first. Set "
+            "NEONBLUE_PRIVACY_SECRET to the original secret (or unset it, if the store's "
+            "generated secret was used)."
+        )
+
+
+def _postgres_fingerprint(recorder: PostgresProcessRecorder, secret: bytes) -> None:
+    table = SQL("{}.{}").format(
+        Identifier(recorder.datastore.schema), Identifier(FINGERPRINT_TABLE)
+    )
+    with recorder.datastore.transaction(commit=True) as cursor:
+        lock_ddl(cursor)
+        cursor.execute(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (id INT PRIMARY KEY, fingerprint TEXT NOT NULL)"
+            ).format(table)
+        )
+        cursor.execute(
+            SQL("INSERT INTO {} VALUES (1, %s) ON CONFLICT DO NOTHING").format(table),
+            (fingerprint(secret),),
+        )
+        cursor.execute(SQL("SELECT fingerprint FROM {} WHERE id = 1").format(table))
+        row: Any = cursor.fetchone()
+    _check(secret, str(row["fingerprint"]))
+
+
+def _sqlite_fingerprint(recorder: SQLiteProcessRecorder, secret: bytes) -> None:
+    with recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} "
+            "(id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)"
+        )
+        cursor.execute(
+            f"INSERT OR IGNORE INTO {FINGERPRINT_TABLE} VALUES (1, ?)", (fingerprint(secret),)
+        )
+        cursor.execute(f"SELECT fingerprint FROM {FINGERPRINT_TABLE} WHERE id = 1")
+        row: Any = cursor.fetchone()
+    _check(secret, str(row[0]))
 
 
 def _database_secret(recorder: PostgresProcessRecorder) -> bytes:
@@ -51,11 +112,13 @@ def platform_secret(app: NeonBlue, settings: PrivacySettings | None = None) -> b
         if found is None:
             if isinstance(recorder, PostgresProcessRecorder):
                 found = settings.configured() or _database_secret(recorder)
+                _postgres_fingerprint(recorder, found)
             elif isinstance(recorder, SQLiteProcessRecorder) and not (
                 recorder.datastore.pool.is_sqlite_memory_mode  # type: ignore[attr-defined]
             ):
                 database = Path(str(app.env.get("SQLITE_DBNAME")))
                 found = settings.secret(database.parent)
+                _sqlite_fingerprint(recorder, found)
             else:
                 found = settings.configured() or secrets.token_hex(32).encode()
             _secrets[recorder] = found

@@ -134,14 +134,22 @@ class Subjects:
                 context[SEALED] = self.reveal(subject, context[SEALED], key)
             row["context"] = context
             entry["events"].append(row)
+        triaged = self._triaged(subject, key)
+        legacy = self.legacy_experiments(user_id)
+        if self.is_erased(subject) and key is None:
+            status = "erased"
+        elif key is None and not (participations or triaged or legacy):
+            status = "none"  # the caller adds dead letters, and may find some
+        else:
+            status = "held"
         return {
             "user_id": user_id,
             "pseudonym": subject,
-            "status": "erased" if self.is_erased(subject) and key is None else "held",
+            "status": status,
             "key_present": key is not None,
             "participations": list(participations.values()),
-            "kept_for_triage": self._triaged(subject, key),
-            "legacy_experiments": self.legacy_experiments(user_id),
+            "kept_for_triage": triaged,
+            "legacy_experiments": legacy,
         }
 
     def _triaged(self, subject: str, key: SubjectKey | None) -> list[dict[str, Any]]:
