@@ -44,8 +44,10 @@ def experiment_entries(app_: NeonBlue, key: str, start: int) -> Iterator[LoggedE
 @app.command("log")
 def log(
     experiment: Annotated[str | None, typer.Option(help="Only this experiment's events.")] = None,
-    start: Annotated[int, typer.Option(help="First log position to show.")] = 1,
-    limit: Annotated[int, typer.Option(help="How many events to show (a page).")] = 50,
+    start: Annotated[int, typer.Option(help="First log position to show.", min=1)] = 1,
+    limit: Annotated[
+        int, typer.Option(help="How many events to show (a page).", min=1, max=10_000)
+    ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Show the event log in order, a page at a time."""

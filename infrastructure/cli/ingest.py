@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from infrastructure.cli.console import console, error_console, services
+from infrastructure.cli.parsing import finite
 from infrastructure.ingest.bus import InProcessBus, Producer
 from infrastructure.ingest.errors import DeliveryFailed, IngestError
 from infrastructure.settings import KafkaSettings
@@ -114,19 +115,42 @@ def simulate(
     ] = 3,
     users: Annotated[int, typer.Option(help="Users per experiment.", min=1)] = 10_000,
     effect: Annotated[
-        float | None, typer.Option(help="True relative lift of every treatment (e.g. 0.05).")
+        float | None,
+        typer.Option(
+            help="True relative lift of every treatment (e.g. 0.05).",
+            min=-1.0,
+            max=10.0,
+            callback=finite,
+        ),
     ] = None,
     srm: Annotated[
-        float, typer.Option(help="Fraction of treatment exposures lost (SRM).", min=0.0, max=0.99)
+        float,
+        typer.Option(
+            help="Fraction of treatment exposures lost (SRM).", min=0.0, max=0.99, callback=finite
+        ),
     ] = 0.0,
-    novelty: Annotated[float, typer.Option(help="Extra day-0 lift, decaying (novelty).")] = 0.0,
+    novelty: Annotated[
+        float,
+        typer.Option(
+            help="Extra day-0 lift, decaying (novelty).", min=-1.0, max=10.0, callback=finite
+        ),
+    ] = 0.0,
     sessions: Annotated[
-        float, typer.Option(help="Mean sessions (exposures) per user.", min=0.1)
+        float,
+        typer.Option(
+            help="Mean sessions (exposures) per user.", min=0.1, max=1000.0, callback=finite
+        ),
     ] = 2.0,
     unknown_fraction: Annotated[
-        float, typer.Option(help="Users sending an unknown event type.")
+        float,
+        typer.Option(
+            help="Users sending an unknown event type.", min=0.0, max=1.0, callback=finite
+        ),
     ] = 0.0,
-    rate: Annotated[float, typer.Option(help="Events per second; 0 = as fast as possible.")] = 0.0,
+    rate: Annotated[
+        float,
+        typer.Option(help="Events per second; 0 = as fast as possible.", min=0.0, callback=finite),
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """Publish a realistic event stream with known true effects (Kafka, or the in-process bus

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
+import typer
+
 from domain.errors import DomainError
 from domain.experiments.values import Metric, MetricKind, MetricRole, Namespace, Variant
 
 
 class SpecError(DomainError):
     """A command-line spec could not be parsed; the message shows the expected form."""
+
+
+def finite(value: float | None) -> float | None:
+    """A typer callback: a range check lets NaN through (every comparison with it is false)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number here")
+    return value
 
 
 def parse_variant(spec: str, count: int) -> Variant:

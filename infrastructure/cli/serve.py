@@ -17,7 +17,8 @@ def serve(
         str | None, typer.Option(help="Bind address (default NEONBLUE_SERVE_HOST, 127.0.0.1).")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port (default NEONBLUE_SERVE_PORT, 8765).")
+        int | None,
+        typer.Option(help="Port (default NEONBLUE_SERVE_PORT, 8765).", min=1, max=65535),
     ] = None,
 ) -> None:
     """Run the read side: projections following the log, the four MCP servers at

@@ -87,6 +87,12 @@ def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_pa
         (env, ("optimize", "revoke", "nope"), "no optimisation policy: nothing to revoke"),
         (env, ("optimize", "run", "--interval", "-5"), "Invalid value for '--interval'"),
         (env, ("simulate", "--experiments", "0"), "Invalid value for '--experiments'"),
+        (env, ("simulate", "--effect", "nan"), "Invalid value for '--effect'"),
+        (env, ("simulate", "--rate", "nan"), "Invalid value for '--rate'"),
+        (env, ("events", "log", "--limit", "0"), "Invalid value for '--limit'"),
+        (env, ("events", "log", "--limit", "200000"), "Invalid value for '--limit'"),
+        (env, ("mcp", "serve", "postgresql", "--port", "99999"), "Invalid value for '--port'"),
+        ({**env, "NEONBLUE_SERVE_PORT": "0"}, ("serve",), "port: Input should be greater"),
     ]
     for settings, args, expected in cases:
         done = neonblue(settings, *args)
