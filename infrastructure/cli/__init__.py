@@ -23,6 +23,16 @@ def _persistence_error(error: Exception) -> bool:
     return sqlite3 is not None and isinstance(error, sqlite3.DatabaseError)
 
 
+def _store_identity() -> str:
+    """Which store failed, without its password (the settings may be what is wrong)."""
+    from infrastructure.settings import EventStoreSettings
+
+    try:
+        return EventStoreSettings().identity
+    except Exception as error:  # the settings themselves are invalid
+        return f"settings invalid: {error}"
+
+
 def _undecodable(argv: list[str]) -> str | None:
     """The first argument the shell passed as bytes that are not UTF-8 (Python hands them
     on as lone surrogates, which no store, hash or model takes), shown escaped."""
@@ -63,7 +73,8 @@ def main() -> None:
         _fail("input error", f"{type(error).__name__}: {error}", 2)
     except Exception as error:
         if _persistence_error(error):
-            _fail("event store unavailable", f"{error.__class__.__name__}: {error}", 3)
+            message = f"{error.__class__.__name__}: {error}".strip()
+            _fail("event store unavailable", f"{message} ({_store_identity()})", 3)
         invalid = _invalid(error)
         if invalid is None:
             raise

@@ -140,12 +140,14 @@ def test_bad_store_url_is_a_configuration_error(tmp_path):
 
 def test_unreachable_postgres_is_reported(tmp_path):
     env = {
-        "NEONBLUE_EVENT_STORE": "postgresql://postgres:@127.0.0.1:1/none",
+        "NEONBLUE_EVENT_STORE": "postgresql://postgres:hunter2-secret@127.0.0.1:1/none",
         "NEONBLUE_POSTGRES_CONNECT_TIMEOUT": "1",
     }
     result = neonblue(env, "experiments", "list")
     assert result.returncode == 3
     assert "event store unavailable" in result.stderr
+    assert "(postgresql:127.0.0.1:1/none)" in " ".join(result.stderr.split())  # which one
+    assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr
 
 
