@@ -94,8 +94,21 @@ def decide(
         recommendation.approve(by, note)
     else:
         recommendation.reject(by, note)
-    app.save(recommendation)
+    _save_decision(app, recommendation, "nothing was recorded by this one")
     return recommendation
+
+
+def _save_decision(app: NeonBlue, recommendation: Recommendation, outcome: str) -> None:
+    """Saves; when another process decided or applied it meanwhile (the aggregate's version
+    moved), says so instead of a storage error."""
+    try:
+        app.save(recommendation)
+    except IntegrityError:
+        current = get_recommendation(app, recommendation.id)
+        raise RecommendationError(
+            f"Recommendation {recommendation.id} was {current.state} by another process "
+            f"meanwhile; {outcome}."
+        ) from None
 
 
 def apply(app: NeonBlue, recommendation_id: UUID | str) -> list[str]:
@@ -135,10 +148,11 @@ def apply(app: NeonBlue, recommendation_id: UUID | str) -> list[str]:
             commands.append("change_traffic")
     except Exception as error:
         recommendation.mark_failed(f"{type(error).__name__}: {error}")
-        app.save(recommendation)
+        _save_decision(app, recommendation, f"here it failed: {error}")
         raise
     recommendation.mark_applied(commands)
-    app.save(recommendation)
+    done = ", ".join(commands) or "no command"
+    _save_decision(app, recommendation, f"this one issued {done} too")
     if action in CONCLUDES:  # concluded: score the forecasts made for it
         from infrastructure.track_record import score_concluded  # (it reads recommendations)
 

@@ -68,3 +68,56 @@ def test_two_proposals_recorded_at_once_leave_one_pending(monkeypatch: pytest.Mo
     assert pending == [second]
     older = recommendations.get_recommendation(app, first)
     assert older.state == "superseded"
+
+
+def _hand_out(monkeypatch: pytest.MonkeyPatch, stale) -> None:
+    """The next `get_recommendation` returns ``stale``, a copy read before the other
+    process saved; later reads are fresh."""
+    import infrastructure.recommendations as recommendations
+
+    real = recommendations.get_recommendation
+    copies = [stale]
+    monkeypatch.setattr(
+        recommendations,
+        "get_recommendation",
+        lambda app_, id_: copies.pop() if copies else real(app_, id_),
+    )
+
+
+def test_two_people_deciding_or_applying_at_once_get_a_clear_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not a storage error (the CLI said "event store unavailable"): what the other did, and
+    that this one recorded nothing (or what it did)."""
+    from infrastructure.recommendations import RecommendationError, get_recommendation
+
+    app = build_app(EventStoreSettings(event_store="memory:"))
+    metric = Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL)
+    app.create_experiment("hero", "Hero", variants=two_variants(), metrics=[metric])
+    app.start_experiment("hero")
+
+    def propose(run_id: str):
+        return record_proposal(
+            app, "hero", Proposal(Action.ROLL_BACK, None, ["harms checkout"]),
+            tool_calls=[], positions={}, mode="deterministic", run_id=run_id,
+        )  # fmt: skip
+
+    rejected = propose("a")
+    read_by_alice = get_recommendation(app, rejected)
+    decide(app, rejected, False, "bob")
+    with monkeypatch.context() as patch:
+        _hand_out(patch, read_by_alice)
+        with pytest.raises(RecommendationError, match="was rejected by another process mean"):
+            decide(app, rejected, True, "alice")
+    assert get_recommendation(app, rejected).state == "rejected"
+
+    applied = propose("b")
+    decide(app, applied, True, "alice")
+    read_by_bob = get_recommendation(app, applied)
+    assert apply(app, applied) == ["stop_experiment", "conclude_experiment(rollback)"]
+    with monkeypatch.context() as patch:
+        _hand_out(patch, read_by_bob)
+        with pytest.raises(RecommendationError, match=r"was applied by another process.*fail"):
+            apply(app, applied)
+    assert get_recommendation(app, applied).state == "applied"
+    assert str(app.experiment("hero").status) == "concluded"
