@@ -11,7 +11,13 @@ from rich.table import Table
 
 from domain.experiments.aggregate import Experiment
 from infrastructure.cli.console import console, services, shown
-from infrastructure.cli.parsing import SpecError, parse_metric, parse_namespace, parse_variant
+from infrastructure.cli.parsing import (
+    SpecError,
+    metric_of,
+    parse_namespace,
+    parse_variant,
+    variant_of,
+)
 from infrastructure.cli.tables import whole_rows
 from mcp_servers.common.models import ExperimentOut
 
@@ -64,8 +70,8 @@ def create(
             description=description or base.get("description", ""),
             tags=tag or base.get("tags", []),
             owner=owner or base.get("owner", ""),
-            variants=[parse_variant(v, len(variants)) for v in variants],
-            metrics=[parse_metric(m) for m in metrics],
+            variants=[variant_of(v, len(variants)) for v in variants],
+            metrics=[metric_of(m) for m in metrics],
             coverage=coverage if coverage != 1.0 else base.get("coverage", 1.0),
             seed=seed or base.get("seed"),
             hash_version=hash_version,
@@ -91,7 +97,8 @@ def _check_spec(path: Path, spec: Any) -> None:
                 problem = f"{field!r} must be a string"
         for field in _SPEC_LISTS:
             value = spec.get(field, [])
-            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            kinds = (str, dict) if field != "tags" else (str,)  # objects: as `show --json`
+            if not (isinstance(value, list) and all(isinstance(v, kinds) for v in value)):
                 problem = f"{field!r} must be a list of strings as the options take them"
         coverage = spec.get("coverage", 1.0)
         if isinstance(coverage, bool) or not isinstance(coverage, int | float):

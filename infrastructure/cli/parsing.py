@@ -88,6 +88,34 @@ def parse_metric(spec: str) -> Metric:
     )
 
 
+def variant_of(entry: object, count: int) -> Variant:
+    """A spec's variant: the option's text, or the object `experiments show --json` prints."""
+    if isinstance(entry, str):
+        return parse_variant(entry, count)
+    try:
+        assert isinstance(entry, dict)
+        key = entry["key"]
+        return Variant(key, entry.get("name") or key, float(entry.get("weight", 1.0 / count)))
+    except (AssertionError, KeyError, TypeError, ValueError):
+        raise SpecError(
+            f'Variant {entry!r}: expected \'key=weight\' or {{"key": ..., "weight": ...}}'
+        ) from None
+
+
+def metric_of(entry: object) -> Metric:
+    """A spec's metric: the option's text, or the object `experiments show --json` prints."""
+    if isinstance(entry, str):
+        return parse_metric(entry)
+    try:
+        assert isinstance(entry, dict)
+        return Metric.from_dict(entry)
+    except (AssertionError, KeyError, TypeError, ValueError):
+        raise SpecError(
+            f"Metric {entry!r}: expected 'key:role:kind' or an object with key, role and kind "
+            "(as `experiments show --json` prints)"
+        ) from None
+
+
 def parse_namespace(spec: str) -> Namespace:
     """``name:start:end``, e.g. ``checkout:0:0.5``."""
     try:

@@ -175,3 +175,23 @@ def test_cli_on_postgres(postgres: PostgresCluster):
     assert neonblue(env, "experiments", "start", "checkout").returncode == 0
     listed = json.loads(neonblue(env, "experiments", "list", "--json").stdout)
     assert listed[0]["status"] == "running"
+
+
+def test_a_shown_definition_creates_a_copy(sqlite_env, tmp_path):
+    """`experiments show --json` is a spec `experiments create --spec` takes (a re-run)."""
+    create_checkout(sqlite_env)
+    shown = neonblue(sqlite_env, "experiments", "show", "checkout", "--json")
+    assert shown.returncode == 0, shown.stderr
+    spec = tmp_path / "checkout.json"
+    spec.write_text(shown.stdout)
+    copied = neonblue(sqlite_env, "experiments", "create", "checkout-rerun", "--spec", str(spec))
+    assert copied.returncode == 0, copied.stderr
+    again = neonblue(sqlite_env, "experiments", "show", "checkout-rerun", "--json")
+    original, copy = json.loads(shown.stdout), json.loads(again.stdout)
+    for field in ("name", "hypothesis", "tags", "coverage", "variants", "metrics"):
+        assert copy[field] == original[field], field
+    assert copy["key"] == "checkout-rerun" and copy["status"] == "draft"
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps({**original, "metrics": [{"key": "conversion"}]}))
+    refused = neonblue(sqlite_env, "experiments", "create", "x", "--spec", str(damaged))
+    assert refused.returncode == 1 and "an object with key, role and kind" in refused.stderr
