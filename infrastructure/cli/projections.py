@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -90,8 +92,7 @@ def gc(
     ] = False,
 ) -> None:
     """Remove leftovers: previous generations and partial copies of killed rebuilds."""
-    _not_while_serving("collect leftovers")
-    with services() as s:
+    with _not_while_serving("collect leftovers"), services() as s:
         removed = s.read_models().collect(names, force)
     if not removed:
         console.print("No leftovers.")
@@ -111,8 +112,7 @@ def run(
     batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
 ) -> None:
     """Follow the log continuously (Ctrl-C stops; killing it loses nothing)."""
-    _not_while_serving("follow the log")
-    with services() as s:
+    with _not_while_serving("follow the log"), services() as s:
         models = s.read_models()
         chosen = names or models.names
         runners = [models.runner(name, batch_size) for name in chosen]
@@ -141,13 +141,12 @@ def rebuild(
 ) -> None:
     """Build a fresh copy from position 0, switch to it atomically, drop the old one
     (and leftovers of earlier rebuilds)."""
-    _not_while_serving(f"rebuild {name}")
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from projections.rebuild import rebuild as rebuild_model
     from projections.runner import RateMeter
 
-    with services() as s:
+    with _not_while_serving(f"rebuild {name}"), services() as s:
         models = s.read_models()
         model = models.model(name)
         meter = RateMeter(0)
@@ -176,10 +175,13 @@ def rebuild(
             console.print("verified: old and new read models are identical.")
 
 
-def _not_while_serving(action: str) -> None:
-    """serve owns the read models (the embedded ones admit one process)."""
+@contextmanager
+def _not_while_serving(action: str) -> Iterator[None]:
+    """serve owns the read models (the embedded ones admit one process). The data
+    directory's lock is held (shared) for the whole command, so no serve starts meanwhile."""
     from infrastructure.cli.console import running_serve
-    from infrastructure.settings import ConfigurationError
+    from infrastructure.serve.discovery import holder, share_data_dir
+    from infrastructure.settings import ConfigurationError, EventStoreSettings
 
     address = running_serve()
     if address is not None:
@@ -187,6 +189,17 @@ def _not_while_serving(action: str) -> None:
             f"`neonblue serve` at {address.url} owns these read models and follows the log; "
             f"stop it (Ctrl-C or SIGTERM) to {action} here."
         )
+    data_dir = EventStoreSettings().data_dir
+    held = share_data_dir(data_dir)
+    if held is None:
+        raise ConfigurationError(
+            f"`neonblue serve` {holder(data_dir) or 'is starting'} for {data_dir} and will own "
+            f"these read models; stop it to {action} here."
+        )
+    try:
+        yield
+    finally:
+        held.close()
 
 
 def results(

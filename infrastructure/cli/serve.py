@@ -43,9 +43,12 @@ def serve(
     data_dir = EventStoreSettings().data_dir
     held = hold_data_dir(data_dir)  # one serve per data directory (kept open until exit)
     if held is None:
+        where = holder(data_dir)
         raise ConfigurationError(
-            f"`neonblue serve` already runs for {data_dir} {holder(data_dir)}: use it, or "
-            "stop it first."
+            f"`neonblue serve` already runs for {data_dir} {where}: use it, or stop it first."
+            if where
+            else f"Another process holds {data_dir}: a serve starting, or a `neonblue "
+            "projections` rebuild, run or gc writing its read models. Start serve once it ends."
         )
     _check_port(host, port, ConfigurationError)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"

@@ -34,7 +34,18 @@ def marker_path(data_dir: Path) -> Path:
 
 def hold_data_dir(data_dir: Path) -> IO[bytes] | None:
     """Takes the data directory for this `serve` (held while the returned file stays open,
-    or the process lives); None when another serve holds it."""
+    or the process lives); None when another serve, or a command that writes the read
+    models (`share_data_dir`), holds it."""
+    return _lock(data_dir, exclusive=True)
+
+
+def share_data_dir(data_dir: Path) -> IO[bytes] | None:
+    """Held by commands that write the read models themselves (`projections rebuild`,
+    `run`, `gc`), so that no serve starts meanwhile; None while a serve holds it."""
+    return _lock(data_dir, exclusive=False)
+
+
+def _lock(data_dir: Path, exclusive: bool) -> IO[bytes] | None:
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock (the marker still names the serve)
@@ -42,20 +53,21 @@ def hold_data_dir(data_dir: Path) -> IO[bytes] | None:
     data_dir.mkdir(parents=True, exist_ok=True)
     held = (data_dir / LOCK).open("a+b")
     try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(held, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
     except BlockingIOError:
         held.close()
         return None
     return held
 
 
-def holder(data_dir: Path) -> str:
-    """Where the serve holding ``data_dir`` says it is, for messages."""
+def holder(data_dir: Path) -> str | None:
+    """Where the serve holding ``data_dir`` says it is, for messages (None: no serve says
+    so; it is starting, or a projections command holds the directory)."""
     try:
         found = json.loads(marker_path(data_dir).read_text())
         return f"at {found['url']} (pid {found['pid']})"
     except (OSError, ValueError, KeyError, TypeError):
-        return "(starting)"
+        return None
 
 
 def write_marker(data_dir: Path, url: str, store: str) -> Path:

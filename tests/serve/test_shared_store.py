@@ -210,3 +210,33 @@ def test_serve_started_while_another_process_holds_chdb_catches_up_once_it_is_fr
         if holder.poll() is None:
             holder.kill()
             holder.wait(30)
+
+
+def test_serve_and_a_projections_command_never_hold_the_read_models_together(
+    tmp_path: Path,
+):
+    """`projections rebuild` checked for a serve, then worked: a serve starting in between
+    opened the same embedded read models. Now each holds the data directory's lock for
+    its whole run (serve exclusive, projections commands shared)."""
+    from infrastructure.serve.discovery import hold_data_dir, share_data_dir
+
+    data, env = _small_store(tmp_path)
+    rebuilding = share_data_dir(data)  # as `projections rebuild` holds it meanwhile
+    assert rebuilding is not None
+    try:
+        refused = neonblue(env, "serve", "--port", str(free_port()), cwd=tmp_path, timeout=60)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "a `neonblue projections` rebuild, run or gc" in " ".join(refused.stderr.split())
+        assert not (data / "serve.json").exists()
+    finally:
+        rebuilding.close()
+    starting = hold_data_dir(data)  # a serve that has not written serve.json yet
+    assert starting is not None
+    try:
+        waits = neonblue(env, "projections", "rebuild", "analytics", cwd=tmp_path, timeout=60)
+        assert waits.returncode == 2, waits.stdout + waits.stderr
+        assert "`neonblue serve` is starting" in waits.stderr
+    finally:
+        starting.close()
+    rebuilt = neonblue(env, "projections", "rebuild", "analytics", cwd=tmp_path, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
