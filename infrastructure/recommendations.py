@@ -40,21 +40,25 @@ def record_proposal(
         mode=mode,
         run_id=run_id,
     )
-    older = [r for r in recommendations(app, "pending") if r.experiment_key == experiment_key]
+    head = app.head()
+    older = recommendations(app, "pending", experiment_key)
     for previous in older:
         previous.supersede(recommendation.id)
     app.save(recommendation, *older)
-    keep_newest_pending(app, experiment_key)
+    keep_newest_pending(app, experiment_key, after=head)
     return recommendation.id
 
 
-def keep_newest_pending(app: NeonBlue, experiment_key: str, attempts: int = 3) -> None:
+def keep_newest_pending(
+    app: NeonBlue, experiment_key: str, attempts: int = 3, after: int = 0
+) -> None:
     """One pending recommendation per experiment, the newest: two proposals recorded at
     once (an agent run and `optimize run`) each found none pending to supersede. Whoever
     looks after both are saved supersedes the older; two doing so at once meet on the
-    aggregate's version, and the loser reads again."""
+    aggregate's version, and the loser reads again. Only proposals after position
+    ``after`` are read: the caller superseded the pending ones before it."""
     for _ in range(attempts):
-        pending = [r for r in recommendations(app, "pending") if r.experiment_key == experiment_key]
+        pending = recommendations(app, "pending", experiment_key, start=after + 1)
         if len(pending) <= 1:
             return
         newest = pending[-1]
@@ -76,10 +80,15 @@ def get_recommendation(app: NeonBlue, recommendation_id: UUID | str) -> Recommen
         ) from None
 
 
-def recommendations(app: NeonBlue, state: str | None = None) -> list[Recommendation]:
-    """All recommendations (optionally only those in ``state``), oldest first."""
+def recommendations(
+    app: NeonBlue, state: str | None = None, experiment_key: str | None = None, start: int = 1
+) -> list[Recommendation]:
+    """All recommendations (optionally only those in ``state``, of one experiment, proposed
+    from log position ``start``), oldest first."""
     found = []
-    for entry in app.log(topics=[get_topic(Recommendation.Proposed)]):
+    for entry in app.log(start=start, topics=[get_topic(Recommendation.Proposed)]):
+        if experiment_key is not None and entry.event.experiment_key != experiment_key:  # type: ignore[attr-defined]
+            continue  # not loaded
         recommendation = app.repository.get(entry.originator_id)
         if state is None or recommendation.state == state:
             found.append(recommendation)

@@ -47,18 +47,21 @@ def test_two_proposals_recorded_at_once_leave_one_pending(monkeypatch: pytest.Mo
     app.create_experiment("hero", "Hero", variants=two_variants(), metrics=[metric])
     app.start_experiment("hero")
     read = recommendations.recommendations
+    before = app.head()  # where the second proposer's reads begin
     first = record_proposal(
         app, "hero", Proposal(Action.SHIP, "treatment", ["wins"]),
         tool_calls=[], positions={}, mode="deterministic", run_id="a",
     )  # fmt: skip
     looked = []
 
-    def looked_before_the_other_saved(app_, state=None):
+    def looked_before_the_other_saved(app_, state=None, experiment_key=None, start=1):
         if not looked:  # the second proposer's first read: the first was not saved yet
             looked.append(state)
             return []
-        return read(app_, state)
+        return read(app_, state, experiment_key, start)
 
+    heads = [before]
+    monkeypatch.setattr(app, "head", lambda: heads.pop() if heads else type(app).head(app))
     monkeypatch.setattr(recommendations, "recommendations", looked_before_the_other_saved)
     second = record_proposal(
         app, "hero", Proposal(Action.ROLL_BACK, None, ["harm"]),
