@@ -78,14 +78,15 @@ def build_router_graph(toolbox: McpToolbox, services: AgentDeps):
             return {
                 "classification": found.as_context(),
                 "answer": f"'{event_type}' is {found.data_type} ({found.priority} priority, "
-                f"rule {found.rule}): stored, then projected to {targets}; "
-                f"retention {found.retention}.",
+                f"rule {found.rule}): ingest stores it, then projects it to {targets}; "
+                f"retention {found.retention}. (Routing only classifies: nothing was recorded.)",
             }
         proposals = _propose(services, {event_type: (1, [event])})
         return {
             "classification": found.as_context(),
             "proposals": proposals,
-            "answer": f"'{event_type}' is unknown: kept for triage. " + _describe(proposals),
+            "answer": f"'{event_type}' is unknown: ingest keeps such events for triage "
+            "(this one was not recorded). " + _describe(proposals),
         }
 
     async def triage(_: RouterState) -> dict[str, Any]:

@@ -250,21 +250,40 @@ def assign(
     experiment: Annotated[str, typer.Argument(help="Experiment key.")],
     user: Annotated[str, typer.Argument(help="User id.")],
 ) -> None:
-    """Show which variant a user gets, and why, without recording anything."""
+    """Show which variant a user gets, and why, without recording anything; and the variant
+    recorded for them, if any (the client's, when exposures said which it showed)."""
     with services() as s:
         found = s.app.experiment(experiment)
-        variant, decision = found.assignment_for(s.subject_of(user))
+        subject = s.subject_of(user)
+        variant, decision = found.assignment_for(subject)
+        participation = s.app.participation(experiment, subject) or (
+            s.app.participation(experiment, user)  # stored before protection
+        )
     if variant is None:
         console.print(
             f"User [bold]{shown(user)}[/] is not in {shown(experiment)}: {decision.reason}."
         )
-        return
-    low, high = decision.bucket_range or (0.0, 0.0)
-    console.print(
-        f"User [bold]{shown(user)}[/] -> [bold green]{shown(variant)}[/] "
-        f"(hash v{found.hash_version} of seed {found.seed!r} = {decision.hash_value:.4f}, "
-        f"range \\[{low:.4f}, {high:.4f}))"
-    )
+    else:
+        low, high = decision.bucket_range or (0.0, 0.0)
+        console.print(
+            f"User [bold]{shown(user)}[/] -> [bold green]{shown(variant)}[/] "
+            f"(hash v{found.hash_version} of seed {shown(found.seed)!r} = "
+            f"{decision.hash_value:.4f}, range \\[{low:.4f}, {high:.4f}))"
+        )
+    if participation is not None and participation.variant != variant:
+        why = _RECORDED_BECAUSE.get(str(participation.source), str(participation.source))
+        console.print(
+            f"Recorded for them: {shown(str(participation.variant or 'no variant'))}, {why}; "
+            "the analysis uses the recorded variant."
+        )
+
+
+_RECORDED_BECAUSE = {
+    "sdk": "as the client said it showed (SDKs hash the raw id, server-side bucketing the "
+    "pseudonym: README, Privacy, Bucketing)",
+    "bucketing": "bucketed when first seen, under the weights then (assignments stick)",
+    "none": "outside coverage or namespace when first seen",
+}
 
 
 def _conclusion(e: Experiment) -> str:

@@ -21,9 +21,15 @@ def replay_triaged(app: NeonBlue, event_type: str) -> BatchOutcome:
     Idempotent: participations ignore event ids they already recorded.
     """
     found = rule(app, event_type)
-    if found is None or found.state != "approved":
-        state = found.state if found else "not proposed"
-        raise RuleError(f"The rule for '{event_type}' is {state}; approve it before replaying.")
+    if found is None:
+        raise RuleError(
+            f"No rule for '{event_type}' was proposed: `neonblue triage rules` lists the "
+            "rules, `neonblue triage propose` proposes rules for the kept event types."
+        )
+    if found.state != "approved":
+        raise RuleError(
+            f"The rule for '{event_type}' is {found.state}; approve it before replaying."
+        )
     learned = {event_type: found.classification()}
     commands = []
     for entry in app.log(topics=[get_topic(UnclassifiedEvents.Received)]):

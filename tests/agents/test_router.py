@@ -111,7 +111,7 @@ def test_unknown_type_rule_learned_approved_and_applied(store):
         replayed = replay_triaged(services.app, "order_completed")  # the 5 kept before approval
         assert replayed.recorded == 5 and not replayed.rejected
         assert replay_triaged(services.app, "order_completed").duplicates == 5  # idempotent
-        with pytest.raises(RuleError, match="not proposed"):
+        with pytest.raises(RuleError, match="No rule for 'heartbeat' was proposed"):
             replay_triaged(services.app, "heartbeat")
 
 
@@ -148,5 +148,6 @@ def test_requests_are_routed(store):
     assert experiment["kind"] == "experiment" and experiment["result"]["proposal"]["action"]
     assert known["kind"] == "event" and known["classification"]["rule"] == "exposure"
     assert "postgres, clickhouse" in known["answer"]
+    assert "nothing was recorded" in known["answer"] and "not recorded" in fresh["answer"]
     assert fresh["classification"]["rule"] == "unclassified"
     assert fresh["proposals"][0]["metric"] == "conversion"  # 'signup' reads as a goal

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from domain.participation.commands import RecordExposure
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import EventStoreSettings
 from tests.support.postgres import PostgresCluster
@@ -167,6 +169,20 @@ def test_assign_explains_the_bucket(sqlite_env):
     expected = "control" if n < 0.5 else "green"
     assert f"-> {expected}" in result.stdout
     assert f"{n:.4f}" in result.stdout
+    assert "Recorded for them" not in result.stdout
+
+    # the client showed the other variant (an SDK hashes the raw id): assign says both
+    other = "green" if expected == "control" else "control"
+    assert neonblue(sqlite_env, "experiments", "start", "checkout").returncode == 0
+    with bootstrap(
+        EventStoreSettings(data_dir=Path(sqlite_env["NEONBLUE_DATA_DIR"]), event_store="")
+    ) as s:
+        s.app.record([RecordExposure("checkout", subject, "x1", datetime.now(UTC), other)])
+    again = neonblue(sqlite_env, "assign", "checkout", "user-42")
+    assert f"-> {expected}" in again.stdout
+    assert f"Recorded for them: {other}, as the client said it showed" in " ".join(
+        again.stdout.split()
+    )
 
 
 def test_cli_on_postgres(postgres: PostgresCluster):
