@@ -6,7 +6,7 @@ import sys
 
 from domain.errors import DomainError
 from infrastructure.cli.app import app
-from infrastructure.cli.console import error_console, printable
+from infrastructure.cli.console import error_console, printable, shown
 from infrastructure.serve.client import ServeError
 from infrastructure.serve.discovery import ServeUnreachable
 from infrastructure.settings import ConfigurationError
@@ -48,10 +48,8 @@ def main() -> None:
     """Runs the CLI; domain, configuration and storage errors become one-line messages."""
     bad = _undecodable(sys.argv[1:])
     if bad is not None:
-        from rich.markup import escape
-
         error_console.print(
-            f"[bold red]configuration error:[/] argument '{escape(bad)}' is not valid UTF-8.",
+            f"[bold red]configuration error:[/] argument '{shown(bad)}' is not valid UTF-8.",
             highlight=False,
         )
         sys.exit(2)

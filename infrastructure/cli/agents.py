@@ -153,7 +153,7 @@ def ask(
     console.print(printable(state["answer"]), markup=False, highlight=False)
     used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources") or []})
     if used:
-        console.print(f"[dim]Sources: {', '.join(used)}[/]")
+        console.print(f"[dim]Sources: {shown(', '.join(used))}[/]")
 
 
 @approvals.command()

@@ -81,9 +81,9 @@ def _print_report(report: VerifyReport) -> None:
             )
         return
     first = report.first
-    console.print(f"[bold red]TAMPERED[/] first problem at {first}")
+    console.print(f"[bold red]TAMPERED[/] first problem at {shown(first)}")
     for finding in report.findings[1:20]:
-        console.print(f"  also {finding}")
+        console.print(f"  also {shown(finding)}")
     console.print(f"{len(report.findings)} problem(s) in {report.checked} events{checked}")
 
 
@@ -134,7 +134,8 @@ def checkpoint(
     )
     append_checkpoint(path, signed)
     console.print(
-        f"Checkpoint at position {signed.position} ({signed.count} events) appended to {path}"
+        f"Checkpoint at position {signed.position} ({signed.count} events) appended to "
+        f"{shown(path)}"
     )
 
 
@@ -166,13 +167,15 @@ def replay(
         print(json.dumps(data, default=str))
         return
     console.print(
-        f"[bold]{experiment}[/] {data['cut']} (log position {data['position']}): "
-        f"{data['status']}, version {data['version']}, weights {data['variants']}"
+        f"[bold]{shown(experiment)}[/] {data['cut']} (log position {data['position']}): "
+        f"{data['status']}, version {data['version']}, weights {shown(data['variants'])}"
     )
     table = Table("variant", "enrolled", "exposed (users)")
     for variant in data["variants"]:
         table.add_row(
-            variant, str(data["enrolled"].get(variant, 0)), str(data["exposed"].get(variant, 0))
+            shown(variant),
+            str(data["enrolled"].get(variant, 0)),
+            str(data["exposed"].get(variant, 0)),
         )
     console.print(table)
     if state.scorecard is not None:
@@ -180,7 +183,7 @@ def replay(
         for row in state.scorecard.rows:
             p = "-" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.4f}"
             table.add_row(
-                row.metric, row.variant, f"{row.lift:+.2%}",
+                shown(row.metric), shown(row.variant), f"{row.lift:+.2%}",
                 f"[{row.ci_lower:+.2%}, {row.ci_upper:+.2%}]", p, row.direction,
             )  # fmt: skip
         console.print(table)
@@ -232,7 +235,7 @@ def export(
             return
         with out.open("w", encoding="utf-8") as file:
             count = write_jsonl(rows, file)
-    console.print(f"Exported {count} events to {out}")
+    console.print(f"Exported {count} events to {shown(out)}")
 
 
 @app.command()
@@ -246,7 +249,9 @@ def publish(
     settings = _settings(engine, alpha)
     with services() as s:
         record_id, scorecard = recorded.analyze_and_publish(s.app, experiment, settings, publisher)
-    console.print(f"Recorded analysis {record_id} of {experiment} ({scorecard.total_users} users)")
+    console.print(
+        f"Recorded analysis {record_id} of {shown(experiment)} ({scorecard.total_users} users)"
+    )
 
 
 @app.command("analyses")
@@ -272,11 +277,13 @@ def recompute(record_id: str) -> None:
     engines = f"engine {record.engine_version} then, {result.engine_version} now"
     if result.matches:
         console.print(
-            f"[green]MATCHES[/] {record.experiment_key} at position {record.position} ({engines})"
+            f"[green]MATCHES[/] {shown(record.experiment_key)} "
+            f"at position {record.position} ({engines})"
         )
         return
     console.print(
-        f"[bold red]DIFFERS[/] {record.experiment_key} at position {record.position} ({engines}):"
+        f"[bold red]DIFFERS[/] {shown(record.experiment_key)} "
+        f"at position {record.position} ({engines}):"
     )
     for line in result.differences[:50]:
         console.print(f"  {shown(line)}")
@@ -311,7 +318,7 @@ def predictions(
         f, sc = x.forecast, x.score
         interval = "" if not f.has_interval else f"{f.lift or 0:+.1%} [{f.ci_lower:+.1%}, {f.ci_upper:+.1%}]"  # fmt: skip
         table.add_row(
-            x.recommendation.experiment_key, x.recommendation.action, interval,
+            shown(x.recommendation.experiment_key), shown(x.recommendation.action), interval,
             f"{x.outcome_lift:+.1%}", "" if sc.covered is None else ("yes" if sc.covered else "no"),
             "" if sc.predictive_power is None else f"{sc.predictive_power:.0%}",
             "yes" if sc.significant else "no", "" if sc.brier is None else f"{sc.brier:.3f}",
@@ -335,6 +342,6 @@ def report(
         page = build_report(s.app, experiment, segment, s.engine)
     html.write_text(page, encoding="utf-8")
     console.print(
-        f"Report of {experiment} written to {html} ({len(page) // 1024} KiB, offline; "
-        f"scorecard under the {s.engine} engine)"
+        f"Report of {shown(experiment)} written to {shown(html)} "
+        f"({len(page) // 1024} KiB, offline; scorecard under the {s.engine} engine)"
     )

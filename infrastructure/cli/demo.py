@@ -77,7 +77,7 @@ def demo(
         services.close()
     console.print(
         f"\nDemo finished in {time.perf_counter() - began:.0f} s. Explore it: "
-        f"NEONBLUE_DATA_DIR={settings.data_dir} neonblue experiments list | results KEY | "
+        f"NEONBLUE_DATA_DIR={shown(settings.data_dir)} neonblue experiments list | results KEY | "
         'ask "which experiments are running?" | recommend KEY | approvals list | audit verify'
     )
 
@@ -226,9 +226,11 @@ async def _agents(services: Services) -> dict[str, str]:
             table.add_row(
                 plan.key,
                 plan.story,
-                f"{proposal['action']}{' ' + proposal['variant'] if proposal['variant'] else ''}"
+                shown(
+                    f"{proposal['action']}{' ' + proposal['variant'] if proposal['variant'] else ''}"
+                )
                 + waiting,
-                proposal["reasons"][0].split(". ")[0] + ".",
+                shown(proposal["reasons"][0].split(". ")[0] + "."),
             )
         console.print(keep_whole(table, "experiment"))
         if actions.get(HARMFUL) == "stop" and HARMFUL in pending:
@@ -240,7 +242,7 @@ async def _agents(services: Services) -> dict[str, str]:
             actions[HARMFUL] = f"stop -> approved: {status} (rollback)"
             console.print(
                 f"Approved the stop of [bold]{HARMFUL}[/] as a person would: "
-                f"{', '.join(done.get('applied', []))} -> now {status}."
+                f"{shown(', '.join(done.get('applied', [])))} -> now {status}."
             )
         actions[BANDIT] = await _reallocate(services, runner.toolbox, actions.get(BANDIT, ""))
     console.print("Pending approvals: NEONBLUE_DATA_DIR=... neonblue approvals list")
@@ -263,7 +265,7 @@ async def _reallocate(services: Services, toolbox: Any, action: str) -> str:
     moved = ", ".join(f"{k} {before[k]:.0%} -> {after[k]:.0%}" for k in before)
     if outcome is None or outcome.outcome != "applied":
         detail = outcome.detail if outcome else "not opted in"
-        console.print(f"Bandit on [bold]{BANDIT}[/]: no reallocation ({detail}).")
+        console.print(f"Bandit on [bold]{BANDIT}[/]: no reallocation ({shown(detail)}).")
         return action
     console.print(f"Bandit on [bold]{BANDIT}[/] (allowed by its policy): traffic {moved}.")
     return f"{action}; reallocated" if action else "reallocated"

@@ -13,7 +13,7 @@ from rich.table import Table
 from domain.experiments.aggregate import experiment_id
 from domain.participation.aggregate import Participation
 from infrastructure.application import LoggedEvent, NeonBlue
-from infrastructure.cli.console import console, services
+from infrastructure.cli.console import console, services, shown
 
 app = typer.Typer(help="Read the event log.", no_args_is_help=True)
 
@@ -80,7 +80,7 @@ def log(
             entry.name,
             str(entry.originator_id)[:8],
             str(entry.version),
-            data if len(data) <= 90 else data[:87] + "...",
+            shown(data if len(data) <= 90 else data[:87] + "..."),
         )
     console.print(table)
     if page and page[-1].position < head:

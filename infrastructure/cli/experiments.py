@@ -242,7 +242,7 @@ def traffic(
         experiment = s.app.change_traffic(key, coverage=coverage, weights=weights, reason=reason)
     shares = ", ".join(f"{v.key} {v.weight:.0%}" for v in experiment.variants)
     console.print(
-        f"Traffic of [bold]{shown(key)}[/]: coverage {experiment.coverage:.0%}; {shares}."
+        f"Traffic of [bold]{shown(key)}[/]: coverage {experiment.coverage:.0%}; {shown(shares)}."
     )
 
 
@@ -267,7 +267,7 @@ def assign(
         low, high = decision.bucket_range or (0.0, 0.0)
         console.print(
             f"User [bold]{shown(user)}[/] -> [bold green]{shown(variant)}[/] "
-            f"(hash v{found.hash_version} of seed {shown(found.seed)!r} = "
+            f"(hash v{found.hash_version} of seed {shown(repr(found.seed))} = "
             f"{decision.hash_value:.4f}, range \\[{low:.4f}, {high:.4f}))"
         )
     if participation is not None and participation.variant != variant:

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 
-from infrastructure.cli.console import console, error_console, services
+from infrastructure.cli.console import console, error_console, services, shown
 from infrastructure.cli.parsing import finite
 from infrastructure.ingest.bus import InProcessBus, Producer
 from infrastructure.ingest.errors import DeliveryFailed, IngestError
@@ -34,7 +33,7 @@ def _errors() -> Iterator[None]:
         yield
     except IngestError as error:
         message = " ".join(str(error).split())  # one line, whatever the terminal width
-        error_console.print(f"[bold red]ingest error:[/] {escape(message)}", soft_wrap=True)
+        error_console.print(f"[bold red]ingest error:[/] {shown(message)}", soft_wrap=True)
         sys.exit(4)
 
 
@@ -67,7 +66,7 @@ def _stats_table(stats: IngestStats) -> Table:
         ("dead letters", f"{stats.dead_lettered:,}"),
         ("lag", lag),
         ("batches", f"{stats.batches:,}  retries {stats.retries}  rebalances {stats.rebalances}"),
-        ("last error", stats.last_error or "-"),
+        ("last error", shown(stats.last_error or "-")),
     ):
         table.add_row(name, value)
     return table
@@ -106,7 +105,7 @@ def produce(
                 ) from None
             count += 1
         producer.flush()
-    console.print(f"Published {count:,} message(s) to {topic}.")
+    console.print(f"Published {count:,} message(s) to {shown(topic)}.")
 
 
 def simulate(
@@ -179,7 +178,7 @@ def simulate(
             console.print(_stats_table(stats))
             return
         count = publish(_producer(settings), wire_events(plan, start), rate)
-    console.print(f"Published {count:,} events to {', '.join(settings.topics[1:])}.")
+    console.print(f"Published {count:,} events to {shown(', '.join(settings.topics[1:]))}.")
 
 
 def ingest(
@@ -232,9 +231,9 @@ def list_dead_letters(
     for column in ("source", "kind", "reason", "original"):
         table.add_column(column, overflow="fold")
     for d in letters:
-        source = f"{d.source_topic}[{d.source_partition}]@{d.source_offset}"
+        source = f"{shown(d.source_topic)}[{d.source_partition}]@{d.source_offset}"
         size = f" ({d.original_length:,} bytes)" if d.original_length > 60 else ""
-        table.add_row(source, d.kind, escape(d.reason), escape(d.original_text(60)) + size)
+        table.add_row(source, d.kind, shown(d.reason), shown(d.original_text(60)) + size)
     console.print(table)
 
 

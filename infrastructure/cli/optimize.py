@@ -44,7 +44,7 @@ def policy(
         )
     mode = "applied automatically" if auto else "proposed for approval"
     console.print(
-        f"{experiment}: reallocations will be {mode} (min share {min_share:.0%}, "
+        f"{shown(experiment)}: reallocations will be {mode} (min share {min_share:.0%}, "
         f"max step {max_step:.0%})."
     )
 

@@ -38,7 +38,9 @@ def _catch_up_here() -> bool:
     """serve owns the read models and applies the erasure itself when it runs."""
     address = running_serve()
     if address is not None:
-        console.print(f"`neonblue serve` at {address.url} applies the erasure to the read models.")
+        console.print(
+            f"`neonblue serve` at {shown(address.url)} applies the erasure to the read models."
+        )
     return address is None
 
 
@@ -61,7 +63,7 @@ def forget(
     )
     if report.legacy_experiments:
         error_console.print(
-            f"[yellow]not protected:[/] data in {', '.join(report.legacy_experiments)} was "
+            f"[yellow]not protected:[/] data in {shown(', '.join(report.legacy_experiments))} was "
             "stored before privacy protection and keeps the plain id (README, Privacy)."
         )
         raise typer.Exit(1)
@@ -87,7 +89,7 @@ def export(
         print(text)
     else:
         out.write_text(text + "\n")
-        console.print(f"wrote {out}")
+        console.print(f"wrote {shown(out)}")
 
 
 @app.command()
@@ -112,4 +114,4 @@ def retention(
         )  # fmt: skip
         if reports and not serve_runs:
             catch_up_read_models(s)
-    console.print(f"forgot {len(reports)} user(s) idle for more than {older_than}.")
+    console.print(f"forgot {len(reports)} user(s) idle for more than {shown(older_than)}.")

@@ -21,7 +21,9 @@ def scorecard_table(
     win), verdict, projected impact when the experiment has run; ``truth`` adds a column
     (e.g. the simulated true lift)."""
     srm = "[red]sample ratio mismatch[/]" if card.srm.mismatch else "no SRM"
-    heading = f"{title or card.experiment_key} ({card.engine}, {card.total_users:,} users, {srm})"
+    heading = (
+        f"{title or shown(card.experiment_key)} ({card.engine}, {card.total_users:,} users, {srm})"
+    )
     columns = ["variant", "metric", "control -> variant", "lift [95% CI]", "adj. p / P(win)"]
     correction = CORRECTIONS.get(card.correction, card.correction)
     caption = f"p adjusted for the number of metrics ({correction}); intervals are per metric"
@@ -52,10 +54,10 @@ def scorecard_table(
             shown(row.variant),
             shown(row.label),
             f"{number(row.control_mean)} -> {number(row.variant_mean)}",
-            f"{percent(row.lift)} [{percent(row.ci_lower)}, {percent(row.ci_upper)}]",
+            shown(f"{percent(row.lift)} [{percent(row.ci_lower)}, {percent(row.ci_upper)}]"),
             "" if stat is None else f"{stat:.3f}",
             verdict(row),
-            *([impact_cell(row.impact)] if impact else []),
+            *([shown(impact_cell(row.impact))] if impact else []),
         ]
         table.add_row(*cells, *([truth(row)] if truth else []))
     return keep_whole(table, "variant", "metric", "verdict", "truth")
@@ -86,7 +88,7 @@ def percent(value: float) -> str:
 
 def verdict(row: MetricRow) -> str:
     if row.error:
-        return f"[yellow]{row.error}[/]"
+        return f"[yellow]{shown(row.error)}[/]"
     if row.guardrail is not None:
         colour = {"pass": "green", "fail": "red"}.get(row.guardrail.status, "yellow")
         return f"[{colour}]guardrail {row.guardrail.status}[/]"

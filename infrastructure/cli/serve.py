@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from infrastructure.cli.console import error_console
+from infrastructure.cli.console import error_console, shown
 
 
 def serve(
@@ -58,10 +58,11 @@ def serve(
 
         def ready() -> None:
             write_marker(store.data_dir, url, store.identity)
+            at = shown(url)
             error_console.print(
-                f"Serving {store.identity} on {url}: MCP at {url}/mcp/<server> "
-                f"(postgresql, clickhouse, chromadb, experiment_intelligence), {url}/health, "
-                f"{url}/metrics ({'token required' if token else 'no token: loopback only'})."
+                f"Serving {shown(store.identity)} on {at}: MCP at {at}/mcp/<server> "
+                f"(postgresql, clickhouse, chromadb, experiment_intelligence), {at}/health, "
+                f"{at}/metrics ({'token required' if token else 'no token: loopback only'})."
             )
 
         def stopped() -> None:

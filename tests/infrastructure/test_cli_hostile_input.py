@@ -111,3 +111,33 @@ def test_a_report_of_a_draft_experiment_is_written(env: dict[str, str], tmp_path
     written = neonblue(env, "report", "draft-key", "--html", str(page))
     assert written.returncode == 0, _clean(written)
     assert "Draft" in page.read_text() or "draft-key" in page.read_text()
+
+
+def test_confirmations_echo_hostile_keys_seeds_reasons_and_paths_as_text(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Messages echoing a variant key, a seed, a reason (in the log) or an output path: no
+    MarkupError, no restyling, no escape code reaching the terminal."""
+    hostile = f"x[bold]y[/]{ESC}z"
+    seen = "x[bold]y[/]\\x1bz"  # as printed: the brackets literal, the escape code shown
+    folder = tmp_path / "out[bold]["  # a path holding "[bold]" and "[/]"
+    folder.mkdir()
+    steps = [
+        (("experiments", "create", "h-key", "--variant", "control=0.5",
+          "--variant", f"{hostile}=0.5", "--metric", "conversion:primary:binomial",
+          "--seed", hostile), "Created experiment"),
+        (("experiments", "start", "h-key"), "is running"),
+        (("assign", "h-key", "u-1"), f"seed '{seen}'"),
+        (("experiments", "traffic", "h-key", "--weight", "control=0.6",
+          "--weight", f"{hostile}=0.4"), f"{seen} 40%"),
+        (("experiments", "pause", "h-key", "--reason", hostile), "is paused"),
+        (("events", "log", "--experiment", "h-key"), '"reason": "x[bold]y[/]\\u001bz"'),
+        (("audit", "replay", "h-key"), seen),
+        (("audit", "export", "--out", str(folder / f"]{ESC}.jsonl")), "out[bold][/]\\x1b.jsonl"),
+        (("privacy", "export", "u-1", "--out", str(folder / f"]{ESC}.json")), "[/]\\x1b.json"),
+    ]  # fmt: skip
+    for args, expected in steps:
+        done = neonblue(env, *args)
+        out = _clean(done)
+        assert done.returncode == 0, (args, out)
+        assert "MarkupError" not in out and expected in out, (args, out)
