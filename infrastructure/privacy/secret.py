@@ -16,6 +16,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
@@ -48,37 +49,55 @@ def _check(secret: bytes, first: str) -> None:
         )
 
 
+def _recorded(recorder: Any, select: Any) -> Any:
+    """The stored fingerprint's row, read without DDL or a write lock; None when there is
+    none yet (no table or no row; a real failure shows in the write that follows)."""
+    try:
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(select)
+            return cursor.fetchone()
+    except PersistenceError:
+        return None
+
+
 def _postgres_fingerprint(recorder: PostgresProcessRecorder, secret: bytes) -> None:
     table = SQL("{}.{}").format(
         Identifier(recorder.datastore.schema), Identifier(FINGERPRINT_TABLE)
     )
-    with recorder.datastore.transaction(commit=True) as cursor:
-        lock_ddl(cursor)
-        cursor.execute(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {} (id INT PRIMARY KEY, fingerprint TEXT NOT NULL)"
-            ).format(table)
-        )
-        cursor.execute(
-            SQL("INSERT INTO {} VALUES (1, %s) ON CONFLICT DO NOTHING").format(table),
-            (fingerprint(secret),),
-        )
-        cursor.execute(SQL("SELECT fingerprint FROM {} WHERE id = 1").format(table))
-        row: Any = cursor.fetchone()
+    select = SQL("SELECT fingerprint FROM {} WHERE id = 1").format(table)
+    row = _recorded(recorder, select)
+    if row is None:  # the first use of this store: record the secret's fingerprint
+        with recorder.datastore.transaction(commit=True) as cursor:
+            lock_ddl(cursor)
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (id INT PRIMARY KEY, fingerprint TEXT NOT NULL)"
+                ).format(table)
+            )
+            cursor.execute(
+                SQL("INSERT INTO {} VALUES (1, %s) ON CONFLICT DO NOTHING").format(table),
+                (fingerprint(secret),),
+            )
+            cursor.execute(select)
+            row = cursor.fetchone()
     _check(secret, str(row["fingerprint"]))
 
 
 def _sqlite_fingerprint(recorder: SQLiteProcessRecorder, secret: bytes) -> None:
-    with recorder.datastore.transaction(commit=True) as cursor:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} "
-            "(id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)"
-        )
-        cursor.execute(
-            f"INSERT OR IGNORE INTO {FINGERPRINT_TABLE} VALUES (1, ?)", (fingerprint(secret),)
-        )
-        cursor.execute(f"SELECT fingerprint FROM {FINGERPRINT_TABLE} WHERE id = 1")
-        row: Any = cursor.fetchone()
+    select = f"SELECT fingerprint FROM {FINGERPRINT_TABLE} WHERE id = 1"
+    row = _recorded(recorder, select)
+    if row is None:  # the first use of this store: record the secret's fingerprint
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} "
+                "(id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)"
+            )
+            cursor.execute(
+                f"INSERT OR IGNORE INTO {FINGERPRINT_TABLE} VALUES (1, ?)",
+                (fingerprint(secret),),
+            )
+            cursor.execute(select)
+            row = cursor.fetchone()
     _check(secret, str(row[0]))
 
 
