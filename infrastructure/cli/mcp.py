@@ -22,7 +22,7 @@ def serve(
     transport: Annotated[str, typer.Option(help="stdio or http.")] = "stdio",
     host: Annotated[str | None, typer.Option(help="HTTP bind address (default 127.0.0.1).")] = None,
     port: Annotated[
-        int | None, typer.Option(help="HTTP port (default 8000).", min=1, max=65535)
+        int | None, typer.Option(help="HTTP port (default 8000).", min=0, max=65535)
     ] = None,
 ) -> None:
     """Serve one MCP server until interrupted. Over stdio, when `neonblue serve` runs for the

@@ -18,7 +18,7 @@ def serve(
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(help="Port (default NEONBLUE_SERVE_PORT, 8765).", min=1, max=65535),
+        typer.Option(help="Port (default NEONBLUE_SERVE_PORT, 8765).", min=0, max=65535),
     ] = None,
 ) -> None:
     """Run the read side: projections following the log, the four MCP servers at

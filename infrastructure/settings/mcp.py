@@ -10,7 +10,7 @@ class McpSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEONBLUE_MCP_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="HTTP bind address; non-loopback needs a token.")
-    port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port.")
     token: str | None = Field(None, description="Bearer token required on HTTP when set.")
     max_rows: int = Field(1000, description="Row cap for any tool answer.")
     query_timeout_seconds: float = Field(10.0, description="Per-query timeout.")

@@ -18,7 +18,7 @@ class ServeSettings(BaseSettings):
 
     url: str = Field("", description="URL of a running serve to use (empty: discover).")
     host: str = Field("127.0.0.1", description="Bind address; non-loopback needs a token.")
-    port: int = Field(8765, ge=1, le=65535, description="HTTP port.")
+    port: int = Field(8765, ge=0, le=65535, description="HTTP port.")
     poll_seconds: float = Field(0.2, description="How often idle projections poll the log.")
     batch_size: int = Field(50_000, ge=1, description="Events per projection batch.")
     discover: bool = Field(True, description="Commands use a running serve when one is found.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.serve import Serve, env_for, running_serve
+from tests.support.stores import copy_store
 
 __all__ = ["TOKEN", "Serve", "env_for", "neonblue", "running_serve"]
 
@@ -24,10 +24,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 def store_copy(portfolio_dir: Path, tmp_path: Path) -> Path:
     """A private copy of the portfolio's event store (serve writes read models next to it)."""
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(portfolio_dir / "events.db", data / "events.db")
-    return data
+    return copy_store(portfolio_dir, tmp_path / "data")
 
 
 def neonblue(

@@ -4,7 +4,6 @@ checked) that resumes the agent run and changes the event store, and live refres
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +20,7 @@ from infrastructure.settings import EventStoreSettings
 from tests.serve.conftest import TOKEN, env_for, running_serve
 from tests.support.browser import Console, box, check_lift_chart, chromium, inside
 from tests.support.serve import Serve
+from tests.support.stores import copy_store
 
 # one serve and one browser for the module (~40 s), on one worker
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_dashboard")]
@@ -31,9 +31,7 @@ STOPPED = "homepage-hero-video"  # stopped after 15 days: the agent proposes to 
 
 @pytest.fixture(scope="module")
 def data_dir(portfolio_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("dashboard")
-    shutil.copy(portfolio_dir / "events.db", data / "events.db")
-    return data
+    return copy_store(portfolio_dir, tmp_path_factory.mktemp("dashboard"))
 
 
 @pytest.fixture(scope="module")
