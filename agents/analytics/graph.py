@@ -32,12 +32,14 @@ from agents.analytics.prompts import NARRATIVE_SYSTEM
 from agents.analytics.state import AnalyticsState
 from agents.analytics.vocabulary import CatalogEntry, Vocabulary
 from agents.common.deps import AgentDeps
-from agents.common.llm import llm_failure
+from agents.common.llm import ask_model, llm_failure
 from agents.common.toolbox import McpToolbox, ToolFailed
 from agents.common.verify import verify
 
 log = logging.getLogger("neonblue.analytics")
 NEEDS_NAME = {Intent.ANALYZE, Intent.ASSIGN, Intent.HISTORY, Intent.TREND, Intent.DURATION}
+PROSE_KEPT = 2000
+"""Characters of rejected prose kept in the answer's ``verification`` (a reply may be huge)."""
 
 
 @dataclass(frozen=True)
@@ -147,28 +149,32 @@ async def narrate(analyst: Analyst, state: AnalyticsState) -> dict[str, Any]:
     reference = state["deterministic_answer"]
     notices = list(state.get("notices") or [])
     try:
-        reply = await analyst.llm.ainvoke(
+        reply = await ask_model(
+            analyst.llm,
             [
                 SystemMessage(NARRATIVE_SYSTEM),
                 HumanMessage(f"Question: {state['question']}\nAnswer: {reference}"),
-            ]
+            ],
         )
-        prose = str(reply.content).strip()
+        prose = str(reply.content or "").strip()
     except Exception as error:
         notices.append(llm_failure("writing", error))
         log.warning("LLM narrative failed: %s", error)
         return {"notices": notices}
+    if not prose:
+        notices.append("The model returned no text; showing the checked answer.")
+        return {"notices": notices, "verification": {"ok": False, "problems": ["empty reply"]}}
     problems = verify(
         prose, reference, state.get("facts") or [], state.get("action"), state["question"]
     )
-    if problems or not prose:
-        log.warning("LLM answer rejected (%s): %r", "; ".join(problems) or "empty", prose[:300])
+    if problems:
+        log.warning("LLM answer rejected (%s): %r", "; ".join(problems), prose[:300])
         notices.append(
             "The model's wording did not match the tool results; showing the checked answer."
         )
         return {
             "notices": notices,
-            "verification": {"ok": False, "problems": problems, "prose": prose},
+            "verification": {"ok": False, "problems": problems, "prose": prose[:PROSE_KEPT]},
         }
     footer = state.get("footer") or ""
     answer = prose if not footer or footer in prose else f"{prose} {footer}"

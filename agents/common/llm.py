@@ -2,12 +2,16 @@
 
 The model plans and writes prose; it never decides or computes. Whatever goes wrong at the
 endpoint (HTTP 5xx, a timeout, malformed JSON) the graphs fall back to their deterministic
-answer and say so in one line (`llm_failure`).
+answer and say so in one line (`llm_failure`). Every call goes through `ask_model`, which
+bounds the whole call, not only each read.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +48,26 @@ def chat_model(settings: LlmSettings):  # -> ChatOpenAI | None, imported lazily 
         max_retries=settings.max_retries,
         temperature=0,
     )
+
+
+def deadline_seconds(llm: Any) -> float:
+    """The longest one model call may take in all: the timeout once per try. The client's
+    own timeout bounds each read, so a reply trickling in a few bytes at a time would
+    otherwise keep a question waiting indefinitely."""
+    timeout = getattr(llm, "request_timeout", None)
+    default = LlmSettings.model_fields["timeout_seconds"].default
+    seconds = float(timeout) if isinstance(timeout, int | float) else default
+    return seconds * (1 + int(getattr(llm, "max_retries", None) or 0))
+
+
+async def ask_model(llm: Any, messages: list[Any], schema: type[BaseModel] | None = None) -> Any:
+    """The model's reply to ``messages`` (with ``schema``: parsed by structured output),
+    or `TimeoutError` once `deadline_seconds` have passed."""
+    runnable = llm.with_structured_output(schema, method="json_schema") if schema else llm
+    seconds = deadline_seconds(llm)
+    with anyio.move_on_after(seconds):
+        return await runnable.ainvoke(messages)
+    raise TimeoutError(f"no complete reply within {seconds:g} s")
 
 
 def llm_failure(stage: str, error: BaseException) -> str:

@@ -3,7 +3,9 @@
 Every number in the prose must match a number of the deterministic answer (or of the
 facts behind it) within rounding; a claim of significance needs a significant result; an
 action (ship, stop, extend, ...) must be the policy's decision, and with no decision no
-action may be advised. A non-empty list of problems means: show the deterministic answer.
+action may be advised. Prose that gives instructions (approve, apply, ignore previous
+instructions), carries control characters or is far longer than an answer is refused
+outright. A non-empty list of problems means: show the deterministic answer.
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ ADVICE = re.compile(
     r"we can|you can|must|i'd|i would|need to|needs to|action:|decision:))\s*(\w+\s+){0,3}$",
     re.I,
 )
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.]{0,40}\b(instructions?|prompts?|rules)\b|"
+    r"(^|[.;:,!?\n]\s*|\b(and|then|please|now|so)\s+)(approve|reject|apply|call)\b|"
+    r"\bcall\s+(the\s+)?(apply|approve|reject|tool|function)\b",
+    re.I,
+)
+"""Text addressed to someone to act: NeonBlue's answers state results, people decide."""
+QUOTED = re.compile(r"'([^'\n]{3,200})'")
+"""What an answer quotes: a question's instructions are reported as "Not done: '...'"."""
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (terminal escapes, bidi overrides); line breaks and tabs are text."""
+MAX_PROSE_CHARS = 4000
+"""Longest prose checked (five sentences are far shorter); the checks' patterns cost more
+than linear time on long text, so a longer reply is refused before any is run."""
 SAY_NOT = re.compile(
     r"\b(not|don't|do not|never|no|avoid|rather than|instead of)\s+(\w+\s+){0,2}$", re.I
 )
@@ -88,7 +104,17 @@ def verify(
     question: str = "",
 ) -> list[str]:
     """Problems of ``prose`` against the deterministic ``reference`` answer and ``facts``."""
+    longest = max(MAX_PROSE_CHARS, 2 * len(reference))
+    if len(prose) > longest:
+        return [f"the reply is {len(prose):,} characters long (at most {longest:,})"]
     problems = []
+    if CONTROL.search(prose):
+        problems.append("contains control characters")
+    unquoted = prose
+    for quoted in set(QUOTED.findall(reference)):  # repeating the report is no instruction
+        unquoted = unquoted.replace(quoted, " ")
+    if INSTRUCTION.search(unquoted):
+        problems.append("gives instructions (approve, apply, ignore previous instructions)")
     allowed = _allowed(f"{reference} {question}", facts)
     for value, decimals, percent in numbers_in(prose):
         tolerance = 0.5 * 10**-decimals + 1e-9

@@ -17,7 +17,7 @@ import anyio
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
-from agents.common.llm import llm_failure
+from agents.common.llm import ask_model, llm_failure
 from agents.common.scorecards import scorecard_from_answer
 from agents.common.timing import days_since
 from agents.common.toolbox import McpToolbox, ToolFailed
@@ -177,7 +177,7 @@ async def _checked_narrative(
         log.warning("LLM narrative failed: %s", error)
         return templated, [llm_failure("writing the recommendation", error)]
     if not prose:
-        return templated, []
+        return templated, ["The model returned no narrative; showing the checked one."]
     facts = [
         {"label": name, "value": value, "unit": "%" if name != "z" else ""}
         for name, value in proposed["numbers"].items()
@@ -197,8 +197,8 @@ async def _llm_narrative(
     from langchain_core.messages import HumanMessage, SystemMessage
 
     facts = {"experiment": key, **proposal, "similar": [h.get("key") for h in similar[:3]]}
-    reply = await llm.ainvoke(
-        [SystemMessage(NARRATIVE_SYSTEM), HumanMessage(json.dumps(facts, default=str))]
+    reply = await ask_model(
+        llm, [SystemMessage(NARRATIVE_SYSTEM), HumanMessage(json.dumps(facts, default=str))]
     )
-    text = str(reply.content).strip()
+    text = str(reply.content or "").strip()
     return text or None
