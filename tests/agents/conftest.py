@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -14,6 +13,7 @@ from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PlannedExperiment, simulate_traffic
 from tests.support.shared import built_once
+from tests.support.stores import copy_store
 
 HALF = (Variant("control", "Control", 0.5), Variant("treatment", "Treatment", 0.5))
 
@@ -100,5 +100,4 @@ def scenario_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def scenario_dir(scenario_template: Path, tmp_path: Path) -> Path:
     """A fresh copy per test (recommendations and approvals change the store)."""
-    shutil.copy(scenario_template / "events.db", tmp_path / "events.db")
-    return tmp_path
+    return copy_store(scenario_template, tmp_path)

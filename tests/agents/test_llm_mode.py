@@ -9,7 +9,6 @@ control characters, instructions, nothing at all, a reply trickling in) fall bac
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from infrastructure.recommendations import recommendations
 from infrastructure.settings import EventStoreSettings
 from tests.support import openai_stub
 from tests.support.openai_stub import INVENTED, StubModel, running_stub
+from tests.support.stores import copy_store
 
 pytestmark = pytest.mark.xdist_group("test_llm_mode")  # one worker builds the module's fixture
 
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.xdist_group("test_llm_mode")  # one worker builds the m
 @pytest.fixture(scope="module")
 def store(scenario_template: Path, tmp_path_factory: pytest.TempPathFactory):
     data_dir = tmp_path_factory.mktemp("llm-mode")
-    shutil.copy(scenario_template / "events.db", data_dir / "events.db")
+    copy_store(scenario_template, data_dir)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NEONBLUE_EMBEDDINGS", "hashing")  # no model load (CPU budget)
         yield EventStoreSettings(data_dir=data_dir, event_store="")

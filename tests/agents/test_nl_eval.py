@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from infrastructure.bootstrap import bootstrap
 from infrastructure.recommendations import recommendations
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PORTFOLIO
+from tests.support.stores import copy_store
 
 pytestmark = pytest.mark.xdist_group("test_nl_eval")  # one worker builds the module's fixture
 
@@ -453,7 +453,7 @@ class Evaluated:
 @pytest.fixture(scope="module")
 def evaluated(portfolio_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Evaluated:
     data_dir = tmp_path_factory.mktemp("nl-eval")
-    shutil.copy(portfolio_dir / "events.db", data_dir / "events.db")
+    copy_store(portfolio_dir, data_dir)
 
     async def main() -> Evaluated:
         with bootstrap(EventStoreSettings(data_dir=data_dir, event_store="")) as services:

@@ -4,7 +4,6 @@ and ingest then classifies them on the fast path."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from infrastructure.ingest.triage_replay import replay_triaged
 from infrastructure.settings import EventStoreSettings
 from infrastructure.triage import decide_rule, rules
 from tests.support.privacy import Opener
+from tests.support.stores import copy_store
 
 EXPERIMENT = "checkout-cta-contrast"
 USERS = [f"che-user-{i:06d}" for i in range(1, 6)]  # exposed users of the portfolio
@@ -52,7 +52,7 @@ def ingest(app, bus: InProcessBus, events: list[tuple[bytes, str]]):
 
 @pytest.fixture
 def store(portfolio_dir: Path, tmp_path: Path) -> EventStoreSettings:
-    shutil.copy(portfolio_dir / "events.db", tmp_path / "events.db")
+    copy_store(portfolio_dir, tmp_path)
     return EventStoreSettings(data_dir=tmp_path, event_store="")
 
 
