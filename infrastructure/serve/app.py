@@ -36,7 +36,12 @@ from infrastructure.serve.dashboard.snapshots import Warmer
 from infrastructure.serve.follower import ProjectionFollower
 from infrastructure.serve.metrics import ServeMetrics
 from infrastructure.settings import ConfigurationError
-from mcp_servers.common.transport import ASGIApp, BearerTokenMiddleware, is_loopback
+from mcp_servers.common.transport import (
+    ASGIApp,
+    BearerTokenMiddleware,
+    MessageCheckMiddleware,
+    is_loopback,
+)
 
 log = logging.getLogger("neonblue.serve")
 PROJECTIONS = ("analytics", "relational", "knowledge")
@@ -98,7 +103,8 @@ class ServeApp:
         ]
         for name, server in self.servers.items():
             server.streamable_http_app(json_response=True, host=self.host)  # its session manager
-            routes.append(Route(f"/mcp/{name}", StreamableHTTPASGIApp(server.session_manager)))
+            mount = MessageCheckMiddleware(StreamableHTTPASGIApp(server.session_manager))
+            routes.append(Route(f"/mcp/{name}", mount))
         app: ASGIApp = Starlette(routes=routes, lifespan=self.lifespan)
         api = BearerTokenMiddleware(app, self.token) if self.token else app
         from infrastructure.serve.dashboard.routes import Dashboard, owns

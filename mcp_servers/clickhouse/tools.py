@@ -84,11 +84,12 @@ class ClickHouseTools:
                 as_of=datetime.now(UTC),
                 planned_days=self.planned_days,
             )
-        findings = [
-            "Sample ratio mismatch: do not trust these results."
-            if card.srm.mismatch
-            else f"Traffic split matches the weights (SRM p={card.srm.p_value:.2f})."
-        ]
+        if not card.total_users:  # no split to check (its p-value is NaN)
+            findings = ["No exposed users yet: there is nothing to compare."]
+        elif card.srm.mismatch:
+            findings = ["Sample ratio mismatch: do not trust these results."]
+        else:
+            findings = [f"Traffic split matches the weights (SRM p={card.srm.p_value:.2f})."]
         for row in card.rows:
             if row.error:
                 findings.append(f"{row.label} ({row.variant}): {row.error}")
@@ -258,6 +259,8 @@ class ClickHouseTools:
 
 
 def _metric(experiment: Experiment, metric: str | None) -> str:
+    """The recorded metric a tool reads: ``metric``, else the primary metric (a ratio's
+    numerator). A ratio metric is not recorded itself: its numerator or denominator is."""
     if metric is None:
         primary = [m for m in experiment.metrics if m.role == MetricRole.PRIMARY]
         if not primary:
@@ -266,7 +269,26 @@ def _metric(experiment: Experiment, metric: str | None) -> str:
         if chosen.kind == MetricKind.RATIO:
             return chosen.numerator or chosen.key
         return chosen.key
-    experiment.metric(metric)  # unknown metric -> domain error
+    defined = {m.key: m for m in experiment.metrics}
+    parts = [
+        part
+        for m in experiment.metrics
+        if m.kind == MetricKind.RATIO
+        for part in (m.numerator, m.denominator)
+        if part and part not in defined
+    ]
+    if metric in parts:
+        return metric
+    if metric not in defined:
+        known = ", ".join(dict.fromkeys([*defined, *parts])) or "none"
+        raise ToolError(f"Experiment {experiment.key!r} has no metric {metric!r}; it has: {known}.")
+    ratio = defined[metric]
+    if ratio.kind == MetricKind.RATIO:
+        raise ToolError(
+            f"{metric!r} is a ratio metric ({ratio.numerator} / {ratio.denominator}), not "
+            f"recorded itself: ask for {ratio.numerator!r} or {ratio.denominator!r} "
+            "(generate_analytics_insights analyses the ratio)."
+        )
     return metric
 
 

@@ -85,9 +85,9 @@ def variant_trend(
             summary=f"{treatment} has {len(series)} day(s) of data; trends need 3.",
         )
     fitted = holt_forecast(series, days_ahead)
-    forecast = [math.expm1(x) for x in fitted.forecast]
-    lower = [math.expm1(x) for x in fitted.lower]
-    upper = [math.expm1(x) for x in fitted.upper]
+    forecast = [_lift(x) for x in fitted.forecast]
+    lower = [_lift(x) for x in fitted.lower]
+    upper = [_lift(x) for x in fitted.upper]
     summary = (
         f"cumulative lift of {metric} for {treatment} now {math.expm1(series[-1]):+.1%}, "
         f"forecast {forecast[-1]:+.1%} [{lower[-1]:+.1%}, {upper[-1]:+.1%}] in {days_ahead} days"
@@ -102,6 +102,16 @@ def variant_trend(
         conditional_power=conditional,
         summary=summary,
     )
+
+
+MAX_LOG_RATIO = 709.0
+"""exp() of more overflows a float. A series whose lift swings by orders of magnitude (an
+outlier value) extrapolates that far within the 60 days asked for at most."""
+
+
+def _lift(log_ratio: float) -> float:
+    """The relative lift of a forecast log-ratio, finite however far it extrapolates."""
+    return math.expm1(min(log_ratio, MAX_LOG_RATIO))
 
 
 def _finite(value: float | None) -> float | None:

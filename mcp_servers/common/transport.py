@@ -5,6 +5,9 @@ surrounding whitespace, or the process refuses to start (a blank token would oth
 read as "token required" while any blank ``Bearer`` header matched it). The scheme is
 matched case-insensitively (RFC 9110), the credentials in constant time. Both
 `neonblue mcp serve --transport http` and `neonblue serve` use these checks.
+
+A POST whose body is JSON but not a JSON-RPC message is answered as over stdio: -32600 in
+one short line (`MessageCheckMiddleware`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
+import pydantic_core
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
+from mcp_types import JSONRPCError, jsonrpc_message_adapter
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from infrastructure.settings import ConfigurationError
+from mcp_servers.common.stdio import error_reply
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -93,6 +101,64 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
+class MessageCheckMiddleware:
+    """Answers a POSTed JSON body that is not a JSON-RPC message with -32600 (invalid
+    request) in one line, as the stdio relay does (`common/stdio.py`). The SDK answers it
+    with -32602 and pydantic's report on every kind of message (kilobytes over many lines,
+    quoting the body). Other requests, and bodies over the SDK's size limit (it answers
+    413), pass through unchanged."""
+
+    def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_REQUEST_BODY_SIZE) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not _json_body(scope):
+            await self.app(scope, receive, send)
+            return
+        buffered: list[dict[str, Any]] = []
+        size, complete = 0, False
+        while size <= self.max_body:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                complete = size <= self.max_body
+                break
+        if complete:
+            reply = _not_a_message(b"".join(m.get("body", b"") for m in buffered))
+            if reply is not None:
+                body = reply.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                await JSONResponse(body, status_code=400)(scope, receive, send)
+                return
+
+        async def replay() -> Any:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _json_body(scope: Scope) -> bool:
+    headers = dict(scope.get("headers") or [])
+    return headers.get(b"content-type", b"").lower().startswith(b"application/json")
+
+
+def _not_a_message(body: bytes) -> JSONRPCError | None:
+    """The error reply for JSON that is not a JSON-RPC message; None for a message, or for
+    text that is not JSON (the SDK's parse error is one line already)."""
+    try:
+        raw = pydantic_core.from_json(body)
+    except ValueError:
+        return None
+    try:
+        jsonrpc_message_adapter.validate_python(raw, by_name=False)
+    except ValidationError as problem:
+        return error_reply(problem)
+    return None
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -116,7 +182,7 @@ def http_app(server: MCPServer, host: str, token: str | None) -> ASGIApp:
             f"Refusing to serve MCP over HTTP on {host} without a token: set NEONBLUE_MCP_TOKEN "
             "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1."
         )
-    app: ASGIApp = server.streamable_http_app(host=host)
+    app: ASGIApp = MessageCheckMiddleware(server.streamable_http_app(host=host))
     return BearerTokenMiddleware(app, token) if token else app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,7 +15,7 @@ from domain.experiments.aggregate import Experiment
 from domain.experiments.aggregate import experiment_id as experiment_uuid
 from domain.experiments.values import Status
 from infrastructure.application import NeonBlue
-from mcp_servers.common.errors import tool_errors
+from mcp_servers.common.errors import shorten, tool_errors
 from mcp_servers.common.freshness import Freshness
 from mcp_servers.common.inputs import Engine, ExperimentKey, Moment, Name, Tag, UserId
 from mcp_servers.common.models import ExperimentOut, ScorecardOut
@@ -88,10 +89,18 @@ class ExperimentHistory(BaseModel):
     freshness: Freshness
 
 
+MAX_EXAMPLE_CHARS = 2000
+"""Raw examples longer than this (as JSON) are cut: ingest keeps events up to 512 KiB, and
+20 types of 3 such examples would make an answer of tens of megabytes."""
+
+
 class UnclassifiedType(BaseModel):
     event_type: str
     count: int
-    examples: list[dict[str, Any]]
+    examples: list[dict[str, Any]] = Field(
+        description="A few raw events; one longer than 2,000 characters of JSON comes as "
+        "{truncated: its JSON cut short, characters: its full length}."
+    )
     rule_state: str | None = Field(description="proposed, approved or rejected; null if none.")
 
 
@@ -229,7 +238,7 @@ class PostgresTools:
                 UnclassifiedType(
                     event_type=summary.event_type,
                     count=summary.count,
-                    examples=summary.examples,
+                    examples=[_bounded(example) for example in summary.examples],
                     rule_state=existing.state if existing else None,
                 )
             )
@@ -282,6 +291,13 @@ class PostgresTools:
             state=ExperimentOut.of(state) if state else None,
             freshness=self._fresh(),
         )
+
+
+def _bounded(example: dict[str, Any]) -> dict[str, Any]:
+    text = json.dumps(example, default=str)
+    if len(text) <= MAX_EXAMPLE_CHARS:
+        return example
+    return {"truncated": shorten(text, MAX_EXAMPLE_CHARS), "characters": len(text)}
 
 
 def _event_data(event: object) -> dict[str, Any]:

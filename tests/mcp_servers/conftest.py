@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.support.postgres import free_port
+from tests.support.stores import copy_store
 
 
 @pytest.fixture
@@ -28,8 +28,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 def store_copy(portfolio_dir: Path, tmp_path: Path) -> Path:
     """A private copy of the portfolio's event store (tests here write read models)."""
-    shutil.copy(portfolio_dir / "events.db", tmp_path / "events.db")
-    return tmp_path
+    return copy_store(portfolio_dir, tmp_path)
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:

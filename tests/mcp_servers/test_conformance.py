@@ -4,7 +4,6 @@ mounts), for calls that exercise each tool's options."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from mcp import Client
 from tests.mcp_servers.conftest import stdio_client
 from tests.serve.conftest import TOKEN, env_for, running_serve
 from tests.serve.test_serve import http_client
+from tests.support.stores import copy_store
 
 pytestmark = pytest.mark.anyio
 
@@ -99,9 +99,7 @@ async def test_answers_match_output_schemas_over_stdio(store_copy: Path):
 
 
 async def test_answers_match_output_schemas_over_http(portfolio_dir: Path, tmp_path: Path):
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(portfolio_dir / "events.db", data / "events.db")
+    data = copy_store(portfolio_dir, tmp_path / "data")
     with running_serve(env_for(data, NEONBLUE_MCP_TOKEN=TOKEN), tmp_path) as serve:
         serve.wait_caught_up()
         for name in CALLS:

@@ -6,10 +6,11 @@ and `test_conformance.py`).
 
 from __future__ import annotations
 
-import shutil
+import json
+import math
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from domain.experiments.errors import ExperimentNotFound
 from infrastructure.bootstrap import Services, bootstrap
 from infrastructure.settings import EventStoreSettings
 from mcp_servers.common.errors import MAX_ERROR_CHARS
+from tests.support.stores import copy_store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("test_edges")]
 SERVERS = ("postgresql", "clickhouse", "chromadb", "experiment_intelligence")
@@ -33,8 +35,7 @@ WRITING_TOOLS = {  # each may record a domain event
 
 @pytest.fixture(scope="module")
 def services(portfolio_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    data = tmp_path_factory.mktemp("edges")
-    shutil.copy(portfolio_dir / "events.db", data / "events.db")
+    data = copy_store(portfolio_dir, tmp_path_factory.mktemp("edges"))
     with bootstrap(EventStoreSettings(data_dir=data, event_store="")) as built:
         yield built
 
@@ -357,3 +358,122 @@ async def test_segments_every_dimension_and_filters_that_filter(services):
             {"tag": "pricing", "since": "2026-09-01", "until": "2026-09-01"},
         )
         assert tagged["experiments"] == ["free-shipping-threshold", "pricing-annual-discount"]
+
+
+# -- hostile and careless clients: one-line errors, bounded answers, named metrics -------------
+
+
+async def test_refused_arguments_read_as_one_line(services):
+    """Each refused argument and why, on one line: no pydantic report (several lines, the
+    values sent, links), no control characters from names the client made up."""
+    async with client_of(services, "postgresql") as client:
+        text = await refused(client, "list_experiments", {"limit": 0, "owner": " ", "x\0\n": 1})
+        assert text == (
+            "Error executing tool list_experiments: invalid arguments: owner: String should "
+            "have a visible character (it is blank); limit: Input should be greater than or "
+            "equal to 1; x\\x00\\n: unknown argument"
+        )
+        unknown = await refused(client, "no_such_tool\n\u202e", {})
+        assert unknown == "Unknown tool: no_such_tool\\n\\u202e"
+        with pytest.raises(MCPError) as prompt:
+            await client.get_prompt("review_experiment", {"experiment_id": "x\ny"})
+        assert "experiment_id: String should match pattern" in prompt.value.message
+        with pytest.raises(MCPError) as resource:
+            await client.read_resource("nope://x\ny")
+        assert "\n" not in resource.value.message
+    async with client_of(services, "chromadb") as client:
+        text = await refused(
+            client, "semantic_experiment_search", {"query": "x", "filters": {"$ne": 1}}
+        )
+        assert text.endswith("invalid arguments: filters.$ne: unknown field")
+
+
+async def test_unclassified_examples_are_bounded(services):
+    """Ingest keeps unknown events up to 512 KiB: examples that long are cut in the answer."""
+    from domain.ingestion.aggregates import UnclassifiedEvents
+
+    kept = UnclassifiedEvents.open("events", 0, "huge_blob")
+    for i in range(3):
+        kept.receive(f"huge-{i}", {"blob": "y" * 400_000}, {})
+    kept.receive("small", {"page": "home"}, {})
+    services.app.save(kept)
+    async with client_of(services, "postgresql") as client:
+        answer = await call(client, "list_unclassified_event_types", {})
+    (huge,) = [t for t in answer["event_types"] if t["event_type"] == "huge_blob"]
+    assert huge["count"] == 4 and len(json.dumps(answer)) < 50_000
+    assert huge["examples"][0]["characters"] == len(json.dumps({"blob": "y" * 400_000}))
+    assert huge["examples"][0]["truncated"].startswith('{"blob": "yyy')
+
+
+def _ratio_draft(services: Services) -> str:
+    """A draft whose primary metric is a ratio (aov = revenue / orders), without traffic."""
+    from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
+
+    key = "edges-ratio-draft"
+    if key not in services.app.experiment_keys():
+        services.app.create_experiment(
+            key,
+            "Ratio draft",
+            variants=[Variant("control", "C", 0.5), Variant("treatment", "T", 0.5)],
+            metrics=[
+                Metric("aov", MetricRole.PRIMARY, MetricKind.RATIO, "revenue", "orders"),
+            ],
+        )
+    return key
+
+
+async def test_ratio_metrics_are_named_by_their_parts(services):
+    """A ratio metric is not recorded itself: naming it says which metrics are (it gave an
+    empty series, or 'no data' from the forecast); its parts are accepted, as the default
+    (the numerator) already was; an unknown metric lists the known ones."""
+    key = _ratio_draft(services)
+    async with client_of(services, "clickhouse") as client:
+        for tool in ("metric_timeseries", "predict_experiment_trends", "segment_breakdown"):
+            text = await refused(client, tool, {"experiment_id": key, "metric": "aov"})
+            assert "ratio metric (revenue / orders)" in text and "'orders'" in text, text
+        assert (
+            await call(client, "metric_timeseries", {"experiment_id": key, "metric": "orders"})
+        )["rows"] == []
+        text = await refused(client, "metric_timeseries", {"experiment_id": key, "metric": "x"})
+        assert text.endswith("has no metric 'x'; it has: aov, revenue, orders.")
+        insights = await call(client, "generate_analytics_insights", {"experiment_id": key})
+    assert insights["findings"][0] == "No exposed users yet: there is nothing to compare."
+    assert not any("nan" in finding for finding in insights["findings"])
+
+
+async def test_forecasts_of_wild_lifts_stay_finite(services):
+    """A lift swinging by orders of magnitude (an outlier value) extrapolates beyond what a
+    float holds within 60 days: the answer stays a number (it was an unexplained failure)."""
+    from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
+    from domain.participation.commands import RecordExposure, RecordMetric
+
+    key, start = "edges-wild-lift", datetime(2010, 1, 4, tzinfo=UTC)  # outside other questions
+    services.app.create_experiment(
+        key,
+        "Wild lift",
+        variants=[Variant("control", "C", 0.5), Variant("treatment", "T", 0.5)],
+        metrics=[Metric("revenue", MetricRole.PRIMARY, MetricKind.MEAN)],
+    )
+    services.app.start_experiment(key, at=start)
+    experiment = services.app.experiment(key)
+    users: dict[str, list[str]] = {"control": [], "treatment": []}
+    commands: list[RecordExposure | RecordMetric] = []
+    for i in range(40):
+        user = f"wild-{i}"
+        variant = experiment.assignment_for(user)[0] or "control"
+        users[variant].append(user)
+        commands.append(RecordExposure(key, user, f"{user}:x", start, variant, {}))
+    recorded = 0.0
+    for day, log_ratio in enumerate((-30, -15, 0, 15, 30)):  # cumulative lift e^x - 1
+        at = start + timedelta(days=day, hours=1)
+        commands.append(RecordMetric(key, users["control"][0], f"c{day}", at, "revenue", 1.0))
+        total = (day + 1) * math.exp(log_ratio) * len(users["treatment"]) / len(users["control"])
+        treated = users["treatment"][day]
+        commands.append(RecordMetric(key, treated, f"t{day}", at, "revenue", total - recorded))
+        recorded = total
+    services.app.record(commands)
+    async with client_of(services, "clickhouse") as client:
+        trends = await call(
+            client, "predict_experiment_trends", {"experiment_id": key, "days_ahead": 60}
+        )
+    assert len(trends["upper"]) == 60 and all(math.isfinite(x) for x in trends["upper"])

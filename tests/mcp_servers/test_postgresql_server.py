@@ -169,6 +169,24 @@ async def test_http_requires_the_token(portfolio_dir):
         assert httpx.post(f"{base}/mcp", json={}).status_code == 401
         wrong = httpx.post(f"{base}/mcp", json={}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
+        # JSON that is no JSON-RPC message: -32600 in one line, as over stdio (the SDK sent
+        # -32602 and pydantic's report on every kind of message, quoting the body)
+        headers = {
+            "Authorization": "Bearer s3cret-token-0123456789",
+            "Accept": "application/json, text/event-stream",
+        }
+        for body, request_id in (
+            ([1, 2], None),
+            ({"a": 1}, None),
+            ({"jsonrpc": "2.0", "id": 7, "method": 5}, 7),
+        ):
+            answer = httpx.post(f"{base}/mcp", json=body, headers=headers)
+            assert answer.status_code == 400
+            error = answer.json()
+            assert error["id"] == request_id and error["error"]["code"] == -32600, error
+            message = error["error"]["message"]
+            assert message.startswith("Invalid request: not a JSON-RPC 2.0 message (")
+            assert len(message) < 200 and "\n" not in message and "input_value" not in message
         async with http_client(server.port, "s3cret-token-0123456789") as client:
             result = await client.call_tool("list_experiments", {"tag": "pricing"})
             assert not result.is_error

@@ -96,6 +96,18 @@ async def test_every_mount_health_metrics_relay_and_clean_stop(store_copy: Path,
         refused = httpx.post(f"{serve.url}/mcp/postgresql", json={}, timeout=5)
         assert refused.status_code == 401
         assert httpx.get(f"{serve.url}/metrics", timeout=5).status_code == 401
+        not_a_message = httpx.post(  # one short line, as `mcp serve` and stdio answer it
+            f"{serve.url}/mcp/postgresql",
+            json={"a": 1},
+            headers={
+                "Authorization": f"Bearer {TOKEN}",
+                "Accept": "application/json, text/event-stream",
+            },
+            timeout=5,
+        )
+        assert not_a_message.status_code == 400
+        assert not_a_message.json()["error"]["code"] == -32600
+        assert len(not_a_message.text) < 300
 
         answers = {}
         for name in SERVER_NAMES:
