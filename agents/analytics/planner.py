@@ -58,6 +58,8 @@ def plan_question(
     problems += [problem] if problem else []
     lift, problem = slots.min_lift(lowered)
     problems += [problem] if problem else []
+    problem = slots.as_of(lowered)
+    problems += [problem] if problem else []
 
     intents = [intent for intent, cue in CUES if cue.search(lowered)]
     tags = _tags(lowered, vocabulary)

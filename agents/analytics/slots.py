@@ -74,10 +74,23 @@ def _amount(text: str | None) -> int:
     return NUMBER_WORDS.get(text, 0) or int(text)
 
 
+BACKWARD_HORIZON = re.compile(
+    r"\b(?:next|coming|over the next|in the next|for the next|within|in)\s+(-\s*\d+\s*"
+    r"(?:day|week|fortnight|month|quarter|year)s?)\b"
+)
+AS_OF = re.compile(r"\b(as (?:of|at)\s+(?!now\b|today\b|right now\b|the moment\b)[^?.!,;]+)")
+
+
 def horizon(lowered: str) -> tuple[int | None, str | None]:
     """(days ahead, problem) of "next 14 days", "next week", "in 3 weeks"."""
     match = HORIZON.search(lowered)
     if not match:
+        backward = BACKWARD_HORIZON.search(lowered)
+        if backward:
+            return None, (
+                f"Forecasts look ahead; '{backward.group(1)}' is not a number of days ahead, "
+                "so no forecast was made for it."
+            )
         return None, None
     count, unit = (match.group(1), match.group(2)) if match.group(2) else match.group(3, 4)
     days = _amount(count) * UNIT_DAYS[unit]
@@ -120,6 +133,18 @@ def _parse_day(text: str) -> date:
 
 def _quarter_start(day: date) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def as_of(lowered: str) -> str | None:
+    """A problem when the question asks for an answer as of another time: answers are as
+    of now (the audit replay answers as of a time)."""
+    match = AS_OF.search(lowered)
+    if not match:
+        return None
+    return (
+        f"Answers are as of now; '{match.group(1).strip()}' was not applied "
+        "(`neonblue audit replay KEY --as-of TIME` answers as of a time)."
+    )
 
 
 def time_range(lowered: str, today: date) -> tuple[TimeRange | None, str | None]:

@@ -396,6 +396,9 @@ QUESTIONS: list[tuple[str, Check]] = [
     ("Experiments similar to checkout with more than 99999999999999999999% lift?", refused("out of range")),
     ("Predict checkout-cta-contrast over the next 1000 days", refused("at most 60 days")),
     ("Forecast pricing-annual-discount for the next 5 years", refused("at most 60 days")),
+    ("Predict checkout-cta-contrast over the next -3 days", refused("not a number of days ahead")),
+    ("How was pricing-annual-discount doing as of 1999-01-01?",
+     both(quotes(PRICING), says("'as of 1999-01-01' was not applied"))),
     ("Which segments of pricing experiments responded best since 1850-01-01?", refused("out of range")),
     ("Which segments of checkout experiments responded best since 2026-13-45?", refused("out of range")),
     # unknown and ambiguous names
