@@ -115,7 +115,7 @@ def build_intelligence_graph(
             proposal,
             tool_calls=[c.as_dict() for c in toolbox.calls],
             positions=toolbox.positions(),
-            mode="llm" if llm is not None else "deterministic",
+            mode="llm" if llm is not None and not notices else "deterministic",  # whose words
             run_id=state["run_id"],
         )
         return {

@@ -23,7 +23,7 @@ from agents.common.toolbox import McpToolbox
 from agents.common.verify import verify
 from agents.intelligence.runner import recommend_with
 from infrastructure.bootstrap import bootstrap
-from infrastructure.recommendations import recommendations
+from infrastructure.recommendations import get_recommendation, recommendations
 from infrastructure.settings import EventStoreSettings
 from tests.support import openai_stub
 from tests.support.openai_stub import INVENTED, StubModel, running_stub
@@ -89,6 +89,7 @@ def test_invented_numbers_verdicts_and_actions_never_reach_the_user(store):
     assert recommended["notices"]
     # only the explicit recommend_with recorded one; the question approved nothing
     assert len(after) == before + 1 and all(r.state != "approved" for r in after)
+    assert after[-1].mode == "deterministic"  # the words shown were the checked template's
     # the model was never offered a tool (so never chromadb__store_experiment_context)
     assert model.requests and all("tools" not in r for r in model.requests)
     assert INVENTED  # the stub's invention is what was rejected
@@ -110,12 +111,14 @@ def test_honest_prose_is_shown_and_the_model_plans(store):
 
 def test_honest_intelligence_narrative_is_checked_and_kept(store):
     async def work(services, toolbox, settings):
-        return await recommend_with(services, toolbox, "harmful-video", settings)
+        state = await recommend_with(services, toolbox, "harmful-video", settings)
+        return state, get_recommendation(services.app, state["recommendation_id"])
 
-    state, _, _ = run(store, "honest", work)
+    (state, recorded), _, _ = run(store, "honest", work)
     assert state["proposal"]["action"] == "stop"
     assert state["narrative"].startswith("NARRATIVE (stub model): stop harmful-video")
     assert not state["notices"]
+    assert recorded.mode == "llm"  # the model's words were shown
 
 
 @pytest.mark.parametrize("behaviour", ["error", "malformed", "slow"])
