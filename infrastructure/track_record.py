@@ -61,10 +61,8 @@ def score_concluded(app: NeonBlue, experiment_key: str | None = None) -> list[UU
     (only those of ``experiment_key`` if given); called when an experiment concludes."""
     scored: list[UUID] = []
     finals: dict[str, dict[str, Outcome]] = {}
-    for recommendation in recommendations(app):
+    for recommendation in recommendations(app, experiment_key=experiment_key):
         if recommendation.score is not None:
-            continue
-        if experiment_key is not None and recommendation.experiment_key != experiment_key:
             continue
         forecast = Forecast.of(recommendation.action, recommendation.numbers)
         if not forecast.has_interval and forecast.predictive_power is None:
