@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from agents.runner import AgentRunner
+    from infrastructure.conversations import ConversationStore
     from projections.models import ReadModels
 
 SERVER_NAMES = ("postgresql", "clickhouse", "chromadb", "experiment_intelligence")
@@ -113,11 +114,17 @@ class Services:
         if self._agents is None:
             from agents.common.llm import LlmSettings
             from agents.runner import AgentRunner
-            from infrastructure.conversations import ConversationStore
 
-            conversations = ConversationStore(self.event_store.data_dir / "conversations")
-            self._agents = AgentRunner(self, self.read_servers(), LlmSettings(), conversations)
+            self._agents = AgentRunner(
+                self, self.read_servers(), LlmSettings(), self.conversations()
+            )
         return self._agents
+
+    def conversations(self) -> ConversationStore:
+        """The follow-up contexts of `ask` (files under the data directory)."""
+        from infrastructure.conversations import ConversationStore
+
+        return ConversationStore(self.event_store.data_dir / "conversations")
 
     def close(self) -> None:
         if self._read_models is not None:

@@ -45,6 +45,7 @@ class ForgetReport:
     committed: bool  # False: the store already held the erasure (a rerun)
     dead_letters: int = 0
     checkpoint_threads: int = 0
+    conversations: int = 0
     read_models: list[str] = field(default_factory=list)
     legacy_experiments: list[str] = field(default_factory=list)
 
@@ -84,6 +85,7 @@ def forget(
     report.dead_letters = _forget_letters(services, user_id)
     needles = [subject, *([user_id] if user_id else [])]
     report.checkpoint_threads = asyncio.run(_forget_checkpoints(services, needles))
+    report.conversations = services.conversations().forget_mentions(needles)
     crash_point("privacy", "before-erase")
     report.committed = subjects.erase(subject, reason, at or datetime.now(UTC)).committed
     crash_point("privacy", "after-erase")

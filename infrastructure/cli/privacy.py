@@ -59,6 +59,7 @@ def forget(
     console.print(
         f"{report.pseudonym}: {done} (dead letters removed: {report.dead_letters}, "
         f"agent runs removed: {report.checkpoint_threads}, "
+        f"conversations removed: {report.conversations}, "
         f"read models updated: {', '.join(report.read_models) or 'by serve'})."
     )
     if report.legacy_experiments:

@@ -66,6 +66,9 @@ def ingest_portfolio(services: Services) -> Subject:
     publish(bus.producer(), iter(messages))
     ingest_in_process(app, bus)
     asyncio.run(_agent_run_mentioning(services, subject.user_id))
+    conversations = services.conversations()  # `ask` follow-up contexts, as plans are saved
+    conversations.save("about-user", {"question": "which variant?", "user_ids": [subject.user_id]})
+    conversations.save("other", {"question": "how is checkout doing?", "user_ids": []})
     return subject
 
 

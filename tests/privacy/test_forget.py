@@ -118,6 +118,8 @@ def test_an_access_request_exports_everything_held_before_the_erasure(world: Wor
 def test_forget_deletes_the_key_and_every_copy_outside_the_log(world: World) -> None:
     assert world.report.committed
     assert (world.report.dead_letters, world.report.checkpoint_threads) == (1, 1)
+    assert world.report.conversations == 1
+    assert world.services.conversations().load("other") is not None  # not about the user
     assert key_store_for(world.services.app).get([world.pseudonym]) == {}
     erased = world.after["export"]
     assert erased["status"] == "erased" and not erased["key_present"]
