@@ -236,6 +236,7 @@ class ClickHouseTools:
             for key in keys:
                 experiment = self._experiment(key)
                 metrics[key] = target = _metric(experiment, metric)
+                _not_a_quantile(experiment, target)
                 raw = queries.segment_sums(
                     model.client, db, key, target, dimension or "", self.timeout
                 )
@@ -290,6 +291,23 @@ def _metric(experiment: Experiment, metric: str | None) -> str:
             "(generate_analytics_insights analyses the ratio)."
         )
     return metric
+
+
+def _not_a_quantile(experiment: Experiment, metric: str) -> None:
+    """Segments are compared by their means: a quantile metric would come back as rows
+    without statistics."""
+    defined = next((m for m in experiment.metrics if m.key == metric), None)
+    if defined is None or defined.kind != MetricKind.QUANTILE:
+        return
+    others = [
+        m.key for m in experiment.metrics if m.kind not in (MetricKind.QUANTILE, MetricKind.RATIO)
+    ]
+    raise ToolError(
+        f"{metric!r} of {experiment.key} is a quantile metric (p{(defined.quantile or 0) * 100:g}); "
+        "segment_breakdown compares segment means and has no per-segment quantiles. "
+        "generate_analytics_insights analyses the quantile overall; metrics to break down: "
+        f"{', '.join(others) or 'none'}."
+    )
 
 
 def _micros(day: date | None, default: int, end_of_day: bool = False) -> int:

@@ -441,6 +441,29 @@ async def test_ratio_metrics_are_named_by_their_parts(services):
     assert not any("nan" in finding for finding in insights["findings"])
 
 
+async def test_a_quantile_metric_is_not_broken_down_into_empty_rows(services):
+    """Segments are compared by their means: a p90 metric came back as rows without
+    statistics; now the answer says so and names the metrics that can be broken down."""
+    from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
+
+    key = "edges-quantile-draft"
+    services.app.create_experiment(
+        key,
+        "Quantile draft",
+        variants=[Variant("control", "C", 0.5), Variant("treatment", "T", 0.5)],
+        metrics=[
+            Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL),
+            Metric("page_load_ms", MetricRole.GUARDRAIL, MetricKind.QUANTILE, quantile=0.9),
+        ],
+    )
+    async with client_of(services, "clickhouse") as client:
+        text = await refused(
+            client, "segment_breakdown", {"experiment_id": key, "metric": "page_load_ms"}
+        )
+        assert "is a quantile metric (p90)" in text and text.endswith("break down: conversion.")
+        assert (await call(client, "segment_breakdown", {"experiment_id": key}))["segments"] == []
+
+
 async def test_forecasts_of_wild_lifts_stay_finite(services):
     """A lift swinging by orders of magnitude (an outlier value) extrapolates beyond what a
     float holds within 60 days: the answer stays a number (it was an unexplained failure)."""
