@@ -8,6 +8,7 @@ meet it, so rebuilding them from the log gives the same post-erasure rows.
 from __future__ import annotations
 
 from datetime import datetime
+from hashlib import sha1
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -19,6 +20,15 @@ ERASED = "<erased>"
 
 def erasure_id(pseudonym: str) -> UUID:
     return uuid5(ERASURE_NAMESPACE, pseudonym)
+
+
+def erasure_hex(pseudonym: str) -> str:
+    """``erasure_id(pseudonym).hex`` (RFC 4122 name-based, SHA-1), without building a UUID:
+    ingest computes one per new subject, and `uuid5` costs three times as much."""
+    digest = bytearray(sha1(ERASURE_NAMESPACE.bytes + pseudonym.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest.hex()
 
 
 def anonymous_id(position: int) -> str:

@@ -60,10 +60,11 @@ class Pseudonymizer:
         return prefix + self.digest(value.encode())[:16].hex()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubjectKey:
     """One subject's data key; ``key_id`` tells keys of one pseudonym apart (a subject that
-    returns after being forgotten gets a new key)."""
+    returns after being forgotten gets a new key). Not frozen: ingest builds one per new
+    subject, and a frozen dataclass's ``__init__`` costs twice as much; nothing assigns."""
 
     pseudonym: str
     key_id: str
@@ -72,8 +73,8 @@ class SubjectKey:
     associated: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:  # built once per key, not per seal
-        object.__setattr__(self, "aead", AESGCM(self.key))
-        object.__setattr__(self, "associated", self.pseudonym.encode())
+        self.aead = AESGCM(self.key)
+        self.associated = self.pseudonym.encode()
 
     @classmethod
     def generate(cls, subject: str) -> SubjectKey:

@@ -22,7 +22,7 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
 
-from domain.privacy.erasure import erasure_id
+from domain.privacy.erasure import erasure_hex
 from infrastructure.application import NeonBlue
 from infrastructure.per_store import PerStore
 from infrastructure.postgres_ddl import lock_ddl
@@ -142,7 +142,7 @@ class SQLiteKeyStore:
                     [
                         v
                         for k in chunk
-                        for v in (k.pseudonym, k.key_id, k.key, now, erasure_id(k.pseudonym).hex)
+                        for v in (k.pseudonym, k.key_id, k.key, now, erasure_hex(k.pseudonym))
                     ],
                 )
                 inserted.update(row[0] for row in cursor.fetchall())
@@ -252,7 +252,7 @@ class PostgresKeyStore:
                     [k.pseudonym for k in keys],
                     [k.key_id for k in keys],
                     [k.key for k in keys],
-                    [erasure_id(k.pseudonym) for k in keys],
+                    [erasure_hex(k.pseudonym) for k in keys],
                 ),
             )
             inserted = {row["pseudonym"] for row in cursor.fetchall()}
