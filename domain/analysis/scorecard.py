@@ -8,7 +8,7 @@ agents and auditors all compute results the same way.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -168,8 +168,10 @@ def build_scorecard(
     correction: CorrectionMethod = "holm",
     as_of: datetime | None = None,
     planned_days: float = DEFAULT_PLANNED_DAYS,
+    metrics: Sequence[Metric] | None = None,
 ) -> Scorecard:
-    """Analyse every metric of ``experiment`` for every treatment against the first variant.
+    """Analyse every metric of ``experiment`` (or ``metrics``) for every treatment against
+    the first variant.
 
     Primary and secondary p-values are adjusted together across metrics x treatments
     (Holm by default, or ``"benjamini-hochberg"``); guardrails get a
@@ -186,7 +188,7 @@ def build_scorecard(
     days = observed_days(experiment, as_of)
 
     rows: list[MetricRow] = []
-    for metric in experiment.metrics:
+    for metric in experiment.metrics if metrics is None else metrics:
         metric_options = AnalysisOptions(
             engine=options.engine,
             difference_type=options.difference_type,

@@ -97,6 +97,10 @@ class Timeseries(BaseModel):
 class SegmentRow(BaseModel):
     experiment_id: str
     metric: str
+    statistic: str = Field(
+        description="What control_mean and variant_mean hold: 'mean', 'rate' (binomial), "
+        "'ratio' (a ratio metric: numerator per denominator) or a quantile such as 'p90'."
+    )
     dimension: str
     segment: str
     variant: str

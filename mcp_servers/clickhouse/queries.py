@@ -6,9 +6,14 @@ rows and carries a per-query execution-time limit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from projections.analytics import queries as analytics
 from projections.analytics.client import ClickHouseClient
+
+if TYPE_CHECKING:
+    from domain.analysis import VariantSums
+    from domain.experiments.aggregate import Experiment
 
 
 def _settings(timeout: float) -> str:
@@ -42,23 +47,11 @@ def daily_metric(
 
 
 def segment_sums(
-    client: ClickHouseClient, db: str, key: str, metric: str, dimension: str, timeout: float
-) -> list[tuple[Any, ...]]:
-    """(dimension, segment value, variant, users, sum, sum of squares) of exposed users, for
-    one segment dimension or (``dimension=""``) every dimension their exposures carry."""
-    return client.rows(
-        "SELECT e.kv.1 AS dim, e.kv.2 AS seg, u.variant, count(), sum(u.v), sum(u.v * u.v) FROM "
-        "(SELECT participation_id, arrayJoin(JSONExtractKeysAndValues(segment, 'String')) AS kv "
-        f" FROM {db}.exposures FINAL WHERE experiment_key = {{key:String}}) AS e "
-        "INNER JOIN "
-        "(SELECT participation_id, variant, "
-        "  if(indexOf(metric_keys, {metric:String}) > 0, "
-        "     post_sums[indexOf(metric_keys, {metric:String})], 0) AS v "
-        f" FROM {db}.user_metrics FINAL WHERE experiment_key = {{key:String}} AND exposed = 1) AS u "
-        "USING participation_id WHERE {dim:String} = '' OR dim = {dim:String} "
-        "GROUP BY dim, seg, u.variant ORDER BY dim, seg, u.variant" + _settings(timeout),
-        {"key": key, "metric": metric, "dim": dimension},
-    )
+    client: ClickHouseClient, db: str, experiment: Experiment, dimension: str, timeout: float
+) -> dict[tuple[str, str], dict[str, VariantSums]]:
+    """(dimension, segment) -> variant -> the scorecard's statistics of the exposed users in
+    that segment, for one dimension or (``dimension=""``) every one their exposures carry."""
+    return analytics.segment_sums(client, db, experiment, dimension, _settings(timeout))
 
 
 def segment_dimensions(client: ClickHouseClient, db: str, key: str, timeout: float) -> list[str]:

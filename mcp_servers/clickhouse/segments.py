@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from domain.experiments.values import Metric, MetricKind
 from mcp_servers.clickhouse.models import DailyRow, SegmentRow
 
 if TYPE_CHECKING:
@@ -14,40 +16,50 @@ if TYPE_CHECKING:
 
 
 def segment_rows(
-    experiment: Experiment, metric: str, raw: list[tuple[Any, ...]]
+    experiment: Experiment,
+    metric: Metric,
+    by_segment: Mapping[tuple[str, str], Mapping[str, VariantSums]],
 ) -> list[SegmentRow]:
-    """Each (dimension, segment) analysed on its own: every treatment against control."""
-    from domain.analysis import VariantSums, build_scorecard
+    """Each (dimension, segment) analysed on its own, as the scorecard analyses ``metric``
+    (a mean, a rate, a ratio of means or a quantile): every treatment against control."""
+    from domain.analysis import build_scorecard
     from domain.statistics import AnalysisOptions
 
-    by_segment: dict[tuple[str, str], dict[str, VariantSums]] = defaultdict(dict)
-    for dimension, segment, variant, users, total, squares in raw:
-        by_segment[(dimension, segment or "unknown")][variant] = VariantSums(
-            int(users), {metric: float(total)}, {metric: float(squares)}
-        )
     options = AnalysisOptions(engine="frequentist")
     rows = []
-    for (dimension, segment), data in sorted(by_segment.items()):
-        card = build_scorecard(experiment, data, options, cuped=False)
-        for row in card.rows:
-            if row.metric != metric:
-                continue
-            rows.append(
-                SegmentRow(
-                    experiment_id=experiment.key,
-                    metric=metric,
-                    dimension=dimension,
-                    segment=segment,
-                    variant=row.variant,
-                    users=sum(d.users for d in data.values()),
-                    control_mean=_finite(row.control_mean),
-                    variant_mean=_finite(row.variant_mean),
-                    relative_lift=_finite(row.lift),
-                    ci_lower=_finite(row.ci_lower),
-                    ci_upper=_finite(row.ci_upper),
-                )
+    for (dimension, segment), data in sorted(by_segment.items(), key=_unknown_last):
+        card = build_scorecard(experiment, data, options, cuped=False, metrics=[metric])
+        rows += [
+            SegmentRow(
+                experiment_id=experiment.key,
+                metric=metric.key,
+                statistic=statistic_name(metric),
+                dimension=dimension,
+                segment=segment or "unknown",
+                variant=row.variant,
+                users=sum(d.users for d in data.values()),
+                control_mean=_finite(row.control_mean),
+                variant_mean=_finite(row.variant_mean),
+                relative_lift=_finite(row.lift),
+                ci_lower=_finite(row.ci_lower),
+                ci_upper=_finite(row.ci_upper),
             )
+            for row in card.rows
+        ]
     return rows
+
+
+def _unknown_last(item: tuple[tuple[str, str], Any]) -> tuple[str, bool, str]:
+    (dimension, segment), _ = item
+    return dimension, not segment, segment
+
+
+def statistic_name(metric: Metric) -> str:
+    """What a segment row's values are: ``mean``, ``rate``, ``ratio`` or ``p90`` (...)."""
+    if metric.kind == MetricKind.QUANTILE:
+        per = " of users' totals" if metric.quantile_per_user else ""
+        return f"p{(metric.quantile or 0) * 100:g}{per}"
+    return {MetricKind.BINOMIAL: "rate", MetricKind.RATIO: "ratio"}.get(metric.kind, "mean")
 
 
 def daily_rows(daily: list[tuple[Any, ...]], exposures: list[tuple[Any, ...]]) -> list[DailyRow]:

@@ -9,7 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, Strict
 
 from domain.experiments.aggregate import Experiment
-from domain.experiments.values import MetricKind, MetricRole
+from domain.experiments.values import Metric, MetricKind, MetricRole
 from mcp_servers.clickhouse import queries
 from mcp_servers.clickhouse.models import Insights, SegmentRow, Segments, Timeseries, Trends
 from mcp_servers.clickhouse.segments import daily_rows, segment_rows
@@ -216,7 +216,9 @@ class ClickHouseTools:
         """Lift per segment of one experiment, or of every experiment with ``tag`` started
         between ``since`` and ``until`` (with ``experiment_id`` too, they must match it).
         ``dimension``: one segment dimension (device, country, ...); default every dimension
-        the exposures carry."""
+        the exposures carry. ``metric``: any metric of the experiment, analysed per segment
+        as the scorecard analyses it (a mean, a rate, a ratio or a quantile), or a ratio's
+        numerator or denominator (as a mean); default the primary metric."""
         if experiment_id is None and tag is None:
             raise ToolError("Give an experiment_id, or a tag (with an optional since/until).")
         if since is not None and until is not None and since > until:
@@ -235,18 +237,18 @@ class ClickHouseTools:
             metrics: dict[str, str] = {}
             for key in keys:
                 experiment = self._experiment(key)
-                metrics[key] = target = _metric(experiment, metric)
-                _not_a_quantile(experiment, target)
-                raw = queries.segment_sums(
-                    model.client, db, key, target, dimension or "", self.timeout
+                target = _segment_metric(experiment, metric)
+                metrics[key] = target.key
+                sums = queries.segment_sums(
+                    model.client, db, experiment, dimension or "", self.timeout
                 )
-                if dimension and not raw and experiment_id is not None:
+                if dimension and not sums and experiment_id is not None:
                     seen = queries.segment_dimensions(model.client, db, key, self.timeout)
                     raise ToolError(
                         f"{key} has no segment dimension {dimension!r}; it has: "
                         f"{', '.join(seen) or 'none'}."
                     )
-                rows += segment_rows(experiment, target, raw)
+                rows += segment_rows(experiment, target, sums)
         used = set(metrics.values())
         return Segments(
             dimension=dimension,
@@ -293,21 +295,19 @@ def _metric(experiment: Experiment, metric: str | None) -> str:
     return metric
 
 
-def _not_a_quantile(experiment: Experiment, metric: str) -> None:
-    """Segments are compared by their means: a quantile metric would come back as rows
-    without statistics."""
-    defined = next((m for m in experiment.metrics if m.key == metric), None)
-    if defined is None or defined.kind != MetricKind.QUANTILE:
-        return
-    others = [
-        m.key for m in experiment.metrics if m.kind not in (MetricKind.QUANTILE, MetricKind.RATIO)
-    ]
-    raise ToolError(
-        f"{metric!r} of {experiment.key} is a quantile metric (p{(defined.quantile or 0) * 100:g}); "
-        "segment_breakdown compares segment means and has no per-segment quantiles. "
-        "generate_analytics_insights analyses the quantile overall; metrics to break down: "
-        f"{', '.join(others) or 'none'}."
-    )
+def _segment_metric(experiment: Experiment, metric: str | None) -> Metric:
+    """The metric segments are compared on: ``metric`` (any kind, or a ratio's numerator or
+    denominator, compared as a mean), else the primary metric."""
+    defined = {m.key: m for m in experiment.metrics}
+    if metric is None:
+        primary = [m for m in experiment.metrics if m.role == MetricRole.PRIMARY]
+        if not primary:
+            raise ToolError(f"{experiment.key} has no primary metric; name one.")
+        return primary[0]
+    if metric in defined:
+        return defined[metric]
+    _metric(experiment, metric)  # a ratio's part, or an error naming the known metrics
+    return Metric(metric, MetricRole.SECONDARY, MetricKind.MEAN)
 
 
 def _micros(day: date | None, default: int, end_of_day: bool = False) -> int:

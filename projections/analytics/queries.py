@@ -51,14 +51,28 @@ def ratio_pairs(experiment: Experiment) -> list[tuple[str, str]]:
     ]
 
 
+SEGMENTS = """
+    SELECT participation_id, kv.1 AS dim, kv.2 AS seg
+    FROM (SELECT participation_id, arrayJoin(JSONExtractKeysAndValues(segment, 'String')) AS kv
+          FROM {db}.exposures FINAL WHERE experiment_key = {key:String})
+    WHERE {dim:String} = '' OR dim = {dim:String}
+"""
+"""Each exposed user's segment per dimension (device, country, ...) of their exposure: one
+dimension, or every one (``dim = ''``)."""
+
+SEGMENT_KEYS = ("dim", "seg")
+
+
 def variant_sums_query(
-    database: str, experiment: Experiment
+    database: str, experiment: Experiment, segmented: bool = False
 ) -> tuple[str, dict[str, Any], list[str], list[tuple[str, str]]]:
-    """The SQL (same for chDB and a server), its parameters, metric keys and ratio pairs."""
+    """The SQL (same for chDB and a server), its parameters, metric keys and ratio pairs.
+    ``segmented``: grouped by segment (`SEGMENTS`, parameter ``dim``) before variant."""
     metrics = raw_metrics(experiment)
     pairs = ratio_pairs(experiment)
     params: dict[str, Any] = {"key": experiment.key}
-    inner, outer = ["variant", "mismatched"], ["variant", "count()", "sum(mismatched)"]
+    inner = ["participation_id", "variant", "mismatched"]
+    outer = ["variant", "count()", "sum(mismatched)"]
     for i, metric in enumerate(metrics):
         params[f"m{i}"] = metric
         at = f"indexOf(metric_keys, {{m{i}:String}})"
@@ -73,12 +87,18 @@ def variant_sums_query(
         ]
     for num, den in pairs:
         outer.append(f"toString(sum(v{metrics.index(num)} * v{metrics.index(den)}))")
-    sql = (
-        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "
-        f"FROM {database}.user_metrics FINAL "
-        "WHERE experiment_key = {key:String} AND exposed = 1 AND variant != '') "
-        "GROUP BY variant ORDER BY variant"
+    source = (
+        f"(SELECT {', '.join(inner)} FROM {database}.user_metrics FINAL "
+        "WHERE experiment_key = {key:String} AND exposed = 1 AND variant != '')"
     )
+    keys = ["variant"]
+    if segmented:
+        segments = SEGMENTS.replace("{db}", database)
+        source = f"{source} AS u INNER JOIN ({segments}) AS s USING participation_id"
+        keys = [*SEGMENT_KEYS, "variant"]
+        outer = [*SEGMENT_KEYS, *outer]
+    groups = ", ".join(keys)
+    sql = f"SELECT {', '.join(outer)} FROM {source} GROUP BY {groups} ORDER BY {groups}"
     return sql, params, metrics, pairs
 
 
@@ -105,47 +125,81 @@ QUANTILE = """
 WITH
     picked AS ({values}),
     bounds AS (
-        SELECT variant, length(sorted) AS n, toFloat64(n) AS size, size * {{level:Float64}} AS middle,
+        SELECT {keys}, length(sorted) AS n, toFloat64(n) AS size, size * {{level:Float64}} AS middle,
                {{z:Float64}} * sqrt(size * {{level:Float64}} * (1 - {{level:Float64}})) AS half,
                sorted[toUInt64(least(greatest(ceil(middle), 1.), size))] AS q,
                sorted[toUInt64(least(greatest(floor(middle - half), 1.), size))] AS lower,
                sorted[toUInt64(least(greatest(ceil(middle + half), 1.), size))] AS upper
-        FROM (SELECT variant, arraySort(groupArray(value)) AS sorted FROM picked GROUP BY variant)
+        FROM (SELECT {keys}, arraySort(groupArray(value)) AS sorted FROM picked GROUP BY {keys})
     ),
     units AS (
-        SELECT p.variant AS variant, p.unit AS unit, countIf(p.value <= b.q) AS below,
+        SELECT {picked_keys}, p.unit AS unit, countIf(p.value <= b.q) AS below,
                count() AS events
-        FROM picked AS p INNER JOIN bounds AS b USING variant
-        GROUP BY variant, unit
+        FROM picked AS p INNER JOIN bounds AS b USING ({keys})
+        GROUP BY {keys}, unit
     )
-SELECT b.variant, b.n, b.q, b.lower, b.upper, count(), sum(below), sum(below * below),
+SELECT {bound_keys}, b.n, b.q, b.lower, b.upper, count(), sum(below), sum(below * below),
        sum(events), sum(events * events), sum(below * events)
-FROM units AS s INNER JOIN bounds AS b USING variant
-GROUP BY b.variant, b.n, b.q, b.lower, b.upper
-ORDER BY b.variant
+FROM units AS s INNER JOIN bounds AS b USING ({keys})
+GROUP BY {bound_keys}, b.n, b.q, b.lower, b.upper
+ORDER BY {bound_keys}
+"""
+
+SEGMENTED_VALUES = """
+    SELECT s.dim AS dim, s.seg AS seg, v.variant AS variant, v.unit AS unit, v.value AS value
+    FROM ({values}) AS v INNER JOIN ({segments}) AS s ON v.unit = s.participation_id
 """
 
 
-def quantile_query(database: str, per_user: bool) -> str:
-    """One query: a quantile metric's statistic per variant (events, or users' totals)."""
-    values = USER_VALUES if per_user else EVENT_VALUES
-    return QUANTILE.format(values=values.strip()).replace("{db}", database)
+def quantile_query(database: str, per_user: bool, segmented: bool = False) -> str:
+    """One query: a quantile metric's statistic per variant (events, or users' totals);
+    ``segmented``: per segment and variant (`SEGMENTS`, parameter ``dim``)."""
+    values = (USER_VALUES if per_user else EVENT_VALUES).strip()
+    keys = ["variant"]
+    if segmented:
+        values = SEGMENTED_VALUES.format(values=values, segments=SEGMENTS.strip()).strip()
+        keys = [*SEGMENT_KEYS, "variant"]
+    return QUANTILE.format(
+        values=values,
+        keys=", ".join(keys),
+        picked_keys=", ".join(f"p.{k} AS {k}" for k in keys),
+        bound_keys=", ".join(f"b.{k}" for k in keys),
+    ).replace("{db}", database)
+
+
+Group = tuple[str, ...]
+"""(variant,), or (dimension, segment, variant) when segmented."""
 
 
 def quantile_statistics(
     client: ClickHouseClient, database: str, experiment: Experiment
 ) -> dict[str, dict[str, QuantileStatistic]]:
     """variant -> quantile metric -> its statistic, one query per quantile metric."""
-    result: dict[str, dict[str, QuantileStatistic]] = {}
+    return {group[0]: found for group, found in _quantiles(client, database, experiment).items()}
+
+
+def _quantiles(
+    client: ClickHouseClient,
+    database: str,
+    experiment: Experiment,
+    segmented: dict[str, Any] | None = None,
+    settings: str = "",
+) -> dict[Group, dict[str, QuantileStatistic]]:
+    """(variant,) -> quantile metric -> its statistic, one query per quantile metric;
+    ``segmented`` (the query's ``dim`` parameter): keyed (dimension, segment, variant);
+    ``settings``: a ``SETTINGS`` clause for each query (limits)."""
+    width = 1 if segmented is None else 1 + len(SEGMENT_KEYS)
+    result: dict[Group, dict[str, QuantileStatistic]] = {}
     for metric in experiment.metrics:
         if metric.kind != MetricKind.QUANTILE or metric.quantile is None:
             continue
         params = {"key": experiment.key, "metric": metric.key, "level": metric.quantile}
-        sql = quantile_query(database, metric.quantile_per_user)
-        for row in client.rows(sql, {**params, "z": BOUND_Z}):
-            variant, n, q, lower, upper = row[0], int(row[1]), *map(float, row[2:5])
+        sql = quantile_query(database, metric.quantile_per_user, segmented is not None) + settings
+        for row in client.rows(sql, {**params, **(segmented or {}), "z": BOUND_Z}):
+            group, row = tuple(map(str, row[:width])), row[width - 1 :]
+            n, q, lower, upper = int(row[1]), *map(float, row[2:5])
             base = (n, metric.quantile, q, lower, upper)
-            result.setdefault(variant, {})[metric.key] = (
+            result.setdefault(group, {})[metric.key] = (
                 QuantileStatistic(*base)
                 if metric.quantile_per_user
                 else QuantileClusteredStatistic(*base, int(row[5]), *map(float, row[6:11]))
@@ -158,17 +212,47 @@ def variant_sums(
 ) -> dict[str, VariantSums]:
     """variant -> sufficient statistics of its exposed users, in one query (and one per
     quantile metric)."""
-    sql, params, metrics, pairs = variant_sums_query(database, experiment)
-    rows = client.rows(sql, params)
-    quantiles = quantile_statistics(client, database, experiment)
+    return {group[0]: sums for group, sums in _grouped_sums(client, database, experiment).items()}
+
+
+def segment_sums(
+    client: ClickHouseClient,
+    database: str,
+    experiment: Experiment,
+    dimension: str = "",
+    settings: str = "",
+) -> dict[tuple[str, str], dict[str, VariantSums]]:
+    """(dimension, segment) -> variant -> sufficient statistics of the exposed users in that
+    segment of their exposure, for one dimension or (``""``) every one: the same statistics
+    as `variant_sums` (ratios and quantiles included), in one query (and one per quantile
+    metric). ``settings``: a ``SETTINGS`` clause for each query (limits)."""
+    found: dict[tuple[str, str], dict[str, VariantSums]] = {}
+    grouped = _grouped_sums(client, database, experiment, {"dim": dimension}, settings)
+    for (dimension_, segment, variant), sums in grouped.items():
+        found.setdefault((dimension_, segment), {})[variant] = sums
+    return found
+
+
+def _grouped_sums(
+    client: ClickHouseClient,
+    database: str,
+    experiment: Experiment,
+    segmented: dict[str, Any] | None = None,
+    settings: str = "",
+) -> dict[Group, VariantSums]:
+    sql, params, metrics, pairs = variant_sums_query(database, experiment, segmented is not None)
+    rows = client.rows(sql + settings, {**params, **(segmented or {})})
+    quantiles = _quantiles(client, database, experiment, segmented, settings)
+    width = 1 if segmented is None else 1 + len(SEGMENT_KEYS)
     has_pre = {
         metric
         for i, metric in enumerate(metrics)
-        if sum(int(row[3 + 6 * i + 5]) for row in rows) > 0
+        if sum(int(row[width + 2 + 6 * i + 5]) for row in rows) > 0
     }
     result = {}
     for row in rows:
-        variant, users, mismatched = row[0], int(row[1]), int(row[2])
+        group, row = tuple(map(str, row[:width])), row[width - 1 :]
+        users, mismatched = int(row[1]), int(row[2])
         sums, squares, pre, pre_squares, cross = {}, {}, {}, {}, {}
         for i, metric in enumerate(metrics):
             base = 3 + 6 * i
@@ -182,7 +266,7 @@ def variant_sums(
         products = {
             pair: exact_float(int(row[offset + j]), SQUARED) for j, pair in enumerate(pairs)
         }
-        result[variant] = VariantSums(
+        result[group] = VariantSums(
             users=users,
             sums=sums,
             sums_of_squares=squares,
@@ -191,7 +275,7 @@ def variant_sums(
             pre_sums_of_squares=pre_squares,
             post_pre_products=cross,
             mismatched_users=mismatched,
-            quantiles=quantiles.get(variant, {}),
+            quantiles=quantiles.get(group, {}),
         )
     return result
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -423,14 +424,20 @@ def _ratio_draft(services: Services) -> str:
 
 
 async def test_ratio_metrics_are_named_by_their_parts(services):
-    """A ratio metric is not recorded itself: naming it says which metrics are (it gave an
-    empty series, or 'no data' from the forecast); its parts are accepted, as the default
-    (the numerator) already was; an unknown metric lists the known ones."""
+    """A ratio metric is not recorded itself: naming it in a time series or a forecast says
+    which metrics are (it gave an empty series, or 'no data' from the forecast); its parts are
+    accepted, as the default (the numerator) already was; an unknown metric lists the known
+    ones. Segments analyse the ratio itself."""
     key = _ratio_draft(services)
     async with client_of(services, "clickhouse") as client:
-        for tool in ("metric_timeseries", "predict_experiment_trends", "segment_breakdown"):
+        for tool in ("metric_timeseries", "predict_experiment_trends"):
             text = await refused(client, tool, {"experiment_id": key, "metric": "aov"})
             assert "ratio metric (revenue / orders)" in text and "'orders'" in text, text
+        segments = await call(client, "segment_breakdown", {"experiment_id": key, "metric": "aov"})
+        assert (segments["metric"], segments["segments"]) == ("aov", [])
+        assert "has no metric 'x'" in await refused(
+            client, "segment_breakdown", {"experiment_id": key, "metric": "x"}
+        )
         assert (
             await call(client, "metric_timeseries", {"experiment_id": key, "metric": "orders"})
         )["rows"] == []
@@ -441,27 +448,63 @@ async def test_ratio_metrics_are_named_by_their_parts(services):
     assert not any("nan" in finding for finding in insights["findings"])
 
 
-async def test_a_quantile_metric_is_not_broken_down_into_empty_rows(services):
-    """Segments are compared by their means: a p90 metric came back as rows without
-    statistics; now the answer says so and names the metrics that can be broken down."""
+async def test_segments_analyse_ratios_and_quantiles_as_the_scorecard_does(services):
+    """A ratio primary metric's segments came back empty (its numerator was looked up as a
+    metric of its own) and a p90's as rows without statistics: each segment is now analysed
+    as the scorecard analyses the metric, and the rows say which statistic they hold."""
     from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
+    from domain.participation.commands import RecordExposure, RecordMetric
 
-    key = "edges-quantile-draft"
+    key, start = "edges-segment-kinds", datetime(2011, 1, 3, tzinfo=UTC)  # outside questions
     services.app.create_experiment(
         key,
-        "Quantile draft",
+        "Segment kinds",
         variants=[Variant("control", "C", 0.5), Variant("treatment", "T", 0.5)],
         metrics=[
-            Metric("conversion", MetricRole.PRIMARY, MetricKind.BINOMIAL),
+            Metric("aov", MetricRole.PRIMARY, MetricKind.RATIO, "revenue", "orders"),
             Metric("page_load_ms", MetricRole.GUARDRAIL, MetricKind.QUANTILE, quantile=0.9),
         ],
     )
+    services.app.start_experiment(key, at=start)
+    experiment = services.app.experiment(key)
+    totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    commands: list[RecordExposure | RecordMetric] = []
+    for i in range(120):
+        user, device = f"kinds-{i}", ("mobile", "desktop")[i % 2]
+        variant = experiment.assignment_for(user)[0] or "control"
+        at = start + timedelta(minutes=i)
+        context = {"segment": {"device": device}}
+        commands.append(RecordExposure(key, user, f"{user}:x", at, variant, context))
+        for j in range(1 + i % 3):
+            amount = 10.0 + (i * 7 + j * 3) % 50 + (5.0 if variant == "treatment" else 0.0)
+            later = at + timedelta(seconds=j + 1)
+            commands += [
+                RecordMetric(key, user, f"{user}:o{j}", later, "orders", 1.0),
+                RecordMetric(key, user, f"{user}:r{j}", later, "revenue", amount),
+                RecordMetric(key, user, f"{user}:l{j}", later, "page_load_ms", 100.0 + i + j),
+            ]
+            totals[(device, variant)][0] += amount
+            totals[(device, variant)][1] += 1.0
+    services.app.record(commands)
     async with client_of(services, "clickhouse") as client:
-        text = await refused(
-            client, "segment_breakdown", {"experiment_id": key, "metric": "page_load_ms"}
+        ratio = await call(client, "segment_breakdown", {"experiment_id": key})
+        loads = await call(
+            client,
+            "segment_breakdown",
+            {"experiment_id": key, "dimension": "device", "metric": "page_load_ms"},
         )
-        assert "is a quantile metric (p90)" in text and text.endswith("break down: conversion.")
-        assert (await call(client, "segment_breakdown", {"experiment_id": key}))["segments"] == []
+        orders = await call(client, "segment_breakdown", {"experiment_id": key, "metric": "orders"})
+    assert ratio["metric"] == "aov" and len(ratio["segments"]) == 2
+    for row in ratio["segments"]:
+        assert row["statistic"] == "ratio"
+        revenue, count = totals[(row["segment"], "control")]
+        assert row["control_mean"] == pytest.approx(revenue / count)
+        revenue, count = totals[(row["segment"], "treatment")]
+        assert row["variant_mean"] == pytest.approx(revenue / count)
+        assert row["ci_lower"] < row["relative_lift"] < row["ci_upper"]
+    assert [r["statistic"] for r in loads["segments"]] == ["p90", "p90"]
+    assert all(r["relative_lift"] is not None for r in loads["segments"])
+    assert {r["statistic"] for r in orders["segments"]} == {"mean"}
 
 
 async def test_forecasts_of_wild_lifts_stay_finite(services):

@@ -142,6 +142,11 @@ def test_experiment_page_shows_the_chart(signed_in: Any, served: Serve, tmp_path
     shown = page.locator("#scorecard tbody tr td:nth-child(5)").all_inner_texts()
     assert shown == [percent(r["lift"]) for r in api["rows"]]
     assert page.locator("#segments tbody tr").count() >= 2
+    assert (
+        page.locator("#segments-metric")
+        .inner_text()
+        .startswith(f"{api['rows'][0]['metric']} per segment (")
+    )
     assert page.locator("#history tbody tr").count() >= 2  # created, started
     assert console.errors == []
     page.close()

@@ -76,11 +76,13 @@ class Answers:
         from mcp_servers.clickhouse.segments import segment_rows
 
         analytics = self.services.read_models().analytics()
-        metric = primary_metric(experiment)
-        raw = queries.segment_sums(
-            analytics.client, analytics.live_database(), experiment.key, metric, "", 10.0
+        primary = [m for m in experiment.metrics if m.key == primary_metric(experiment)]
+        if not primary:
+            return []
+        sums = queries.segment_sums(
+            analytics.client, analytics.live_database(), experiment, "", 10.0
         )
-        return jsonable([r.model_dump() for r in segment_rows(experiment, metric, raw)])
+        return jsonable([r.model_dump() for r in segment_rows(experiment, primary[0], sums)])
 
     # -- the pass ------------------------------------------------------------------------------
 
