@@ -9,9 +9,11 @@ from typing import Any
 from agents.analytics.executor import DEFAULT_HORIZON, Gathered
 from agents.analytics.plan import QueryPlan
 from agents.analytics.writer import Writer, pct
+from domain.statistics.corrections import benjamini_hochberg
 from domain.statistics.power import predictive_power
 
 TARGET_POWER = 0.8
+ALPHA = 0.05  # of the segment ranking's false discovery rate
 MAX_DAYS = 365
 
 
@@ -178,8 +180,30 @@ def segments_section(w: Writer, plan: QueryPlan, found: Gathered) -> None:
     text += (
         f". Across {len(rows)} segment rows of {', '.join(sorted({r['dimension'] for r in rows}))}"
     )
-    text += "; wide intervals mean few users per segment."
+    text += f"; wide intervals mean few users per segment. {_beyond_chance(w, rows)}"
     w.parts.append(text)
+
+
+def _beyond_chance(w: Writer, rows: list[dict[str, Any]]) -> str:
+    """How many of the ranked rows differ from control once the ranking's many comparisons
+    are accounted for (Benjamini-Hochberg across them): the best of many segments looks good
+    by chance alone."""
+    p_values = [math.nan if r.get("p_value") is None else r["p_value"] for r in rows]
+    q_values = benjamini_hochberg(p_values)
+    kept = [r for r, q in zip(rows, q_values, strict=True) if q < ALPHA]
+    w.fact("segment rows compared", len(rows), "count")
+    w.fact("segment rows beyond chance", len(kept), "count")
+    if not kept:
+        return (
+            f"After correcting for the {len(rows)} comparisons (Benjamini-Hochberg), none "
+            "differs from control beyond chance."
+        )
+    named = ", ".join(f"{r['dimension']} {r['segment']} in {r['experiment_id']}" for r in kept[:3])
+    more = f" and {len(kept) - 3} more" if len(kept) > 3 else ""
+    return (
+        f"After correcting for the {len(rows)} comparisons (Benjamini-Hochberg), "
+        f"{len(kept)} {'differs' if len(kept) == 1 else 'differ'} from control: {named}{more}."
+    )
 
 
 def trend_section(w: Writer, plan: QueryPlan, key: str, trend: dict[str, Any]) -> None:

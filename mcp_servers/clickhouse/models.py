@@ -110,6 +110,12 @@ class SegmentRow(BaseModel):
     relative_lift: float | None
     ci_lower: float | None
     ci_upper: float | None
+    p_value: float | None = Field(description="The segment's own test against control.")
+    q_value: float | None = Field(
+        description="p_value adjusted (Benjamini-Hochberg) across every row of this answer: "
+        "with many segments, some differ from control by chance alone."
+    )
+    significant: bool = Field(description="q_value < 0.05.")
 
 
 class Segments(BaseModel):

@@ -43,10 +43,26 @@ def segment_rows(
                 relative_lift=_finite(row.lift),
                 ci_lower=_finite(row.ci_lower),
                 ci_upper=_finite(row.ci_upper),
+                p_value=_finite(row.p_value),
+                q_value=None,
+                significant=False,
             )
             for row in card.rows
         ]
     return rows
+
+
+def corrected(rows: list[SegmentRow], alpha: float = 0.05) -> list[SegmentRow]:
+    """``rows`` with q-values: Benjamini-Hochberg across all of them (the rows of one answer
+    are one family: asking for the best of many segments finds some by chance)."""
+    from domain.statistics.corrections import benjamini_hochberg
+
+    p_values = [math.nan if r.p_value is None else r.p_value for r in rows]
+    q_values = benjamini_hochberg(p_values) if rows else []
+    return [
+        r.model_copy(update={"q_value": _finite(float(q)), "significant": bool(q < alpha)})
+        for r, q in zip(rows, q_values, strict=True)
+    ]
 
 
 def _unknown_last(item: tuple[tuple[str, str], Any]) -> tuple[str, bool, str]:

@@ -12,7 +12,7 @@ from domain.experiments.aggregate import Experiment
 from domain.experiments.values import Metric, MetricKind, MetricRole
 from mcp_servers.clickhouse import queries
 from mcp_servers.clickhouse.models import Insights, SegmentRow, Segments, Timeseries, Trends
-from mcp_servers.clickhouse.segments import daily_rows, segment_rows
+from mcp_servers.clickhouse.segments import corrected, daily_rows, segment_rows
 from mcp_servers.clickhouse.trends import cumulative_lifts, variant_trend
 from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import tool_errors
@@ -256,7 +256,7 @@ class ClickHouseTools:
             metric=metric or (used.pop() if len(used) == 1 else None),
             metric_by_experiment=metrics,
             experiments=keys,
-            segments=rows[: self.max_rows],
+            segments=corrected(rows)[: self.max_rows],
             freshness=self.freshness(),
         )
 

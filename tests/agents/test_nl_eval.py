@@ -25,6 +25,7 @@ from mcp import Client
 from agents.analytics.writer import pct
 from agents.common.toolbox import McpToolbox
 from domain import bucketing
+from domain.statistics.corrections import benjamini_hochberg
 from domain.statistics.power import predictive_power
 from infrastructure.bootstrap import bootstrap
 from infrastructure.recommendations import recommendations
@@ -176,9 +177,14 @@ def best_segment(key: str | None, tag: str | None = None) -> Check:
             if r["relative_lift"] is not None and (not dimensions or r["dimension"] in dimensions)
         ]
         best = max(rows, key=lambda r: r["relative_lift"])
+        q_values = benjamini_hochberg([r["p_value"] for r in rows])  # the ranking's family
+        kept = int((q_values < 0.05).sum())
+        beyond = {0: "none differs", 1: "1 differs"}.get(kept, f"{kept} differ")
         return (
             f"{best['dimension']} {best['segment']} in {best['experiment_id']}" in s["answer"]
             and pct(best["relative_lift"]) in s["answer"].split("Weakest")[0]
+            and f"correcting for the {len(rows)} comparisons (Benjamini-Hochberg), {beyond}"
+            in s["answer"]
         )
 
     return check

@@ -502,6 +502,14 @@ async def test_segments_analyse_ratios_and_quantiles_as_the_scorecard_does(servi
         revenue, count = totals[(row["segment"], "treatment")]
         assert row["variant_mean"] == pytest.approx(revenue / count)
         assert row["ci_lower"] < row["relative_lift"] < row["ci_upper"]
+    from domain.statistics.corrections import benjamini_hochberg
+
+    rows = ratio["segments"]  # q-values: Benjamini-Hochberg across the answer's rows
+    assert [r["q_value"] for r in rows] == pytest.approx(
+        list(benjamini_hochberg([r["p_value"] for r in rows]))
+    )
+    assert all(r["q_value"] >= r["p_value"] for r in rows)
+    assert [r["significant"] for r in rows] == [r["q_value"] < 0.05 for r in rows]
     assert [r["statistic"] for r in loads["segments"]] == ["p90", "p90"]
     assert all(r["relative_lift"] is not None for r in loads["segments"])
     assert {r["statistic"] for r in orders["segments"]} == {"mean"}

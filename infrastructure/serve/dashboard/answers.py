@@ -73,7 +73,7 @@ class Answers:
 
     def segments(self, experiment: Experiment) -> list[dict[str, Any]]:
         from mcp_servers.clickhouse import queries
-        from mcp_servers.clickhouse.segments import segment_rows
+        from mcp_servers.clickhouse.segments import corrected, segment_rows
 
         analytics = self.services.read_models().analytics()
         primary = [m for m in experiment.metrics if m.key == primary_metric(experiment)]
@@ -82,7 +82,8 @@ class Answers:
         sums = queries.segment_sums(
             analytics.client, analytics.live_database(), experiment, "", 10.0
         )
-        return jsonable([r.model_dump() for r in segment_rows(experiment, primary[0], sums)])
+        rows = corrected(segment_rows(experiment, primary[0], sums))
+        return jsonable([r.model_dump() for r in rows])
 
     # -- the pass ------------------------------------------------------------------------------
 
