@@ -47,11 +47,19 @@ def daily_metric(
 
 
 def segment_sums(
-    client: ClickHouseClient, db: str, experiment: Experiment, dimension: str, timeout: float
+    client: ClickHouseClient,
+    db: str,
+    experiment: Experiment,
+    dimension: str,
+    metric: str,
+    timeout: float,
 ) -> dict[tuple[str, str], dict[str, VariantSums]]:
     """(dimension, segment) -> variant -> the scorecard's statistics of the exposed users in
-    that segment, for one dimension or (``dimension=""``) every one their exposures carry."""
-    return analytics.segment_sums(client, db, experiment, dimension, _settings(timeout))
+    that segment, for one dimension or (``dimension=""``) every one their exposures carry
+    (quantiles only of ``metric``: each sorts the metric's values)."""
+    return analytics.segment_sums(
+        client, db, experiment, dimension, _settings(timeout), quantiles=[metric]
+    )
 
 
 def segment_dimensions(client: ClickHouseClient, db: str, key: str, timeout: float) -> list[str]:

@@ -240,7 +240,7 @@ class ClickHouseTools:
                 target = _segment_metric(experiment, metric)
                 metrics[key] = target.key
                 sums = queries.segment_sums(
-                    model.client, db, experiment, dimension or "", self.timeout
+                    model.client, db, experiment, dimension or "", target.key, self.timeout
                 )
                 if dimension and not sums and experiment_id is not None:
                     seen = queries.segment_dimensions(model.client, db, key, self.timeout)

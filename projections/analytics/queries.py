@@ -12,6 +12,7 @@ Sums are exact (integers in millionths, squares in Int128) and become floats onc
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -184,14 +185,17 @@ def _quantiles(
     experiment: Experiment,
     segmented: dict[str, Any] | None = None,
     settings: str = "",
+    wanted: Collection[str] | None = None,
 ) -> dict[Group, dict[str, QuantileStatistic]]:
-    """(variant,) -> quantile metric -> its statistic, one query per quantile metric;
-    ``segmented`` (the query's ``dim`` parameter): keyed (dimension, segment, variant);
-    ``settings``: a ``SETTINGS`` clause for each query (limits)."""
+    """(variant,) -> quantile metric -> its statistic, one query per quantile metric (of
+    ``wanted`` only, if given); ``segmented`` (the query's ``dim`` parameter): keyed
+    (dimension, segment, variant); ``settings``: a ``SETTINGS`` clause for each query."""
     width = 1 if segmented is None else 1 + len(SEGMENT_KEYS)
     result: dict[Group, dict[str, QuantileStatistic]] = {}
     for metric in experiment.metrics:
         if metric.kind != MetricKind.QUANTILE or metric.quantile is None:
+            continue
+        if wanted is not None and metric.key not in wanted:
             continue
         params = {"key": experiment.key, "metric": metric.key, "level": metric.quantile}
         sql = quantile_query(database, metric.quantile_per_user, segmented is not None) + settings
@@ -221,13 +225,15 @@ def segment_sums(
     experiment: Experiment,
     dimension: str = "",
     settings: str = "",
+    quantiles: Collection[str] | None = None,
 ) -> dict[tuple[str, str], dict[str, VariantSums]]:
     """(dimension, segment) -> variant -> sufficient statistics of the exposed users in that
     segment of their exposure, for one dimension or (``""``) every one: the same statistics
     as `variant_sums` (ratios and quantiles included), in one query (and one per quantile
-    metric). ``settings``: a ``SETTINGS`` clause for each query (limits)."""
+    metric, or per one of ``quantiles``: each sorts the metric's values). ``settings``: a
+    ``SETTINGS`` clause for each query (limits)."""
     found: dict[tuple[str, str], dict[str, VariantSums]] = {}
-    grouped = _grouped_sums(client, database, experiment, {"dim": dimension}, settings)
+    grouped = _grouped_sums(client, database, experiment, {"dim": dimension}, settings, quantiles)
     for (dimension_, segment, variant), sums in grouped.items():
         found.setdefault((dimension_, segment), {})[variant] = sums
     return found
@@ -239,10 +245,11 @@ def _grouped_sums(
     experiment: Experiment,
     segmented: dict[str, Any] | None = None,
     settings: str = "",
+    wanted: Collection[str] | None = None,
 ) -> dict[Group, VariantSums]:
     sql, params, metrics, pairs = variant_sums_query(database, experiment, segmented is not None)
     rows = client.rows(sql + settings, {**params, **(segmented or {})})
-    quantiles = _quantiles(client, database, experiment, segmented, settings)
+    quantiles = _quantiles(client, database, experiment, segmented, settings, wanted)
     width = 1 if segmented is None else 1 + len(SEGMENT_KEYS)
     has_pre = {
         metric

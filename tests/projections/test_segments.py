@@ -134,6 +134,8 @@ def test_each_segment_has_the_statistics_of_its_users(world, chdb_client, databa
         baskets = sums.quantiles["basket"]
         assert (baskets.n, baskets.quantile, baskets.lower, baskets.upper) == reference(totals, 0.5)
 
+    only = segment_sums(chdb_client, database, experiment, "country", quantiles=["basket"])
+    assert {m for v in only[("country", "de")].values() for m in v.quantiles} == {"basket"}
     device = segment_sums(chdb_client, database, experiment, "device")
     assert set(device) == {k for k in expected_segments if k[0] == "device"}
     assert device[("device", "mobile")] == got[("device", "mobile")]

@@ -80,7 +80,7 @@ class Answers:
         if not primary:
             return []
         sums = queries.segment_sums(
-            analytics.client, analytics.live_database(), experiment, "", 10.0
+            analytics.client, analytics.live_database(), experiment, "", primary[0].key, 10.0
         )
         rows = corrected(segment_rows(experiment, primary[0], sums))
         return jsonable([r.model_dump() for r in rows])
