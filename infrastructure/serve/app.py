@@ -15,22 +15,25 @@ the servers in this process through the SDK's in-memory transport.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.errors import DomainError
 from infrastructure.bootstrap import SERVER_NAMES, Services
-from infrastructure.read_side import LocalReadSide, dumps
+from infrastructure.read_side import ENGINES, LocalReadSide, dumps
 from infrastructure.serve.dashboard.drawer import Drawer
 from infrastructure.serve.dashboard.snapshots import Warmer
 from infrastructure.serve.follower import ProjectionFollower
@@ -105,7 +108,9 @@ class ServeApp:
             server.streamable_http_app(json_response=True, host=self.host)  # its session manager
             mount = MessageCheckMiddleware(StreamableHTTPASGIApp(server.session_manager))
             routes.append(Route(f"/mcp/{name}", mount))
-        app: ASGIApp = Starlette(routes=routes, lifespan=self.lifespan)
+        app: ASGIApp = Starlette(
+            routes=routes, lifespan=self.lifespan, exception_handlers={HTTPException: _refused}
+        )
         api = BearerTokenMiddleware(app, self.token) if self.token else app
         from infrastructure.serve.dashboard.routes import Dashboard, owns
         from infrastructure.serve.dashboard.snapshots import FILE
@@ -128,7 +133,8 @@ class ServeApp:
             self.drawer = Drawer(dashboard.views.draw_unopened, dashboard.views.busy)
             self.warmer.after_pass = self.drawer.wake
         self.follower.listeners.append(self.warmer.moved)
-        return _ByPath(dashboard.asgi(), api, owns)
+        routed = _ByPath(dashboard.asgi(), api, owns)
+        return routed if self.token else _LoopbackOnly(routed, owns)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
@@ -212,9 +218,15 @@ class ServeApp:
         params = request.query_params
 
         async def run() -> Any:
-            key = _text(params.get("experiment"), "experiment", KEY_CHARS)
-            engine, cuped = params.get("engine"), params.get("cuped") != "false"
-            return await anyio.to_thread.run_sync(self.read_side.results, key, engine, cuped)
+            key = _text(_query(params, "experiment"), "experiment", KEY_CHARS)
+            engine, cuped = _query(params, "engine") or None, _query(params, "cuped") or "true"
+            if engine is not None and engine not in ENGINES:  # (not echoed: it may be huge)
+                raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}.")
+            if cuped not in ("true", "false"):
+                raise ConfigurationError("cuped must be true or false.")
+            return await anyio.to_thread.run_sync(
+                self.read_side.results, key, engine, cuped == "true"
+            )
 
         return await self._answer("results", run)
 
@@ -224,18 +236,20 @@ class ServeApp:
 
     async def ask(self, request: Request) -> Response:
         async def run() -> Any:
-            body = await _body(request)
+            body = await _body(request, "question")
             conversation = body.get("conversation_id")
             return await self.read_side.ask_async(
                 _text(body.get("question"), "question", QUESTION_CHARS),
-                _text(conversation, "conversation_id", KEY_CHARS) if conversation else None,
+                None
+                if conversation in (None, "")
+                else _text(conversation, "conversation_id", KEY_CHARS),
             )
 
         return await self._answer("ask", run)
 
     async def recommend(self, request: Request) -> Response:
         async def run() -> Any:
-            body = await _body(request)
+            body = await _body(request, "experiment")
             return await self.read_side.recommend_async(
                 _text(body.get("experiment"), "experiment", KEY_CHARS)
             )
@@ -252,6 +266,9 @@ class ServeApp:
         except ConfigurationError as error:
             outcome, status = "configuration", 400
             body = {"kind": "configuration", "error": str(error)}
+        except ClientDisconnect:  # gone before its body arrived: nobody reads an answer
+            outcome, status = "disconnected", 400
+            body = {"kind": "disconnected", "error": "The client closed the connection."}
         except Exception as error:  # reported to the client as one line, logged in full
             log.exception("%s failed", endpoint)
             outcome, status = "error", 500
@@ -274,18 +291,31 @@ class _ByPath:
             await self.api(scope, receive, send)
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    """The JSON object of a request body ({} when it is not one or is over MAX_BODY)."""
+async def _body(request: Request, field: str) -> dict[str, Any]:
+    """The JSON object of a request body ({} when there is none); ``field`` names the one
+    to show in the refusal of anything else."""
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
-            return {}
+            raise ConfigurationError(f"The request body is over {MAX_BODY // 1024} KB.")
     try:
         body = json.loads(raw or b"{}")
     except (ValueError, RecursionError):  # nesting deeper than the interpreter's stack
-        return {}
-    return body if isinstance(body, dict) else {}
+        body = None
+    if not isinstance(body, dict):
+        raise ConfigurationError(
+            f'The request body must be a JSON object, e.g. {{"{field}": "..."}}.'
+        )
+    return body
+
+
+def _query(params: Any, name: str) -> str | None:
+    """A query parameter given at most once (which of two was meant is not ours to guess)."""
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise ConfigurationError(f"{name} is given {len(values)} times; give it once.")
+    return values[0] if values else None
 
 
 def _text(value: Any, name: str, limit: int) -> str:
@@ -300,3 +330,77 @@ def _text(value: Any, name: str, limit: int) -> str:
         except UnicodeEncodeError:
             raise ConfigurationError(f"{name} must be valid Unicode text.") from None
     return value
+
+
+async def _refused(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no such path, a method a path does not take) as one line
+    of JSON, as the API's other errors."""
+    assert isinstance(error, HTTPException)
+    if error.status_code == 404:
+        message = (
+            "No such endpoint: the API is GET /api/results?experiment=KEY, GET /api/projections, "
+            "POST /api/ask, POST /api/recommend (and /health, /metrics, /mcp/<server>)."
+        )
+    elif error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "another method")
+        message = f"{request.method} is not accepted here; use {allowed}."
+    else:
+        message = str(error.detail)
+    body = dumps({"kind": "request", "error": message})
+    return Response(body, error.status_code, error.headers, media_type="application/json")
+
+
+class _LoopbackOnly:
+    """Without a token, serve trusts whoever reaches its loopback port, and a browser
+    reaches it for any web page: through a cross-site form or fetch (its ``Origin`` is that
+    site) or DNS rebinding (a name of the page's resolving to 127.0.0.1: ``Host`` is that
+    name). Both are refused before anything runs, as the MCP SDK refuses them on its mounts;
+    clients that send no ``Origin`` (the CLI, curl) and pages from loopback names pass."""
+
+    def __init__(self, app: ASGIApp, owns: Callable[[str], bool]) -> None:
+        self.app, self.owns = app, owns
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            refusal = _foreign(dict(scope.get("headers") or []))
+            if refusal is not None:
+                status, message = refusal
+                if self.owns(scope["path"]):
+                    body = (
+                        '<!DOCTYPE html>\n<html lang="en"><meta charset="utf-8">'
+                        "<title>Refused · NeonBlue</title><h1>Refused</h1>"
+                        f'<p id="refusal">{html.escape(message)}</p></html>\n'
+                    )
+                    response = Response(body, status, media_type="text/html")
+                else:
+                    response = json_response({"kind": "forbidden", "error": message}, status)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _foreign(headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+    """The status and message refusing a request addressed to another name than a loopback
+    one, or sent by a page from another (any port of a loopback name passes, as for the
+    SDK); None to serve it."""
+    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    name = host[1 : host.find("]")] if host.startswith("[") else host.rpartition(":")[0] or host
+    if host and not is_loopback(name):
+        return 421, (
+            "Without a token serve answers only requests addressed to 127.0.0.1 or localhost; "
+            "set NEONBLUE_MCP_TOKEN to reach it under another name."
+        )
+    origin = headers.get(b"origin")
+    if origin is not None and not _loopback_origin(origin.decode("latin-1")):
+        return 403, (
+            "Refused a request sent by another site's page: without a token serve takes "
+            "requests only from local pages and from clients that send no Origin header."
+        )
+    return None
+
+
+def _loopback_origin(origin: str) -> bool:
+    try:
+        return is_loopback(urlsplit(origin).hostname or "")
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False

@@ -27,14 +27,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from domain.errors import DomainError
 from infrastructure.read_side import LocalReadSide
-from infrastructure.serve.dashboard.access import Access, safe_next, text_field
+from infrastructure.serve.dashboard.access import Access, safe_next, text_field, visible
 from infrastructure.serve.dashboard.views import Views, moment, number, percent
 from infrastructure.serve.follower import ProjectionFollower, RebuildRefused
 from infrastructure.settings import ConfigurationError
@@ -72,6 +72,7 @@ class Dashboard:
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            finalize=visible,  # what a request or the store quotes cannot reorder or hide text
         )
         self.templates.filters.update(percent=percent, number=number, moment=moment)
         self.heads: deque[tuple[float, int]] = deque(maxlen=120)  # (time, head) seen by /live
@@ -122,14 +123,25 @@ class Dashboard:
             )
         ]
         return Starlette(
-            routes=routes, middleware=middleware, exception_handlers={HTTPException: self.refused}
+            routes=routes,
+            middleware=middleware,
+            exception_handlers={HTTPException: self.refused, ClientDisconnect: self.gone},
         )
 
     async def refused(self, request: Request, error: Exception) -> Response:
         """A refused request (no sign-in, bad CSRF token, bad input) as a page saying why."""
         assert isinstance(error, HTTPException)
-        return self.page(request, "error.html", error.status_code, message=error.detail,
+        message = error.detail  # Starlette's own refusals, reworded to say what to do
+        if error.status_code == 404 and message == "Not Found":
+            message = "No page at this address: start from Experiments (/)."
+        elif error.status_code == 405:
+            message = f"This address does not take {request.method} requests."
+        return self.page(request, "error.html", error.status_code, message=message,
                          heading="Refused" if error.status_code in (401, 403) else "Not possible")  # fmt: skip
+
+    async def gone(self, request: Request, error: Exception) -> Response:
+        """The client left before its form arrived: nobody reads an answer (no traceback)."""
+        return Response(status_code=400)
 
     # -- rendering ---------------------------------------------------------------------------
 
