@@ -98,7 +98,7 @@ def test_the_server_path_sends_only_sql_chdb_runs(chdb_client: ChdbClient, prefi
     db = model.live_database()
     client = model.client
     daily = mcp_queries.daily_metric(client, db, "beta", "conversion", 100, 5)
-    segments = mcp_queries.segment_sums(client, db, "beta", "conversion", "device", 5)
+    segments = mcp_queries.segment_sums(client, db, experiment, "device", "conversion", 5)
     dimensions = mcp_queries.segment_dimensions(client, db, "beta", 5)
     exposures = mcp_queries.daily_exposures(client, db, "beta", 5)
 
@@ -107,6 +107,9 @@ def test_the_server_path_sends_only_sql_chdb_runs(chdb_client: ChdbClient, prefi
     assert direct.live_database() == db
     assert direct.scorecard(experiment) == card and card.total_users == 300
     assert mcp_queries.daily_metric(chdb_client, db, "beta", "conversion", 100, 5) == daily
+    assert (
+        mcp_queries.segment_sums(chdb_client, db, experiment, "device", "conversion", 5) == segments
+    )
     assert dimensions == ["device"] and segments and exposures
 
     sent = server.statements
