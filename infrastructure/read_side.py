@@ -23,6 +23,10 @@ class ReadSide(Protocol):
 
     def results(self, experiment: str, engine: str | None, cuped: bool) -> dict[str, Any]: ...
 
+    def segments(
+        self, experiment: str, dimension: str | None, metric: str | None
+    ) -> dict[str, Any]: ...
+
     def projections(self) -> list[dict[str, Any]]: ...
 
     def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]: ...
@@ -87,6 +91,32 @@ class LocalReadSide:
             "position": runner.projection.position(),
             "head": runner.reader.head(),
         }
+
+    def segments(
+        self, experiment: str, dimension: str | None, metric: str | None
+    ) -> dict[str, Any]:
+        """Lift per segment, as MCP's ``segment_breakdown`` answers it (the primary metric,
+        or ``metric``; every dimension, or ``dimension``)."""
+        from mcp.server.mcpserver.exceptions import ToolError
+
+        from infrastructure.settings import ConfigurationError
+        from mcp_servers.clickhouse.tools import ClickHouseTools
+
+        self.services.app.experiment(experiment)  # an unknown key is the domain's error
+        settings = self.services.mcp
+        tools = ClickHouseTools(
+            self.services,
+            self.services.catch_up,
+            settings.max_rows,
+            settings.query_timeout_seconds,
+        )
+        try:
+            answer = tools.segment_breakdown(
+                experiment_id=experiment, dimension=dimension, metric=metric
+            )
+        except ToolError as error:  # what was asked cannot be broken down: say why
+            raise ConfigurationError(str(error)) from None
+        return jsonable(answer.model_dump(mode="json"))
 
     def projections(self) -> list[dict[str, Any]]:
         return [status.as_dict() for status in self.services.read_models().status()]

@@ -35,6 +35,7 @@ COMMANDS = {  # command -> (module, function)
     "ingest": ("ingest", "ingest"),
     "route": ("triage", "route"),
     "results": ("projections", "results"),
+    "segments": ("projections", "segments"),
     "serve": ("serve", "serve"),
 }
 

@@ -6,12 +6,13 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from infrastructure.cli.console import console, read_side, services, shown
+from infrastructure.cli.tables import WholeTable
 from projections.runner import DEFAULT_BATCH
 
 app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)
@@ -230,3 +231,68 @@ def results(
     notice = lag_notice(answer)
     if notice:
         console.print(f"[yellow]{shown(notice)}[/yellow]")
+
+
+def segments(
+    experiment: Annotated[str, typer.Argument(help="Experiment key.")],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="One segment dimension, e.g. device (default: every one)."),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="A metric of the experiment (default: the primary).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Lift per segment (device, country, ...): each segment analysed on its own, as the
+    scorecard analyses the metric, with q-values across the rows (through a running
+    `neonblue serve` when there is one)."""
+    from infrastructure.read_side import dumps
+
+    with read_side() as side:
+        answer = side.segments(experiment, by, metric)
+    if as_json:
+        print(dumps(answer))
+        return
+    rows = answer["segments"]
+    if not rows:
+        console.print(
+            f"No segment rows for {shown(experiment)} yet (no exposed users with a segment)."
+        )
+        return
+    console.print(segment_table(experiment, rows))
+
+
+def segment_table(experiment: str, rows: list[dict[str, Any]]) -> WholeTable:
+    """Segment rows (``segment_breakdown``'s) as a table whose segments and variants are never
+    cut; every cell is shown as text (a segment value is whatever a producer sent)."""
+    first = rows[0]
+    table = Table(
+        title=f"{shown(first['metric'])} per segment of {shown(experiment)} "
+        f"({shown(first['statistic'])}, frequentist, each segment on its own)",
+        caption=f"q: p-value adjusted across the {len(rows)} rows (Benjamini-Hochberg); * q < 0.05",
+    )
+    numbers = ("users", "control → variant", "lift", "95% CI", "q")
+    for header in ("segment", "variant", *numbers):
+        table.add_column(header, justify="right" if header in numbers else "left")
+    for row in rows:
+        q = row["q_value"]
+        cells = (
+            f"{row['dimension']}={row['segment']}",
+            row["variant"],
+            f"{row['users']:,}",
+            f"{_value(row['control_mean'])} → {_value(row['variant_mean'])}",
+            _percent(row["relative_lift"]),
+            f"[{_percent(row['ci_lower'])}, {_percent(row['ci_upper'])}]",
+            "-" if q is None else f"{q:.2g}{' *' if row['significant'] else ''}",
+        )
+        table.add_row(*map(shown, cells))
+    return WholeTable(table, ("segment", "variant"))
+
+
+def _value(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.4g}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1%}"

@@ -39,8 +39,8 @@ class WholeTable:
             yield self.table
             return
         headers = [str(c.header) for c in self.table.columns]
-        if self.table.title:
-            yield Text(str(self.table.title), style="bold")
+        if self.table.title:  # markup, as the table renders its title
+            yield Text.from_markup(str(self.table.title), style="bold")
         for index, row in enumerate(self.rows()):
             grid = Table.grid(padding=(0, 2))
             grid.add_column(style="bold", no_wrap=True)
@@ -48,6 +48,8 @@ class WholeTable:
             for header, value in zip(headers, row, strict=True):
                 grid.add_row(header, Text(value))  # plain: not read as markup again
             yield Group(Text(""), grid) if index else grid
+        if self.table.caption:
+            yield Group(Text(""), Text.from_markup(str(self.table.caption), style="dim"))
 
 
 def keep_whole(table: Table, *headers: str) -> Table:

@@ -100,6 +100,7 @@ class ServeApp:
             Route("/health", self.health, methods=["GET"]),
             Route("/metrics", self.prometheus, methods=["GET"]),
             Route("/api/results", self.results, methods=["GET"]),
+            Route("/api/segments", self.segments, methods=["GET"]),
             Route("/api/projections", self.projections, methods=["GET"]),
             Route("/api/ask", self.ask, methods=["POST"]),
             Route("/api/recommend", self.recommend, methods=["POST"]),
@@ -230,6 +231,21 @@ class ServeApp:
 
         return await self._answer("results", run)
 
+    async def segments(self, request: Request) -> Response:
+        params = request.query_params
+
+        async def run() -> Any:
+            key = _text(_query(params, "experiment"), "experiment", KEY_CHARS)
+            dimension = _query(params, "dimension") or None
+            metric = _query(params, "metric") or None
+            if dimension:
+                dimension = _text(dimension, "dimension", KEY_CHARS)
+            if metric:
+                metric = _text(metric, "metric", KEY_CHARS)
+            return await anyio.to_thread.run_sync(self.read_side.segments, key, dimension, metric)
+
+        return await self._answer("segments", run)
+
     async def projections(self, _: Request) -> Response:
         statuses = await anyio.to_thread.run_sync(self.follower.statuses)
         return json_response([s.as_dict() for s in statuses])
@@ -338,7 +354,8 @@ async def _refused(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 404:
         message = (
-            "No such endpoint: the API is GET /api/results?experiment=KEY, GET /api/projections, "
+            "No such endpoint: the API is GET /api/results?experiment=KEY, GET /api/segments?"
+            "experiment=KEY, GET /api/projections, "
             "POST /api/ask, POST /api/recommend (and /health, /metrics, /mcp/<server>)."
         )
     elif error.status_code == 405:

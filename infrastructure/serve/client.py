@@ -48,6 +48,12 @@ class RemoteReadSide:
         chosen = {"engine": engine} if engine else {}  # else serve's default engine
         return self._get("/api/results", experiment=experiment, cuped=str(cuped).lower(), **chosen)
 
+    def segments(
+        self, experiment: str, dimension: str | None, metric: str | None
+    ) -> dict[str, Any]:
+        chosen = {k: v for k, v in (("dimension", dimension), ("metric", metric)) if v}
+        return self._get("/api/segments", experiment=experiment, **chosen)
+
     def projections(self) -> list[dict[str, Any]]:
         return self._get("/api/projections")
 

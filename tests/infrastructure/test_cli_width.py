@@ -96,3 +96,30 @@ def test_a_listing_that_fits_is_one_table():
     header = next(line for line in text.splitlines() if "experiment" in line)
     assert all(name in header for name in ("id", "action", "variant", "state", "proposed"))
     assert "fix_srm" in text and "…" not in text
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_segment_table_keeps_segments_whole_and_shows_values_as_text(width: int):
+    """A segment value is whatever a producer sent: it is shown, never read as markup; an
+    interval without statistics stays visible (``[n/a, n/a]`` is no markup tag either)."""
+    from infrastructure.cli.projections import segment_table
+
+    def row(segment: str, lift: float | None, q: float | None) -> dict[str, object]:
+        return {
+            "experiment_id": LONG_KEY, "metric": "conversion", "statistic": "rate",
+            "dimension": "country", "segment": segment, "variant": "treatment", "users": 1234,
+            "control_mean": 0.1, "variant_mean": None if lift is None else 0.1 * (1 + lift),
+            "relative_lift": lift, "ci_lower": None if lift is None else lift - 0.05,
+            "ci_upper": None if lift is None else lift + 0.05, "p_value": q, "q_value": q,
+            "significant": q is not None and q < 0.05,
+        }  # fmt: skip
+
+    rows = [
+        row("[bold]DE[/bold]", 0.2, 0.01),
+        row("a-very-long-region-name-of-a-producer", None, None),
+    ]
+    text = rendered(width, segment_table(LONG_KEY, rows))
+    assert "…" not in text
+    for whole in ("country=[bold]DE[/bold]", "country=a-very-long-region-name-of-a-producer",
+                  "+20.0%", "[n/a,", "0.01 *", "across the 2 rows", "rate"):  # fmt: skip
+        assert whole in text, text

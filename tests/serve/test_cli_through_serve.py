@@ -38,6 +38,10 @@ def answers(env: dict[str, str], cwd: Path) -> dict[str, object]:
             row.pop("impact")
         return card
 
+    def segments(*args: str) -> object:
+        """Segment rows without the answer's freshness (when it was computed)."""
+        return run("segments", KEY, *args, "--json")["segments"]
+
     asked = run("ask", QUESTION, "--json")
     recommended = run("recommend", KEY, "--json")
     recommended["proposal"]["numbers"].pop("days_running")  # wall-clock time
@@ -47,6 +51,8 @@ def answers(env: dict[str, str], cwd: Path) -> dict[str, object]:
         "ask": (asked["answer"], asked["parsed"], [c["tool"] for c in asked["sources"]]),
         "recommend": (recommended["proposal"], recommended["waiting_for_approval"]),
         "status": [p["name"] for p in run("projections", "status", "--json")],
+        "segments": segments("--by", "device"),
+        "segments of revenue": segments("--metric", "revenue"),
     }
 
 
@@ -62,6 +68,9 @@ def test_same_answers_with_and_without_serve(store_copy: Path, tmp_path: Path):
         metrics = __import__("httpx").get(f"{serve.url}/metrics", timeout=5).text
         assert 'neonblue_api_requests_total{endpoint="results",outcome="ok"} 2.0' in metrics
         assert 'neonblue_api_requests_total{endpoint="ask",outcome="ok"} 1.0' in metrics
+        assert 'neonblue_api_requests_total{endpoint="segments",outcome="ok"} 2.0' in metrics
+        wrong = neonblue(env, "segments", KEY, "--metric", "nope", cwd=tmp_path)
+        assert wrong.returncode == 2 and "has no metric 'nope'; it has:" in wrong.stderr
         unknown = neonblue(env, "results", "no-such-experiment", cwd=tmp_path)
         assert unknown.returncode == 1
         assert "No experiment with key 'no-such-experiment'" in unknown.stderr
@@ -70,6 +79,8 @@ def test_same_answers_with_and_without_serve(store_copy: Path, tmp_path: Path):
         assert refused.returncode == 2 and "owns these read models" in refused.stderr
     for name in alone:
         assert served[name] == alone[name], name
+    assert {r["dimension"] for r in alone["segments"]} == {"device"}  # type: ignore[attr-defined]
+    assert {r["metric"] for r in alone["segments of revenue"]} == {"revenue"}  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow
