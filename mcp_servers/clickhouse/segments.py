@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.experiments.values import Metric, MetricKind
 from mcp_servers.clickhouse.models import DailyRow, SegmentRow
+from mcp_servers.common.models import finite
 
 if TYPE_CHECKING:
     from domain.analysis import VariantSums
@@ -38,12 +39,12 @@ def segment_rows(
                 segment=segment or "unknown",
                 variant=row.variant,
                 users=sum(d.users for d in data.values()),
-                control_mean=_finite(row.control_mean),
-                variant_mean=_finite(row.variant_mean),
-                relative_lift=_finite(row.lift),
-                ci_lower=_finite(row.ci_lower),
-                ci_upper=_finite(row.ci_upper),
-                p_value=_finite(row.p_value),
+                control_mean=finite(row.control_mean),
+                variant_mean=finite(row.variant_mean),
+                relative_lift=finite(row.lift),
+                ci_lower=finite(row.ci_lower),
+                ci_upper=finite(row.ci_upper),
+                p_value=finite(row.p_value),
                 q_value=None,
                 significant=False,
             )
@@ -60,7 +61,7 @@ def corrected(rows: list[SegmentRow], alpha: float = 0.05) -> list[SegmentRow]:
     p_values = [math.nan if r.p_value is None else r.p_value for r in rows]
     q_values = benjamini_hochberg(p_values) if rows else []
     return [
-        r.model_copy(update={"q_value": _finite(float(q)), "significant": bool(q < alpha)})
+        r.model_copy(update={"q_value": finite(float(q)), "significant": bool(q < alpha)})
         for r, q in zip(rows, q_values, strict=True)
     ]
 
@@ -104,7 +105,3 @@ def daily_rows(daily: list[tuple[Any, ...]], exposures: list[tuple[Any, ...]]) -
             )
         )
     return rows
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)

@@ -16,6 +16,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from mcp_servers.clickhouse.models import TrendPoint, VariantTrend
+from mcp_servers.common.models import finite
 
 if TYPE_CHECKING:
     from domain.analysis import MetricRow
@@ -69,8 +70,8 @@ def variant_trend(
         # information so far: days from the start to the newest day with data
         elapsed = max((history[-1].date - experiment.started_at.date()).days + 1, 1)
         fraction = min(elapsed / planned_days, 1.0)
-        predictive = _finite(predictive_power(row.lift / row.std_error, fraction))
-        conditional = _finite(
+        predictive = finite(predictive_power(row.lift / row.std_error, fraction))
+        conditional = finite(
             conditional_power(row.lift, row.std_error, fraction, 1.0).conditional_power
         )
     if len(series) < 3:
@@ -112,7 +113,3 @@ outlier value) extrapolates that far within the 60 days asked for at most."""
 def _lift(log_ratio: float) -> float:
     """The relative lift of a forecast log-ratio, finite however far it extrapolates."""
     return math.expm1(min(log_ratio, MAX_LOG_RATIO))
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)

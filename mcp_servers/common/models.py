@@ -76,8 +76,9 @@ class ExperimentOut(BaseModel):
         )
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) or math.isinf(value) else float(value)
+def finite(value: float | None) -> float | None:
+    """``value`` as an answer carries it: NaN and infinities (undefined statistics) as null."""
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 class ImpactOut(BaseModel):
@@ -95,15 +96,15 @@ class ImpactOut(BaseModel):
         if impact is None or not impact.ok:
             return None
         return cls(
-            per_day=_finite(impact.per_day),
-            per_day_ci=(_finite(impact.per_day_lower), _finite(impact.per_day_upper)),
+            per_day=finite(impact.per_day),
+            per_day_ci=(finite(impact.per_day_lower), finite(impact.per_day_upper)),
             planned_days=impact.planned_days,
-            over_planned_days=_finite(impact.over_planned_days),
+            over_planned_days=finite(impact.over_planned_days),
             over_planned_days_ci=(
-                _finite(impact.over_planned_days_lower),
-                _finite(impact.over_planned_days_upper),
+                finite(impact.over_planned_days_lower),
+                finite(impact.over_planned_days_upper),
             ),
-            units_per_day=_finite(impact.units_per_day),
+            units_per_day=finite(impact.units_per_day),
         )
 
 
@@ -148,20 +149,20 @@ class MetricResultOut(BaseModel):
             metric=row.metric,
             role=row.role,
             variant=row.variant,
-            control_mean=_finite(row.control_mean),
-            variant_mean=_finite(row.variant_mean),
-            relative_lift=_finite(row.lift),
-            std_error=_finite(row.std_error),
-            ci_lower=_finite(row.ci_lower),
-            ci_upper=_finite(row.ci_upper),
-            p_value=_finite(row.p_value),
-            adjusted_p_value=_finite(row.adjusted_p_value),
-            chance_to_beat_control=_finite(row.chance_to_beat_control),
+            control_mean=finite(row.control_mean),
+            variant_mean=finite(row.variant_mean),
+            relative_lift=finite(row.lift),
+            std_error=finite(row.std_error),
+            ci_lower=finite(row.ci_lower),
+            ci_upper=finite(row.ci_upper),
+            p_value=finite(row.p_value),
+            adjusted_p_value=finite(row.adjusted_p_value),
+            chance_to_beat_control=finite(row.chance_to_beat_control),
             significant=row.significant,
             direction=row.direction,
             guardrail_status=row.guardrail.status if row.guardrail else None,
-            guardrail_margin=_finite(row.guardrail.margin) if row.guardrail else None,
-            guardrail_p_value=_finite(row.guardrail.p_value) if row.guardrail else None,
+            guardrail_margin=finite(row.guardrail.margin) if row.guardrail else None,
+            guardrail_p_value=finite(row.guardrail.p_value) if row.guardrail else None,
             error=row.error,
             projected_impact=ImpactOut.of(row.impact),
             kind=row.kind,
@@ -196,7 +197,7 @@ class ScorecardOut(BaseModel):
             total_users=card.total_users,
             days_observed=card.days_observed,
             srm=SrmOut(
-                p_value=_finite(card.srm.p_value),
+                p_value=finite(card.srm.p_value),
                 mismatch=card.srm.mismatch,
                 observed=card.users,
                 expected=dict(zip(keys, card.srm.expected, strict=False)),

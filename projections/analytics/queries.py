@@ -172,6 +172,17 @@ Group = tuple[str, ...]
 """(variant,), or (dimension, segment, variant) when segmented."""
 
 
+def _split(row: tuple[Any, ...], dimension: str | None) -> tuple[Group, tuple[Any, ...]]:
+    """A result row's group, and the row from its variant on (the layout of an unsegmented
+    row): segmented queries lead with `SEGMENT_KEYS`."""
+    width = 1 if dimension is None else 1 + len(SEGMENT_KEYS)
+    return tuple(map(str, row[:width])), tuple(row[width - 1 :])
+
+
+def _parameters(dimension: str | None) -> dict[str, Any]:
+    return {} if dimension is None else {"dim": dimension}
+
+
 def quantile_statistics(
     client: ClickHouseClient, database: str, experiment: Experiment
 ) -> dict[str, dict[str, QuantileStatistic]]:
@@ -183,14 +194,13 @@ def _quantiles(
     client: ClickHouseClient,
     database: str,
     experiment: Experiment,
-    segmented: dict[str, Any] | None = None,
+    dimension: str | None = None,
     settings: str = "",
     wanted: Collection[str] | None = None,
 ) -> dict[Group, dict[str, QuantileStatistic]]:
     """(variant,) -> quantile metric -> its statistic, one query per quantile metric (of
-    ``wanted`` only, if given); ``segmented`` (the query's ``dim`` parameter): keyed
-    (dimension, segment, variant); ``settings``: a ``SETTINGS`` clause for each query."""
-    width = 1 if segmented is None else 1 + len(SEGMENT_KEYS)
+    ``wanted`` only, if given); with a ``dimension`` ("": every one) keyed (dimension,
+    segment, variant); ``settings``: a ``SETTINGS`` clause for each query."""
     result: dict[Group, dict[str, QuantileStatistic]] = {}
     for metric in experiment.metrics:
         if metric.kind != MetricKind.QUANTILE or metric.quantile is None:
@@ -198,9 +208,9 @@ def _quantiles(
         if wanted is not None and metric.key not in wanted:
             continue
         params = {"key": experiment.key, "metric": metric.key, "level": metric.quantile}
-        sql = quantile_query(database, metric.quantile_per_user, segmented is not None) + settings
-        for row in client.rows(sql, {**params, **(segmented or {}), "z": BOUND_Z}):
-            group, row = tuple(map(str, row[:width])), row[width - 1 :]
+        sql = quantile_query(database, metric.quantile_per_user, dimension is not None) + settings
+        for found in client.rows(sql, {**params, **_parameters(dimension), "z": BOUND_Z}):
+            group, row = _split(found, dimension)
             n, q, lower, upper = int(row[1]), *map(float, row[2:5])
             base = (n, metric.quantile, q, lower, upper)
             result.setdefault(group, {})[metric.key] = (
@@ -233,7 +243,7 @@ def segment_sums(
     metric, or per one of ``quantiles``: each sorts the metric's values). ``settings``: a
     ``SETTINGS`` clause for each query (limits)."""
     found: dict[tuple[str, str], dict[str, VariantSums]] = {}
-    grouped = _grouped_sums(client, database, experiment, {"dim": dimension}, settings, quantiles)
+    grouped = _grouped_sums(client, database, experiment, dimension, settings, quantiles)
     for (dimension_, segment, variant), sums in grouped.items():
         found.setdefault((dimension_, segment), {})[variant] = sums
     return found
@@ -243,22 +253,21 @@ def _grouped_sums(
     client: ClickHouseClient,
     database: str,
     experiment: Experiment,
-    segmented: dict[str, Any] | None = None,
+    dimension: str | None = None,
     settings: str = "",
     wanted: Collection[str] | None = None,
 ) -> dict[Group, VariantSums]:
-    sql, params, metrics, pairs = variant_sums_query(database, experiment, segmented is not None)
-    rows = client.rows(sql + settings, {**params, **(segmented or {})})
-    quantiles = _quantiles(client, database, experiment, segmented, settings, wanted)
-    width = 1 if segmented is None else 1 + len(SEGMENT_KEYS)
+    sql, params, metrics, pairs = variant_sums_query(database, experiment, dimension is not None)
+    found = client.rows(sql + settings, {**params, **_parameters(dimension)})
+    quantiles = _quantiles(client, database, experiment, dimension, settings, wanted)
+    rows = [_split(row, dimension) for row in found]
     has_pre = {
         metric
         for i, metric in enumerate(metrics)
-        if sum(int(row[width + 2 + 6 * i + 5]) for row in rows) > 0
+        if sum(int(row[3 + 6 * i + 5]) for _, row in rows) > 0
     }
     result = {}
-    for row in rows:
-        group, row = tuple(map(str, row[:width])), row[width - 1 :]
+    for group, row in rows:
         users, mismatched = int(row[1]), int(row[2])
         sums, squares, pre, pre_squares, cross = {}, {}, {}, {}, {}
         for i, metric in enumerate(metrics):
