@@ -7,9 +7,14 @@ same either way. Results are plain JSON-able dicts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import types
+import typing
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -86,11 +91,13 @@ class LocalReadSide:
             cuped=cuped,  # type: ignore[arg-type]
             as_of=datetime.now(UTC),  # running experiments' impact is projected up to now
         )
-        return {
-            "scorecard": asdict(card),
-            "position": runner.projection.position(),
-            "head": runner.reader.head(),
-        }
+        return jsonable(
+            {
+                "scorecard": asdict(card),
+                "position": runner.projection.position(),
+                "head": runner.reader.head(),
+            }
+        )
 
     def segments(
         self, experiment: str, dimension: str | None, metric: str | None
@@ -152,17 +159,61 @@ def jsonable(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """JSON that keeps NaN/inf (statistics may be undefined); other objects as strings."""
-    return json.dumps(value, default=str, allow_nan=True)
+    """Strict JSON (RFC 8259, as browsers and ``jq`` parse it): an undefined statistic (NaN,
+    infinite) is ``null``; other non-JSON objects are written as strings."""
+    return json.dumps(_finite(value), default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def scorecard_of(answer: dict[str, Any]) -> Any:
-    """The `Scorecard` of a `results` answer, for rendering."""
+    """The `Scorecard` of a `results` answer, for rendering; a statistic the JSON carries
+    as null (undefined) is NaN again, as the analysis made it."""
     from pydantic import TypeAdapter
 
     from domain.analysis import Scorecard
 
-    return TypeAdapter(Scorecard).validate_python(answer["scorecard"])
+    return TypeAdapter(Scorecard).validate_python(_undefined_as_nan(Scorecard, answer["scorecard"]))
+
+
+def _undefined_as_nan(cls: type, data: Any) -> Any:
+    """``data`` (a dataclass's JSON) with null fields declared ``float`` as NaN, nested."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for name, kind in _field_types(cls).items():
+        value = data.get(name)
+        if kind is float and value is None and name in data:
+            data[name] = math.nan
+        for inner in _dataclasses_in(kind):
+            if isinstance(value, list):
+                data[name] = [_undefined_as_nan(inner, item) for item in value]
+            elif isinstance(value, dict):
+                data[name] = _undefined_as_nan(inner, value)
+    return data
+
+
+@cache
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _dataclasses_in(kind: Any) -> list[type]:
+    """The dataclasses a field holds: itself, in ``X | None`` or in ``list[X]``."""
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        return [kind]
+    if typing.get_origin(kind) in (list, typing.Union, types.UnionType):
+        return [c for arg in typing.get_args(kind) for c in _dataclasses_in(arg)]
+    return []
 
 
 def lag_notice(answer: dict[str, Any]) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +16,7 @@ from infrastructure.cli.console import (
     shown,
 )
 from infrastructure.cli.tables import whole_rows
+from infrastructure.read_side import dumps
 
 approvals = typer.Typer(
     help="Decide on agent recommendations that change experiments.", no_args_is_help=True
@@ -31,7 +31,7 @@ def recommend(
     with read_side() as side, _waiting(as_json):
         state = side.recommend(experiment)
     if as_json:
-        print(json.dumps(state))
+        print(dumps(state))
         return
     for notice in state.get("notices") or []:
         error_console.print(f"[yellow]{shown(notice)}[/]")
@@ -146,7 +146,7 @@ def ask(
     with read_side() as side, _waiting(as_json):
         state = side.ask(question, conversation)
     if as_json:
-        print(json.dumps(state))
+        print(dumps(state))
         return
     for notice in state.get("notices") or []:
         error_console.print(f"[yellow]{shown(notice)}[/]")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from infrastructure.cli.console import console, read_side, services, shown
 from infrastructure.cli.tables import WholeTable
+from infrastructure.read_side import dumps
 from projections.runner import DEFAULT_BATCH
 
 app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)
@@ -37,7 +37,7 @@ def status(
         if generations is not None:  # each projection's generations beside its position
             for st in statuses:
                 st["generations"] = [g for g in generations if g["model"] == st["name"]]
-        print(json.dumps(statuses))
+        print(dumps(statuses))
         return
     table = Table("projection", "position", "head", "lag (events)", "lag (s)")
     for st in statuses:
@@ -216,7 +216,7 @@ def results(
 ) -> None:
     """The full analysis of an experiment over the ClickHouse read model (through a running
     `neonblue serve` when there is one; otherwise caught up to the log head first)."""
-    from infrastructure.read_side import ENGINES, dumps, lag_notice, scorecard_of
+    from infrastructure.read_side import ENGINES, lag_notice, scorecard_of
 
     if engine is not None and engine not in ENGINES:
         raise typer.BadParameter("engine must be frequentist, sequential or bayesian")
@@ -247,7 +247,6 @@ def segments(
     """Lift per segment (device, country, ...): each segment analysed on its own, as the
     scorecard analyses the metric, with q-values across the rows (through a running
     `neonblue serve` when there is one)."""
-    from infrastructure.read_side import dumps
 
     with read_side() as side:
         answer = side.segments(experiment, by, metric)

@@ -11,15 +11,26 @@ from pathlib import Path
 
 import pytest
 
+from domain.experiments.values import Variant
 from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
-from tests.projections.scenario import create_experiments
+from tests.projections.scenario import METRICS, create_experiments
 from tests.projections.test_resilience import _traffic
 from tests.serve.conftest import env_for, neonblue, running_serve
 from tests.support.postgres import PostgresCluster
 
 KEY = "checkout-cta-contrast"
+EMPTY = "no-traffic-yet"  # running, nobody exposed: every statistic is undefined
 QUESTION = f"How is {KEY} doing?"
+
+
+def strict_json(text: str) -> object:
+    """JSON as browsers and jq read it: no NaN or Infinity literals."""
+
+    def refuse(literal: str) -> object:
+        raise AssertionError(f"{literal} is not JSON: {text[:300]}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def answers(env: dict[str, str], cwd: Path) -> dict[str, object]:
@@ -28,11 +39,16 @@ def answers(env: dict[str, str], cwd: Path) -> dict[str, object]:
     def run(*args: str) -> object:
         done = neonblue(env, *args, cwd=cwd)
         assert done.returncode == 0, done.stdout + done.stderr
-        return json.loads(done.stdout)
+        return strict_json(done.stdout)
 
-    def results(*args: str) -> object:
+    def shown(*args: str) -> str:
+        done = neonblue(env, *args, cwd=cwd)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        return done.stdout
+
+    def results(*args: str, key: str = KEY) -> object:
         """The scorecard without what depends on the wall clock (impact per day so far)."""
-        card = run("results", KEY, *args, "--json")
+        card = run("results", key, *args, "--json")
         card.pop("days_observed")
         for row in card["rows"]:
             row.pop("impact")
@@ -53,12 +69,19 @@ def answers(env: dict[str, str], cwd: Path) -> dict[str, object]:
         "status": [p["name"] for p in run("projections", "status", "--json")],
         "segments": segments("--by", "device"),
         "segments of revenue": segments("--metric", "revenue"),
+        "undefined statistics": results("--engine", "frequentist", key=EMPTY),
+        "undefined statistics shown": shown("results", EMPTY),
     }
 
 
 @pytest.mark.slow
 def test_same_answers_with_and_without_serve(store_copy: Path, tmp_path: Path):
     env = env_for(store_copy)
+    app = build_app(EventStoreSettings(data_dir=store_copy))
+    variants = [Variant("control", "Control", 0.5), Variant("treatment", "New", 0.5)]
+    app.create_experiment(EMPTY, "Nobody yet", variants=variants, metrics=list(METRICS))
+    app.start_experiment(EMPTY)
+    app.close()
     alone = answers(env, tmp_path)
     with running_serve(env, tmp_path) as serve:
         serve.wait_caught_up()
@@ -66,7 +89,7 @@ def test_same_answers_with_and_without_serve(store_copy: Path, tmp_path: Path):
         # the commands really went through serve (its API counted them)
         assert serve.health()["store"].endswith("events.db")
         metrics = __import__("httpx").get(f"{serve.url}/metrics", timeout=5).text
-        assert 'neonblue_api_requests_total{endpoint="results",outcome="ok"} 2.0' in metrics
+        assert 'neonblue_api_requests_total{endpoint="results",outcome="ok"} 4.0' in metrics
         assert 'neonblue_api_requests_total{endpoint="ask",outcome="ok"} 1.0' in metrics
         assert 'neonblue_api_requests_total{endpoint="segments",outcome="ok"} 2.0' in metrics
         wrong = neonblue(env, "segments", KEY, "--metric", "nope", cwd=tmp_path)
@@ -81,6 +104,9 @@ def test_same_answers_with_and_without_serve(store_copy: Path, tmp_path: Path):
         assert served[name] == alone[name], name
     assert {r["dimension"] for r in alone["segments"]} == {"device"}  # type: ignore[attr-defined]
     assert {r["metric"] for r in alone["segments of revenue"]} == {"revenue"}  # type: ignore[attr-defined]
+    undefined = alone["undefined statistics"]["rows"][0]  # type: ignore[index]
+    assert undefined["lift"] is None and undefined["ci_lower"] is None  # null, not NaN
+    assert "n/a" in alone["undefined statistics shown"]  # type: ignore[operator]
 
 
 @pytest.mark.slow
