@@ -51,3 +51,32 @@ def raw_sqlite_rate(path: str, rows: Sequence[tuple[Any, ...]]) -> float:
         return len(rows) / (time.perf_counter() - started)
     finally:
         conn.close()
+
+
+def sqlite_batches_seconds(
+    path: str, batches: Sequence[tuple[Sequence[tuple[Any, ...]], Sequence[tuple[bytes]]]]
+) -> float:
+    """Seconds to write ingest's rows alone, as ingest commits them: per batch one
+    transaction of the stored-event rows and the recorded event ids (`neonblue_event_ids`),
+    into fresh tables shaped like the store's, WAL with ``synchronous=NORMAL``; no Python
+    work per event beyond the driver's. What any writer of these rows spends at least."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(
+            "CREATE TABLE raw_events (originator_id TEXT, originator_version INTEGER, "
+            "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+        )
+        conn.execute("CREATE TABLE raw_event_ids (event_id BLOB PRIMARY KEY) WITHOUT ROWID")
+        started = time.perf_counter()
+        for events, ids in batches:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT INTO raw_events VALUES (?,?,?,?)", events)
+            conn.executemany("INSERT INTO raw_event_ids VALUES (?)", ids)
+            conn.execute("COMMIT")
+        return time.perf_counter() - started
+    finally:
+        conn.close()

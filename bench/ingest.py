@@ -13,7 +13,9 @@ which are reported separately).
 
 ``--embedded``: the embedded default instead (in-process bus -> SQLite event store, one
 process, as `neonblue demo` runs it), next to a raw SQLite ``executemany`` of the same
-stored rows into an equivalent table in the same run:
+stored rows into an equivalent table in the same run, and the time the rows alone take
+(stored events and event ids committed per batch as ingest commits them, with no Python work
+per row): what any writer of today's stored shape spends at least per wire event:
 
     python bench/ingest.py --embedded [--users 8000] [--experiments 5]
 """
@@ -35,10 +37,11 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg
 
-from bench.baselines import raw_copy_rate, raw_sqlite_rate
+from bench.baselines import raw_copy_rate, raw_sqlite_rate, sqlite_batches_seconds
 from infrastructure.bootstrap import bootstrap, build_app
 from infrastructure.ingest.kafka import KafkaProducer, ensure_topics
 from infrastructure.ingest.simulate import TrafficPlan, ensure_experiments, planned, wire_events
+from infrastructure.ingest.tables import EVENT_IDS
 from infrastructure.settings import EventStoreSettings, KafkaSettings
 from tests.support.kafka import running_broker
 from tests.support.postgres import running_cluster
@@ -85,8 +88,13 @@ def embedded(args: argparse.Namespace) -> None:
         with app.recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT * FROM {table} WHERE rowid > ?", (head,))
             rows = [tuple(row) for row in cursor.fetchall()]
+            cursor.execute(f"SELECT event_id FROM {EVENT_IDS}")
+            ids = [tuple(row) for row in cursor.fetchall()]
         services.close()
         raw = raw_sqlite_rate(str(Path(tmp) / "raw.db"), rows)
+        floor = sqlite_batches_seconds(
+            str(Path(tmp) / "floor.db"), in_batches(rows, ids, total, args.batch)
+        )
     assert stats.consumed == total and stats.dead_lettered == 0, stats
     rate = total / elapsed
     stored_rate = stats.stored_events / elapsed
@@ -103,7 +111,20 @@ def embedded(args: argparse.Namespace) -> None:
         f"{'embedded ingest (wire/CPU second)':<34}{total / cpu:>12,.0f}  ({cpu:.1f} s of CPU, {cpu / elapsed:.0%} of the wall clock)"
     )
     print(f"{'SQLite raw executemany (rows/s)':<34}{raw:>12,.0f}  1.00x ({len(rows):,} rows)")
+    print(  # what the rows alone cost, however little Python a writer spent on them
+        f"{'the rows alone, batched (wire/s)':<34}{total / floor:>12,.0f}  ({floor / total * 1e6:.1f} µs per "
+        f"wire event: its stored events and event id, committed per batch; ingest reaches {rate * floor / total:.2f}x)"
+    )
     print(where_the_time_went(stats.seconds, total, elapsed))
+
+
+def in_batches(
+    rows: list[tuple[object, ...]], ids: list[tuple[object, ...]], wire: int, batch: int
+) -> list[tuple[list[tuple[object, ...]], list[tuple[object, ...]]]]:
+    """``rows`` and ``ids`` cut into as many consecutive parts as ingest wrote batches."""
+    parts = -(-wire // batch)
+    cut = lambda items, i: items[len(items) * i // parts : len(items) * (i + 1) // parts]  # noqa: E731
+    return [(cut(rows, i), cut(ids, i)) for i in range(parts)]
 
 
 def where_the_time_went(seconds: dict[str, float], events: int, elapsed: float) -> str:
