@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,13 @@ freezegun.configure(
         "pygments", "playwright",
     ]
 )  # fmt: skip
+
+# The local embedding model costs every process that loads it seconds (torch) and each
+# document a quarter of a second on a loaded 2-core machine. Tests whose subject is not
+# semantic similarity use the deterministic hashing embedding, in process and in every
+# server or CLI they start; the model's path is tested where it matters (`auto`):
+# tests/projections/test_knowledge.py, the MCP search test, the demo.
+os.environ.setdefault("NEONBLUE_EMBEDDINGS", "hashing")
 
 pytest_plugins = ["tests.support.stores"]  # `store` and `app` on memory, SQLite, Postgres
 

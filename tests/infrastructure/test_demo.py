@@ -54,7 +54,12 @@ def test_demo_finds_what_it_planted(tmp_path: Path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "COLUMNS": "80", "NEONBLUE_STATS_ENGINE": "sequential"}
-    for variable in ("NEONBLUE_DATA_DIR", "NEONBLUE_EVENT_STORE", "PYTHONPATH"):
+    for variable in (
+        "NEONBLUE_DATA_DIR",
+        "NEONBLUE_EVENT_STORE",
+        "NEONBLUE_EMBEDDINGS",
+        "PYTHONPATH",
+    ):
         env.pop(variable, None)
     shipped = subprocess.run(
         [str(bin_dir / "python"), "-c", "from infrastructure.serve.dashboard.routes import HERE; "

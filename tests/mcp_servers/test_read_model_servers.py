@@ -170,7 +170,10 @@ def chroma_env(request: pytest.FixtureRequest) -> dict[str, str]:
 async def test_chromadb_search_and_notes(store_copy, chroma_env):
     # the first call catches the knowledge base up (one document per experiment, embedded
     # with the local model): minutes on a loaded 2-core machine
-    async with stdio_client("chromadb", store_copy, timeout=240, **chroma_env) as client:
+    embeddings = {"NEONBLUE_EMBEDDINGS": "auto"}  # the local model where it is installed
+    async with stdio_client(
+        "chromadb", store_copy, timeout=240, **chroma_env, **embeddings
+    ) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
         assert tools == {
             "semantic_experiment_search",
