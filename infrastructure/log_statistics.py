@@ -15,6 +15,7 @@ so this replay and they agree bit for bit.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from uuid import UUID
 
 from domain.analysis import VariantSums
 from domain.analysis.quantile_values import metric_quantile
+from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind
 from domain.participation.aggregate import Participation
 from infrastructure.application import NeonBlue
@@ -44,7 +46,7 @@ def exact_float(total: int, scale: int = MICROS) -> float:
 class _User:
     experiment_key: str
     variant: str | None
-    exposed: bool = False
+    exposed_at: datetime | None = None  # the first exposure's time
     mismatched: bool = False
     values: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # micros
     events: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -67,7 +69,7 @@ def variant_sums(
         if user is None:
             continue
         if isinstance(event, Participation.Exposed):
-            user.exposed = True
+            user.exposed_at = user.exposed_at or event.at
         elif isinstance(event, Participation.VariantMismatch):
             user.mismatched = True
         elif isinstance(event, Participation.MetricRecorded) and event.excluded is None:
@@ -76,10 +78,13 @@ def variant_sums(
 
     keys = {u.experiment_key for u in users.values()}
     ratio_pairs = _ratio_pairs(app, keys)
+    experiments = {key: app.experiment(key) for key in keys}
     quantile_metrics = {
-        key: [m for m in app.experiment(key).metrics if m.kind == MetricKind.QUANTILE]
-        for key in keys
+        key: [m for m in experiment.metrics if m.kind == MetricKind.QUANTILE]
+        for key, experiment in experiments.items()
     }
+    period_starts = {key: period_starts_of(e) for key, e in experiments.items()}
+    by_period: dict[tuple[str, str], list[int]] = {}
     quantile_values: dict[tuple[str, str], dict[str, dict[UUID, list[float]]]] = defaultdict(
         lambda: defaultdict(dict)
     )
@@ -91,10 +96,14 @@ def variant_sums(
         lambda: defaultdict(int)
     )
     for participation, user in users.items():
-        if not user.exposed or user.variant is None:
+        if user.exposed_at is None or user.variant is None:
             continue
         cell = (user.experiment_key, user.variant)
         counts[cell] += 1
+        starts = period_starts[user.experiment_key]
+        if starts:
+            periods = by_period.setdefault(cell, [0] * (len(starts) + 1))
+            periods[bisect_right(starts, user.exposed_at)] += 1
         mismatched[cell] += user.mismatched
         for metric in quantile_metrics.get(user.experiment_key, ()):
             quantile_values[cell][metric.key][participation] = user.events.get(metric.key, [])
@@ -117,8 +126,14 @@ def variant_sums(
                 m.key: metric_quantile(m, quantile_values[cell][m.key])
                 for m in quantile_metrics.get(key, ())
             },
+            users_by_period=tuple(by_period.get(cell, ())),
         )
     return dict(result)
+
+
+def period_starts_of(experiment: Experiment) -> list[datetime]:
+    """When each allocation period after the first began (none: the split never changed)."""
+    return [since for since, _ in experiment.allocation_periods()[1:] if since is not None]
 
 
 def _ratio_pairs(app: NeonBlue, keys: set[str]) -> dict[str, list[tuple[str, str]]]:

@@ -23,6 +23,7 @@ from domain.experiments.aggregate import Experiment
 from domain.experiments.values import Metric, MetricKind, MetricRole
 from domain.statistics import (
     AnalysisOptions,
+    ErrorCode,
     GuardrailResult,
     ProjectedImpact,
     ProportionStatistic,
@@ -37,6 +38,7 @@ from domain.statistics import (
     analyze_experiment,
     non_inferiority_test,
     sample_ratio_mismatch,
+    sample_ratio_mismatch_over_periods,
 )
 from domain.statistics.corrections import CorrectionMethod
 
@@ -63,6 +65,9 @@ class VariantSums:
     post_pre_products: Mapping[str, float] = field(default_factory=dict)
     mismatched_users: int = 0  # users also seen in another variant (data quality)
     quantiles: Mapping[str, QuantileStatistic] = field(default_factory=dict)
+    users_by_period: tuple[int, ...] = ()
+    """``users`` by the allocation period of their first exposure
+    (`Experiment.allocation_periods`; filled only when the split changed while it ran)."""
 
     def mean_statistic(
         self, metric: str, binomial: bool
@@ -184,7 +189,7 @@ def build_scorecard(
     control_key, treatments = keys[0], keys[1:]
     empty = VariantSums(users=0)
     users = {key: data.get(key, empty).users for key in keys}
-    srm = sample_ratio_mismatch([users[k] for k in keys], experiment.weights())
+    srm = _srm(experiment, [data.get(key, empty) for key in keys])
     days = observed_days(experiment, as_of)
 
     rows: list[MetricRow] = []
@@ -276,6 +281,20 @@ def _row(
         guardrail=guardrail,
         error=result.message if result.error else "",
     )
+
+
+def _srm(experiment: Experiment, sums: list[VariantSums]) -> SrmResult:
+    """SRM against the weights each user was assigned under (see `VariantSums`)."""
+    periods = experiment.allocation_periods()
+    if len(periods) == 1:
+        return sample_ratio_mismatch([s.users for s in sums], periods[0][1])
+    if not all(len(s.users_by_period) == len(periods) for s in sums if s.users):
+        return SrmResult(
+            math.nan, 0, math.nan, (), False, ErrorCode.INVALID_INPUT,
+            "the split changed while the experiment ran; users per period are not known here",
+        )  # fmt: skip
+    counts = [[s.users_by_period[p] if s.users else 0 for s in sums] for p in range(len(periods))]
+    return sample_ratio_mismatch_over_periods(counts, [weights for _, weights in periods])
 
 
 def _adjusted(rows: list[MetricRow], correction: CorrectionMethod, alpha: float) -> list[MetricRow]:

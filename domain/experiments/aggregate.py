@@ -48,6 +48,11 @@ def experiment_id(key: str) -> UUID:
 class Experiment(Aggregate):
     """An experiment moves draft -> running <-> paused -> stopped -> concluded."""
 
+    allocations: Sequence[tuple[datetime, list[float]]] = ()
+    """The variant weights in force from each time on, from the start: one entry more per
+    change of the split while it runs (a reallocation, a bandit's step). Empty before the
+    start (and in snapshots taken before allocations were kept)."""
+
     class Event(Aggregate.Event):
         class_version = 1
 
@@ -103,10 +108,16 @@ class Experiment(Aggregate):
 
         def apply(self, aggregate: Experiment) -> None:
             aggregate.coverage = self.coverage
+            before = aggregate.weights()
             aggregate.variants = [
                 Variant(v.key, v.name, self.weights.get(v.key, v.weight))
                 for v in aggregate.variants
             ]
+            if aggregate.allocations and aggregate.weights() != before:
+                aggregate.allocations = [
+                    *aggregate.allocations,
+                    (self.timestamp, aggregate.weights()),
+                ]
 
     class Started(Event):
         at: datetime
@@ -114,6 +125,7 @@ class Experiment(Aggregate):
         def apply(self, aggregate: Experiment) -> None:
             aggregate.status = Status.RUNNING
             aggregate.started_at = aggregate.started_at or self.at
+            aggregate.allocations = aggregate.allocations or [(self.at, aggregate.weights())]
 
     class Paused(Event):
         at: datetime
@@ -380,6 +392,14 @@ class Experiment(Aggregate):
 
     def weights(self) -> list[float]:
         return [v.weight for v in self.variants]
+
+    def allocation_periods(self) -> list[tuple[datetime | None, list[float]]]:
+        """(from when, variant weights) of each period with one split, oldest first; one
+        period (from None) when the split never changed while it ran."""
+        periods: list[tuple[datetime | None, list[float]]] = [
+            (since, list(weights)) for since, weights in self.allocations
+        ]
+        return periods if len(periods) > 1 else [(None, self.weights())]
 
     def metric(self, key: str) -> Metric:
         for metric in self.metrics:

@@ -71,6 +71,7 @@ from domain.statistics.health import (
     multiple_exposures_check,
     rate_check,
     sample_ratio_mismatch,
+    sample_ratio_mismatch_over_periods,
     variant_mismatch_check,
 )
 from domain.statistics.impact import ProjectedImpact, projected_impact
@@ -214,6 +215,7 @@ __all__ = [
     "rate_check",
     "ratio_moments",
     "sample_ratio_mismatch",
+    "sample_ratio_mismatch_over_periods",
     "sample_size_per_arm",
     "sequential_arrays",
     "sequential_rho",

@@ -57,6 +57,43 @@ def sample_ratio_mismatch(
     )
 
 
+def sample_ratio_mismatch_over_periods(
+    counts: Sequence[Sequence[float]],
+    weights: Sequence[Sequence[float]],
+    threshold: float = 0.001,
+) -> SrmResult:
+    """SRM when the split changed while the experiment ran: ``counts[p]`` are the units per
+    variant first exposed in period ``p``, when the weights were ``weights[p]``.
+
+    Each period is its own multinomial draw, so the statistic is the sum of each period's
+    Pearson chi-square (variants weighted 0 in a period left out of it) with the sum of
+    their degrees of freedom; ``expected`` is each variant's expected units summed over
+    the periods. Comparing all units with the latest weights instead flags every
+    reallocation as a mismatch.
+    """
+    tests = []
+    expected = np.zeros(len(weights[0]) if weights else 0)
+    for observed, w in zip(counts, weights, strict=True):
+        observed, w = np.asarray(observed, float), np.asarray(w, float)
+        if observed.shape != w.shape or np.any(w < 0) or np.any(observed < 0):
+            return sample_ratio_mismatch([], [])  # the invalid-input result
+        total = observed.sum()
+        if total == 0:
+            continue
+        expected += total * w / w.sum()
+        live = w > 0
+        if live.sum() >= 2:
+            tests.append(sample_ratio_mismatch(observed[live], w[live], threshold))
+    if not tests:
+        return SrmResult(np.nan, 0, np.nan, (), False, **error_fields(ErrorCode.N_TOO_SMALL))
+    chi_square = float(sum(t.chi_square for t in tests))
+    dof = sum(t.dof for t in tests)
+    p_value = float(special.chdtrc(dof, chi_square))
+    return SrmResult(
+        chi_square, dof, p_value, tuple(float(e) for e in expected), p_value < threshold
+    )
+
+
 def rate_check(count: int, total: int, threshold: float) -> RateCheckResult:
     """Share ``count / total`` of affected units and whether it exceeds ``threshold``."""
     if total <= 0 or count < 0 or count > total:

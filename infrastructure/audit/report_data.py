@@ -9,6 +9,7 @@ often the chart is looked at), and the SRM check its p-value.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,6 +22,7 @@ from domain.experiments.values import MetricKind, MetricRole
 from domain.participation.aggregate import Participation
 from domain.statistics import AnalysisOptions
 from infrastructure.application import NeonBlue
+from infrastructure.log_statistics import period_starts_of
 
 MAX_DAYS = 120
 MAX_SEGMENTS = 8
@@ -33,6 +35,7 @@ class _User:
     variant: str
     segment: str
     exposed_on: date | None = None
+    exposed_at: datetime | None = None
     values: list[tuple[date, str, float]] = field(default_factory=list)
 
 
@@ -97,7 +100,7 @@ def _collect(
         if isinstance(at, datetime) and (last_at is None or at > last_at):
             last_at = at
         if isinstance(event, Participation.Exposed) and user.exposed_on is None:
-            user.exposed_on = event.at.date()
+            user.exposed_on, user.exposed_at = event.at.date(), event.at
             if segment_key != "source":
                 user.segment = str(event.context.get(segment_key, "(none)"))
         elif isinstance(event, Participation.MetricRecorded) and event.excluded is None:
@@ -110,11 +113,15 @@ def _sums(
 ) -> dict[str, VariantSums]:
     pairs = [(m.numerator, m.denominator) for m in experiment.metrics if m.kind == MetricKind.RATIO]
     counts: dict[str, int] = defaultdict(int)
+    starts = period_starts_of(experiment)
+    by_period: dict[str, list[int]] = defaultdict(lambda: [0] * (len(starts) + 1))
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     squares: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     products: dict[str, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
     for user, totals in users:
         counts[user.variant] += 1
+        if starts and user.exposed_at is not None:
+            by_period[user.variant][bisect_right(starts, user.exposed_at)] += 1
         for metric, value in totals.items():
             sums[user.variant][metric] += value
             squares[user.variant][metric] += value * value
@@ -137,6 +144,7 @@ def _sums(
             dict(squares[v]),
             dict(products[v]),
             quantiles={m.key: metric_quantile(m, values[v][m.key]) for m in quantiles},
+            users_by_period=tuple(by_period[v]) if starts else (),
         )
         for v, n in counts.items()
     }

@@ -13,7 +13,7 @@ Sums are exact (integers in millionths, squares in Int128) and become floats onc
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.analysis import DEFAULT_PLANNED_DAYS, Scorecard, VariantSums, build_scorecard
@@ -25,10 +25,12 @@ from domain.statistics import (
     QuantileClusteredStatistic,
     QuantileStatistic,
 )
-from infrastructure.log_statistics import MICROS, exact_float
+from infrastructure.log_statistics import MICROS, exact_float, period_starts_of
 from projections.analytics.client import ClickHouseClient
 
 SQUARED = MICROS**2
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def raw_metrics(experiment: Experiment) -> list[str]:
@@ -64,6 +66,11 @@ dimension, or every one (``dim = ''``)."""
 SEGMENT_KEYS = ("dim", "seg")
 
 
+def period_starts(experiment: Experiment) -> list[int]:
+    """`period_starts_of` in µs since the epoch, as the model stores exposure times."""
+    return [(since - EPOCH) // MICROSECOND for since in period_starts_of(experiment)]
+
+
 def variant_sums_query(
     database: str, experiment: Experiment, segmented: bool = False
 ) -> tuple[str, dict[str, Any], list[str], list[tuple[str, str]]]:
@@ -88,6 +95,11 @@ def variant_sums_query(
         ]
     for num, den in pairs:
         outer.append(f"toString(sum(v{metrics.index(num)} * v{metrics.index(den)}))")
+    periods = period_starts(experiment)
+    if periods:  # users by the allocation period of their first exposure (last columns)
+        params["periods"] = periods
+        inner.append("arrayCount(s -> s <= first_exposed_at_us, {periods:Array(Int64)}) AS period")
+        outer += [f"countIf(period = {p})" for p in range(len(periods) + 1)]
     source = (
         f"(SELECT {', '.join(inner)} FROM {database}.user_metrics FINAL "
         "WHERE experiment_key = {key:String} AND exposed = 1 AND variant != '')"
@@ -282,6 +294,7 @@ def _grouped_sums(
         products = {
             pair: exact_float(int(row[offset + j]), SQUARED) for j, pair in enumerate(pairs)
         }
+        by_period = tuple(int(n) for n in row[offset + len(pairs) :])
         result[group] = VariantSums(
             users=users,
             sums=sums,
@@ -292,6 +305,7 @@ def _grouped_sums(
             post_pre_products=cross,
             mismatched_users=mismatched,
             quantiles=quantiles.get(group, {}),
+            users_by_period=by_period,
         )
     return result
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.experiments.values import MetricKind
 from infrastructure.application import NeonBlue
+from infrastructure.log_statistics import period_starts_of
 from infrastructure.settings import EventStoreSettings
 from projections.generations import (
     BUILDING,
@@ -111,7 +112,9 @@ class RelationalModel:
             db = self._read_connection()
             with db.snapshot():  # one generation, one committed state, for every query
                 prefix = self._live_prefix(db)
-                return queries.variant_sums(db, prefix, experiment.key, ratios)
+                return queries.variant_sums(
+                    db, prefix, experiment.key, ratios, period_starts_of(experiment)
+                )
 
     def position(self) -> int:
         with self._reading:

@@ -13,6 +13,9 @@ the order of the rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from infrastructure.log_statistics import MICROS, exact_float
@@ -25,10 +28,15 @@ EXPOSED = "a.experiment_id = ? AND a.variant IS NOT NULL AND a.first_exposed_at 
 
 
 def variant_sums(
-    db: SqlConnection, prefix: str, experiment_key: str, ratios: list[tuple[str, str]]
+    db: SqlConnection,
+    prefix: str,
+    experiment_key: str,
+    ratios: list[tuple[str, str]],
+    period_starts: Sequence[datetime] = (),
 ) -> dict[str, VariantSums]:
     """variant -> users, per-metric sums and sums of squares over exposed users, the
-    cross products of each ``(numerator, denominator)`` pair, and mismatched users."""
+    cross products of each ``(numerator, denominator)`` pair, mismatched users, and users
+    by the allocation period of their first exposure (periods from ``period_starts``)."""
     from domain.analysis import VariantSums
 
     p = prefix
@@ -63,6 +71,7 @@ def variant_sums(
             (denominator, numerator, experiment_key),
         ):
             products[variant][(numerator, denominator)] = exact_float(int(total), MICROS**2)
+    by_period = _users_by_period(db, p, experiment_key, period_starts)
     return {
         variant: VariantSums(
             users=int(users),
@@ -70,9 +79,35 @@ def variant_sums(
             sums_of_squares=squares[variant],
             products={pair: products[variant].get(pair, 0.0) for pair in ratios},
             mismatched_users=int(mismatched or 0),
+            users_by_period=by_period.get(variant, ()),
         )
         for variant, users, mismatched in counts
     }
+
+
+def _users_by_period(
+    db: SqlConnection, p: str, experiment_key: str, starts: Sequence[datetime]
+) -> dict[str, tuple[int, ...]]:
+    """variant -> exposed users first exposed in each period (none when no ``starts``).
+    SQLite holds times as ISO text with any UTC offset: compared as Julian days."""
+    if not starts:
+        return {}
+    later = (
+        "a.first_exposed_at >= ?"
+        if db.postgres
+        else "julianday(a.first_exposed_at) >= julianday(?)"
+    )
+    columns = ", ".join(f"SUM(CASE WHEN {later} THEN 1 ELSE 0 END)" for _ in starts)
+    params = [s if db.postgres else s.isoformat() for s in starts]
+    found = {}
+    for variant, users, *from_each in db.rows(
+        f"SELECT a.variant, COUNT(*), {columns} FROM {p}assignments a "
+        f"WHERE {EXPOSED} GROUP BY a.variant",
+        (*params, experiment_key),
+    ):
+        at_or_after = [int(users), *map(int, from_each), 0]
+        found[variant] = tuple(a - b for a, b in pairwise(at_or_after))
+    return found
 
 
 def _exact_products(db: SqlConnection) -> str:

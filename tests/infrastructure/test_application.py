@@ -76,6 +76,12 @@ def test_snapshots_of_long_lived_experiments(app: NeonBlue, store):
         experiment = other.experiment("checkout")
         assert experiment.weights() == pytest.approx([0.6, 0.4])  # the last change (i = 59)
         assert experiment.version == 62
+        # the split in force from each time on survives the snapshot: start + 60 changes
+        # (the first, to 0.5/0.5, changed nothing)
+        periods = experiment.allocation_periods()
+        assert len(periods) == 60 and periods[-1][1] == pytest.approx([0.6, 0.4])
+        assert periods[0] == (experiment.started_at, [0.5, 0.5])
+        assert [since for since, _ in periods] == sorted(since for since, _ in periods)
 
 
 def test_record_batch_with_duplicates_and_rejections(app: NeonBlue):

@@ -4,13 +4,14 @@ ClickHouse fold agree exactly, whatever the batch boundaries and merge order (is
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.analysis import VariantSums
+from domain.analysis import VariantSums, build_scorecard
 from domain.participation.commands import ParticipationCommand, RecordExposure, RecordMetric
+from domain.statistics import sample_ratio_mismatch
 from infrastructure.bootstrap import build_app
 from infrastructure.log_statistics import variant_sums as replayed
 from infrastructure.settings import EventStoreSettings
@@ -55,6 +56,7 @@ def _same(got: VariantSums, want: VariantSums) -> None:
         assert total == want.sums.get(metric, 0.0)
     for pair, product in want.products.items():
         assert got.products.get(pair, 0.0) == product
+    assert got.users_by_period == want.users_by_period
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
@@ -90,5 +92,65 @@ def test_replay_and_both_read_models_agree_bit_for_bit_whatever_the_batches(
         for variant, sums in want.items():
             _same(from_relational[variant], sums)
             _same(from_analytics[variant], sums)
+    relational.close()
+    app.close()
+
+
+def test_srm_counts_each_user_under_the_split_they_were_assigned_under(
+    tmp_path, chdb_client: ChdbClient
+) -> None:
+    """A reallocation mid-run (a bandit's step) is not a sample ratio mismatch: users first
+    exposed before it are expected at the old split, later ones at the new; the audit
+    replay and both read models count them alike. A real mismatch after it still shows."""
+    store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    app = build_app(store)
+    create_experiments(app)  # alpha and beta: control and treatment at 50/50
+    relational = RelationalModel(app, store)
+    analytics = AnalyticsModel(app, chdb_client, f"x{uuid.uuid4().hex[:10]}")
+    runners = [
+        ProjectionRunner(LogReader(app), m.projection(), 500) for m in (relational, analytics)
+    ]
+
+    def exposed(key: str, prefix: str, at: datetime, control: int, treatment: int) -> None:
+        shown = ["control"] * control + ["treatment"] * treatment
+        app.record(
+            RecordExposure(key, f"{prefix}{i}", f"{key}-{prefix}{i}", at, variant)
+            for i, variant in enumerate(shown)
+        )
+
+    for key in EXPERIMENTS:
+        exposed(key, "before", START + timedelta(hours=1), 300, 300)
+        app.change_traffic(key, weights={"control": 0.2, "treatment": 0.8}, reason="bandit")
+    later = datetime.now(UTC) + timedelta(minutes=5)  # after the change, as recorded
+    exposed("alpha", "after", later, 100, 400)  # as the new split says
+    exposed("beta", "after", later, 250, 250)  # the old split after the change: a real SRM
+    for runner in runners:
+        runner.catch_up()
+
+    replay = replayed(app)
+    for key, mismatch in (("alpha", False), ("beta", True)):
+        experiment = app.experiment(key)
+        want = replay[key]
+        split = (400, 100) if key == "alpha" else (550, 250)
+        assert (want["control"].users_by_period, want["treatment"].users_by_period) == (
+            (300, split[1]),
+            (300, 400 if key == "alpha" else 250),
+        )
+        sources = {
+            "replay": want,
+            "relational": relational.variant_sums(experiment),
+            "analytics": analytics_sums(chdb_client, analytics.live_database(), experiment),
+        }
+        for name, sums in sources.items():
+            for variant, expected in want.items():
+                _same(sums[variant], expected)
+            srm = build_scorecard(experiment, sums).srm
+            assert srm.mismatch == mismatch and srm.dof == 2, (name, srm)
+        # the check this replaces, every user against the latest split, cried wolf on alpha;
+        # sums without per-period counts now say so instead of guessing
+        users = [want[v].users for v in experiment.variant_keys()]
+        assert sample_ratio_mismatch(users, experiment.weights()).mismatch
+        unsplit = build_scorecard(experiment, {v: VariantSums(s.users) for v, s in want.items()})
+        assert not unsplit.srm.mismatch and "per period" in unsplit.srm.message
     relational.close()
     app.close()

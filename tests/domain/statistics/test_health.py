@@ -3,6 +3,8 @@
 from functools import partial
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.statistics import (
     ErrorCode,
@@ -10,6 +12,7 @@ from domain.statistics import (
     covariate_imbalance,
     multiple_exposures_check,
     sample_ratio_mismatch,
+    sample_ratio_mismatch_over_periods,
     variant_mismatch_check,
 )
 
@@ -36,6 +39,37 @@ def test_srm_flags_a_clear_mismatch_and_rejects_bad_input():
     assert sample_ratio_mismatch([5000, 5400], [0.5, 0.5]).mismatch
     assert sample_ratio_mismatch([10, 10], [0.5]).error == ErrorCode.INVALID_INPUT
     assert sample_ratio_mismatch([0, 0], [0.5, 0.5]).error == ErrorCode.N_TOO_SMALL
+
+
+@given(
+    st.lists(st.integers(0, 10_000), min_size=2, max_size=4).flatmap(
+        lambda counts: st.tuples(
+            st.just(counts),
+            st.lists(st.floats(0.05, 1), min_size=len(counts), max_size=len(counts)),
+        )
+    )
+)
+def test_srm_over_one_period_is_the_plain_check(counts_and_weights):
+    counts, weights = counts_and_weights
+    over = sample_ratio_mismatch_over_periods([counts], [weights])
+    plain = sample_ratio_mismatch(counts, weights)
+    assert repr(over) == repr(plain)  # (repr: NaN equals NaN)
+
+
+def test_srm_over_periods_sums_each_periods_chi_square_and_expectation():
+    periods = [[5021, 4870, 5109], [2040, 980, 1010]]
+    weights = [[1, 1, 1], [0.5, 0.25, 0.25]]
+    result = sample_ratio_mismatch_over_periods(periods, weights)
+    assert result.chi_square == approx(5.8444 + 1.0669975186104217)
+    assert result.dof == 4 and not result.mismatch
+    assert result.expected == approx((5000 + 2015.0, 5000 + 1007.5, 5000 + 1007.5))
+    # a variant switched off (weight 0) in a period is left out of that period's test
+    off = sample_ratio_mismatch_over_periods([[500, 500], [900, 0]], [[0.5, 0.5], [1.0, 0.0]])
+    assert off.dof == 1 and off.chi_square == approx(0.0) and off.expected == approx((1400, 500))
+    # a period without users adds nothing; none at all is "too small"
+    assert sample_ratio_mismatch_over_periods([[0, 0], [10, 10]], weights=[[1, 1], [1, 1]]).dof == 1
+    empty = sample_ratio_mismatch_over_periods([[0, 0]], [[1, 1]])
+    assert empty.error == ErrorCode.N_TOO_SMALL
 
 
 def test_rate_checks():
