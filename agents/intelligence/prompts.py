@@ -34,6 +34,8 @@ def templated_narrative(
     status: str = "running",
 ) -> str:
     title = ACTION_TITLES.get(proposal["action"], proposal["action"])
+    if proposal["action"] == "continue" and status in ("draft", "concluded"):
+        title = "No action needed"
     lines = [
         f"{title} ({experiment_key}{', ' + proposal['variant'] if proposal.get('variant') else ''})."
     ]

@@ -165,3 +165,19 @@ def test_newer_proposal_supersedes_the_pending_one(scenario_dir):
         )
         states = {r.id: r.state for r in recommendations(services.app)}
     assert states == {first: "superseded", second: "pending"}
+
+
+@pytest.mark.parametrize("status", ["concluded", "draft"])
+def test_nothing_to_decide_is_not_told_to_keep_running(status):
+    from agents.intelligence.prompts import templated_narrative
+    from domain.analysis import build_scorecard
+    from domain.intelligence.policy import Timing, recommend
+    from tests.domain.test_scorecard import experiment, sums
+
+    card = build_scorecard(experiment(), {"control": sums(500, 50), "treatment": sums(500, 60)})
+    proposal = recommend(card, Timing(days_running=30), status)
+    text = templated_narrative(
+        "k", {**vars(proposal), "needs_approval": proposal.needs_approval}, [], status
+    )
+    assert text.startswith("No action needed (k).") and f"is {status}" in text
+    assert "Keep the experiment running" not in text
