@@ -41,7 +41,7 @@ def scorecard_from_answer(experiment_key: str, scorecard: dict[str, Any]) -> Sco
                 ci_upper=_num(r["ci_upper"]),
                 p_value=r["p_value"],
                 adjusted_p_value=r["adjusted_p_value"],
-                chance_to_beat_control=None,
+                chance_to_beat_control=r.get("chance_to_beat_control"),
                 significant=r["significant"],
                 direction=r["direction"],
                 guardrail=guardrail,

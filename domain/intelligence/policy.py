@@ -111,7 +111,7 @@ def _recommend(card: Scorecard, timing: Timing, status: str) -> Proposal:
             row.variant,
             [
                 f"Primary metric {row.metric} is significantly worse in {row.variant}: "
-                f"{_pct(row.lift)} (adjusted p={row.adjusted_p_value:.3g}). Stop and roll back."
+                f"{_pct(row.lift)} ({_evidence(row)}). Stop and roll back."
             ],
             _numbers(row),
         )
@@ -123,13 +123,24 @@ def _recommend(card: Scorecard, timing: Timing, status: str) -> Proposal:
             row.variant,
             [
                 f"{row.variant} improves {row.metric} by {_pct(row.lift)} "
-                f"[{_pct(row.ci_lower)}, {_pct(row.ci_upper)}] (adjusted p="
-                f"{row.adjusted_p_value:.3g}, {card.engine}) with no failing guardrail. "
+                f"[{_pct(row.ci_lower)}, {_pct(row.ci_upper)}] ({_evidence(row)}, "
+                f"{card.engine}) with no failing guardrail. "
                 "Stop and ship it."
             ],
             _numbers(row),
         )
     return _power_check(card, primary, timing)
+
+
+def _evidence(row: MetricRow) -> str:
+    """The row's adjusted p-value, or (Bayesian engine) its chance to beat control."""
+    if row.adjusted_p_value is not None:
+        return f"adjusted p={row.adjusted_p_value:.3g}"
+    chance = row.chance_to_beat_control
+    if chance is None or math.isnan(chance):
+        return "no p-value"
+    shown = "> 99.9%" if chance > 0.999 else "< 0.1%" if chance < 0.001 else f"{chance:.1%}"
+    return f"chance to beat control {shown}"
 
 
 def _conclusion(card: Scorecard) -> Proposal:

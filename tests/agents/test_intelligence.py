@@ -181,3 +181,24 @@ def test_nothing_to_decide_is_not_told_to_keep_running(status):
     )
     assert text.startswith("No action needed (k).") and f"is {status}" in text
     assert "Keep the experiment running" not in text
+
+
+def test_the_policy_sees_the_bayesian_chance_the_tool_answered():
+    """The agent rebuilds the scorecard from the MCP answer: a Bayesian verdict keeps its
+    chance to beat control (it has no p-value to cite)."""
+    from agents.common.scorecards import scorecard_from_answer
+    from domain.analysis import build_scorecard
+    from domain.intelligence.policy import Action, Timing, recommend
+    from domain.statistics import AnalysisOptions
+    from mcp_servers.common.models import ScorecardOut
+    from tests.domain.test_scorecard import experiment, sums
+
+    data = {"control": sums(20_000, 2000), "treatment": sums(20_000, 2400)}
+    card = build_scorecard(experiment(), data, AnalysisOptions(engine="bayesian"))
+    answer = ScorecardOut.of(card).model_dump(mode="json")
+    rebuilt = scorecard_from_answer("exp", answer)
+    assert rebuilt.rows[0].chance_to_beat_control == card.rows[0].chance_to_beat_control
+    proposal = recommend(rebuilt, Timing(14))
+    assert (
+        proposal.action == Action.SHIP and "chance to beat control > 99.9%" in proposal.reasons[0]
+    )

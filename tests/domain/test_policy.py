@@ -53,6 +53,17 @@ def test_clear_winner_is_shipped():
     assert "Stop and ship" in proposal.reasons[0]
 
 
+@pytest.mark.parametrize(
+    ("control", "treatment", "action"),
+    [((20_000, 2000), (20_000, 2400), Action.SHIP), ((20_000, 2400), (20_000, 2000), Action.STOP)],
+)
+def test_bayesian_verdicts_cite_the_chance_to_beat_control(control, treatment, action):
+    """The Bayesian engine has no p-values: its verdicts say how likely the variant wins."""
+    proposal = recommend(card(control, treatment, engine="bayesian"), Timing(14))
+    assert proposal.action == action
+    assert "chance to beat control" in proposal.reasons[0] and "p=" not in proposal.reasons[0]
+
+
 def test_harmful_guardrail_stops_even_with_a_winner():
     proposal = recommend(card((20_000, 2000), (20_000, 2400), latency=(1000, 1200)), Timing(14))
     assert proposal.action == Action.STOP and proposal.variant == "treatment"
