@@ -12,6 +12,10 @@ from infrastructure.settings import ConfigurationError
 app = typer.Typer(help="Serve NeonBlue's MCP servers.", no_args_is_help=True)
 
 NAMES = ("postgresql", "clickhouse", "chromadb", "experiment_intelligence")
+SERVE_OWNS = ("clickhouse", "chromadb", "experiment_intelligence")
+"""Servers that open read models a running serve owns (chDB and Chroma admit one process;
+the intelligence server's agents read through the other two). postgresql opens only the
+event store and the relational model, which several processes share."""
 
 
 @app.command()
@@ -26,7 +30,9 @@ def serve(
     ] = None,
 ) -> None:
     """Serve one MCP server until interrupted. Over stdio, when `neonblue serve` runs for the
-    same data, messages are relayed to it instead of opening the stores here."""
+    same data, messages are relayed to it instead of opening the stores here; over HTTP,
+    clickhouse, chromadb and experiment_intelligence refuse to start beside it (serve
+    already offers them at /mcp/<name>)."""
     from infrastructure.settings import McpSettings
 
     if transport not in ("stdio", "http"):
@@ -39,6 +45,8 @@ def serve(
     )
     if transport == "stdio" and _relayed(name):
         return
+    if transport == "http" and name in SERVE_OWNS:
+        _not_beside_serve(name)
     from mcp_servers.common.transport import serve as run
 
     with services() as s:
@@ -56,6 +64,30 @@ def _relayed(name: str) -> bool:
 
     forward_stdio(address, name)
     return True
+
+
+def _not_beside_serve(name: str) -> None:
+    """Refuses, before anything opens, to serve ``name`` over HTTP while a serve owns the
+    read models it opens (every call would fail); serve already offers it at /mcp/<name>."""
+    from infrastructure.serve.discovery import holder, share_data_dir
+    from infrastructure.settings import EventStoreSettings
+
+    address = running_serve()
+    if address is not None:
+        raise ConfigurationError(
+            f"`neonblue serve` at {address.url} owns the read models the {name} server opens "
+            f"and already serves it at {address.url}/mcp/{name}: connect there, or stop serve "
+            "to run it here."
+        )
+    data_dir = EventStoreSettings().data_dir
+    held = share_data_dir(data_dir)  # taken exclusively by a serve not found above
+    if held is None:
+        raise ConfigurationError(
+            f"`neonblue serve` {holder(data_dir) or 'is starting'} for {data_dir} owns the "
+            f"read models the {name} server opens and serves it at /mcp/{name}: connect "
+            "there, or stop serve to run it here."
+        )
+    held.close()
 
 
 @app.command("list")

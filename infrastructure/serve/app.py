@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -107,7 +108,9 @@ class ServeApp:
         ]
         for name, server in self.servers.items():
             server.streamable_http_app(json_response=True, host=self.host)  # its session manager
-            mount = MessageCheckMiddleware(StreamableHTTPASGIApp(server.session_manager))
+            mount = _WholeRequests(
+                MessageCheckMiddleware(StreamableHTTPASGIApp(server.session_manager))
+            )
             routes.append(Route(f"/mcp/{name}", mount))
         app: ASGIApp = Starlette(
             routes=routes, lifespan=self.lifespan, exception_handlers={HTTPException: _refused}
@@ -291,6 +294,39 @@ class ServeApp:
             body = {"kind": "internal", "error": f"{type(error).__name__}: {error}"[:500]}
         self.metrics.api_calls.labels(endpoint, outcome).inc()
         return json_response(body, status)
+
+
+class _WholeRequests:
+    """An MCP mount that passes on only the POSTs whose body arrived: a client that left
+    before (e.g. a stdio relay whose client closed) is a one-line debug log, as on /api
+    (`ServeApp._answer`). Passed on, the SDK reads the body, meets the disconnect and logs
+    `ClientDisconnect` with its traceback as an error (mcp 2.3,
+    ``StreamableHTTPServerTransport._handle_post_request``), though nobody waits for an
+    answer. Bodies over the SDK's limit pass on unread beyond it (the SDK answers 413)."""
+
+    def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_REQUEST_BODY_SIZE) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        buffered: list[dict[str, Any]] = []
+        size = 0
+        while size <= self.max_body:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                log.debug("%s: the client left before its request arrived", scope["path"])
+                return
+            buffered.append(message)
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Any:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
 
 
 class _ByPath:

@@ -3,6 +3,13 @@
 Desktop clients start `neonblue mcp serve NAME` as a subprocess; when a serve already owns
 the stores, the subprocess only relays JSON-RPC messages between its stdio and
 ``<serve>/mcp/NAME`` (streamable HTTP), so it starts in a moment and opens nothing.
+
+At end of input the relay ends as the server it stands in for does
+(`mcp_servers.common.stdio`): the requests already read are answered (within
+``DRAIN_SECONDS``; later ones are dropped), then it closes its side of stdout. That close
+is what ends the SDK's stdio transport: its stdout writer stops only when the stream it
+reads is closed, so a relay that only cancelled its own tasks at end of input never exited
+(and dropped the answers still on their way).
 """
 
 from __future__ import annotations
@@ -12,13 +19,46 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.stdio import stdio_server
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 from infrastructure.serve.discovery import ServeAddress
-from mcp_servers.common.stdio import error_reply
+from mcp_servers.common.stdio import DRAIN_SECONDS, error_reply
+
+CANCELLED = "notifications/cancelled"
+
+
+class _InFlight:
+    """Ids of the client's requests relayed to serve and not answered yet."""
+
+    def __init__(self) -> None:
+        self._ids: set[object] = set()
+        self._changed = anyio.Event()
+
+    def sent(self, message: object) -> None:
+        if isinstance(message, JSONRPCRequest):
+            self._ids.add(message.id)
+        elif isinstance(message, JSONRPCNotification) and message.method == CANCELLED:
+            self._done((message.params or {}).get("requestId"))  # serve may never answer it
+
+    def answered(self, message: object) -> None:
+        if isinstance(message, JSONRPCResponse | JSONRPCError):
+            self._done(message.id)
+
+    def _done(self, request_id: object) -> None:
+        if request_id in self._ids:
+            self._ids.discard(request_id)
+            self._changed.set()
+
+    async def drained(self) -> None:
+        while self._ids:
+            self._changed = anyio.Event()
+            await self._changed.wait()
 
 
 async def relay(address: ServeAddress, name: str) -> None:
+    """Relays until the client closes stdin and the requests it sent are answered."""
     headers = {"Authorization": f"Bearer {address.token}"} if address.token else None
+    in_flight = _InFlight()
     async with (
         stdio_server() as (from_client, to_client),
         create_mcp_http_client(headers=headers) as http,
@@ -26,24 +66,26 @@ async def relay(address: ServeAddress, name: str) -> None:
             from_serve,
             to_serve,
         ),
+        to_client,  # closed once nothing more is written: the SDK's stdout writer then ends
         anyio.create_task_group() as tasks,
     ):
-
-        async def upstream() -> None:
-            async for message in from_client:
-                if isinstance(message, Exception):  # a malformed line: -32700/-32600 reply
-                    await to_client.send(SessionMessage(error_reply(message)))
-                else:
-                    await to_serve.send(message)
-            tasks.cancel_scope.cancel()  # the client closed stdin: we are done
 
         async def downstream() -> None:
             async for message in from_serve:
                 if not isinstance(message, Exception):
                     await to_client.send(message)
+                    in_flight.answered(message.message)  # written: it may end the drain
 
-        tasks.start_soon(upstream)
         tasks.start_soon(downstream)
+        async for message in from_client:
+            if isinstance(message, Exception):  # a malformed line: -32700/-32600 reply
+                await to_client.send(SessionMessage(error_reply(message)))
+            else:
+                in_flight.sent(message.message)
+                await to_serve.send(message)
+        with anyio.move_on_after(DRAIN_SECONDS):  # the client closed stdin
+            await in_flight.drained()
+        tasks.cancel_scope.cancel()
 
 
 def forward_stdio(address: ServeAddress, name: str) -> None:
