@@ -8,7 +8,7 @@ from domain.errors import DomainError
 from infrastructure.cli.app import app
 from infrastructure.cli.console import error_console, printable, shown
 from infrastructure.serve.client import ServeError
-from infrastructure.serve.discovery import ServeUnreachable
+from infrastructure.serve.discovery import ServeOfAnotherStore, ServeUnreachable
 from infrastructure.settings import ConfigurationError
 
 __all__ = ["app", "main"]
@@ -58,7 +58,7 @@ def main() -> None:
     except ServeError as error:  # serve's own one-line message, with the same exit codes
         label = "configuration error" if error.kind == "configuration" else "error"
         _fail(label, str(error), {"domain": 1, "configuration": 2}.get(error.kind, 3))
-    except ServeUnreachable as error:
+    except (ServeUnreachable, ServeOfAnotherStore) as error:
         _fail("configuration error", str(error), 2)
     except DomainError as error:
         _fail("error", str(error), 1)

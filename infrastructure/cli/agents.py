@@ -30,6 +30,9 @@ def recommend(
     """Analyse an experiment through the MCP servers and recommend what to do."""
     with read_side() as side, _waiting(as_json):
         state = side.recommend(experiment)
+        notice = _engine_notice(side, "recommend", state.get("tool_calls"))
+    if notice:
+        error_console.print(f"[yellow]{shown(notice)}[/]")
     if as_json:
         print(dumps(state))
         return
@@ -112,6 +115,31 @@ def reject(
     _decide(recommendation_id, False, by, note)
 
 
+ANALYSES = ("analyze_experiment_data", "generate_analytics_insights")  # tools taking an engine
+
+
+def _engine_notice(side: Any, command: str, calls: list[dict[str, Any]] | None) -> str | None:
+    """Through serve, `ask` and `recommend` analyse with serve's engine (its API takes none):
+    said when the user's environment names an engine its analyses may not have used."""
+    from infrastructure.cli.console import chosen_engine
+
+    wanted = chosen_engine()
+    if wanted is None or getattr(side, "services", None) is not None:  # unset, or local
+        return None
+    used = {
+        (call.get("arguments") or {}).get("engine") or "serve's NEONBLUE_STATS_ENGINE"
+        for call in calls or []
+        if call.get("tool") in ANALYSES
+    }
+    if not used - {wanted}:
+        return None
+    return (
+        f"NEONBLUE_STATS_ENGINE={wanted} is not passed to serve by `{command}`: its analyses "
+        f"used {' and '.join(sorted(used))}. Set the variable where serve runs, or stop serve "
+        "to answer here."
+    )
+
+
 def _waiting(quiet: bool) -> Any:
     """A spinner on stderr while a language model answers (LLM mode only)."""
     from contextlib import nullcontext
@@ -145,6 +173,9 @@ def ask(
         ConversationStore(EventStoreSettings().data_dir / "conversations").forget(conversation)
     with read_side() as side, _waiting(as_json):
         state = side.ask(question, conversation)
+        notice = _engine_notice(side, "ask", state.get("sources"))
+    if notice:
+        error_console.print(f"[yellow]{shown(notice)}[/]")
     if as_json:
         print(dumps(state))
         return

@@ -72,13 +72,29 @@ def agent_servers(services: Services) -> dict[str, Any]:
     return {name: HttpTarget(f"{address.url}/mcp/{name}", address.token) for name in READ_SERVERS}
 
 
+def chosen_engine(option: str | None = None) -> str | None:
+    """The statistics engine this command asks for: ``--engine``, else the one the user's
+    environment sets (``NEONBLUE_STATS_ENGINE``), else None: the default of whoever answers
+    (this process's, or a running serve's own setting). A bad setting is refused here, as
+    `bootstrap` refuses it when no serve runs."""
+    from infrastructure.settings import StatisticsSettings
+
+    settings = StatisticsSettings()
+    if option is not None:
+        return option
+    return settings.stats_engine if "stats_engine" in settings.model_fields_set else None
+
+
 @contextmanager
 def read_side() -> Iterator[ReadSide]:
     """A running `neonblue serve` for this data when there is one (it owns the embedded
-    read models), else the read models opened in this process."""
+    read models), else the read models opened in this process. This process's settings
+    are checked either way (serve answers with its own, but a bad one here is an error)."""
     address = running_serve()
     if address is not None:
         from infrastructure.serve.client import RemoteReadSide
+
+        chosen_engine()  # refuses a bad NEONBLUE_STATS_ENGINE, as `bootstrap` would
 
         remote = RemoteReadSide(address)
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,10 +11,11 @@ from rich.table import Table
 from domain.experiments.aggregate import Experiment
 from infrastructure.cli.console import console, services, shown
 from infrastructure.cli.parsing import (
-    SpecError,
     metric_of,
+    namespace_of,
     parse_namespace,
     parse_variant,
+    read_spec,
     variant_of,
 )
 from infrastructure.cli.tables import whole_rows
@@ -28,7 +28,14 @@ app = typer.Typer(
 
 @app.command()
 def create(
-    key: Annotated[str, typer.Argument(help="Unique key, e.g. checkout-cta.")],
+    key: Annotated[
+        str | None,
+        typer.Argument(
+            help='Unique key, e.g. checkout-cta (default: the --spec file\'s "key"; given '
+            "here, it overrides the spec's).",
+            show_default=False,
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="Human-readable name (default: the key).")] = "",
     hypothesis: Annotated[str, typer.Option(help="What you expect and why.")] = "",
     description: Annotated[str, typer.Option()] = "",
@@ -45,23 +52,36 @@ def create(
         ),
     ] = None,
     coverage: Annotated[float, typer.Option(help="Share of traffic included, (0, 1].")] = 1.0,
-    seed: Annotated[str | None, typer.Option(help="Hash seed (default: the key).")] = None,
-    hash_version: Annotated[int, typer.Option(help="GrowthBook hash version, 1 or 2.")] = 2,
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            help="Hash seed (default: the spec's, else the key); another seed re-draws which "
+            "users get which variant."
+        ),
+    ] = None,
+    hash_version: Annotated[
+        int | None, typer.Option(help="GrowthBook hash version, 1 or 2 (default: 2).")
+    ] = None,
     namespace: Annotated[str | None, typer.Option(help="name:start:end for exclusivity.")] = None,
     spec: Annotated[
-        Path | None, typer.Option(help="JSON file with the same fields; options override it.")
+        Path | None,
+        typer.Option(
+            help="JSON file with the same fields and key (`experiments show --json` prints "
+            "one); the key and options given here override it."
+        ),
     ] = None,
 ) -> None:
-    """Create a draft experiment."""
-    base: dict[str, Any] = {}
-    if spec is not None:
-        try:
-            base = json.loads(spec.read_text())
-        except (OSError, ValueError) as error:  # JSON, or bytes that are not UTF-8
-            raise SpecError(f"Cannot read spec {spec}: {error}") from None
-        _check_spec(spec, base)
+    """Create a draft experiment (from options, a --spec file, or both)."""
+    base: dict[str, Any] = read_spec(spec) if spec is not None else {}
+    key = key or base.get("key")
+    if not key:
+        raise typer.BadParameter(
+            'give the experiment\'s key as the KEY argument or as "key" in the --spec file.',
+            param_hint="KEY",
+        )
     variants = variant or base.get("variants") or []
     metrics = metric or base.get("metrics") or []
+    spec_namespace = base.get("namespace")
     with services() as s:
         s.app.create_experiment(
             key,
@@ -74,41 +94,12 @@ def create(
             metrics=[metric_of(m) for m in metrics],
             coverage=coverage if coverage != 1.0 else base.get("coverage", 1.0),
             seed=seed or base.get("seed"),
-            hash_version=hash_version,
-            namespace=parse_namespace(namespace or base["namespace"])
-            if namespace or base.get("namespace")
-            else None,
+            hash_version=base.get("hash_version", 2) if hash_version is None else hash_version,
+            namespace=parse_namespace(namespace)
+            if namespace
+            else (namespace_of(spec_namespace) if spec_namespace else None),
         )
         console.print(f"Created experiment [bold]{shown(key)}[/] (draft).")
-
-
-_SPEC_TEXT = ("name", "hypothesis", "description", "owner", "seed", "namespace")
-_SPEC_LISTS = ("variants", "metrics", "tags")
-
-
-def _check_spec(path: Path, spec: Any) -> None:
-    """The spec's shape, before any field is used (the options' syntax, as strings)."""
-    problem = None
-    if not isinstance(spec, dict):
-        problem = f"it holds a JSON {type(spec).__name__}, not an object"
-    else:
-        for field in _SPEC_TEXT:
-            if field in spec and not isinstance(spec[field], str):
-                problem = f"{field!r} must be a string"
-        for field in _SPEC_LISTS:
-            value = spec.get(field, [])
-            kinds = (str, dict) if field != "tags" else (str,)  # objects: as `show --json`
-            if not (isinstance(value, list) and all(isinstance(v, kinds) for v in value)):
-                problem = f"{field!r} must be a list of strings as the options take them"
-        coverage = spec.get("coverage", 1.0)
-        if isinstance(coverage, bool) or not isinstance(coverage, int | float):
-            problem = "'coverage' must be a number"
-    if problem is not None:
-        raise SpecError(
-            f"Spec {path}: {problem}, e.g. "
-            '{"name": "Checkout", "variants": ["control:0.5", "green:0.5"], '
-            '"metrics": ["conversion:primary:binomial"], "coverage": 1.0}.'
-        )
 
 
 @app.command("list")
@@ -294,4 +285,11 @@ def _conclusion(e: Experiment) -> str:
 
 
 def _summary(e: Experiment) -> dict[str, Any]:
-    return ExperimentOut.of(e).model_dump(mode="json")
+    """The experiment's JSON, with what `create --spec` takes to bucket users the same way
+    under another key (its seed, hash version and namespace)."""
+    bucketing = {
+        "seed": e.seed,
+        "hash_version": e.hash_version,
+        "namespace": e.namespace.as_dict() if e.namespace else None,
+    }
+    return ExperimentOut.of(e).model_dump(mode="json") | bucketing

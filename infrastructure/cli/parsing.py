@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -125,3 +128,61 @@ def parse_namespace(spec: str) -> Namespace:
         raise SpecError(
             f"Namespace {spec!r}: expected name:start:end, e.g. checkout:0:0.5"
         ) from None
+
+
+def namespace_of(entry: object) -> Namespace:
+    """A spec's namespace: the option's text, or the object `experiments show --json` prints."""
+    if isinstance(entry, str):
+        return parse_namespace(entry)
+    try:
+        assert isinstance(entry, dict)
+        return Namespace(str(entry["name"]), float(entry["start"]), float(entry["end"]))
+    except (AssertionError, KeyError, TypeError, ValueError):
+        raise SpecError(
+            f'Namespace {entry!r}: expected \'name:start:end\' or {{"name": ..., "start": ..., '
+            '"end": ...}'
+        ) from None
+
+
+def read_spec(path: Path) -> dict[str, Any]:
+    """The fields of an `experiments create --spec` file (checked as `_check_spec` says)."""
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, ValueError) as error:  # JSON, or bytes that are not UTF-8
+        raise SpecError(f"Cannot read spec {path}: {error}") from None
+    _check_spec(path, spec)
+    return spec
+
+
+_SPEC_TEXT = ("key", "name", "hypothesis", "description", "owner", "seed")
+_SPEC_LISTS = ("variants", "metrics", "tags")
+
+
+def _check_spec(path: Path, spec: Any) -> None:
+    """The spec's shape, before any field is used (the options' syntax, as strings)."""
+    problem = None
+    if not isinstance(spec, dict):
+        problem = f"it holds a JSON {type(spec).__name__}, not an object"
+    else:
+        for field in _SPEC_TEXT:
+            if field in spec and not isinstance(spec[field], str):
+                problem = f"{field!r} must be a string"
+        for field in _SPEC_LISTS:
+            value = spec.get(field, [])
+            kinds = (str, dict) if field != "tags" else (str,)  # objects: as `show --json`
+            if not (isinstance(value, list) and all(isinstance(v, kinds) for v in value)):
+                problem = f"{field!r} must be a list of strings as the options take them"
+        coverage = spec.get("coverage", 1.0)
+        if isinstance(coverage, bool) or not isinstance(coverage, int | float):
+            problem = "'coverage' must be a number"
+        version = spec.get("hash_version", 2)
+        if isinstance(version, bool) or not isinstance(version, int):
+            problem = "'hash_version' must be 1 or 2"
+        if not isinstance(spec.get("namespace") or "", str | dict):
+            problem = "'namespace' must be 'name:start:end' or an object as `show --json` prints"
+    if problem is not None:
+        raise SpecError(
+            f"Spec {path}: {problem}, e.g. "
+            '{"name": "Checkout", "variants": ["control:0.5", "green:0.5"], '
+            '"metrics": ["conversion:primary:binomial"], "coverage": 1.0}.'
+        )

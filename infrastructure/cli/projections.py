@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from infrastructure.cli.console import console, read_side, services, shown
+from infrastructure.cli.console import chosen_engine, console, read_side, services, shown
 from infrastructure.cli.tables import WholeTable
 from infrastructure.read_side import dumps
 from projections.runner import DEFAULT_BATCH
@@ -208,7 +208,8 @@ def results(
     engine: Annotated[
         str | None,
         typer.Option(
-            help="frequentist, sequential or bayesian (default: NEONBLUE_STATS_ENGINE, sequential)."
+            help="frequentist, sequential or bayesian (default: NEONBLUE_STATS_ENGINE when set"
+            " here, else the default of a running serve, else sequential)."
         ),
     ] = None,
     cuped: Annotated[bool, typer.Option(help="Use pre-exposure covariates (CUPED).")] = True,
@@ -220,6 +221,7 @@ def results(
 
     if engine is not None and engine not in ENGINES:
         raise typer.BadParameter("engine must be frequentist, sequential or bayesian")
+    engine = chosen_engine(engine)  # the user's choice is passed to serve too
     with read_side() as side:
         answer = side.results(experiment, engine, cuped)
     if as_json:

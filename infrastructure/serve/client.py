@@ -26,6 +26,7 @@ class RemoteReadSide:
         import httpx
 
         headers = {"Authorization": f"Bearer {address.token}"} if address.token else {}
+        self.address = address
         self.http = httpx.Client(base_url=address.url, headers=headers, timeout=timeout)
 
     def _get(self, path: str, **params: Any) -> Any:
@@ -34,8 +35,9 @@ class RemoteReadSide:
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         return self._answer(self.http.post(path, content=json.dumps(body)))
 
-    @staticmethod
-    def _answer(response: httpx.Response) -> Any:
+    def _answer(self, response: httpx.Response) -> Any:
+        if response.status_code == 401:  # /health needs no token: serve was found without one
+            raise ServeError("configuration", self._refused_token())
         try:
             body = json.loads(response.text) if response.text else {}
         except ValueError:
@@ -43,6 +45,19 @@ class RemoteReadSide:
         if response.status_code >= 400 or not isinstance(body, (dict, list)):
             raise ServeError(body.get("kind", "error"), body.get("error", response.text))
         return body
+
+    def _refused_token(self) -> str:
+        """What to do when serve wants a bearer token this process did not send right."""
+        url = self.address.url
+        if self.address.token:
+            return (
+                f"`neonblue serve` at {url} refused the bearer token NEONBLUE_MCP_TOKEN sets "
+                "here: set NEONBLUE_MCP_TOKEN to serve's token."
+            )
+        return (
+            f"`neonblue serve` at {url} requires a bearer token and NEONBLUE_MCP_TOKEN is not "
+            "set here: set NEONBLUE_MCP_TOKEN to serve's token."
+        )
 
     def results(self, experiment: str, engine: str | None, cuped: bool) -> dict[str, Any]:
         chosen = {"engine": engine} if engine else {}  # else serve's default engine

@@ -3,7 +3,7 @@
 `serve` writes ``serve.json`` (URL, pid, stores) into the data directory while it runs and
 removes it on a clean stop. A command uses it when the pid is alive and ``/health`` answers
 for the same event store; ``NEONBLUE_SERVE_URL`` names a serve explicitly (then it must
-answer). Kept light: imported by every CLI read command before anything heavy.
+answer, for the same event store). Kept light: imported by every CLI read command before anything heavy.
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ class ServeAddress:
 
 class ServeUnreachable(Exception):
     """``NEONBLUE_SERVE_URL`` is set but nothing answers there."""
+
+
+class ServeOfAnotherStore(Exception):
+    """``NEONBLUE_SERVE_URL`` names a serve of another event store than the settings do:
+    answers from it mixed with the commands that open the store named here would describe
+    two stores as one."""
 
 
 def marker_path(data_dir: Path) -> Path:
@@ -93,10 +99,19 @@ def find_serve(
 ) -> ServeAddress | None:
     """The serve to use for this data, or None when none runs (the caller opens the stores)."""
     if url:
-        if _health(url, token) is None:
+        health = _health(url, token)
+        if health is None:
             raise ServeUnreachable(
                 f"NEONBLUE_SERVE_URL={url} does not answer; start `neonblue serve` there or "
                 "unset the variable to open the stores in this process."
+            )
+        served = health.get("store")
+        if served != store:
+            what = f"serves store {served}" if served else "does not say which store it serves"
+            raise ServeOfAnotherStore(
+                f"NEONBLUE_SERVE_URL={url} {what}, but your settings name store {store}; "
+                "unset NEONBLUE_SERVE_URL (to use this store, or its own serve) or point it at "
+                "a serve of this store."
             )
         return ServeAddress(url.rstrip("/"), token)
     try:
