@@ -14,6 +14,7 @@ from infrastructure.cli.console import (
     read_side,
     services,
     shown,
+    working,
 )
 from infrastructure.cli.tables import whole_rows
 from infrastructure.read_side import dumps
@@ -83,7 +84,8 @@ def _decide(recommendation_id: str, approved: bool, by: str | None, note: str) -
 
     from agents.intelligence.runner import resume_with_decision
 
-    with services() as s:
+    doing = "Resuming the agent run and applying..." if approved else "Recording the rejection..."
+    with services() as s, working(doing):
         state = anyio.run(
             resume_with_decision, s, recommendation_id, approved, by or getpass.getuser(), note
         )
@@ -141,17 +143,17 @@ def _engine_notice(side: Any, command: str, calls: list[dict[str, Any]] | None) 
 
 
 def _waiting(quiet: bool) -> Any:
-    """A spinner on stderr while a language model answers (LLM mode only)."""
-    from contextlib import nullcontext
-
+    """A spinner on stderr while the agents gather, analyse and (LLM mode) write."""
     from agents.common.llm import LlmSettings
 
     settings = LlmSettings()
-    if quiet or not settings.enabled:
-        return nullcontext()
-    return error_console.status(
-        f"Asking the language model (up to {settings.timeout_seconds:.0f} s per request)..."
-    )
+    if settings.enabled:
+        message = (
+            f"Asking the language model (up to {settings.timeout_seconds:.0f} s per request)..."
+        )
+    else:
+        message = "Gathering from the MCP servers and analysing..."
+    return working(message, quiet)
 
 
 def ask(

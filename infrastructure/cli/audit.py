@@ -25,7 +25,7 @@ from infrastructure.audit.export import (
 from infrastructure.audit.history import history as experiment_history
 from infrastructure.audit.replay import replay as replay_experiment
 from infrastructure.audit.verify import VerifyReport, verify_log, verify_notifications
-from infrastructure.cli.console import console, services, shown
+from infrastructure.cli.console import console, services, shown, working
 from infrastructure.cli.tables import whole_rows
 from infrastructure.settings.audit import AuditSettings
 
@@ -338,7 +338,7 @@ def report(
     """Write a self-contained HTML report (lift over time, daily metrics, SRM, segments)."""
     from infrastructure.audit.report import build_report
 
-    with services() as s:
+    with services() as s, working(f"Replaying the log of {shown(experiment)} for the report..."):
         page = build_report(s.app, experiment, segment, s.engine)
     html.write_text(page, encoding="utf-8")
     console.print(

@@ -7,7 +7,7 @@ start in a fraction of a second.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 
 console = Console()
 error_console = Console(stderr=True)
+
+
+def working(message: str, quiet: bool = False) -> AbstractContextManager[Any]:
+    """A spinner with ``message`` on stderr while a step of several seconds runs, so a
+    terminal never sits silent; nothing when stderr is not a terminal or ``quiet`` (--json)."""
+    if quiet or not error_console.is_terminal:
+        return nullcontext()
+    return error_console.status(message)
+
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if chr(c) not in "\n\t"}
 

@@ -10,7 +10,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from infrastructure.cli.console import chosen_engine, console, read_side, services, shown
+from infrastructure.cli.console import (
+    chosen_engine,
+    console,
+    read_side,
+    services,
+    shown,
+    working,
+)
 from infrastructure.cli.tables import WholeTable
 from infrastructure.read_side import dumps
 from projections.runner import DEFAULT_BATCH
@@ -222,7 +229,7 @@ def results(
     if engine is not None and engine not in ENGINES:
         raise typer.BadParameter("engine must be frequentist, sequential or bayesian")
     engine = chosen_engine(engine)  # the user's choice is passed to serve too
-    with read_side() as side:
+    with read_side() as side, working("Analysing from the analytics model...", as_json):
         answer = side.results(experiment, engine, cuped)
     if as_json:
         print(dumps(answer["scorecard"]))
@@ -250,7 +257,7 @@ def segments(
     scorecard analyses the metric, with q-values across the rows (through a running
     `neonblue serve` when there is one)."""
 
-    with read_side() as side:
+    with read_side() as side, working("Analysing each segment...", as_json):
         answer = side.segments(experiment, by, metric)
     if as_json:
         print(dumps(answer))

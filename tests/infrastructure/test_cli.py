@@ -211,3 +211,42 @@ def test_a_shown_definition_creates_a_copy(sqlite_env, tmp_path):
     damaged.write_text(json.dumps({**original, "metrics": [{"key": "conversion"}]}))
     refused = neonblue(sqlite_env, "experiments", "create", "x", "--spec", str(damaged))
     assert refused.returncode == 1 and "an object with key, role and kind" in refused.stderr
+
+
+def test_a_terminal_sees_work_in_progress_and_a_pipe_gets_only_the_answer(sqlite_env):
+    """Commands that take seconds (here `results`, which catches the analytics model up
+    first) show a spinner on a terminal's stderr; with --json or a pipe nothing but the
+    answer is written."""
+    import pty
+
+    create_checkout(sqlite_env)
+    assert neonblue(sqlite_env, "experiments", "start", "checkout").returncode == 0
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "infrastructure.cli", "results", "checkout"],
+            env={**os.environ, **sqlite_env, "TERM": "xterm", "COLUMNS": "200"},
+            stdout=subprocess.PIPE, stderr=follower, text=True, timeout=120,
+        )  # fmt: skip
+        os.close(follower)
+        terminal = b""
+        while chunk := _read_available(leader):
+            terminal += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0 and "conversion" in done.stdout
+    assert b"Analysing from the analytics model" in terminal
+    piped = neonblue(sqlite_env, "results", "checkout", "--json")
+    assert piped.returncode == 0 and piped.stderr == ""
+    assert json.loads(piped.stdout)["experiment_key"] == "checkout"
+
+
+def _read_available(fd: int) -> bytes:
+    import select
+
+    if not select.select([fd], [], [], 0.5)[0]:
+        return b""
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal's other side is closed and drained
+        return b""
