@@ -5,7 +5,9 @@ from __future__ import annotations
 import signal
 import socket
 import sys
-from typing import Annotated
+import threading
+import time
+from typing import Annotated, Any
 
 import typer
 
@@ -56,6 +58,8 @@ def serve(
     with bootstrap(follows_log=True) as services:
         store = services.event_store
 
+        stopping = threading.Event()
+
         def ready() -> None:
             write_marker(store.data_dir, url, store.identity)
             at = shown(url)
@@ -64,8 +68,12 @@ def serve(
                 f"(postgresql, clickhouse, chromadb, experiment_intelligence), {at}/health, "
                 f"{at}/metrics ({'token required' if token else 'no token: loopback only'})."
             )
+            threading.Thread(
+                target=report_catch_up, args=(app.follower, stopping), daemon=True
+            ).start()
 
         def stopped() -> None:
+            stopping.set()
             remove_marker(store.data_dir)
             error_console.print("Stopped: every projection committed its last batch.")
 
@@ -83,6 +91,34 @@ def serve(
             server.run()
         finally:
             remove_marker(store.data_dir)
+
+
+def report_catch_up(follower: Any, stopping: threading.Event, every: float = 3.0) -> None:
+    """Prints the projections' progress every ``every`` seconds while they catch up with the
+    log after serve starts (answers wait for the read models meanwhile), then how long it
+    took; nothing when they were caught up within the first interval."""
+    started = time.monotonic()
+    reported = False
+    while not stopping.wait(every):
+        statuses = follower.statuses()
+        behind = [s for s in statuses if s.lag_events > 0]
+        if not behind:
+            if reported:
+                head = max(s.head for s in statuses)
+                error_console.print(
+                    f"Caught up with the log ({head:,} events) after "
+                    f"{time.monotonic() - started:.0f} s."
+                )
+            return
+        error_console.print(
+            "Catching up with the log: "
+            + ", ".join(f"{s.name} {s.position:,}/{s.head:,} ({_share(s)})" for s in statuses)
+        )
+        reported = True
+
+
+def _share(status: Any) -> str:
+    return f"{status.position / status.head:.0%}" if status.head else "100%"
 
 
 def _check_port(host: str, port: int, error: type[Exception]) -> None:
