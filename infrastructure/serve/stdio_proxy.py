@@ -22,43 +22,15 @@ from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 from infrastructure.serve.discovery import ServeAddress
-from mcp_servers.common.stdio import DRAIN_SECONDS, error_reply
+from mcp_servers.common.stdio import DRAIN_SECONDS, Unanswered, error_reply
 
 CANCELLED = "notifications/cancelled"
-
-
-class _InFlight:
-    """Ids of the client's requests relayed to serve and not answered yet."""
-
-    def __init__(self) -> None:
-        self._ids: set[object] = set()
-        self._changed = anyio.Event()
-
-    def sent(self, message: object) -> None:
-        if isinstance(message, JSONRPCRequest):
-            self._ids.add(message.id)
-        elif isinstance(message, JSONRPCNotification) and message.method == CANCELLED:
-            self._done((message.params or {}).get("requestId"))  # serve may never answer it
-
-    def answered(self, message: object) -> None:
-        if isinstance(message, JSONRPCResponse | JSONRPCError):
-            self._done(message.id)
-
-    def _done(self, request_id: object) -> None:
-        if request_id in self._ids:
-            self._ids.discard(request_id)
-            self._changed.set()
-
-    async def drained(self) -> None:
-        while self._ids:
-            self._changed = anyio.Event()
-            await self._changed.wait()
 
 
 async def relay(address: ServeAddress, name: str) -> None:
     """Relays until the client closes stdin and the requests it sent are answered."""
     headers = {"Authorization": f"Bearer {address.token}"} if address.token else None
-    in_flight = _InFlight()
+    unanswered = Unanswered()
     async with (
         stdio_server() as (from_client, to_client),
         create_mcp_http_client(headers=headers) as http,
@@ -74,17 +46,22 @@ async def relay(address: ServeAddress, name: str) -> None:
             async for message in from_serve:
                 if not isinstance(message, Exception):
                     await to_client.send(message)
-                    in_flight.answered(message.message)  # written: it may end the drain
+                    if isinstance(message.message, JSONRPCResponse | JSONRPCError):
+                        unanswered.answered(message.message.id)  # written: may end the drain
 
         tasks.start_soon(downstream)
         async for message in from_client:
             if isinstance(message, Exception):  # a malformed line: -32700/-32600 reply
                 await to_client.send(SessionMessage(error_reply(message)))
             else:
-                in_flight.sent(message.message)
+                sent = message.message
+                if isinstance(sent, JSONRPCRequest):
+                    unanswered.add(sent.id)
+                elif isinstance(sent, JSONRPCNotification) and sent.method == CANCELLED:
+                    unanswered.answered((sent.params or {}).get("requestId"))  # maybe never
                 await to_serve.send(message)
         with anyio.move_on_after(DRAIN_SECONDS):  # the client closed stdin
-            await in_flight.drained()
+            await unanswered.drained()
         tasks.cancel_scope.cancel()
 
 

@@ -78,7 +78,7 @@ DRAIN_SECONDS = 60.0
 """How long requests read before end of input may still take to be answered."""
 
 
-class _Unanswered:
+class Unanswered:
     """Ids of the requests read from stdin whose response has not been written yet."""
 
     def __init__(self) -> None:
@@ -106,7 +106,7 @@ async def serve_stdio(server: MCPServer) -> None:
         inbound, server_read = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         server_write, outbound = anyio.create_memory_object_stream[SessionMessage](0)
         replies = server_write.clone()  # the relay's own error replies, in the same order
-        unanswered = _Unanswered()
+        unanswered = Unanswered()
 
         async def relay_in() -> None:
             async with inbound, replies:
