@@ -20,12 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from infrastructure.bootstrap import build_app
-from infrastructure.settings import EventStoreSettings
-from tests.projections.scenario import create_experiments
-from tests.projections.test_resilience import _traffic
 from tests.serve.conftest import TOKEN, env_for, running_serve
-from tests.support.serve import Serve
+from tests.support.serve import Serve, small_store
 from tests.support.stores import copy_store
 
 pytestmark = pytest.mark.xdist_group("test_hostile_http")
@@ -45,12 +41,7 @@ KEYS = ["nope", "%2e%2e", "..%2f..%2fetc", "a%2fb", "a%00b", "a%1b%5b31m", "%e2%
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("hostile-http")
-    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
-    create_experiments(app)
-    _traffic(app, 0, 200)
-    app.close()
-    return data
+    return small_store(tmp_path_factory.mktemp("hostile-http"), 200)
 
 
 def stopped_cleanly(serve: Serve) -> None:

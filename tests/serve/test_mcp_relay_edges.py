@@ -21,13 +21,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from infrastructure.bootstrap import build_app
-from infrastructure.settings import EventStoreSettings
-from tests.projections.scenario import create_experiments
-from tests.projections.test_resilience import _traffic
 from tests.serve.conftest import env_for, neonblue, running_serve
 from tests.support.postgres import free_port
-from tests.support.serve import Serve
+from tests.support.serve import Serve, small_store
 
 pytestmark = pytest.mark.xdist_group("test_mcp_relay_edges")  # one serve for the module
 
@@ -46,12 +42,7 @@ PROMPT_EXIT = 6.0  # seconds from end of input to exit (2 s asked; the machine m
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("relay-edges")
-    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
-    create_experiments(app)
-    _traffic(app, 0, 50)
-    app.close()
-    return data
+    return small_store(tmp_path_factory.mktemp("relay-edges"), 50)
 
 
 @pytest.fixture(scope="module")

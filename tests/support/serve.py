@@ -18,6 +18,22 @@ import httpx
 from tests.support.postgres import free_port
 
 
+def small_store(data: Path, events: int) -> Path:
+    """A SQLite store in ``data``: the scenario's experiments and ``events`` of traffic."""
+    from infrastructure.bootstrap import build_app
+    from infrastructure.settings import EventStoreSettings
+    from tests.projections.scenario import create_experiments
+    from tests.projections.test_resilience import _traffic
+
+    app = build_app(EventStoreSettings(data_dir=data, event_store=""))
+    try:
+        create_experiments(app)
+        _traffic(app, 0, events)
+    finally:
+        app.close()
+    return data
+
+
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
