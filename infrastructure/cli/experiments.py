@@ -51,7 +51,10 @@ def create(
             help="Repeatable: key:primary|secondary|guardrail:binomial|mean|ratio=num/den."
         ),
     ] = None,
-    coverage: Annotated[float, typer.Option(help="Share of traffic included, (0, 1].")] = 1.0,
+    coverage: Annotated[
+        float | None,
+        typer.Option(help="Share of traffic included, (0, 1] (default: the spec's, else 1)."),
+    ] = None,
     seed: Annotated[
         str | None,
         typer.Option(
@@ -92,7 +95,7 @@ def create(
             owner=owner or base.get("owner", ""),
             variants=[variant_of(v, len(variants)) for v in variants],
             metrics=[metric_of(m) for m in metrics],
-            coverage=coverage if coverage != 1.0 else base.get("coverage", 1.0),
+            coverage=base.get("coverage", 1.0) if coverage is None else coverage,
             seed=seed or base.get("seed"),
             hash_version=base.get("hash_version", 2) if hash_version is None else hash_version,
             namespace=parse_namespace(namespace)

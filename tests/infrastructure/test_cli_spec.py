@@ -43,6 +43,13 @@ def test_the_key_comes_from_the_spec_or_the_command_line(sqlite_env, tmp_path):
     assert overridden.returncode == 0, overridden.stderr
     assert shown(sqlite_env, "given")["name"] == "From the spec"
 
+    half = spec_file(tmp_path, key="half", coverage=0.5)
+    assert neonblue(sqlite_env, "experiments", "create", "--spec", str(half)).returncode == 0
+    assert shown(sqlite_env, "half")["coverage"] == 0.5
+    whole = ("experiments", "create", "whole", "--spec", str(half), "--coverage", "1.0")
+    assert neonblue(sqlite_env, *whole).returncode == 0  # an explicit 1.0 overrides the spec
+    assert shown(sqlite_env, "whole")["coverage"] == 1.0
+
     keyless = spec_file(tmp_path, name="No key")
     refused = neonblue(sqlite_env, "experiments", "create", "--spec", str(keyless))
     assert refused.returncode == 2
