@@ -76,6 +76,9 @@ def agent_servers(services: Services) -> dict[str, Any]:
     if address is None:
         return services.read_servers()
     from agents.common.toolbox import HttpTarget
+    from infrastructure.serve.client import check_token
+
+    check_token(address)  # a clear line, not the MCP client's error deep in a task group
     from infrastructure.bootstrap import READ_SERVERS
 
     return {name: HttpTarget(f"{address.url}/mcp/{name}", address.token) for name in READ_SERVERS}

@@ -19,6 +19,30 @@ class ServeError(Exception):
         self.kind = kind
 
 
+def token_refused(address: ServeAddress) -> str:
+    """What to do when serve wants a bearer token this process did not send right."""
+    if address.token:
+        return (
+            f"`neonblue serve` at {address.url} refused the bearer token NEONBLUE_MCP_TOKEN "
+            "sets here: set NEONBLUE_MCP_TOKEN to serve's token."
+        )
+    return (
+        f"`neonblue serve` at {address.url} requires a bearer token and NEONBLUE_MCP_TOKEN is "
+        "not set here: set NEONBLUE_MCP_TOKEN to serve's token."
+    )
+
+
+def check_token(address: ServeAddress) -> None:
+    """Raises `ServeError` (configuration) when serve refuses this process's token; its
+    /health, which found it, needs none."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {address.token}"} if address.token else {}
+    answer = httpx.get(f"{address.url}/api/projections", headers=headers, timeout=30)
+    if answer.status_code == 401:
+        raise ServeError("configuration", token_refused(address))
+
+
 class RemoteReadSide:
     """Asks a running serve; raises `ServeError` with serve's message on failure."""
 
@@ -37,7 +61,7 @@ class RemoteReadSide:
 
     def _answer(self, response: httpx.Response) -> Any:
         if response.status_code == 401:  # /health needs no token: serve was found without one
-            raise ServeError("configuration", self._refused_token())
+            raise ServeError("configuration", token_refused(self.address))
         try:
             body = json.loads(response.text) if response.text else {}
         except ValueError:
@@ -45,19 +69,6 @@ class RemoteReadSide:
         if response.status_code >= 400 or not isinstance(body, (dict, list)):
             raise ServeError(body.get("kind", "error"), body.get("error", response.text))
         return body
-
-    def _refused_token(self) -> str:
-        """What to do when serve wants a bearer token this process did not send right."""
-        url = self.address.url
-        if self.address.token:
-            return (
-                f"`neonblue serve` at {url} refused the bearer token NEONBLUE_MCP_TOKEN sets "
-                "here: set NEONBLUE_MCP_TOKEN to serve's token."
-            )
-        return (
-            f"`neonblue serve` at {url} requires a bearer token and NEONBLUE_MCP_TOKEN is not "
-            "set here: set NEONBLUE_MCP_TOKEN to serve's token."
-        )
 
     def results(self, experiment: str, engine: str | None, cuped: bool) -> dict[str, Any]:
         chosen = {"engine": engine} if engine else {}  # else serve's default engine

@@ -105,3 +105,9 @@ def test_a_token_serve_wants_is_asked_for_by_name(store: Path, tmp_path: Path):
         right = neonblue({**env, "NEONBLUE_MCP_TOKEN": TOKEN}, "projections", "status",
                          cwd=tmp_path)  # fmt: skip
         assert right.returncode == 0, right.stderr
+        # commands whose agents call serve's MCP mounts say the same, not the client's error
+        for command in (("optimize", "run", "--once"), ("route", '{"event_type": "x"}')):
+            refused = neonblue(env, *command, cwd=tmp_path)
+            assert refused.returncode == 2, (command, refused.stdout)
+            assert "requires a bearer token" in one_line(refused.stderr), command
+            assert "Traceback" not in refused.stderr
