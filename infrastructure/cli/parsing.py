@@ -135,13 +135,14 @@ def namespace_of(entry: object) -> Namespace:
     if isinstance(entry, str):
         return parse_namespace(entry)
     try:
-        assert isinstance(entry, dict)
-        return Namespace(str(entry["name"]), float(entry["start"]), float(entry["end"]))
-    except (AssertionError, KeyError, TypeError, ValueError):
-        raise SpecError(
-            f'Namespace {entry!r}: expected \'name:start:end\' or {{"name": ..., "start": ..., '
-            '"end": ...}'
-        ) from None
+        if isinstance(entry, dict):
+            return Namespace(str(entry["name"]), float(entry["start"]), float(entry["end"]))
+    except (KeyError, TypeError, ValueError):
+        pass
+    raise SpecError(
+        f'Namespace {entry!r}: expected \'name:start:end\' or {{"name": ..., "start": ..., '
+        '"end": ...}'
+    )
 
 
 def read_spec(path: Path) -> dict[str, Any]:
