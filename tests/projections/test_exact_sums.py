@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from projections.log import LogReader
 from projections.relational.model import RelationalModel
 from projections.runner import ProjectionRunner
 from tests.projections.scenario import EXPERIMENTS, START, chunks, create_experiments
+from tests.support.stores import store_url
 
 VALUES = st.one_of(
     st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
@@ -96,13 +98,15 @@ def test_replay_and_both_read_models_agree_bit_for_bit_whatever_the_batches(
     app.close()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_srm_counts_each_user_under_the_split_they_were_assigned_under(
-    tmp_path, chdb_client: ChdbClient
+    tmp_path, chdb_client: ChdbClient, kind: str, request: pytest.FixtureRequest
 ) -> None:
     """A reallocation mid-run (a bandit's step) is not a sample ratio mismatch: users first
     exposed before it are expected at the old split, later ones at the new; the audit
-    replay and both read models count them alike. A real mismatch after it still shows."""
-    store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    replay and both read models (times compared in SQL on either store) count them alike.
+    A real mismatch after it still shows."""
+    store = EventStoreSettings(data_dir=tmp_path, event_store=store_url(kind, tmp_path, request))
     app = build_app(store)
     create_experiments(app)  # alpha and beta: control and treatment at 50/50
     relational = RelationalModel(app, store)
