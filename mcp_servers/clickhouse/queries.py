@@ -32,6 +32,20 @@ def daily_exposures(
     )
 
 
+def daily_exposures_by_period(
+    client: ClickHouseClient, db: str, key: str, starts: list[int], timeout: float
+) -> list[tuple[Any, ...]]:
+    """(date, variant, allocation period, newly exposed users) by day of first exposure;
+    period ``p`` began at ``starts[p - 1]`` (µs since the epoch; period 0 at the start)."""
+    return client.rows(
+        "SELECT toDate(exposed_at) AS d, variant, "
+        "arrayCount(s -> s <= exposed_at_us, {starts:Array(Int64)}) AS period, count() "
+        f"FROM {db}.exposures FINAL WHERE experiment_key = {{key:String}} AND variant != '' "
+        "GROUP BY d, variant, period ORDER BY d" + _settings(timeout),
+        {"key": key, "starts": starts},
+    )
+
+
 def daily_metric(
     client: ClickHouseClient, db: str, key: str, metric: str, limit: int, timeout: float
 ) -> list[tuple[Any, ...]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from domain.participation.commands import ParticipationCommand, RecordExposure, 
 from domain.statistics import sample_ratio_mismatch
 from infrastructure.bootstrap import build_app
 from infrastructure.log_statistics import variant_sums as replayed
+from infrastructure.serve.dashboard.series import daily_totals
 from infrastructure.settings import EventStoreSettings
 from projections.analytics.client import ChdbClient
 from projections.analytics.model import AnalyticsModel
@@ -150,6 +152,10 @@ def test_srm_counts_each_user_under_the_split_they_were_assigned_under(
                 _same(sums[variant], expected)
             srm = build_scorecard(experiment, sums).srm
             assert srm.mismatch == mismatch and srm.dof == 2, (name, srm)
+        # the dashboard's SRM p-value by day, from the analytics model's daily exposures
+        daily = daily_totals(SimpleNamespace(analytics=lambda: analytics), experiment)
+        assert (daily.srm_p[-1] < 0.001) == mismatch, daily.srm_p
+        assert daily.srm_p[0] > 0.001  # the first day: 300/300 under 50/50
         # the check this replaces, every user against the latest split, cried wolf on alpha;
         # sums without per-period counts now say so instead of guessing
         users = [want[v].users for v in experiment.variant_keys()]

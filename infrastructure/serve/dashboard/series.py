@@ -21,8 +21,13 @@ from typing import Any
 from domain.analysis import VariantSums
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import MetricKind, MetricRole
-from domain.statistics import AnalysisOptions, analyze_experiment, sample_ratio_mismatch
+from domain.statistics import (
+    AnalysisOptions,
+    analyze_experiment,
+    sample_ratio_mismatch_over_periods,
+)
 from mcp_servers.clickhouse import queries
+from projections.analytics.queries import period_starts
 
 TIMEOUT = 10.0
 MAX_DAYS = 366
@@ -72,12 +77,15 @@ def daily_totals(models: Any, experiment: Experiment, until: date | None = None)
     if len(variants) < 2 or not primary:
         return totals
     totals.kind = experiment.metric(primary).kind
-    exposures = queries.daily_exposures(analytics.client, database, key, TIMEOUT)
+    starts = period_starts(experiment)  # the split changed while it ran: SRM per period
+    exposures = queries.daily_exposures_by_period(analytics.client, database, key, starts, TIMEOUT)
     daily = queries.daily_metric(analytics.client, database, key, primary, 50_000, TIMEOUT)
     users: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_period: dict[date, dict[tuple[int, str], int]] = defaultdict(lambda: defaultdict(int))
     sums: dict[date, dict[str, tuple[float, float]]] = defaultdict(dict)
-    for day, variant, count in exposures:
+    for day, variant, period, count in exposures:
         users[day][variant] += int(count)
+        by_period[day][(int(period), variant)] += int(count)
     for day, variant, _, _, total, squares in daily:
         sums[day][variant] = (float(total), float(squares))
     days = sorted(d for d in set(users) | set(sums) if until is None or d <= until)[-MAX_DAYS:]
@@ -86,6 +94,8 @@ def daily_totals(models: Any, experiment: Experiment, until: date | None = None)
     totals.days = days
     totals.partial_last_day = _partial(experiment, days[-1], until)
     n: dict[str, int] = defaultdict(int)
+    weights = [w for _, w in experiment.allocation_periods()]
+    in_period: dict[tuple[int, str], int] = defaultdict(int)
     s: dict[str, float] = defaultdict(float)
     ss: dict[str, float] = defaultdict(float)
     for bucket in (totals.exposed, totals.users, totals.sums, totals.squares):
@@ -100,7 +110,10 @@ def daily_totals(models: Any, experiment: Experiment, until: date | None = None)
             totals.users[variant].append(n[variant])
             totals.sums[variant].append(s[variant])
             totals.squares[variant].append(ss[variant])
-        srm = sample_ratio_mismatch([n[v] for v in variants], experiment.weights())
+        for cell, count in by_period[day].items():
+            in_period[cell] += count
+        counts = [[in_period[(p, v)] for v in variants] for p in range(len(weights))]
+        srm = sample_ratio_mismatch_over_periods(counts, weights)
         totals.srm_p.append(None if srm.error else srm.p_value)
     return totals
 
