@@ -85,10 +85,10 @@ class AgentRunner:
             store.save(conversation_id, state["plan"])
         return state
 
-    async def recommend(self, experiment_key: str) -> dict[str, Any]:
+    async def recommend(self, experiment_key: str, engine: str | None = None) -> dict[str, Any]:
         from agents.intelligence.runner import recommend_with
 
-        return await recommend_with(self.deps, self.toolbox, experiment_key, self.llm)
+        return await recommend_with(self.deps, self.toolbox, experiment_key, self.llm, engine)
 
     async def route(self, request: str) -> dict[str, Any]:
         from agents.router.runner import route_with

@@ -36,7 +36,7 @@ class ReadSide(Protocol):
 
     def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]: ...
 
-    def recommend(self, experiment: str) -> dict[str, Any]: ...
+    def recommend(self, experiment: str, engine: str | None = None) -> dict[str, Any]: ...
 
 
 ASK_KEYS = (
@@ -140,16 +140,17 @@ class LocalReadSide:
         used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources") or []})
         return jsonable({k: state.get(k) for k in ASK_KEYS} | {"tools_used": used})
 
-    def recommend(self, experiment: str) -> dict[str, Any]:
+    def recommend(self, experiment: str, engine: str | None = None) -> dict[str, Any]:
         import anyio
 
-        return anyio.run(self.recommend_async, experiment)
+        return anyio.run(self.recommend_async, experiment, engine)
 
-    async def recommend_async(self, experiment: str) -> dict[str, Any]:
+    async def recommend_async(self, experiment: str, engine: str | None = None) -> dict[str, Any]:
+        """``engine`` None: the agents' setting, else the platform's default."""
         self.services.app.experiment(experiment)  # a clear error for an unknown key first
         runner = self.services.agents()
         async with runner.connected():
-            state = await runner.recommend(experiment)
+            state = await runner.recommend(experiment, engine)
         return jsonable({k: state.get(k) for k in RECOMMEND_KEYS})
 
 

@@ -47,7 +47,9 @@ def build_intelligence_graph(
         """The analysis (then similar experiments, searched by its name and hypothesis)
         alongside the trends: the two branches run concurrently (they only read)."""
         key = state["experiment_key"]
-        engine = settings.engine or StatisticsSettings().stats_engine  # the platform's one
+        engine = (  # asked for by the caller, else the agents', else the platform's
+            state.get("engine") or settings.engine or StatisticsSettings().stats_engine
+        )
         update: dict[str, Any] = {"notes": []}
 
         async def analysis_and_similar() -> None:

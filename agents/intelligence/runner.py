@@ -28,15 +28,18 @@ async def recommend_with(
     toolbox: McpToolbox,
     experiment_key: str,
     llm_settings: LlmSettings | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
-    """As `recommend_for`, over an already connected toolbox (several runs, one set of servers)."""
+    """As `recommend_for`, over an already connected toolbox (several runs, one set of
+    servers); ``engine``: the statistics engine of its verdict (None: the settings')."""
     run_id = f"intelligence-{uuid4()}"
     llm = chat_model(llm_settings or LlmSettings())
     toolbox = toolbox.for_run()  # each run records only its own tool calls
     async with open_checkpointer(services.event_store) as checkpointer:
         graph = build_intelligence_graph(toolbox, services.app, llm=llm, checkpointer=checkpointer)
         config = {"configurable": {"thread_id": run_id}}
-        state = await graph.ainvoke({"experiment_key": experiment_key, "run_id": run_id}, config)
+        start = {"experiment_key": experiment_key, "run_id": run_id}
+        state = await graph.ainvoke({**start, **({"engine": engine} if engine else {})}, config)
         snapshot = await graph.aget_state(config)
     return {**state, "run_id": run_id, "waiting_for_approval": bool(snapshot.next)}
 

@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 class IntelligenceState(TypedDict, total=False):
     experiment_key: str
     run_id: str
+    engine: str  # the statistics engine asked for (unset: the settings')
     mode: str  # deterministic | llm
     analysis: dict[str, Any]  # postgresql.analyze_experiment_data
     similar: list[dict[str, Any]]  # chromadb.find_similar_experiments hits

@@ -29,11 +29,12 @@ def recommend(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Analyse an experiment through the MCP servers and recommend what to do."""
+    from agents.intelligence.configuration import IntelligenceSettings
+    from infrastructure.cli.console import chosen_engine
+
+    engine = IntelligenceSettings().engine or chosen_engine()  # used through serve too
     with read_side() as side, _waiting(as_json):
-        state = side.recommend(experiment)
-        notice = _engine_notice(side, "recommend", state.get("tool_calls"))
-    if notice:
-        error_console.print(f"[yellow]{shown(notice)}[/]")
+        state = side.recommend(experiment, engine)
     if as_json:
         print(dumps(state))
         return
@@ -121,8 +122,8 @@ ANALYSES = ("analyze_experiment_data", "generate_analytics_insights")  # tools t
 
 
 def _engine_notice(side: Any, command: str, calls: list[dict[str, Any]] | None) -> str | None:
-    """Through serve, `ask` and `recommend` analyse with serve's engine (its API takes none):
-    said when the user's environment names an engine its analyses may not have used."""
+    """Through serve, `ask` analyses with serve's engine (its API takes none): said when the
+    user's environment names an engine its analyses may not have used."""
     from infrastructure.cli.console import chosen_engine
 
     wanted = chosen_engine()

@@ -269,8 +269,11 @@ class ServeApp:
     async def recommend(self, request: Request) -> Response:
         async def run() -> Any:
             body = await _body(request, "experiment")
+            engine = body.get("engine")
+            if engine is not None and engine not in ENGINES:  # (not echoed: it may be huge)
+                raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}.")
             return await self.read_side.recommend_async(
-                _text(body.get("experiment"), "experiment", KEY_CHARS)
+                _text(body.get("experiment"), "experiment", KEY_CHARS), engine
             )
 
         return await self._answer("recommend", run)

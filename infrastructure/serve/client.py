@@ -89,8 +89,9 @@ class RemoteReadSide:
             body["conversation_id"] = conversation_id
         return self._post("/api/ask", body)
 
-    def recommend(self, experiment: str) -> dict[str, Any]:
-        return self._post("/api/recommend", {"experiment": experiment})
+    def recommend(self, experiment: str, engine: str | None = None) -> dict[str, Any]:
+        chosen = {"engine": engine} if engine else {}  # else serve's setting
+        return self._post("/api/recommend", {"experiment": experiment, **chosen})
 
     def close(self) -> None:
         self.http.close()

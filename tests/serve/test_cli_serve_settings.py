@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from domain.experiments.values import Variant
@@ -54,7 +55,7 @@ def test_the_engine_the_user_sets_is_used_through_serve(store: Path, tmp_path: P
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)["engine"]
 
-    with running_serve({**env, "NEONBLUE_STATS_ENGINE": "frequentist"}, tmp_path):
+    with running_serve({**env, "NEONBLUE_STATS_ENGINE": "frequentist"}, tmp_path) as serve:
         assert engine() == "frequentist"  # the user sets nothing: serve's default
         assert engine(NEONBLUE_STATS_ENGINE="bayesian") == "bayesian"
         assert engine("--engine", "sequential", NEONBLUE_STATS_ENGINE="bayesian") == "sequential"
@@ -62,15 +63,19 @@ def test_the_engine_the_user_sets_is_used_through_serve(store: Path, tmp_path: P
             bogus = neonblue({**env, "NEONBLUE_STATS_ENGINE": "bogus"}, command, KEY, cwd=tmp_path)
             assert bogus.returncode == 2, (command, bogus.stdout)
             assert one_line(bogus.stderr) == one_line(bogus_alone.stderr), command
-        # recommend's analysis runs in serve, whose API takes no engine: said, not silent
-        recommended = neonblue(
-            {**env, "NEONBLUE_STATS_ENGINE": "sequential"}, "recommend", KEY, cwd=tmp_path
-        )
-        assert recommended.returncode == 0, recommended.stderr
-        assert (
-            "NEONBLUE_STATS_ENGINE=sequential is not passed to serve by `recommend`: its "
-            "analyses used frequentist."
-        ) in one_line(recommended.stderr)
+
+        # recommend's analysis runs in serve, with the engine the user chose
+        def analysed_with(**chosen: str) -> set[str]:
+            done = neonblue({**env, **chosen}, "recommend", KEY, "--json", cwd=tmp_path)
+            assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+            calls = json.loads(done.stdout)["tool_calls"]
+            return {c["arguments"]["engine"] for c in calls if "engine" in c["arguments"]}
+
+        assert analysed_with() == {"frequentist"}  # serve's default
+        assert analysed_with(NEONBLUE_STATS_ENGINE="sequential") == {"sequential"}
+        assert analysed_with(NEONBLUE_AGENT_ENGINE="bayesian") == {"bayesian"}
+        bad = httpx.post(f"{serve.url}/api/recommend", json={"experiment": KEY, "engine": "x"})
+        assert bad.status_code == 400 and "engine must be one of" in bad.text
 
 
 def test_a_serve_of_another_store_is_refused(store: Path, tmp_path: Path):
