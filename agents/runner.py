@@ -73,14 +73,16 @@ class AgentRunner:
             raise ToolFailed("The agents' MCP connections are not open.")
         return self._toolbox
 
-    async def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
+    async def ask(
+        self, question: str, conversation_id: str | None = None, engine: str | None = None
+    ) -> dict[str, Any]:
         """Answers ``question``; with a ``conversation_id`` a follow-up refines the
         conversation's previous plan ("and on mobile?")."""
         from agents.analytics.runner import ask_with
 
         store = self.conversations if conversation_id else None
         previous = store.load(conversation_id) if store and conversation_id else None
-        state = await ask_with(self.deps, self.toolbox, question, self.llm, previous)
+        state = await ask_with(self.deps, self.toolbox, question, self.llm, previous, engine)
         if store and conversation_id and state.get("plan"):
             store.save(conversation_id, state["plan"])
         return state

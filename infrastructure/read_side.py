@@ -34,7 +34,9 @@ class ReadSide(Protocol):
 
     def projections(self) -> list[dict[str, Any]]: ...
 
-    def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]: ...
+    def ask(
+        self, question: str, conversation_id: str | None = None, engine: str | None = None
+    ) -> dict[str, Any]: ...
 
     def recommend(self, experiment: str, engine: str | None = None) -> dict[str, Any]: ...
 
@@ -128,15 +130,20 @@ class LocalReadSide:
     def projections(self) -> list[dict[str, Any]]:
         return [status.as_dict() for status in self.services.read_models().status()]
 
-    def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
+    def ask(
+        self, question: str, conversation_id: str | None = None, engine: str | None = None
+    ) -> dict[str, Any]:
         import anyio
 
-        return anyio.run(self.ask_async, question, conversation_id)
+        return anyio.run(self.ask_async, question, conversation_id, engine)
 
-    async def ask_async(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
+    async def ask_async(
+        self, question: str, conversation_id: str | None = None, engine: str | None = None
+    ) -> dict[str, Any]:
+        """``engine`` None: the MCP servers' default."""
         runner = self.services.agents()
         async with runner.connected():
-            state = await runner.ask(question, conversation_id)
+            state = await runner.ask(question, conversation_id, engine)
         used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources") or []})
         return jsonable({k: state.get(k) for k in ASK_KEYS} | {"tools_used": used})
 

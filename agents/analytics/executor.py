@@ -47,13 +47,19 @@ class Gathered:
 
 
 async def execute(
-    plan: QueryPlan, vocabulary: Vocabulary, toolbox: McpToolbox, services: AgentDeps
+    plan: QueryPlan,
+    vocabulary: Vocabulary,
+    toolbox: McpToolbox,
+    services: AgentDeps,
+    engine: str | None = None,
 ) -> Gathered:
+    """The tool calls the plan needs; ``engine``: of the analyses (None: the servers')."""
     found = Gathered()
+    chosen = {"engine": engine} if engine else {}
     if plan.has(Intent.RECOMMEND) and plan.experiments:
         from agents.intelligence.runner import recommend_with
 
-        state = await recommend_with(services, toolbox, plan.experiments[0])
+        state = await recommend_with(services, toolbox, plan.experiments[0], engine=engine)
         found.recommendation = {
             k: state.get(k)
             for k in ("proposal", "narrative", "recommendation_id", "waiting_for_approval")
@@ -75,7 +81,7 @@ async def execute(
             Call(
                 "postgresql",
                 "analyze_experiment_data",
-                {"experiment_id": key},
+                {"experiment_id": key, **chosen},
                 _in("analyses", key),
             )
             for key in found.scope

@@ -49,6 +49,7 @@ class Analyst:
     toolbox: McpToolbox
     services: AgentDeps
     llm: Any | None = None
+    engine: str | None = None  # of the analyses (None: the servers' default)
 
 
 async def answer(analyst: Analyst, state: AnalyticsState) -> AnalyticsState:
@@ -126,7 +127,7 @@ async def plan(analyst: Analyst, state: AnalyticsState) -> dict[str, Any]:
 async def run(analyst: Analyst, state: AnalyticsState) -> dict[str, Any]:
     planned = QueryPlan.model_validate(state["plan"])
     vocabulary = Vocabulary([CatalogEntry.of(e) for e in state["catalog"]])
-    found = await execute(planned, vocabulary, analyst.toolbox, analyst.services)
+    found = await execute(planned, vocabulary, analyst.toolbox, analyst.services, analyst.engine)
     composed = compose(planned, found, vocabulary)
     update: dict[str, Any] = {
         "result": found.as_dict(),

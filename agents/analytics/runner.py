@@ -27,11 +27,13 @@ async def ask_with(
     question: str,
     llm_settings: LlmSettings | None = None,
     previous_plan: dict[str, Any] | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """As `ask`, over an already connected toolbox; ``previous_plan`` is the conversation's
-    last plan, which a follow-up question refines."""
+    last plan, which a follow-up question refines; ``engine``: of the analyses (None: the
+    servers' default)."""
     llm = chat_model(llm_settings or LlmSettings())
-    analyst = Analyst(toolbox.for_run(), services, llm)
+    analyst = Analyst(toolbox.for_run(), services, llm, engine)
     return await answer(
         analyst,
         {

@@ -118,31 +118,6 @@ def reject(
     _decide(recommendation_id, False, by, note)
 
 
-ANALYSES = ("analyze_experiment_data", "generate_analytics_insights")  # tools taking an engine
-
-
-def _engine_notice(side: Any, command: str, calls: list[dict[str, Any]] | None) -> str | None:
-    """Through serve, `ask` analyses with serve's engine (its API takes none): said when the
-    user's environment names an engine its analyses may not have used."""
-    from infrastructure.cli.console import chosen_engine
-
-    wanted = chosen_engine()
-    if wanted is None or getattr(side, "services", None) is not None:  # unset, or local
-        return None
-    used = {
-        (call.get("arguments") or {}).get("engine") or "serve's NEONBLUE_STATS_ENGINE"
-        for call in calls or []
-        if call.get("tool") in ANALYSES
-    }
-    if not used - {wanted}:
-        return None
-    return (
-        f"NEONBLUE_STATS_ENGINE={wanted} is not passed to serve by `{command}`: its analyses "
-        f"used {' and '.join(sorted(used))}. Set the variable where serve runs, or stop serve "
-        "to answer here."
-    )
-
-
 def _waiting(quiet: bool) -> Any:
     """A spinner on stderr while the agents gather, analyse and (LLM mode) write."""
     from agents.common.llm import LlmSettings
@@ -174,11 +149,11 @@ def ask(
         from infrastructure.settings import EventStoreSettings
 
         ConversationStore(EventStoreSettings().data_dir / "conversations").forget(conversation)
+    from infrastructure.cli.console import chosen_engine
+
+    engine = chosen_engine()  # the user's choice, used through serve too
     with read_side() as side, _waiting(as_json):
-        state = side.ask(question, conversation)
-        notice = _engine_notice(side, "ask", state.get("sources"))
-    if notice:
-        error_console.print(f"[yellow]{shown(notice)}[/]")
+        state = side.ask(question, conversation, engine)
     if as_json:
         print(dumps(state))
         return

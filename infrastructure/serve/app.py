@@ -262,6 +262,7 @@ class ServeApp:
                 None
                 if conversation in (None, "")
                 else _text(conversation, "conversation_id", KEY_CHARS),
+                _engine(body),
             )
 
         return await self._answer("ask", run)
@@ -269,11 +270,8 @@ class ServeApp:
     async def recommend(self, request: Request) -> Response:
         async def run() -> Any:
             body = await _body(request, "experiment")
-            engine = body.get("engine")
-            if engine is not None and engine not in ENGINES:  # (not echoed: it may be huge)
-                raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}.")
             return await self.read_side.recommend_async(
-                _text(body.get("experiment"), "experiment", KEY_CHARS), engine
+                _text(body.get("experiment"), "experiment", KEY_CHARS), _engine(body)
             )
 
         return await self._answer("recommend", run)
@@ -363,6 +361,14 @@ async def _body(request: Request, field: str) -> dict[str, Any]:
             f'The request body must be a JSON object, e.g. {{"{field}": "..."}}.'
         )
     return body
+
+
+def _engine(body: dict[str, Any]) -> str | None:
+    """The statistics engine a request body asks for (None: serve's setting)."""
+    engine = body.get("engine")
+    if engine is not None and engine not in ENGINES:  # (not echoed: it may be huge)
+        raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}.")
+    return engine
 
 
 def _query(params: Any, name: str) -> str | None:

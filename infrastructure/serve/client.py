@@ -83,10 +83,14 @@ class RemoteReadSide:
     def projections(self) -> list[dict[str, Any]]:
         return self._get("/api/projections")
 
-    def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
+    def ask(
+        self, question: str, conversation_id: str | None = None, engine: str | None = None
+    ) -> dict[str, Any]:
         body = {"question": question}
         if conversation_id:
             body["conversation_id"] = conversation_id
+        if engine:  # else serve's setting
+            body["engine"] = engine
         return self._post("/api/ask", body)
 
     def recommend(self, experiment: str, engine: str | None = None) -> dict[str, Any]:

@@ -64,18 +64,28 @@ def test_the_engine_the_user_sets_is_used_through_serve(store: Path, tmp_path: P
             assert bogus.returncode == 2, (command, bogus.stdout)
             assert one_line(bogus.stderr) == one_line(bogus_alone.stderr), command
 
-        # recommend's analysis runs in serve, with the engine the user chose
-        def analysed_with(**chosen: str) -> set[str]:
-            done = neonblue({**env, **chosen}, "recommend", KEY, "--json", cwd=tmp_path)
+        # recommend's and ask's analyses run in serve, with the engine the user chose
+        def analysed_with(*command: str, **chosen: str) -> set[str]:
+            done = neonblue({**env, **chosen}, *command, "--json", cwd=tmp_path)
             assert done.returncode == 0 and not done.stderr.strip(), done.stderr
-            calls = json.loads(done.stdout)["tool_calls"]
-            return {c["arguments"]["engine"] for c in calls if "engine" in c["arguments"]}
+            answer = json.loads(done.stdout)
+            calls = answer.get("tool_calls") or answer.get("sources") or []
+            return {
+                (c.get("arguments") or {}).get("engine") or "default"
+                for c in calls
+                if c["tool"] == "analyze_experiment_data"
+            }
 
-        assert analysed_with() == {"frequentist"}  # serve's default
-        assert analysed_with(NEONBLUE_STATS_ENGINE="sequential") == {"sequential"}
-        assert analysed_with(NEONBLUE_AGENT_ENGINE="bayesian") == {"bayesian"}
-        bad = httpx.post(f"{serve.url}/api/recommend", json={"experiment": KEY, "engine": "x"})
-        assert bad.status_code == 400 and "engine must be one of" in bad.text
+        recommend, ask = ("recommend", KEY), ("ask", f"How is {KEY} doing?")
+        assert analysed_with(*recommend) == {"frequentist"}  # serve's default
+        assert analysed_with(*recommend, NEONBLUE_STATS_ENGINE="sequential") == {"sequential"}
+        assert analysed_with(*recommend, NEONBLUE_AGENT_ENGINE="bayesian") == {"bayesian"}
+        assert analysed_with(*ask) == {"default"}  # the servers' own
+        assert analysed_with(*ask, NEONBLUE_STATS_ENGINE="bayesian") == {"bayesian"}
+        for path in ("/api/recommend", "/api/ask"):
+            body = {"experiment": KEY, "question": "x", "engine": "x"}
+            bad = httpx.post(f"{serve.url}{path}", json=body)
+            assert bad.status_code == 400 and "engine must be one of" in bad.text, path
 
 
 def test_a_serve_of_another_store_is_refused(store: Path, tmp_path: Path):
