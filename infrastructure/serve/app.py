@@ -223,9 +223,7 @@ class ServeApp:
 
         async def run() -> Any:
             key = _text(_query(params, "experiment"), "experiment", KEY_CHARS)
-            engine, cuped = _query(params, "engine") or None, _query(params, "cuped") or "true"
-            if engine is not None and engine not in ENGINES:  # (not echoed: it may be huge)
-                raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}.")
+            engine, cuped = _engine(_query(params, "engine")), _query(params, "cuped") or "true"
             if cuped not in ("true", "false"):
                 raise ConfigurationError("cuped must be true or false.")
             return await anyio.to_thread.run_sync(
@@ -262,7 +260,7 @@ class ServeApp:
                 None
                 if conversation in (None, "")
                 else _text(conversation, "conversation_id", KEY_CHARS),
-                _engine(body),
+                _engine(body.get("engine")),
             )
 
         return await self._answer("ask", run)
@@ -271,7 +269,7 @@ class ServeApp:
         async def run() -> Any:
             body = await _body(request, "experiment")
             return await self.read_side.recommend_async(
-                _text(body.get("experiment"), "experiment", KEY_CHARS), _engine(body)
+                _text(body.get("experiment"), "experiment", KEY_CHARS), _engine(body.get("engine"))
             )
 
         return await self._answer("recommend", run)
@@ -363,12 +361,13 @@ async def _body(request: Request, field: str) -> dict[str, Any]:
     return body
 
 
-def _engine(body: dict[str, Any]) -> str | None:
-    """The statistics engine a request body asks for (None: serve's setting)."""
-    engine = body.get("engine")
-    if engine is not None and engine not in ENGINES:  # (not echoed: it may be huge)
+def _engine(asked: object) -> str | None:
+    """The statistics engine a request asks for (None or "": serve's setting)."""
+    if asked in (None, ""):
+        return None
+    if asked not in ENGINES:  # (not echoed: it may be huge)
         raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}.")
-    return engine
+    return str(asked)
 
 
 def _query(params: Any, name: str) -> str | None:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from infrastructure.settings import ConfigurationError
 from mcp_servers.common.transport import BearerTokenMiddleware, checked_token
 from tests.mcp_servers.conftest import server_env
+from tests.support import mcp_messages
 from tests.support.postgres import free_port
 
 TOKEN = "a-sixteen-char-token-0123"
@@ -110,16 +111,7 @@ def test_neonblue_serve_refuses_blank_token(portfolio_dir):
 
 
 def test_malformed_stdio_lines_get_error_replies(portfolio_dir):
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "test", "version": "1"},
-        },
-    }
+    initialize = mcp_messages.initialize()
     lines = [
         json.dumps(initialize),
         "garbage",

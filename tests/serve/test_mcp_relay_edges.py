@@ -22,21 +22,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.serve.conftest import env_for, neonblue, running_serve
+from tests.support.mcp_messages import initialize
 from tests.support.postgres import free_port
 from tests.support.serve import Serve, small_store
 
 pytestmark = pytest.mark.xdist_group("test_mcp_relay_edges")  # one serve for the module
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "relay-edges", "version": "1"},
-    },
-}
+INITIALIZE = initialize("relay-edges")
 PROMPT_EXIT = 6.0  # seconds from end of input to exit (2 s asked; the machine may be loaded)
 
 
