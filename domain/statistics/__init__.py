@@ -30,7 +30,8 @@ Other tools: ``adjust_p_values`` (Holm, Benjamini-Hochberg), ``non_inferiority_t
 (guardrails), ``sample_ratio_mismatch`` and the other health checks,
 ``sample_size_per_arm`` / ``minimum_detectable_effect`` / ``conditional_power`` /
 ``predict_significance`` (power), ``thompson_allocation`` (bandits),
-``predict_experiment_trends`` (Holt forecast) and ``cap_values`` (outliers).
+``forecast_cumulative_lift`` (an experiment's lift in the
+coming days) and ``cap_values`` (outliers).
 """
 
 from domain.statistics.analysis import AnalysisOptions, analyze_arrays, analyze_experiment
@@ -63,7 +64,7 @@ from domain.statistics.cuped import (
     variance_reduction,
 )
 from domain.statistics.effects import EffectEstimate, compare, estimate_effect, welch_dof
-from domain.statistics.forecast import fit_holt, holt_filter, predict_experiment_trends
+from domain.statistics.forecast import forecast_cumulative_lift
 from domain.statistics.frequentist import TestArrays, ttest_arrays, welch_ttest
 from domain.statistics.guardrails import non_inferiority_test
 from domain.statistics.health import (
@@ -107,10 +108,10 @@ from domain.statistics.results import (
     BanditResult,
     BayesianResult,
     ConditionalPowerResult,
+    CumulativeLiftForecast,
     DifferenceType,
     Engine,
     ErrorCode,
-    ForecastResult,
     FrequentistResult,
     GuardrailResult,
     ImbalanceResult,
@@ -147,11 +148,11 @@ __all__ = [
     "BayesianResult",
     "ConditionalPowerResult",
     "CorrectionMethod",
+    "CumulativeLiftForecast",
     "DifferenceType",
     "EffectEstimate",
     "Engine",
     "ErrorCode",
-    "ForecastResult",
     "FrequentistResult",
     "GaussianPrior",
     "GuardrailResult",
@@ -189,10 +190,9 @@ __all__ = [
     "estimate_effect",
     "estimate_theta",
     "expected_losses",
-    "fit_holt",
+    "forecast_cumulative_lift",
     "gaussian_posterior",
     "holm_bonferroni",
-    "holt_filter",
     "mean_moments",
     "minimum_detectable_effect",
     "multiple_exposures_check",
@@ -201,7 +201,6 @@ __all__ = [
     "pool",
     "pooled_theta_from_sums",
     "power_of_test",
-    "predict_experiment_trends",
     "predict_significance",
     "predictive_power",
     "probability_best",

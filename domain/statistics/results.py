@@ -188,16 +188,21 @@ class ConditionalPowerResult:
 
 
 @dataclass(frozen=True)
-class ForecastResult:
-    """Holt linear-trend forecast of a daily series with prediction intervals."""
+class CumulativeLiftForecast:
+    """A treatment's cumulative relative lift over control now and for each coming day.
 
+    ``daily_lift`` forecasts each coming day's own lift, fitted to ``days`` days; on the
+    log scale ``sigma2`` is a full day's noise variance and ``drift`` the day-to-day
+    variance of the underlying level (``drift`` near 0: a stable effect).
+    """
+
+    lift: float
     forecast: tuple[float, ...]
     lower: tuple[float, ...]
     upper: tuple[float, ...]
-    level: float
-    trend: float
-    alpha: float
-    beta: float
+    daily_lift: float
+    days: int
+    drift: float
     sigma2: float
     error: ErrorCode | None = None
     message: str = ""

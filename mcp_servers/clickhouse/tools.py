@@ -13,7 +13,7 @@ from domain.experiments.values import Metric, MetricKind, MetricRole
 from mcp_servers.clickhouse import queries
 from mcp_servers.clickhouse.models import Insights, SegmentRow, Segments, Timeseries, Trends
 from mcp_servers.clickhouse.segments import corrected, daily_rows, segment_rows
-from mcp_servers.clickhouse.trends import cumulative_lifts, variant_trend
+from mcp_servers.clickhouse.trends import arm_days, variant_trend
 from mcp_servers.common.deps import ReadSide
 from mcp_servers.common.errors import tool_errors
 from mcp_servers.common.freshness import Freshness
@@ -125,10 +125,14 @@ class ClickHouseTools:
         days_ahead: Annotated[int, Strict(), Field(ge=1, le=60)] = 7,
         metric: MetricKey | None = None,
     ) -> Trends:
-        """Cumulative lift of a metric by day for every treatment against control, a Holt
-        forecast with 95% intervals on the log-ratio scale (never below -100%), and two named
+        """Cumulative lift of a metric by day for every treatment against control; its
+        forecast for each of the next days_ahead days with 95% intervals; and two named
         chances of significance by the planned end: predictive power (averaged over the
-        effect's uncertainty) and conditional power (if the current estimate is the truth)."""
+        effect's uncertainty) and conditional power (if the current estimate is the truth).
+        The forecast fits a local-level model to each full day's own lift (log scale, no
+        trend) and adds the forecast days to the days observed, so a stable effect gives a
+        narrow interval that widens with days_ahead and narrows as data accrue; bounds
+        never fall below -100%."""
         from domain.statistics import AnalysisOptions
 
         with tool_errors():
@@ -149,7 +153,7 @@ class ClickHouseTools:
             variant_trend(
                 experiment,
                 treatment,
-                cumulative_lifts(exposures, daily, control, treatment),
+                arm_days(exposures, daily, control, treatment),
                 rows.get(treatment),
                 days_ahead,
                 self.planned_days,

@@ -1,8 +1,11 @@
 """Daily cumulative lift of every treatment against control, and its forecast.
 
-The forecast runs on the log-ratio ``log(1 + lift)``, where a Holt model's symmetric
-intervals are reasonable, and comes back as ``exp(x) - 1``: a relative lift can never
-fall below -100% (a conversion rate cannot go below zero), so neither can its bounds.
+The forecast models each day's own lift (``domain.statistics.forecast_cumulative_lift``)
+and rebuilds the cumulative lift from what is observed plus what is forecast: the
+cumulative lift itself is a running average, smooth by construction, and a trend model
+fitted to it gives intervals that explode. Lifts are modelled as ``log(1 + lift)`` and
+come back as ``exp(x) - 1``: a relative lift can never fall below -100% (a conversion
+rate cannot go below zero), so neither can its bounds.
 
 Two powers are reported and named: *conditional* power assumes the current estimate is
 the true effect; *predictive* power averages over what the effect may be given the data
@@ -11,8 +14,9 @@ so far (Spiegelhalter et al.). They differ except at the very end of an experime
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from mcp_servers.clickhouse.models import TrendPoint, VariantTrend
@@ -23,48 +27,67 @@ if TYPE_CHECKING:
     from domain.experiments.aggregate import Experiment
 
 
-def cumulative_lifts(
+@dataclass(frozen=True)
+class ArmDays:
+    """Per day of the log, of control and one treatment: users first exposed that day
+    and the metric's total that day."""
+
+    dates: list[date]
+    control_users: list[int]
+    control_sums: list[float]
+    treatment_users: list[int]
+    treatment_sums: list[float]
+
+
+def arm_days(
     exposures: list[tuple[Any, ...]], daily: list[tuple[Any, ...]], control: str, treatment: str
-) -> list[TrendPoint]:
-    """Per day: the cumulative lift of ``treatment`` over ``control`` and the users so far."""
+) -> ArmDays:
+    """The daily totals of ``control`` and ``treatment`` from the two daily queries."""
     users: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     sums: dict[Any, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for day, variant, count in exposures:
         users[day][variant] += int(count)
     for day, variant, _, _, total, _ in daily:
         sums[day][variant] += float(total)
-    points, n, s = [], defaultdict(int), defaultdict(float)
-    for day in sorted(set(users) | set(sums)):
-        for v in (control, treatment):
-            n[v] += users[day][v]
-            s[v] += sums[day][v]
-        lift = None
-        if n[control] and n[treatment] and s[control] > 0:
-            lift = (s[treatment] / n[treatment]) / (s[control] / n[control]) - 1
-        points.append(TrendPoint(date=day, cumulative_lift=lift, users=n[control] + n[treatment]))
+    dates = sorted(set(users) | set(sums))
+    return ArmDays(
+        dates=dates,
+        control_users=[users[d][control] for d in dates],
+        control_sums=[sums[d][control] for d in dates],
+        treatment_users=[users[d][treatment] for d in dates],
+        treatment_sums=[sums[d][treatment] for d in dates],
+    )
+
+
+def cumulative_lifts(days: ArmDays) -> list[TrendPoint]:
+    """Per day: the cumulative lift of the treatment over control and the users so far."""
+    points, n_c, n_t, s_c, s_t = [], 0, 0, 0.0, 0.0
+    for i, day in enumerate(days.dates):
+        n_c, n_t = n_c + days.control_users[i], n_t + days.treatment_users[i]
+        s_c, s_t = s_c + days.control_sums[i], s_t + days.treatment_sums[i]
+        lift = (s_t / n_t) / (s_c / n_c) - 1 if n_c and n_t and s_c > 0 else None
+        points.append(TrendPoint(date=day, cumulative_lift=lift, users=n_c + n_t))
     return points
 
 
 def variant_trend(
     experiment: Experiment,
     treatment: str,
-    history: list[TrendPoint],
+    days: ArmDays,
     row: MetricRow | None,
     days_ahead: int,
     planned_days: float,
     metric: str,
 ) -> VariantTrend:
     """The forecast and both powers of one treatment (empty forecast when data is short)."""
-    from domain.statistics import conditional_power, predictive_power
-    from domain.statistics import predict_experiment_trends as holt_forecast
+    from domain.statistics import (
+        ErrorCode,
+        conditional_power,
+        forecast_cumulative_lift,
+        predictive_power,
+    )
 
-    # the first days' lifts rest on a handful of users: forecast from 10% of traffic on
-    enough = 0.1 * (history[-1].users if history else 0)
-    series = [
-        math.log1p(p.cumulative_lift)
-        for p in history
-        if p.cumulative_lift is not None and p.cumulative_lift > -1 and p.users >= enough
-    ]
+    history = cumulative_lifts(days)
     predictive = conditional = None
     if row is not None and row.std_error > 0 and experiment.started_at and history:
         # information so far: days from the start to the newest day with data
@@ -74,42 +97,30 @@ def variant_trend(
         conditional = finite(
             conditional_power(row.lift, row.std_error, fraction, 1.0).conditional_power
         )
-    if len(series) < 3:
-        return VariantTrend(
-            variant=treatment,
-            history=history,
-            forecast=[],
-            lower=[],
-            upper=[],
-            predictive_power=predictive,
-            conditional_power=conditional,
-            summary=f"{treatment} has {len(series)} day(s) of data; trends need 3.",
-        )
-    fitted = holt_forecast(series, days_ahead)
-    forecast = [_lift(x) for x in fitted.forecast]
-    lower = [_lift(x) for x in fitted.lower]
-    upper = [_lift(x) for x in fitted.upper]
-    summary = (
-        f"cumulative lift of {metric} for {treatment} now {math.expm1(series[-1]):+.1%}, "
-        f"forecast {forecast[-1]:+.1%} [{lower[-1]:+.1%}, {upper[-1]:+.1%}] in {days_ahead} days"
+    fitted = forecast_cumulative_lift(
+        days.control_users,
+        days.control_sums,
+        days.treatment_users,
+        days.treatment_sums,
+        days_ahead,
     )
+    if fitted.error is None:
+        summary = (
+            f"cumulative lift of {metric} for {treatment} now {fitted.lift:+.1%}, forecast "
+            f"{fitted.forecast[-1]:+.1%} [{fitted.lower[-1]:+.1%}, {fitted.upper[-1]:+.1%}] "
+            f"in {days_ahead} days"
+        )
+    elif fitted.error == ErrorCode.N_TOO_SMALL:
+        summary = f"{treatment} has {fitted.days} day(s) of data; trends need 3."
+    else:
+        summary = f"{treatment}: no forecast, {fitted.message}."
     return VariantTrend(
         variant=treatment,
         history=history,
-        forecast=forecast,
-        lower=lower,
-        upper=upper,
+        forecast=list(fitted.forecast),
+        lower=list(fitted.lower),
+        upper=list(fitted.upper),
         predictive_power=predictive,
         conditional_power=conditional,
         summary=summary,
     )
-
-
-MAX_LOG_RATIO = 709.0
-"""exp() of more overflows a float. A series whose lift swings by orders of magnitude (an
-outlier value) extrapolates that far within the 60 days asked for at most."""
-
-
-def _lift(log_ratio: float) -> float:
-    """The relative lift of a forecast log-ratio, finite however far it extrapolates."""
-    return math.expm1(min(log_ratio, MAX_LOG_RATIO))
