@@ -157,6 +157,8 @@ class ProjectionFollower:
             for name, runner in runners.items():
                 if self._stop.is_set():
                     break
+                if self.positions.get(name, 0) >= head:  # serve alone moves its models: an
+                    continue  # idle serve reads no model's position (five times a second)
                 try:
                     step = runner.run_batch(head)
                 except Exception as error:

@@ -1,6 +1,10 @@
 """Conformance (issue 15): every tool's structured answer validates against the outputSchema
-it advertises, over stdio (`neonblue mcp serve NAME`) and over HTTP (`neonblue serve`'s
-mounts), for calls that exercise each tool's options."""
+it advertises, over HTTP (`neonblue serve`'s mounts) and over stdio (`neonblue mcp serve
+NAME`, relaying to that serve), for calls that exercise each tool's options.
+
+The standalone stdio servers run the same tools (one composition root); each is driven over
+stdio by its own tests (test_postgresql_server, test_read_model_servers,
+test_intelligence_server)."""
 
 from __future__ import annotations
 
@@ -89,19 +93,17 @@ async def check_server(client: Client, name: str) -> int:
     return checked
 
 
-@pytest.mark.slow
-async def test_answers_match_output_schemas_over_stdio(store_copy: Path):
-    checked = 0
-    for name in CALLS:  # one at a time: embedded chDB admits one process
-        async with stdio_client(name, store_copy) as client:
-            checked += await check_server(client, name)
-    assert checked == sum(len(calls) for calls in CALLS.values())
-
-
-async def test_answers_match_output_schemas_over_http(portfolio_dir: Path, tmp_path: Path):
+async def test_answers_match_output_schemas_over_http_and_stdio(
+    portfolio_dir: Path, tmp_path: Path
+):
     data = copy_store(portfolio_dir, tmp_path / "data")
+    checked = 0
     with running_serve(env_for(data, NEONBLUE_MCP_TOKEN=TOKEN), tmp_path) as serve:
         serve.wait_caught_up()
         for name in CALLS:
             async with http_client(f"{serve.url}/mcp/{name}", TOKEN) as client:
-                await check_server(client, name)
+                checked += await check_server(client, name)
+            # relayed to serve (a standalone server could not open chDB, which serve holds)
+            async with stdio_client(name, data, NEONBLUE_MCP_TOKEN=TOKEN) as client:
+                checked += await check_server(client, name)
+    assert checked == 2 * sum(len(calls) for calls in CALLS.values())

@@ -77,7 +77,7 @@ def test_kill_9_during_catch_up_and_rebuild_then_resume(
     url = postgres.url(postgres.create_database())
     app = build_app(EventStoreSettings(event_store=url))
     create_experiments(app)
-    _traffic(app, 0, 8000)
+    _traffic(app, 0, 4000)  # 12,000 events: each killed command is mid-way at 0.2-1 s
     head = app.head()
     app.close()
     env = {**os.environ, "NEONBLUE_EVENT_STORE": url, "NEONBLUE_DATA_DIR": str(tmp_path)}
