@@ -139,11 +139,11 @@ def forecast_cumulative_lift(
     centre = (weight * now + coming * j * state.level) / (weight + j * coming)
     width = special.ndtri(0.5 + interval / 2) * share * np.sqrt(variance)
     return CumulativeLiftForecast(
-        lift=math.expm1(min(now, MAX_LOG_RATIO)),
+        lift=_lift(now),
         forecast=_lifts(centre),
         lower=_lifts(centre - width),
         upper=_lifts(centre + width),
-        daily_lift=math.expm1(min(state.level, MAX_LOG_RATIO)),
+        daily_lift=_lift(state.level),
         days=days,
         drift=float(ratio * sigma2),
         sigma2=float(sigma2),
@@ -156,9 +156,13 @@ def _log_lift(s_c: float, s_t: float, n_c: float, n_t: float) -> float:
     return math.log(s_t / n_t) - math.log(s_c / n_c)
 
 
+def _lift(log_ratio: float) -> float:
+    """The relative lift of a log-ratio, finite however far it reaches."""
+    return math.expm1(min(float(log_ratio), MAX_LOG_RATIO))
+
+
 def _lifts(log_ratios: np.ndarray) -> tuple[float, ...]:
-    """Relative lifts of log-ratios, finite however far they reach."""
-    return tuple(map(float, np.expm1(np.minimum(log_ratios, MAX_LOG_RATIO))))
+    return tuple(map(_lift, log_ratios))
 
 
 def _failed(code: ErrorCode, days: int, message: str | None = None) -> CumulativeLiftForecast:

@@ -71,8 +71,9 @@ class RemoteReadSide:
         return body
 
     def results(self, experiment: str, engine: str | None, cuped: bool) -> dict[str, Any]:
-        chosen = {"engine": engine} if engine else {}  # else serve's default engine
-        return self._get("/api/results", experiment=experiment, cuped=str(cuped).lower(), **chosen)
+        return self._get(
+            "/api/results", experiment=experiment, cuped=str(cuped).lower(), **_engine(engine)
+        )
 
     def segments(
         self, experiment: str, dimension: str | None, metric: str | None
@@ -89,13 +90,15 @@ class RemoteReadSide:
         body = {"question": question}
         if conversation_id:
             body["conversation_id"] = conversation_id
-        if engine:  # else serve's setting
-            body["engine"] = engine
-        return self._post("/api/ask", body)
+        return self._post("/api/ask", body | _engine(engine))
 
     def recommend(self, experiment: str, engine: str | None = None) -> dict[str, Any]:
-        chosen = {"engine": engine} if engine else {}  # else serve's setting
-        return self._post("/api/recommend", {"experiment": experiment, **chosen})
+        return self._post("/api/recommend", {"experiment": experiment} | _engine(engine))
 
     def close(self) -> None:
         self.http.close()
+
+
+def _engine(engine: str | None) -> dict[str, str]:
+    """The engine parameter of a request; none when unset (serve's own setting applies)."""
+    return {"engine": engine} if engine else {}

@@ -81,6 +81,7 @@ def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_pa
         (env, ("report", "x", "--html", str(tmp_path / "no" / "such" / "r.html")), "error"),
         ({**env, "NEONBLUE_DATA_DIR": str(a_file)}, ("experiments", "list"), "file error"),
         ({**env, "NEONBLUE_STATS_ENGINE": "bogus"}, ("results", "x"), "input error"),
+        ({**env, "NEONBLUE_AGENT_ENGINE": "bogus"}, ("recommend", "x"), "input error"),
         (env, ("audit", "publish", "x", "--engine", "bogus"), "engine must be one of"),
         (env, ("audit", "replay", "x", "--alpha", "1.5"), "alpha must be between 0 and 1"),
         (env, ("privacy", "retention", "--older-than", "0d"), "retention periods are days"),

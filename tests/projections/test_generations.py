@@ -129,17 +129,14 @@ def _generations(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["relational", "analytics", "knowledge"])
-def test_kill_9_at_each_step_of_a_rebuild(
-    model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_kill_9_at_each_step_of_a_rebuild(model: str, tmp_path: Path) -> None:
     store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
     app = build_app(store)
     create_experiments(app)
     _traffic(app, 0, 300)
     app.close()
-    monkeypatch.setenv("NEONBLUE_EVENT_STORE", store.event_store)  # the commands' settings,
-    monkeypatch.setenv("NEONBLUE_DATA_DIR", str(tmp_path))  # also where this process reads
-    env = {**os.environ, "NEONBLUE_EMBEDDINGS": "hashing"}
+    env = {**os.environ, "NEONBLUE_EVENT_STORE": store.event_store}
+    env |= {"NEONBLUE_DATA_DIR": str(tmp_path), "NEONBLUE_EMBEDDINGS": "hashing"}
     for step in STEPS:
         killed = _cli(env, "projections", "rebuild", model, crash=f"{model}:{step}")
         assert killed.returncode == -signal.SIGKILL, (step, killed.stdout, killed.stderr)
