@@ -57,10 +57,12 @@ def compose(plan: QueryPlan, found: Gathered, vocabulary: Vocabulary) -> Compose
                 + ", ".join(w.name(k) for k in plan.candidates)
                 + "?"
             )
-        else:
+        elif vocabulary.keys:
             w.parts.append(
                 f"Which experiment do you mean? Known experiments: {', '.join(vocabulary.keys)}."
             )
+        else:
+            w.parts.append("Which experiment do you mean? This store holds no experiments yet.")
         return _done(w, plan, vocabulary, answered=False)
     if found.recommendation:
         _recommendation(w, found.recommendation)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 from domain.errors import DomainError
+from domain.experiments.errors import ExperimentNotFound
 from infrastructure.cli.app import app
-from infrastructure.cli.console import error_console, printable, shown
+from infrastructure.cli.console import demo_data_hint, error_console, printable, shown
 from infrastructure.serve.client import ServeError
 from infrastructure.serve.discovery import ServeOfAnotherStore, ServeUnreachable
 from infrastructure.settings import ConfigurationError
@@ -61,7 +62,8 @@ def main() -> None:
     except (ServeUnreachable, ServeOfAnotherStore) as error:
         _fail("configuration error", str(error), 2)
     except DomainError as error:
-        _fail("error", str(error), 1)
+        hint = demo_data_hint() if isinstance(error, ExperimentNotFound) else None
+        _fail("error", f"{error} {hint}" if hint else str(error), 1)
     except ConfigurationError as error:
         _fail("configuration error", str(error), 2)
     except OSError as error:  # a path given on the command line or in the environment

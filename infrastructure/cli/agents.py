@@ -10,6 +10,7 @@ import typer
 from infrastructure.cli.console import (
     console,
     error_console,
+    print_demo_data_hint,
     printable,
     read_side,
     services,
@@ -160,6 +161,8 @@ def ask(
     for notice in state.get("notices") or []:
         error_console.print(f"[yellow]{shown(notice)}[/]")
     console.print(printable(state["answer"]), markup=False, highlight=False)
+    if not state.get("answered"):
+        print_demo_data_hint()
     used = sorted({f"{c['server']}.{c['tool']}" for c in state.get("sources") or []})
     if used:
         console.print(f"[dim]Sources: {shown(', '.join(used))}[/]")

@@ -58,6 +58,39 @@ def services(vector_index: bool = True) -> Iterator[Services]:
         built.close()
 
 
+def demo_data_hint() -> str | None:
+    """Where `neonblue demo` wrote its data, when this command read the default data
+    directory and it holds no experiments (after the demo, a plain `neonblue ask` would
+    otherwise meet an empty store without saying why). None in every other case."""
+    from infrastructure.settings import EventStoreSettings
+
+    store = EventStoreSettings()
+    demo = store.data_dir / "demo"
+    if store.model_fields_set & {"data_dir", "event_store"} or not (demo / "events.db").exists():
+        return None
+    from infrastructure.bootstrap import build_app
+
+    try:
+        app = build_app(store)
+        try:
+            if app.experiment_keys():
+                return None
+        finally:
+            app.close()
+    except Exception:  # a hint never becomes an error of its own
+        return None
+    return (
+        f"{store.data_dir} holds no experiments. `neonblue demo` wrote its own to {demo}: "
+        f"explore them with NEONBLUE_DATA_DIR={demo} neonblue ..."
+    )
+
+
+def print_demo_data_hint() -> None:
+    hint = demo_data_hint()
+    if hint is not None:
+        error_console.print(f"[yellow]{shown(hint)}[/]")
+
+
 def running_serve() -> Any:
     """The address of a serve for this data, or None (never raises for a stale marker)."""
     from infrastructure.serve.discovery import find_serve

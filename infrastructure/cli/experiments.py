@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from domain.experiments.aggregate import Experiment
-from infrastructure.cli.console import console, services, shown
+from infrastructure.cli.console import console, print_demo_data_hint, services, shown
 from infrastructure.cli.parsing import (
     metric_of,
     namespace_of,
@@ -120,11 +120,11 @@ def list_experiments(
         variants = ", ".join(f"{v.key} {v.weight:.0%}" for v in e.variants)
         cells = (e.key, e.name, str(e.status), variants, e.owner, ", ".join(e.tags))
         table.add_row(*(shown(cell) for cell in cells))
-    console.print(
-        whole_rows(table, "key")
-        if experiments
-        else "No experiments yet: `neonblue experiments create`."
-    )
+    if not experiments:
+        console.print("No experiments yet: `neonblue experiments create`.")
+        print_demo_data_hint()
+        return
+    console.print(whole_rows(table, "key"))
 
 
 @app.command()
