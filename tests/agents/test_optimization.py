@@ -18,7 +18,9 @@ from infrastructure.bootstrap import bootstrap
 from infrastructure.recommendations import recommendations
 from infrastructure.settings import EventStoreSettings
 from infrastructure.simulation import PlannedExperiment, simulate_traffic
+from tests.support.stores import copy_store
 
+pytestmark = pytest.mark.xdist_group("test_optimization")  # the template is built once
 THREE = (Variant("control", "C", 0.34), Variant("b", "B", 0.33), Variant("c", "C2", 0.33))
 
 
@@ -35,9 +37,10 @@ def plan(key: str, **truth) -> PlannedExperiment:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> EventStoreSettings:
-    settings = EventStoreSettings(data_dir=tmp_path, event_store="")
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four three-armed experiments with five days of traffic, simulated once per module."""
+    data_dir = tmp_path_factory.mktemp("optimisation")
     experiments = [
         plan("bandit-auto", conversion={"control": 0.10, "b": 0.10, "c": 0.14}),
         plan("bandit-manual", conversion={"control": 0.10, "b": 0.10, "c": 0.14}),
@@ -48,7 +51,7 @@ def store(tmp_path: Path) -> EventStoreSettings:
         ),
         plan("not-opted-in", conversion={"control": 0.10, "b": 0.10, "c": 0.14}),
     ]
-    with bootstrap(settings) as services:
+    with bootstrap(EventStoreSettings(data_dir=data_dir, event_store="")) as services:
         start = datetime.now(UTC) - timedelta(days=5)
         for index, p in enumerate(experiments):
             services.app.create_experiment(p.key, p.name, variants=p.variants, metrics=p.metrics)
@@ -58,7 +61,13 @@ def store(tmp_path: Path) -> EventStoreSettings:
                 services.app.record(batch)
         for key, auto in (("bandit-auto", True), ("bandit-manual", False), ("bandit-srm", True)):
             set_policy(services.app, key, auto_apply=auto, min_share=0.1, max_step=0.15, by="alice")
-    return settings
+    return data_dir
+
+
+@pytest.fixture
+def store(template: Path, tmp_path: Path) -> EventStoreSettings:
+    """A private copy of the template's event store (its read models are built by each test)."""
+    return EventStoreSettings(data_dir=copy_store(template, tmp_path), event_store="")
 
 
 def run_once(settings: EventStoreSettings):
