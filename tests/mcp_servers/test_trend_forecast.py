@@ -20,7 +20,10 @@ from infrastructure.settings import EventStoreSettings
 from mcp_servers.clickhouse.trends import ArmDays, arm_days, cumulative_lifts, variant_trend
 from tests.support.stores import copy_store
 
-pytestmark = [pytest.mark.anyio]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.xdist_group("test_trend_forecast"),
+]  # module fixture once
 DAY = date(2026, 9, 1)
 SUMMARY = re.compile(
     r"cumulative lift of conversion for treatment now [+-]\d+\.\d%, "

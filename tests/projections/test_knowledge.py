@@ -32,6 +32,9 @@ def chroma(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     server.clear()
 
 
+pytestmark = pytest.mark.xdist_group("test_knowledge")  # its module fixtures are built once
+
+
 @pytest.fixture(scope="module")
 def minilm() -> MiniLMEmbedder:
     if not minilm_available():

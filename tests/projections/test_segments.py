@@ -46,6 +46,9 @@ class User:
         self.baskets = 0
 
 
+pytestmark = pytest.mark.xdist_group("test_segments")  # its module fixtures are built once
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     from infrastructure.bootstrap import build_app

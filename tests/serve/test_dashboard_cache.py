@@ -176,6 +176,9 @@ def test_the_drawer_draws_after_each_pass_waits_for_requests_and_again_when_a_pa
     assert drawer._thread is not None and not drawer._thread.is_alive()
 
 
+pytestmark = pytest.mark.xdist_group("test_dashboard_cache")  # its module fixtures are built once
+
+
 @pytest.fixture(scope="module")
 def views(tmp_path_factory: pytest.TempPathFactory):
     """The dashboard's views in this process over three running experiments of the

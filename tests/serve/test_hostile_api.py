@@ -30,6 +30,9 @@ HOSTILE = [
 ]  # fmt: skip
 
 
+pytestmark = pytest.mark.xdist_group("test_hostile_api")  # its module fixtures are built once
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("hostile")
