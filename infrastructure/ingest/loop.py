@@ -191,15 +191,15 @@ class IngestLoop:
         self._pending.extend(self._ahead)
         self._ahead = []
         while len(self._pending) < self.batch_size and not self._stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+            remaining = deadline - time.monotonic()  # one poll even with no linger
             records = self.consumer.consume(
-                self.batch_size - len(self._pending), min(remaining, 0.1)
+                self.batch_size - len(self._pending), max(0.0, min(remaining, 0.1))
             )
             if records:
                 got = True
                 self._pending.extend(records)
+            if remaining <= 0:
+                break
         if self.worker is not None and len(self._pending) >= self.batch_size:
             self._ahead = self.consumer.consume(self.batch_size, 0.0)
         return got

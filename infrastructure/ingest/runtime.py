@@ -84,11 +84,12 @@ def ingest_in_process(
     settings: KafkaSettings | None = None,
     on_progress: Callable[[IngestStats], None] | None = None,
 ) -> IngestStats:
-    """Ingests everything published on ``bus`` so far (the embedded default, e.g. the demo)."""
+    """Ingests everything published on ``bus`` so far (the embedded default, e.g. the demo).
+    Nothing more will arrive, so a partial batch is written at once: no linger."""
     settings = settings or KafkaSettings(bootstrap_servers="")
     loop = build_loop(
         app,
-        settings,
+        settings.model_copy(update={"batch_linger_s": 0.0}),
         bus.consumer(),
         bus.producer(),
         on_progress,
