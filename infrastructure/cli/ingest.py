@@ -183,7 +183,11 @@ def simulate(
 
 def ingest(
     until_idle: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds without input.")
+        float | None,
+        typer.Option(
+            help="Stop after this many seconds without input once the consumer group has "
+            "assigned this process its partitions (an error if it assigns none in a minute)."
+        ),
     ] = None,
     health_file: Annotated[
         Path | None,

@@ -11,3 +11,7 @@ class BrokerUnavailable(IngestError):
 
 class DeliveryFailed(IngestError):
     """A produced message (e.g. a dead letter) was not acknowledged by the broker."""
+
+
+class NotAssigned(IngestError):
+    """The consumer group assigned this process no partitions in time (`--until-idle`)."""

@@ -38,7 +38,7 @@ from infrastructure.gc_pause import no_cyclic_gc
 from infrastructure.ingest.bus import Consumer, Partition, Producer, Record
 from infrastructure.ingest.cdc import ChangeFeed
 from infrastructure.ingest.dead_letters import DeadLetter
-from infrastructure.ingest.errors import IngestError
+from infrastructure.ingest.errors import IngestError, NotAssigned
 from infrastructure.ingest.prepare import PreparingWorker
 from infrastructure.ingest.protection import Protector
 from infrastructure.ingest.tables import Coordinates
@@ -116,8 +116,10 @@ class IngestLoop:
         protector: Protector | None = None,
         feed: ChangeFeed | None = None,
         worker: PreparingWorker | None = None,
+        join_timeout: float = 60.0,
     ) -> None:
         self.consumer = consumer
+        self.join_timeout = join_timeout
         self.producer = producer
         self.topics = list(topics)
         self.dead_letter_topic = dead_letter_topic
@@ -136,6 +138,7 @@ class IngestLoop:
         self._ahead: list[Record] = []  # the next batch, being prepared by the worker
         self._stop = threading.Event()
         self._full_gc_at = time.monotonic() + FULL_GC_SECONDS
+        self._assigned_at: float | None = None  # the last (re)assignment of partitions
 
     def stop(self, *_: object) -> None:
         """Asks the loop to finish its current batch and return (signal-handler safe)."""
@@ -146,9 +149,13 @@ class IngestLoop:
             signal.signal(signum, self.stop)
 
     def run(self, until_idle: float | None = None) -> IngestStats:
-        """Runs until `stop()` or, with ``until_idle``, until nothing arrived for that long."""
+        """Runs until `stop()` or, with ``until_idle``, until nothing arrived for that long
+        while this process held its partitions: a group's (re)balance can take a crashed
+        member's session timeout, and nothing can arrive before it ends. `NotAssigned` when
+        no partitions come within ``until_idle`` + ``join_timeout``."""
+        started = time.monotonic()
         self.consumer.subscribe(self.topics, self._on_assign, self._on_revoke)
-        last_record = time.monotonic()
+        last_record = started
         last_progress = 0.0
         try:
             while not self._stop.is_set():
@@ -166,7 +173,11 @@ class IngestLoop:
                 if self.on_progress and now - last_progress >= 0.5:
                     last_progress = now
                     self._report()
-                if until_idle is not None and not got and now - last_record >= until_idle:
+                if (
+                    until_idle is not None
+                    and not got
+                    and self._idle(now, started, last_record, until_idle)
+                ):
                     break
         finally:
             if not self._stop.is_set():
@@ -181,6 +192,19 @@ class IngestLoop:
                 self.worker.close()
             self._report()
         return self.stats
+
+    def _idle(self, now: float, started: float, last_record: float, until_idle: float) -> bool:
+        """Whether nothing arrived for ``until_idle`` since the partitions were assigned."""
+        if self._assigned_at is None:
+            waited = until_idle + self.join_timeout
+            if now - started >= waited:
+                raise NotAssigned(
+                    f"the consumer group assigned no partitions in {waited:.0f} s "
+                    "(another member may still hold them, or the broker is not coordinating "
+                    "the group); nothing was ingested by this process"
+                )
+            return False
+        return now - max(last_record, self._assigned_at) >= until_idle
 
     def _fill(self) -> bool:
         """Polls until the batch is full or the linger time is over; True if anything came.
@@ -270,6 +294,7 @@ class IngestLoop:
                 delay = min(delay * 2, self.backoff.maximum)
 
     def _on_assign(self, partitions: list[Partition]) -> dict[Partition, int]:
+        self._assigned_at = time.monotonic()
         self.stats.rebalances += 1
         self._retry_positions(set(partitions))
         self._unpublished_check_at = 0.0  # a crashed owner may have left some

@@ -35,9 +35,9 @@ def test_poison_from_a_file_is_dead_lettered_and_ingest_exits_cleanly(
     source.write_text("z" * 800_000 + "\n")
     assert neonblue(env.environ(), "produce", topic, str(source)).returncode == 0
 
-    ingest = neonblue(env.environ(), "ingest", "--until-idle", "3")
+    ingest = neonblue(env.environ(), "ingest", "--until-idle", "1")
     alive = tmp_path / "ingest.alive"  # what a deployment's liveness probe checks
-    again = neonblue(env.environ(), "ingest", "--until-idle", "2", "--health-file", str(alive))
+    again = neonblue(env.environ(), "ingest", "--until-idle", "1", "--health-file", str(alive))
     listed = neonblue(env.environ(), "dead-letters", "list", "--json")
 
     assert ingest.returncode == 0, ingest.stderr[-2000:]

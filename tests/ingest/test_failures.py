@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from infrastructure.bootstrap import build_app
-from infrastructure.ingest.loop import Backoff
+from infrastructure.ingest.bus import InProcessBus
+from infrastructure.ingest.errors import NotAssigned
+from infrastructure.ingest.kafka import ensure_topics
+from infrastructure.ingest.loop import Backoff, IngestLoop
 from infrastructure.ingest.runtime import kafka_loop, topic_records
 from infrastructure.ingest.simulate import TrafficPlan, WireMessage, wire_events
 from infrastructure.ingest.tables import tables_for
@@ -24,7 +27,7 @@ from infrastructure.settings import EventStoreSettings
 from tests.ingest.conftest import START, IngestEnv, kafka_settings, setup_portfolio
 from tests.ingest.support import produce, recorded_event_ids, stored_offsets, topic_for
 from tests.support.kafka import KafkaBroker
-from tests.support.postgres import running_cluster
+from tests.support.postgres import PostgresCluster, running_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +86,7 @@ def test_kill_9_at_random_points_neither_loses_nor_duplicates(env: IngestEnv) ->
     # killed processes committed part of the stream, and at least one died mid-stream (on a
     # fast machine the later ones may already have caught up with everything)
     assert 0 < before_final <= len(produced) and mid_stream >= 1
-    final = start_ingest(env, "--until-idle", "5")
+    final = start_ingest(env, "--until-idle", "1")
     _, stderr = final.communicate(timeout=180)
     assert final.returncode == 0, stderr.decode()[-2000:]
 
@@ -144,3 +147,60 @@ def test_postgres_stopped_and_restarted_mid_stream_loses_nothing(
         assert max(recorded.values()) == 1
         assert outage_retries > 0  # the batch was retried, not dropped
         ingest_app.close()
+
+
+def test_until_idle_waits_for_the_partitions_a_crashed_consumer_held(
+    kafka_broker: KafkaBroker, postgres: PostgresCluster
+) -> None:
+    """A crashed consumer holds its partitions until its session times out, and nothing can
+    arrive before the group's rebalance ends: `ingest --until-idle 1` restarted after a
+    kill -9 drains what waits (it left at once, having ingested nothing)."""
+    kafka = kafka_settings(kafka_broker, session_timeout_ms=4000, heartbeat_interval_ms=1000)
+    env = IngestEnv(kafka, EventStoreSettings(event_store=postgres.url(postgres.create_database())))
+    ensure_topics(kafka, [*kafka.topics, kafka.dead_letter_topic])
+    app = env.app()
+    plan = TrafficPlan(experiments=1, users=100)
+    setup_portfolio(app, plan)
+    messages = list(wire_events(plan, START))
+    crashed = start_ingest(env)
+    produce(env.kafka, messages[:1])
+    deadline = time.monotonic() + 60
+    while stored_offsets(app, env.kafka) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # it holds the partitions: it stored the first message
+    crashed.send_signal(signal.SIGKILL)
+    crashed.wait()
+    produced = produce(env.kafka, messages[1:])
+
+    restarted = start_ingest(env, "--until-idle", "1")
+    _, stderr = restarted.communicate(timeout=120)
+    assert restarted.returncode == 0, stderr.decode()[-2000:]
+    assert set(recorded_event_ids(app)) >= set(produced)
+    app.close()
+
+
+def test_until_idle_without_partitions_ends_with_a_clear_error(tmp_path: Path) -> None:
+    """A group that never assigns this process any partitions is an error, not a silent
+    exit with nothing ingested (a consumer that is never assigned, as such a broker leaves it)."""
+
+    class NeverAssigned:
+        def subscribe(self, *_: object) -> None:
+            return None
+
+        def consume(self, max_records: int, timeout: float) -> list[object]:
+            time.sleep(timeout)
+            return []
+
+        def high_watermarks(self) -> dict[object, int]:
+            return {}
+
+        def close(self) -> None:
+            return None
+
+    app = build_app(EventStoreSettings(data_dir=tmp_path, event_store=""))
+    producer = InProcessBus().producer()
+    loop = IngestLoop(app, NeverAssigned(), producer, ["t"], "dead", join_timeout=0.3)  # type: ignore[arg-type]
+    began = time.monotonic()
+    with pytest.raises(NotAssigned, match="assigned no partitions in 0 s"):
+        loop.run(until_idle=0.2)
+    assert 0.5 <= time.monotonic() - began < 5
+    app.close()
