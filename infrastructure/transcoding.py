@@ -7,13 +7,14 @@ strings (it has no hook for them), which would decode as ``str``. So `FastMapper
 only for event classes whose declared fields cannot hold a UUID (`uuid_free`), and anything
 orjson rejects (e.g. an integer beyond 64 bits) falls back to the stdlib encoder. Both
 outputs decode with the library's decoder. One difference: orjson writes a non-finite float
-as ``null`` (the stdlib writes ``NaN``, which is not JSON); the domain rejects non-finite
-metric values before they reach an event.
+as ``null``, where the stdlib encoder here refuses it (`NonFiniteNumber`: its ``NaN`` is not
+JSON); the domain rejects non-finite values before they reach an event.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -62,9 +63,31 @@ class SetAsList(Transcoding):
         return set(data)
 
 
+class NonFiniteNumber(ValueError):
+    """An event's state holds NaN or an infinity, which JSON cannot hold (the stdlib writes
+    ``NaN``/``Infinity``, which no strict reader takes: projections would stop at it)."""
+
+
 class Transcoder(JSONTranscoder):
     """The library's JSON transcoder that also encodes subclasses of registered types (e.g.
-    a datetime subclass from a frozen clock) and has a fast path for UUID-free values."""
+    a datetime subclass from a frozen clock), has a fast path for UUID-free values, and
+    refuses non-finite numbers instead of writing JSON that is not JSON."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = json.JSONEncoder(
+            default=self._encode_obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+
+    def encode(self, obj: Any) -> bytes:
+        try:
+            return super().encode(obj)
+        except ValueError as error:
+            if "Out of range float" not in str(error):
+                raise
+            raise NonFiniteNumber(
+                f"cannot store a non-finite number (NaN or infinity) in an event: {obj!r:.200}"
+            ) from None
 
     def _encode_obj(self, o: Any) -> dict[str, Any]:
         for cls in type(o).__mro__:

@@ -8,6 +8,7 @@ class) go through the application's mapper, so old events arrive in today's shap
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -162,7 +163,10 @@ class LogReader:
             versioned = getattr(resolve_topic(event.topic), "class_version", 1) > 1
             self._versioned[event.topic] = versioned
         if self._plain and not versioned:
-            return orjson.loads(state)
+            try:
+                return orjson.loads(state)
+            except orjson.JSONDecodeError:  # NaN/Infinity, written before the transcoder
+                return json.loads(state)  # refused them: read as the library reads them
         notification = Notification(
             id=event.position,
             originator_id=UUID(event.originator_id),

@@ -38,7 +38,10 @@ def check_variant_keys(variants: Sequence[Variant]) -> None:
     check_unique([v.key for v in variants], "variant", InvalidVariants)
     for variant in variants:
         if not (variant.weight >= 0 and math.isfinite(variant.weight)):
-            raise InvalidVariants(f"Weight of variant {variant.key!r} must be >= 0.")
+            raise InvalidVariants(
+                f"Weight of variant {variant.key!r} must be a finite number >= 0, "
+                f"not {variant.weight}."
+            )
 
 
 def check_weights_sum(total: float) -> None:
@@ -73,7 +76,14 @@ def check_metric(metric: Metric, all_metrics: Sequence[Metric]) -> None:
         raise InvalidMetric(
             f"Only ratio metrics take a numerator/denominator; {metric.key!r} is {metric.kind}."
         )
-    if metric.margin is not None and (metric.role != MetricRole.GUARDRAIL or metric.margin < 0):
+    if metric.margin is None:
+        return
+    if metric.role != MetricRole.GUARDRAIL:
         raise InvalidMetric(
-            f"Metric {metric.key!r}: a non-inferiority margin (>= 0) is for guardrail metrics only."
+            f"Metric {metric.key!r}: a non-inferiority margin is for guardrail metrics only."
+        )
+    if not (math.isfinite(metric.margin) and metric.margin >= 0):
+        raise InvalidMetric(
+            f"Metric {metric.key!r}: the margin must be a finite number >= 0 (e.g. 0.05 for "
+            f"5%), not {metric.margin}."
         )

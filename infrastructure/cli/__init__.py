@@ -94,6 +94,8 @@ def _invalid(error: Exception) -> str | None:
     """A validation error of a setting or an input (pydantic, JSON), as one line."""
     if isinstance(error, ValueError) and type(error).__name__ == "JSONDecodeError":
         return f"not valid JSON: {error}"
+    if type(error).__name__ == "NonFiniteNumber":  # infrastructure.transcoding (not imported)
+        return str(error)
     pydantic = sys.modules.get("pydantic")
     if pydantic is None or not isinstance(error, pydantic.ValidationError):
         return None

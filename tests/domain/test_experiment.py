@@ -110,6 +110,19 @@ class TestDesign:
                 InvalidMetric,
                 "guardrail",
             ),
+            *[
+                (  # NaN and infinity were stored as JSON no strict reader takes
+                    {
+                        "metrics": [
+                            Metric("c", MetricRole.PRIMARY, MetricKind.BINOMIAL),
+                            Metric("lat", MetricRole.GUARDRAIL, MetricKind.MEAN, margin=margin),
+                        ]
+                    },
+                    InvalidMetric,
+                    "the margin must be a finite number >= 0",
+                )
+                for margin in (float("nan"), float("inf"), -1.0)
+            ],
             (
                 {"metrics": [Metric("m", MetricRole.PRIMARY, MetricKind.MEAN)] * 2},
                 InvalidMetric,

@@ -64,6 +64,12 @@ def test_hostile_keys_are_refused_or_shown_escaped(env: dict[str, str]) -> None:
     assert "\\x1b]0;TITLE" in missing.stderr
 
 
+NAN_MARGIN = (
+    "--name", "K", "--variant", "a:0.5", "--variant", "b:0.5", "--metric", "c:primary:binomial",
+    "--metric", "lat:guardrail:mean:margin=nan",
+)  # fmt: skip
+
+
 def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_path: Path) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("")
@@ -73,6 +79,7 @@ def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_pa
     array.write_text("[1, 2]")
     cases = [
         (env, ("experiments", "create", "k", "--spec", str(array)), "not an object"),
+        (env, ("experiments", "create", "k", *NAN_MARGIN), "the margin must be a finite number"),
         (
             {**env, "NEONBLUE_EVENT_STORE": f"sqlite:///{not_a_database}"},
             ("experiments", "list"),

@@ -3,6 +3,7 @@ used only where no UUID can hide, and falling back where orjson cannot write a v
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from domain.participation.aggregate import Participation
 from domain.values import JsonObject
 from infrastructure.application import NeonBlue
-from infrastructure.transcoding import FastMapper, uuid_free, uuid_free_event
+from infrastructure.transcoding import FastMapper, NonFiniteNumber, uuid_free, uuid_free_event
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -111,3 +112,43 @@ def test_uuid_fields_keep_their_type(app: NeonBlue):
 def test_values_orjson_cannot_write_fall_back_to_the_exact_encoder(app: NeonBlue):
     state = {"at": T0, "n": 2**80}
     assert app.mapper.transcoder.decode(app.mapper.transcoder.encode_uuid_free(state)) == state
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_number_is_refused_and_nothing_is_stored(app: NeonBlue, number: float):
+    """The exact path wrote NaN/Infinity, which is not JSON: projections reading with a
+    strict parser stopped at that event for good."""
+    widget = Widget()
+    app.save(widget)
+    widget.note({"margin": number})
+    with pytest.raises(NonFiniteNumber, match="non-finite number"):
+        app.save(widget)
+    assert [type(e) for e in app.repository.get(widget.id).collect_events()] == []
+    assert app.repository.get(widget.id).version == 1
+
+
+def test_a_stored_non_finite_number_does_not_stop_the_log_reader(tmp_path):
+    """Stores written before the refusal may hold ``Infinity``: the projections' reader
+    reads it as the library does, instead of failing at it on every batch."""
+    from infrastructure.bootstrap import build_app
+    from infrastructure.settings import EventStoreSettings
+    from projections.log import LogReader
+    from tests.factories import two_variants
+
+    settings = EventStoreSettings(data_dir=tmp_path, event_store="")
+    store = build_app(settings)
+    store.create_experiment("k", "K", variants=two_variants())
+    store.close()
+    with sqlite3.connect(tmp_path / "events.db") as db:  # as an older version wrote it
+        (state,) = db.execute(
+            "SELECT state FROM stored_events WHERE originator_version = 1"
+        ).fetchone()
+        assert b'"coverage":1.0' in state
+        db.execute(
+            "UPDATE stored_events SET state = ? WHERE originator_version = 1",
+            (state.replace(b'"coverage":1.0', b'"coverage":Infinity'),),
+        )
+    reopened = build_app(settings)
+    (event,) = LogReader(reopened).read(1, 10)
+    assert event.data["coverage"] == float("inf")
+    reopened.close()
