@@ -308,10 +308,16 @@ class Experiment(Aggregate):
         for key, weight in weights.items():
             self._variant(key)
             if not (weight >= 0 and math.isfinite(weight)):
-                raise InvalidTraffic(f"Weight of variant {key!r} must be >= 0, not {weight}.")
+                raise InvalidTraffic(
+                    f"Weight of variant {key!r} must be a finite number >= 0, not {weight}."
+                )
         if self.status != Status.DRAFT:
             total = sum(weights.get(v.key, v.weight) for v in self.variants)
             check_weights_sum(total)
+        if new_coverage == self.coverage and all(
+            self._variant(key).weight == weight for key, weight in weights.items()
+        ):
+            return  # no change: no event (a running experiment's split starts no new period)
         self.trigger_event(
             self.TrafficChanged, coverage=new_coverage, weights=weights, reason=reason
         )

@@ -227,16 +227,19 @@ def traffic(
     weight: Annotated[list[str] | None, typer.Option(help="Repeatable: variant=weight.")] = None,
     reason: Annotated[str, typer.Option()] = "",
 ) -> None:
-    """Change coverage or variant weights."""
+    """Change coverage or variant weights (without either: show them)."""
     weights = {}
     for item in weight or []:
         variant = parse_variant(item, 1)
         weights[variant.key] = variant.weight
     with services() as s:
+        before = s.app.experiment(key)
         experiment = s.app.change_traffic(key, coverage=coverage, weights=weights, reason=reason)
     shares = ", ".join(f"{v.key} {v.weight:.0%}" for v in experiment.variants)
+    unchanged = " (unchanged)" if experiment.version == before.version else ""
     console.print(
-        f"Traffic of [bold]{shown(key)}[/]: coverage {experiment.coverage:.0%}; {shown(shares)}."
+        f"Traffic of [bold]{shown(key)}[/]{unchanged}: coverage {experiment.coverage:.0%}; "
+        f"{shown(shares)}."
     )
 
 

@@ -262,6 +262,17 @@ class TestTraffic:
         experiment.change_traffic(weights={"control": 0.3, "treatment": 0.7}, coverage=0.5)
         assert experiment.weights() == [0.3, 0.7] and experiment.coverage == 0.5
 
+    def test_no_change_records_nothing(self):
+        """A running experiment's split change starts an allocation period of the SRM check:
+        asking for the current traffic (or the same values) must not start one."""
+        experiment = in_status(Status.RUNNING)
+        version, periods = experiment.version, experiment.allocation_periods()
+        experiment.change_traffic()
+        experiment.change_traffic(coverage=experiment.coverage, weights={"control": 0.5})
+        assert experiment.version == version and experiment.allocation_periods() == periods
+        experiment.change_traffic(weights={"control": 0.4, "treatment": 0.6})
+        assert experiment.version == version + 1 and len(experiment.allocation_periods()) == 2
+
     def test_draft_weights_may_be_incomplete(self):
         experiment = draft()
         experiment.change_traffic(weights={"control": 0.9})
