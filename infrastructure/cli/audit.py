@@ -4,6 +4,7 @@ and `report`."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,19 +34,32 @@ app = typer.Typer(
     help="Audit the event log: verify, replay, history, export.", no_args_is_help=True
 )
 
-Engine = Annotated[str, typer.Option(help="frequentist, sequential or bayesian.")]
+Engine = Annotated[
+    str | None,
+    typer.Option(
+        help="frequentist, sequential or bayesian (default: NEONBLUE_STATS_ENGINE, as results)."
+    ),
+]
 Alpha = Annotated[float, typer.Option(help="Significance level.")]
 
 
-def _settings(engine: str, alpha: float) -> AnalysisSettings:
-    """Checked before anything is computed or recorded (a published record is permanent)."""
+def _settings(engine: str | None, alpha: float) -> AnalysisSettings:
+    """Checked before anything is computed or recorded (a published record is permanent).
+    No ``engine``: the platform's default, as `results` and `report` use it."""
     from infrastructure.read_side import ENGINES
+    from infrastructure.settings import StatisticsSettings
 
+    engine = engine or StatisticsSettings().stats_engine
     if engine not in ENGINES:
         raise typer.BadParameter(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if not 0 < alpha < 1:  # also NaN
         raise typer.BadParameter(f"alpha must be between 0 and 1 (e.g. 0.05), not {alpha}")
     return AnalysisSettings(engine=engine, alpha=alpha)  # type: ignore[arg-type]
+
+
+def _number(value: float | None, spec: str) -> str:
+    """``value`` formatted, or "n/a" where it is undefined (too few users: NaN)."""
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 def parse_time(value: str) -> datetime:
@@ -151,7 +165,7 @@ def replay(
         typer.Option(help="ISO time, event time: what had happened by then."),
     ] = None,
     position: Annotated[int | None, typer.Option(help="Last log position to include.")] = None,
-    engine: Engine = "frequentist",
+    engine: Engine = None,
     alpha: Alpha = 0.05,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -168,7 +182,8 @@ def replay(
         return
     console.print(
         f"[bold]{shown(experiment)}[/] {data['cut']} (log position {data['position']}): "
-        f"{data['status']}, version {data['version']}, weights {shown(data['variants'])}"
+        f"{data['status']}, version {data['version']}, weights {shown(data['variants'])}; "
+        f"{settings.engine} engine"
     )
     table = Table("variant", "enrolled", "exposed (users)")
     for variant in data["variants"]:
@@ -179,15 +194,20 @@ def replay(
         )
     console.print(table)
     if state.scorecard is not None:
-        table = Table("metric", "variant", "lift", "CI", "p (adjusted)", "verdict")
+        table = Table("metric", "variant", "lift", "CI", "p (adjusted) / P(win)", "verdict")
         for row in state.scorecard.rows:
-            p = "-" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.4f}"
+            bayesian = row.adjusted_p_value is None and row.chance_to_beat_control is not None
+            p = _number(row.chance_to_beat_control if bayesian else row.adjusted_p_value, ".4f")
+            ci = shown(f"[{_number(row.ci_lower, '+.2%')}, {_number(row.ci_upper, '+.2%')}]")
+            verdict = f"n/a: {row.error}" if row.error else row.direction
             table.add_row(
-                shown(row.metric), shown(row.variant), f"{row.lift:+.2%}",
-                f"[{row.ci_lower:+.2%}, {row.ci_upper:+.2%}]", p, row.direction,
+                shown(row.metric), shown(row.variant), _number(row.lift, "+.2%"), ci, p,
+                shown(verdict),
             )  # fmt: skip
         console.print(table)
-        console.print(f"SRM p-value {state.scorecard.srm.p_value:.4g}")
+        srm = state.scorecard.srm
+        why = f" ({srm.message or srm.error})" if srm.error else ""
+        console.print(f"SRM p-value {_number(srm.p_value, '.4g')}{why}")
 
 
 @app.command()
@@ -241,7 +261,7 @@ def export(
 @app.command()
 def publish(
     experiment: str,
-    engine: Engine = "frequentist",
+    engine: Engine = None,
     alpha: Alpha = 0.05,
     publisher: Annotated[str, typer.Option(help="Who publishes (cli, mcp, agent:NAME).")] = "cli",
 ) -> None:

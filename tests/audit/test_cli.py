@@ -109,5 +109,8 @@ def test_replay_by_event_time(env: dict[str, str]):
     assert data["status"] == "running" and sum(data["exposed"].values()) == 4
     assert data["occurred_by"].startswith("2026-05-01T00:03:30") and data["as_of"] is None
     assert "event time" in data["cut"]
-    text = neonblue(env, "audit", "replay", "checkout", "--occurred-by", "2026-05-01T00:03:30Z")
-    assert "event time" in text.stdout
+    engine = {**env, "NEONBLUE_STATS_ENGINE": "bayesian"}  # the platform's setting, named
+    text = neonblue(engine, "audit", "replay", "checkout", "--occurred-by", "2026-05-01T00:00:30Z")
+    out = " ".join(text.stdout.split())
+    assert "event time" in out and "bayesian engine" in out, out
+    assert "n/a: each variant needs at least 2 units" in out and "nan" not in out, out
