@@ -78,6 +78,7 @@ class KnowledgeModel:
         self.prefix = prefix
         self.results = results
         self.meta = client.get_or_create_collection(f"{prefix}_meta", embedding_function=None)
+        self._names = re.compile(rf"{re.escape(prefix)}_(.+)_(\d+)")  # <prefix>_<embedder>_<n>
 
     def _collection(self, name: str) -> Any:
         return self.client.get_or_create_collection(
@@ -102,6 +103,7 @@ class KnowledgeModel:
             self.embedder,
             self.results,
             locate=None if collection else self._locate_live,
+            check=self._require_embedder,
         )
 
     def fresh_copy(self) -> KnowledgeProjection:
@@ -154,13 +156,24 @@ class KnowledgeModel:
 
     def _numbers(self) -> dict[str, int]:
         """Collections of this prefix and their generation numbers (any embedder)."""
-        pattern = re.compile(rf"{re.escape(self.prefix)}_(.+)_(\d+)")
         found = {}
         for collection in self.client.list_collections():
             name = getattr(collection, "name", collection)
-            if match := pattern.fullmatch(name):
+            if match := self._names.fullmatch(name):
                 found[name] = int(match.group(2))
         return found
+
+    def _require_embedder(self, collection: str) -> None:
+        """Vectors of two embeddings do not compare: writing to, or searching, a collection
+        built with another one would mix meaning spaces without any error."""
+        match = self._names.fullmatch(collection)
+        if match is not None and match.group(1) != self.embedder.name:
+            raise ConfigurationError(
+                f"The knowledge base ({collection}) was built with the {match.group(1)!r} "
+                f"embedding, and NEONBLUE_EMBEDDINGS selects {self.embedder.name!r}: rebuild "
+                "it with this one (`neonblue projections rebuild knowledge`), or set "
+                "NEONBLUE_EMBEDDINGS back to the one it was built with."
+            )
 
     def _estimated_bytes(self, name: str) -> int:
         """Documents x (embedding floats + ~512 bytes of text and metadata), without
@@ -212,6 +225,7 @@ class KnowledgeModel:
     def _search(
         self, name: str, query: str, limit: int, where: dict[str, Any] | None
     ) -> list[SearchHit]:
+        self._require_embedder(name)
         return self._nearest(name, self.embedder.embed_query(query), limit, where)
 
     def _similar(

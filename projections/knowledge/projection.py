@@ -105,11 +105,15 @@ class KnowledgeProjection:
         results: ResultsSource | None = None,
         refresh_seconds: float = 30.0,
         locate: Callable[[KnowledgeProjection], None] | None = None,
+        check: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.locate = locate
         """Called before each batch; moves a live projection to the live collection after
         a switch (raising `GenerationChanged`)."""
+        self.check = check
+        """Called with the collection's name before each batch is written (refuses one
+        built with another embedding)."""
         self.collection = collection
         self.meta = meta
         self.embedder = embedder
@@ -138,6 +142,8 @@ class KnowledgeProjection:
 
     def process(self, events: list[LogEvent], position: int) -> None:
         self._relocate()
+        if self.check is not None:
+            self.check(self.collection.name)
         # one writer per collection at a time: an older batch written after a newer one
         # would leave an old document under the newer position
         with sole_writer(

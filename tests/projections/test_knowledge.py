@@ -12,7 +12,7 @@ import pytest
 
 from infrastructure.application import NeonBlue
 from infrastructure.embeddings import HashingEmbedder, MiniLMEmbedder, minilm_available
-from infrastructure.settings import ChromaSettings
+from infrastructure.settings import ChromaSettings, ConfigurationError
 from projections.knowledge.model import KnowledgeModel, chroma_client
 from projections.log import LogReader
 from projections.rebuild import rebuild
@@ -87,6 +87,30 @@ def test_documents_follow_experiment_changes_and_rebuild(sqlite_app: NeonBlue, c
     assert report.differences == {}
     assert model.live_collection() == "kb_hashing384_2"
     assert model.search("how long should the free trial be")[0].key == "trial-length"
+
+
+def test_another_embedding_is_refused_until_a_rebuild(sqlite_app: NeonBlue, chroma):
+    """Vectors of two embeddings do not compare: after NEONBLUE_EMBEDDINGS changes, the
+    live collection is neither written nor searched with the new one (it was, silently,
+    and search stopped finding what it found before); a rebuild moves it over."""
+    create_portfolio(sqlite_app)
+    built = KnowledgeModel(sqlite_app, chroma, HashingEmbedder(), "kb")
+    ProjectionRunner(LogReader(sqlite_app), built.projection()).catch_up()
+    before = built.projection().collection.count()
+    other = KnowledgeModel(sqlite_app, chroma, HashingEmbedder(256), "kb")
+    follower = ProjectionRunner(LogReader(sqlite_app), other.projection())
+    sqlite_app.add_note("trial-length", "Longer trials convert better", "qa")
+    with pytest.raises(ConfigurationError, match="built with the 'hashing384' embedding"):
+        other.search("how long should the free trial be")
+    with pytest.raises(ConfigurationError, match="projections rebuild knowledge"):
+        follower.catch_up()
+    assert follower.status().position < sqlite_app.head()  # its position is still readable
+    assert built.projection().collection.count() == before
+    rebuild(LogReader(sqlite_app), other)
+    assert other.live_collection() == "kb_hashing256_2"
+    assert other.search("how long should the free trial be")[0].key == "trial-length"
+    with pytest.raises(ConfigurationError, match="built with the 'hashing256' embedding"):
+        built.search("how long should the free trial be")
 
 
 def test_hashing_embedding_is_deterministic_across_processes():
