@@ -183,6 +183,7 @@ def report_data(
         [u.exposed_on for u in exposed if u.exposed_on]
         + [d for u in exposed for d, _, _ in u.values]
     )
+    data_last = last  # the scorecard and the segments count every day; the chart the first
     last = min(last, first + timedelta(days=MAX_DAYS - 1))
     data.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     variants = experiment.variant_keys()
@@ -209,14 +210,21 @@ def report_data(
             )
             data.lift[variant].append(interval)
     final = AnalysisOptions(engine=engine)  # type: ignore[arg-type]
-    data.scorecard = _scorecard_on(experiment, exposed, data.days[-1], final)[0]
-    data.segments = _segments(experiment, exposed, data)
+    now = datetime.now(UTC)  # as `results`: a running experiment's impact is up to now
+    data.scorecard = _scorecard_on(experiment, exposed, data_last, final, now)[0]
+    data.segments = _segments(experiment, exposed, data_last, data.primary)
     return data
 
 
 def _scorecard_on(
-    experiment: Experiment, exposed: list[_User], day: date, options: AnalysisOptions
+    experiment: Experiment,
+    exposed: list[_User],
+    day: date,
+    options: AnalysisOptions,
+    as_of: datetime | None = None,
 ) -> tuple[Scorecard, dict[str, VariantSums]]:
+    """The scorecard of the users exposed by the end of ``day``, with their values until
+    then; ``as_of`` (default: the end of ``day``) is when the impact is projected to."""
     included = []
     for user in exposed:
         if user.exposed_on is None or user.exposed_on > day:
@@ -227,21 +235,22 @@ def _scorecard_on(
                 totals[metric] += value
         included.append((user, totals))
     sums = _sums(experiment, included, day)
-    as_of = datetime.combine(day + timedelta(days=1), time.min, UTC)  # the end of ``day``
+    as_of = as_of or datetime.combine(day + timedelta(days=1), time.min, UTC)
     return build_scorecard(experiment, sums, options, cuped=False, as_of=as_of), sums
 
 
-def _segments(experiment: Experiment, exposed: list[_User], data: ReportData) -> list[SegmentRow]:
+def _segments(
+    experiment: Experiment, exposed: list[_User], day: date, primary: str
+) -> list[SegmentRow]:
     sizes: dict[str, int] = defaultdict(int)
     for user in exposed:
         sizes[user.segment] += 1
     rows = []
-    day = data.days[-1]
     for segment in sorted(sizes, key=lambda s: -sizes[s])[:MAX_SEGMENTS]:
         members = [u for u in exposed if u.segment == segment]
         card, _ = _scorecard_on(experiment, members, day, FIXED)
         for row in card.rows:
-            if row.metric == data.primary:
+            if row.metric == primary:
                 rows.append(SegmentRow(
                     segment, row.variant, dict(card.users), row.control_mean, row.variant_mean,
                     Interval(row.lift, row.ci_lower, row.ci_upper),
