@@ -7,11 +7,14 @@ import socket
 import sys
 import threading
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from infrastructure.cli.console import error_console, shown
+
+if TYPE_CHECKING:
+    from infrastructure.settings import ServeSettings
 
 
 def serve(
@@ -26,10 +29,6 @@ def serve(
     """Run the read side: projections following the log, the four MCP servers at
     /mcp/<name>, the agents, /health and /metrics. Ctrl-C or SIGTERM stop it cleanly;
     a kill loses nothing (every projection resumes from its stored position)."""
-    import uvicorn
-
-    from infrastructure.bootstrap import bootstrap
-    from infrastructure.serve.app import ServeApp
     from infrastructure.serve.discovery import hold_data_dir, holder, remove_marker, write_marker
     from infrastructure.settings import (
         ConfigurationError,
@@ -42,7 +41,8 @@ def serve(
     settings = ServeSettings()
     host, port = host or settings.host, port if port is not None else settings.port
     token = checked_token(McpSettings().token)  # refuses blank or short tokens
-    data_dir = EventStoreSettings().data_dir
+    store_settings = EventStoreSettings()
+    data_dir = store_settings.data_dir
     held = hold_data_dir(data_dir)  # one serve per data directory (kept open until exit)
     if held is None:
         where = holder(data_dir)
@@ -54,6 +54,20 @@ def serve(
         )
     _check_port(host, port, ConfigurationError)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    # commands run meanwhile wait for this serve, which opens the read models before it listens
+    write_marker(data_dir, url, store_settings.identity, starting=True)
+    try:
+        _serve(host, port, url, token, settings)
+    finally:
+        remove_marker(data_dir)
+
+
+def _serve(host: str, port: int, url: str, token: str | None, settings: ServeSettings) -> None:
+    import uvicorn
+
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.serve.app import ServeApp
+    from infrastructure.serve.discovery import remove_marker, write_marker
 
     with bootstrap(follows_log=True) as services:
         store = services.event_store
@@ -87,10 +101,7 @@ def serve(
         # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal: exit 0 then
         for stop in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop, lambda *_: sys.exit(0))
-        try:
-            server.run()
-        finally:
-            remove_marker(store.data_dir)
+        server.run()
 
 
 def report_catch_up(follower: Any, stopping: threading.Event, every: float = 3.0) -> None:

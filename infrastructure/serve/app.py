@@ -193,7 +193,18 @@ class ServeApp:
     # -- routes -----------------------------------------------------------------------------
 
     async def health(self, _: Request) -> Response:
-        statuses = await anyio.to_thread.run_sync(self.follower.statuses)
+        try:
+            statuses = await anyio.to_thread.run_sync(self.follower.statuses)
+        except Exception as error:  # a read model cannot say where it is: say so (503)
+            log.exception("health: the projections' positions cannot be read")
+            return json_response(
+                {
+                    "status": "error",
+                    "store": self.services.event_store.identity,
+                    "error": f"{type(error).__name__}: {error}".splitlines()[0][:500],
+                },
+                503,
+            )
         return json_response(
             {
                 "status": "ok",

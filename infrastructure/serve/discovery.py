@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 MARKER = "serve.json"
 LOCK = "serve.lock"
+STARTING_SECONDS = 120.0  # a serve catching up a large log before it listens
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,15 @@ def _lock(data_dir: Path, exclusive: bool) -> IO[bytes] | None:
     return held
 
 
+def _serve_holds(data_dir: Path) -> bool:
+    """Whether a serve holds ``data_dir`` (a stale marker's pid may be another process's)."""
+    shared = share_data_dir(data_dir)
+    if shared is None:
+        return True
+    shared.close()
+    return False
+
+
 def holder(data_dir: Path) -> str | None:
     """Where the serve holding ``data_dir`` says it is, for messages (None: no serve says
     so; it is starting, or a projections command holds the directory)."""
@@ -76,11 +87,14 @@ def holder(data_dir: Path) -> str | None:
         return None
 
 
-def write_marker(data_dir: Path, url: str, store: str) -> Path:
+def write_marker(data_dir: Path, url: str, store: str, starting: bool = False) -> Path:
+    """``starting``: written before serve opens the read models, so that a command run
+    meanwhile waits for it instead of finding them held."""
     path = marker_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps({"url": url, "pid": os.getpid(), "store": store}))
+    marker = {"url": url, "pid": os.getpid(), "store": store}
+    partial.write_text(json.dumps(marker | {"starting": True} if starting else marker))
     partial.replace(path)
     return path
 
@@ -122,6 +136,12 @@ def find_serve(
     if not _alive(pid):
         return None
     health = _health(found_url, token)
+    deadline = time.monotonic() + STARTING_SECONDS
+    while health is None and found.get("starting") and time.monotonic() < deadline:
+        if not (_alive(pid) and _serve_holds(data_dir)):  # it failed to start
+            return None
+        time.sleep(0.1)  # it holds the read models already: wait for it, not past it
+        health = _health(found_url, token)
     if health is None or health.get("store") != store:
         return None
     return ServeAddress(found_url.rstrip("/"), token)
@@ -138,6 +158,8 @@ def _alive(pid: int) -> bool:
 
 
 def _health(url: str, token: str | None) -> dict | None:
+    """What serve's /health says, also when it reports a failure (503): commands then go
+    through it and meet its error, instead of finding its read models held."""
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -145,9 +167,10 @@ def _health(url: str, token: str | None) -> dict | None:
         response = httpx.get(f"{url.rstrip('/')}/health", headers=headers, timeout=2.0)
     except httpx.HTTPError:
         return None
-    if response.status_code != 200:
+    if response.status_code not in (200, 503):
         return None
     try:
-        return response.json()
+        found = response.json()
     except ValueError:
         return None
+    return found if isinstance(found, dict) else None

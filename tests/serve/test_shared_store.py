@@ -18,6 +18,7 @@ import pytest
 
 from infrastructure.bootstrap import build_app
 from infrastructure.log_statistics import variant_sums
+from infrastructure.serve.discovery import share_data_dir
 from infrastructure.settings import EventStoreSettings
 from tests.projections.scenario import create_experiments
 from tests.projections.test_resilience import _traffic
@@ -161,6 +162,34 @@ def test_a_second_serve_for_the_same_data_refuses_and_leaves_the_first_in_charge
     assert code == 0, output
     restarted = neonblue(env, "serve", "--port", "0", "--host", "256.0.0.1", cwd=tmp_path)
     assert "already runs" not in restarted.stderr  # the lock went with the first serve
+
+
+def test_a_command_run_while_serve_starts_goes_through_it(tmp_path: Path):
+    """serve takes the data directory and opens the read models before it listens: a
+    command started meanwhile found no serve.json, then chDB held ("in use by another
+    process", exit 2). serve now says it is starting, and the command waits for it."""
+    data, env = _small_store(tmp_path)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infrastructure.cli", "serve", "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while (held := share_data_dir(data)) is not None and time.monotonic() < deadline:
+            held.close()  # not yet taken by serve
+            time.sleep(0.01)
+        assert json.loads((data / "serve.json").read_text())["starting"] is True
+        answered = neonblue(env, "results", "alpha", "--json", cwd=tmp_path)
+        assert answered.returncode == 0, answered.stderr
+        assert json.loads(answered.stdout)["experiment_key"] == "alpha"
+        assert "in use" not in answered.stderr
+        assert "starting" not in json.loads((data / "serve.json").read_text())
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and b"Traceback" not in stderr, stderr.decode()[-2000:]
+    assert not (data / "serve.json").exists()
 
 
 HOLD_CHDB = """
