@@ -9,6 +9,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
+from domain.experiments.values import Status
 from domain.intelligence.policy import Action, Proposal
 from domain.intelligence.recommendation import Recommendation, RecommendationError
 from infrastructure.application import NeonBlue
@@ -95,11 +96,36 @@ def recommendations(
     return found
 
 
+def ensure_applicable(app: NeonBlue, recommendation: Recommendation) -> None:
+    """Refuses to approve what the experiment's state no longer allows (e.g. pausing an
+    experiment someone paused meanwhile): approving it was recorded, then failed on apply."""
+    if recommendation.state != "pending":
+        return  # the recommendation's own rule answers (decided already)
+    action = Action(recommendation.action)
+    experiment = app.experiment(recommendation.experiment_key)
+    status = experiment.status
+    if action == Action.FIX_SRM:
+        allowed = status == Status.RUNNING
+    elif action in CONCLUDES:
+        allowed = experiment.is_collecting or status == Status.STOPPED
+    elif action == Action.REALLOCATE:
+        allowed = status in (Status.DRAFT, Status.RUNNING, Status.PAUSED)
+    else:
+        allowed = True
+    if not allowed:
+        raise RecommendationError(
+            f"Recommendation {recommendation.id} ({action.value} {experiment.key}) no longer "
+            f"applies: {experiment.key} is {status} now. Reject it (`neonblue approvals reject "
+            f"{recommendation.id}`), or ask for a new one (`neonblue recommend {experiment.key}`)."
+        )
+
+
 def decide(
     app: NeonBlue, recommendation_id: UUID | str, approve: bool, by: str, note: str = ""
 ) -> Recommendation:
     recommendation = get_recommendation(app, recommendation_id)
     if approve:
+        ensure_applicable(app, recommendation)
         recommendation.approve(by, note)
     else:
         recommendation.reject(by, note)

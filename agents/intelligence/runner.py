@@ -12,7 +12,7 @@ from agents.common.deps import AgentDeps
 from agents.common.llm import LlmSettings, chat_model
 from agents.common.toolbox import McpToolbox
 from agents.intelligence.graph import build_intelligence_graph
-from infrastructure.recommendations import apply, decide, get_recommendation
+from infrastructure.recommendations import apply, decide, ensure_applicable, get_recommendation
 
 
 async def recommend_for(
@@ -57,6 +57,8 @@ async def resume_with_decision(
 ) -> dict[str, Any]:
     """Resumes the run that proposed ``recommendation_id`` with a person's decision."""
     recommendation = get_recommendation(services.app, recommendation_id)
+    if approved:  # before the run resumes: a stale approval is refused, not recorded
+        ensure_applicable(services.app, recommendation)
     run_id = recommendation.run_id
     async with (
         McpToolbox({}) as toolbox,  # acting needs no read: no server is started

@@ -115,6 +115,28 @@ def test_recorded_recommendations_replay_from_the_log(scenario_dir):
     assert rebuilt.reasons == recommendation.reasons
 
 
+def test_an_approval_the_experiment_no_longer_allows_is_refused(scenario_dir):
+    """Pausing an experiment someone paused meanwhile: the approval was recorded, then
+    failed on apply, leaving the run waiting; it is now refused and nothing is recorded."""
+    from agents.intelligence.runner import resume_with_decision
+    from domain.intelligence.recommendation import RecommendationError
+
+    with bootstrap(settings_for(scenario_dir)) as services:
+        state = anyio.run(recommend_for, services, "srm-checkout", services.read_servers())
+        assert state["proposal"]["action"] == "fix_srm" and state["waiting_for_approval"]
+        services.app.pause_experiment("srm-checkout", "by hand")
+        head = services.app.head()
+        with pytest.raises(RecommendationError, match="no longer applies: srm-checkout is paused"):
+            anyio.run(resume_with_decision, services, state["recommendation_id"], True, "bob")
+        assert services.app.head() == head  # no Approved, no Failed
+        (pending,) = recommendations(services.app)
+        assert pending.state == "pending"
+        rejected = anyio.run(
+            resume_with_decision, services, state["recommendation_id"], False, "bob"
+        )
+        assert rejected["applied"] == [] and recommendations(services.app)[0].state == "rejected"
+
+
 def test_unknown_experiment_is_a_clear_error(scenario_dir):
     result = neonblue(scenario_dir, "recommend", "no-such-experiment")
     assert result.returncode == 1 and "No experiment with key" in result.stderr
