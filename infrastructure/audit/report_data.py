@@ -102,10 +102,19 @@ def _collect(
         if isinstance(event, Participation.Exposed) and user.exposed_on is None:
             user.exposed_on, user.exposed_at = event.at.date(), event.at
             if segment_key != "source":
-                user.segment = str(event.context.get(segment_key, "(none)"))
+                user.segment = _segment_of(event.context, segment_key)
         elif isinstance(event, Participation.MetricRecorded) and event.excluded is None:
             user.values.append((event.at.date(), event.metric, event.value))
     return users, position, last_at
+
+
+def _segment_of(context: dict[str, Any], key: str) -> str:
+    """The exposure's value of dimension ``key``: in its ``segment`` (device, country, ...:
+    what ingest, the simulation and `segments --by` use), else a top-level context key."""
+    segment = context.get("segment")
+    if isinstance(segment, dict) and key in segment:
+        return str(segment[key])
+    return str(context.get(key, "(none)"))
 
 
 def _sums(

@@ -352,7 +352,11 @@ def report(
     experiment: str,
     html: Annotated[Path, typer.Option("--html", help="Where to write the HTML report.")],
     segment: Annotated[
-        str, typer.Option(help="Exposure context key to break down by ('source': assignment).")
+        str,
+        typer.Option(
+            help="Segment dimension to break down by, as `segments --by` (device, country, ...), "
+            "or another exposure context key ('source': how the user was assigned)."
+        ),
     ] = "source",
 ) -> None:
     """Write a self-contained HTML report (lift over time, daily metrics, SRM, segments)."""

@@ -146,18 +146,21 @@ def test_report_of_a_quantile_guardrail(tmp_path: Path):
 
 def test_the_scorecard_counts_days_beyond_the_chart(tmp_path: Path):
     """The daily chart stops at its first 120 days; the scorecard and segments must not
-    (users exposed on day 130 were left out of both)."""
+    (users exposed on day 130 were left out of both). Segments are the dimensions of the
+    exposure's segment, as `segments --by` reads them (the report found only '(none)')."""
     app = build_app(EventStoreSettings(data_dir=tmp_path, event_store=""))
     app.create_experiment("long", "Long", variants=two_variants(), metrics=conversion_metrics())
     app.start_experiment("long", at=T0)
     commands: list = []
     for i in range(40):
         user, at = f"u{i}", T0 + timedelta(days=0 if i < 20 else 130)
-        commands.append(RecordExposure("long", user, f"{user}x", at, None, {"source": "ads"}))
+        segment = {"device": "mobile" if i % 2 else "desktop"}
+        commands.append(RecordExposure("long", user, f"{user}x", at, None, {"segment": segment}))
         commands.append(RecordMetric("long", user, f"{user}c", at, "conversion"))
     app.record(commands)
-    data = report_data(app, "long")
+    data = report_data(app, "long", segment_key="device")
     assert len(data.days) == 120
     assert data.scorecard.total_users == 40
+    assert {r.segment for r in data.segments} == {"mobile", "desktop"}
     assert sum(sum(r.users.values()) for r in data.segments if r.variant == "treatment") == 40
     app.close()
