@@ -62,6 +62,14 @@ def forget(
         f"conversations removed: {report.conversations}, "
         f"read models updated: {', '.join(report.read_models) or 'by serve'})."
     )
+    if report.read_models_pending:
+        error_console.print(
+            "[yellow]read models not updated yet:[/] "
+            f"{shown(report.read_models_pending)} The erasure is recorded and the user's data "
+            "unreadable; each read model anonymises the user when it next catches up (serve, "
+            "`neonblue projections run`, or any command reading it)."
+        )
+        raise typer.Exit(3)
     if report.legacy_experiments:
         error_console.print(
             f"[yellow]not protected:[/] data in {shown(', '.join(report.legacy_experiments))} was "
