@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from pathlib import Path
@@ -148,15 +149,28 @@ def namespace_of(entry: object) -> Namespace:
 def read_spec(path: Path) -> dict[str, Any]:
     """The fields of an `experiments create --spec` file (checked as `_check_spec` says)."""
     try:
-        spec = json.loads(path.read_text())
+        spec = json.loads(path.read_text(), object_pairs_hook=_no_duplicates)
     except (OSError, ValueError) as error:  # JSON, or bytes that are not UTF-8
         raise SpecError(f"Cannot read spec {path}: {error}") from None
     _check_spec(path, spec)
     return spec
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are unique (JSON lets the last of two win, silently)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        found[key] = value
+    return found
+
+
 _SPEC_TEXT = ("key", "name", "hypothesis", "description", "owner", "seed")
 _SPEC_LISTS = ("variants", "metrics", "tags")
+_SPEC_FIELDS = {*_SPEC_TEXT, *_SPEC_LISTS, "coverage", "hash_version", "namespace"}
+_SHOWN_ONLY = {"status", "started_at", "stopped_at", "decision", "winner", "reason", "version"}
+"""What `experiments show --json` prints besides the spec's fields (its state: ignored)."""
 
 
 def _check_spec(path: Path, spec: Any) -> None:
@@ -164,6 +178,12 @@ def _check_spec(path: Path, spec: Any) -> None:
     problem = None
     if not isinstance(spec, dict):
         problem = f"it holds a JSON {type(spec).__name__}, not an object"
+    elif unknown := sorted(set(spec) - _SPEC_FIELDS - _SHOWN_ONLY):
+        near = difflib.get_close_matches(unknown[0], sorted(_SPEC_FIELDS), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        problem = (
+            f"unknown field {unknown[0]!r}{hint}; the fields are {', '.join(sorted(_SPEC_FIELDS))}"
+        )
     else:
         for field in _SPEC_TEXT:
             if field in spec and not isinstance(spec[field], str):

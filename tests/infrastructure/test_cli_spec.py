@@ -97,3 +97,28 @@ def test_a_shown_definition_buckets_the_same_under_another_key(sqlite_env, tmp_p
     texts = shown(sqlite_env, "texts")
     assert texts["namespace"] == {"name": "checkout", "start": 0.0, "end": 0.5}
     assert texts["hash_version"] == 1 and texts["seed"] == "texts"
+
+
+def test_a_misspelt_or_repeated_field_is_refused(tmp_path: Path) -> None:
+    """A typo dropped the field silently (no metrics), and of a repeated key the last won."""
+    from infrastructure.cli.parsing import SpecError, read_spec
+
+    with pytest.raises(SpecError, match="unknown field 'metircs' \\(did you mean 'metrics'\\?\\)"):
+        read_spec(spec_file(tmp_path, metircs=["conversion:primary:binomial"]))
+    repeated = tmp_path / "repeated.json"
+    repeated.write_text('{"name": "A", "variants": ["a=1"], "name": "B"}')
+    with pytest.raises(SpecError, match="the key 'name' appears twice"):
+        read_spec(repeated)
+
+
+def test_every_field_show_json_prints_is_taken(tmp_path: Path) -> None:
+    """`show --json` output stays a valid spec: its state fields are known and ignored."""
+    from infrastructure.cli.parsing import read_spec
+    from mcp_servers.common.models import ExperimentOut
+
+    printed = {name: None for name in ExperimentOut.model_fields}
+    printed |= {"variants": [], "metrics": [], "tags": [], "coverage": 1.0, "hash_version": 2}
+    printed |= {"key": "k", "name": "K", "hypothesis": "", "description": "", "owner": ""}
+    path = tmp_path / "shown.json"
+    path.write_text(json.dumps(printed | {"seed": "s", "namespace": None}))
+    assert read_spec(path)["key"] == "k"
