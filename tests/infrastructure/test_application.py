@@ -75,9 +75,8 @@ def test_snapshots_of_long_lived_experiments(app: NeonBlue, store):
     with reopened(app, store) as other:
         experiment = other.experiment("checkout")
         assert experiment.weights() == pytest.approx([0.6, 0.4])  # the last change (i = 59)
-        assert experiment.version == 62
-        # the split in force from each time on survives the snapshot: start + 60 changes
-        # (the first, to 0.5/0.5, changed nothing)
+        assert experiment.version == 61  # the first "change", to 0.5/0.5, records nothing
+        # the split in force from each time on survives the snapshot: start + 59 changes
         periods = experiment.allocation_periods()
         assert len(periods) == 60 and periods[-1][1] == pytest.approx([0.6, 0.4])
         assert periods[0] == (experiment.started_at, [0.5, 0.5])
