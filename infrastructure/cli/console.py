@@ -99,7 +99,11 @@ def running_serve() -> Any:
     store, serve = EventStoreSettings(), ServeSettings()
     if not (serve.discover or serve.url):
         return None
-    return find_serve(store.data_dir, store.identity, serve.url, McpSettings().token)
+
+    def waiting(url: str) -> None:
+        error_console.print(f"Waiting for `neonblue serve`, starting at {shown(url)}...")
+
+    return find_serve(store.data_dir, store.identity, serve.url, McpSettings().token, waiting)
 
 
 def agent_servers(services: Services) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -109,9 +110,14 @@ def remove_marker(data_dir: Path) -> None:
 
 
 def find_serve(
-    data_dir: Path, store: str, url: str = "", token: str | None = None
+    data_dir: Path,
+    store: str,
+    url: str = "",
+    token: str | None = None,
+    waiting: Callable[[str], None] | None = None,
 ) -> ServeAddress | None:
-    """The serve to use for this data, or None when none runs (the caller opens the stores)."""
+    """The serve to use for this data, or None when none runs (the caller opens the stores).
+    ``waiting`` is told the URL once, when a serve is still starting and is waited for."""
     if url:
         health = _health(url, token)
         if health is None:
@@ -137,6 +143,8 @@ def find_serve(
         return None
     health = _health(found_url, token)
     deadline = time.monotonic() + STARTING_SECONDS
+    if health is None and found.get("starting") and waiting is not None:
+        waiting(found_url)
     while health is None and found.get("starting") and time.monotonic() < deadline:
         if not (_alive(pid) and _serve_holds(data_dir)):  # it failed to start
             return None
