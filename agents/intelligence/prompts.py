@@ -41,8 +41,8 @@ def templated_narrative(
     ]
     lines += proposal["reasons"]
     if similar:
-        names = ", ".join(hit["key"] for hit in similar[:3])
-        lines.append(f"Similar past experiments: {names}.")
+        names = ", ".join(_similar(hit) for hit in similar[:3])
+        lines.append(f"Similar experiments: {names}.")
     if proposal["needs_approval"]:
         lines.append(
             APPROVAL_NOTES.get(
@@ -50,3 +50,10 @@ def templated_narrative(
             )
         )
     return " ".join(lines)
+
+
+def _similar(hit: dict[str, Any]) -> str:
+    """``key (concluded: ship)`` or ``key (running)``: a running one is no precedent yet."""
+    status, outcome = hit.get("status") or "", hit.get("outcome") or ""
+    state = f"{status}: {outcome}" if status == "concluded" and outcome else status
+    return f"{hit['key']} ({state})" if state else str(hit["key"])

@@ -205,6 +205,20 @@ def test_nothing_to_decide_is_not_told_to_keep_running(status):
     assert "Keep the experiment running" not in text
 
 
+def test_similar_experiments_say_whether_they_concluded():
+    """A running experiment is no precedent: they were all called "past experiments"."""
+    from agents.intelligence.prompts import templated_narrative
+
+    proposal = {"action": "extend", "variant": None, "reasons": ["r."], "needs_approval": False}
+    similar = [
+        {"key": "a", "status": "concluded", "outcome": "ship"},
+        {"key": "b", "status": "running", "outcome": ""},
+    ]
+    text = templated_narrative("k", proposal, similar)
+    assert "Similar experiments: a (concluded: ship), b (running)." in text
+    assert "past" not in text
+
+
 def test_the_policy_sees_the_bayesian_chance_the_tool_answered():
     """The agent rebuilds the scorecard from the MCP answer: a Bayesian verdict keeps its
     chance to beat control (it has no p-value to cite)."""
