@@ -109,7 +109,12 @@ async def plan(analyst: Analyst, state: AnalyticsState) -> dict[str, Any]:
         except Exception as error:  # any endpoint or validation failure: deterministic
             notices.append(llm_failure("planning", error))
             log.warning("LLM plan failed: %s", error)
-    if set(planned.intents) & NEEDS_NAME and not planned.experiments and not planned.candidates:
+    if (
+        set(planned.intents) & NEEDS_NAME
+        and not planned.experiments
+        and not planned.candidates
+        and listed["experiments"]  # nothing to find in an empty store (the model loads in s)
+    ):
         planned = planned.model_copy(update={"candidates": await _nearest(toolbox, planned)})
     return {
         "catalog": listed["experiments"],

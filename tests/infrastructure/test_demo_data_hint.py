@@ -40,6 +40,7 @@ def test_an_empty_default_store_points_to_the_demo_data(tmp_path: Path) -> None:
     asked = neonblue(tmp_path, "ask", "How is the experiment doing?")
     assert asked.returncode == 0, asked.stderr
     assert "This store holds no experiments yet." in asked.stdout
+    assert "chromadb" not in asked.stdout  # no semantic search (the model) in an empty store
     hint = f"explore them with NEONBLUE_DATA_DIR={demo} neonblue"
     assert hint in asked.stderr
 
