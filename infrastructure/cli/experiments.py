@@ -249,6 +249,10 @@ def assign(
 ) -> None:
     """Show which variant a user gets, and why, without recording anything; and the variant
     recorded for them, if any (the client's, when exposures said which it showed)."""
+    if not user.strip():
+        raise typer.BadParameter(
+            "a user id is needed (ids as producers send them).", param_hint="USER"
+        )
     with services() as s:
         found = s.app.experiment(experiment)
         subject = s.subject_of(user)

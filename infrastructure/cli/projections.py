@@ -117,7 +117,7 @@ def run(
     until_caught_up: Annotated[
         bool, typer.Option(help="Stop once every projection has reached the head.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
+    batch_size: Annotated[int, typer.Option(help="Events per batch.", min=1)] = DEFAULT_BATCH,
 ) -> None:
     """Follow the log continuously (Ctrl-C stops; killing it loses nothing)."""
     with _not_while_serving("follow the log"), services() as s:
@@ -145,7 +145,7 @@ def rebuild(
     verify: Annotated[
         bool, typer.Option(help="Compare old and new checksums before switching.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(help="Events per batch.")] = DEFAULT_BATCH,
+    batch_size: Annotated[int, typer.Option(help="Events per batch.", min=1)] = DEFAULT_BATCH,
 ) -> None:
     """Build a fresh copy from position 0, switch to it atomically, drop the old one
     (and leftovers of earlier rebuilds)."""

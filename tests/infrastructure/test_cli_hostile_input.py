@@ -98,6 +98,8 @@ def test_bad_paths_settings_and_options_are_one_line(env: dict[str, str], tmp_pa
         (env, ("simulate", "--effect", "nan"), "Invalid value for '--effect'"),
         (env, ("simulate", "--rate", "nan"), "Invalid value for '--rate'"),
         (env, ("events", "log", "--limit", "0"), "Invalid value for '--limit'"),
+        (env, ("projections", "rebuild", "relational", "--batch-size", "0"), "'--batch-size'"),
+        (env, ("assign", "k", " "), "a user id is needed"),
         (env, ("events", "log", "--limit", "200000"), "Invalid value for '--limit'"),
         (env, ("mcp", "serve", "postgresql", "--port", "99999"), "Invalid value for '--port'"),
         ({**env, "NEONBLUE_SERVE_PORT": "70000"}, ("serve",), "port: Input should be less"),
