@@ -56,11 +56,14 @@ def forget(
     with services() as s:
         report = forget_user(s, user_id, reason=reason, catch_up=_catch_up_here())
     done = "forgotten" if report.committed else "already forgotten; finished the clean-up"
+    updated = ", ".join(report.read_models) or (
+        "not yet" if report.read_models_pending else "by serve"
+    )
     console.print(
         f"{report.pseudonym}: {done} (dead letters removed: {report.dead_letters}, "
         f"agent runs removed: {report.checkpoint_threads}, "
         f"conversations removed: {report.conversations}, "
-        f"read models updated: {', '.join(report.read_models) or 'by serve'})."
+        f"read models updated: {updated})."
     )
     if report.read_models_pending:
         error_console.print(

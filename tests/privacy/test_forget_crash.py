@@ -77,6 +77,7 @@ def test_kill_9_during_forget_then_a_rerun_completes(tmp_path: Path) -> None:
         holder.communicate("\n", timeout=60)
     assert held.returncode == 3, held.stdout + held.stderr  # it said "configuration error", 2
     assert "read models not updated yet" in held.stderr and "in use" in held.stderr
+    assert "read models updated: not yet" in " ".join(held.stdout.split())
     assert "The erasure is recorded" in " ".join(held.stderr.split())
 
     rerun = _cli(env, "privacy", "forget", user_id)
