@@ -9,7 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,23 +113,53 @@ def _cli(env: dict[str, str], *args: str, crash: str | None = None) -> subproces
     )  # fmt: skip
 
 
-def _generations(
+READ_GENERATIONS = """
+import json, sys
+from infrastructure.bootstrap import bootstrap
+for name in sys.stdin:
+    with bootstrap(vector_index=False) as services:  # chDB opened and closed for each read
+        models = services.read_models()
+        models.status([name.strip()])
+        print(json.dumps([g.as_dict() for g in models.generations([name.strip()])]), flush=True)
+"""
+
+
+@contextmanager
+def _generations_of(
     env: dict[str, str], model: str, store: EventStoreSettings
-) -> list[dict[str, object]]:
-    """The model's generations as `projections status --json` lists them. The relational
-    model's and the knowledge base's are read in this process by the command's code (the
-    positions first: reading one opens the live generation, as the command does), without
-    a cold start; the analytics model's are listed by the command, since chDB admits one
-    data directory per process and this one holds another."""
+) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Reads the model's generations as `projections status --json` lists them, by the
+    command's code (the positions first: reading one opens the live generation), without a
+    cold start each time: in this process, or for the analytics model in one warm helper
+    process (chDB admits one data directory per process, and this one holds another)."""
     if model != "analytics":
-        with bootstrap(store, vector_index=False) as services:
-            models = services.read_models()
-            models.status([model])
-            return [g.as_dict() for g in models.generations([model])]
-    done = _cli(env, "projections", "status", "--json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    listed = json.loads(done.stdout)
-    return next(st["generations"] for st in listed if st["name"] == model)
+
+        def here() -> list[dict[str, Any]]:
+            with bootstrap(store, vector_index=False) as services:
+                models = services.read_models()
+                models.status([model])
+                return [g.as_dict() for g in models.generations([model])]
+
+        yield here
+        return
+    helper = subprocess.Popen(
+        [sys.executable, "-c", READ_GENERATIONS],
+        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert helper.stdin is not None and helper.stdout is not None
+
+    def there() -> list[dict[str, Any]]:
+        helper.stdin.write(model + "\n")
+        helper.stdin.flush()
+        line = helper.stdout.readline()
+        assert line, "the generations reader exited"
+        return json.loads(line)
+
+    try:
+        yield there
+    finally:
+        helper.communicate(timeout=60)
+        assert helper.returncode == 0
 
 
 @pytest.mark.slow
@@ -142,10 +175,17 @@ def test_kill_9_at_each_step_of_a_rebuild(
     env = {**os.environ, "NEONBLUE_EVENT_STORE": store.event_store}
     env |= {"NEONBLUE_DATA_DIR": str(tmp_path), "NEONBLUE_EMBEDDINGS": "hashing"}
     monkeypatch.setenv("NEONBLUE_EMBEDDINGS", "hashing")  # the knowledge base read in process
+    with _generations_of(env, model, store) as generations_now:
+        _kill_at_each_step(env, model, generations_now)
+
+
+def _kill_at_each_step(
+    env: dict[str, str], model: str, generations_now: Callable[[], list[dict[str, Any]]]
+) -> None:
     for step in STEPS:
         killed = _cli(env, "projections", "rebuild", model, crash=f"{model}:{step}")
         assert killed.returncode == -signal.SIGKILL, (step, killed.stdout, killed.stderr)
-        generations = _generations(env, model, store)
+        generations = generations_now()
         assert [g["state"] for g in generations].count("live") == 1, (step, generations)
         live = next(g for g in generations if g["state"] == "live")
         if step in ("built", "before-switch"):
@@ -156,12 +196,12 @@ def test_kill_9_at_each_step_of_a_rebuild(
     assert any(g["leftover"] for g in generations)  # after the last kill (status reads only)
     collected = _cli(env, "projections", "gc")
     assert collected.returncode == 0 and "removed" in collected.stdout, collected.stdout
-    assert [g["state"] for g in _generations(env, model, store)] == ["live"]
+    assert [g["state"] for g in generations_now()] == ["live"]
     verified = _cli(env, "projections", "rebuild", model, "--verify")
     assert "verified: old and new read models are identical." in verified.stdout, (
         verified.stdout + verified.stderr
     )
-    assert [g["state"] for g in _generations(env, model, store)] == ["live"]
+    assert [g["state"] for g in generations_now()] == ["live"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
