@@ -210,3 +210,26 @@ def test_refuses_to_serve_beyond_loopback_without_a_token(store_copy: Path, tmp_
     assert done.returncode == 2
     assert "without a token" in done.stderr
     assert "Serving" not in done.stdout + done.stderr
+
+
+def test_health_says_503_with_the_error_when_a_position_cannot_be_read():
+    """The follower's positions failing (as a stored NaN once made the relational model do)
+    is a 503 naming the error and the store, not a bare 500: commands find serve by it."""
+    from types import SimpleNamespace
+
+    from infrastructure.serve.app import ServeApp
+
+    def statuses() -> list:
+        raise ValueError("the relational model cannot read its position\nsecond line")
+
+    app = SimpleNamespace(
+        follower=SimpleNamespace(statuses=statuses),
+        services=SimpleNamespace(event_store=SimpleNamespace(identity="sqlite:/x/events.db")),
+    )
+    response = anyio.run(ServeApp.health, app, None)
+    assert response.status_code == 503
+    assert json.loads(response.body) == {
+        "status": "error",
+        "store": "sqlite:/x/events.db",
+        "error": "ValueError: the relational model cannot read its position",
+    }
