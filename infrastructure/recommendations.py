@@ -9,10 +9,11 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from domain.experiments.values import Status
+from domain.errors import DomainError
+from domain.experiments.aggregate import Experiment
 from domain.intelligence.policy import Action, Proposal
 from domain.intelligence.recommendation import Recommendation, RecommendationError
-from infrastructure.application import NeonBlue
+from infrastructure.application import NeonBlue, utcnow
 
 CONCLUDES = (Action.STOP, Action.SHIP, Action.ROLL_BACK, Action.CONCLUDE)
 """Actions that end with the experiment concluded (stopped first if it still runs)."""
@@ -98,26 +99,21 @@ def recommendations(
 
 def ensure_applicable(app: NeonBlue, recommendation: Recommendation) -> None:
     """Refuses to approve what the experiment's state no longer allows (e.g. pausing an
-    experiment someone paused meanwhile): approving it was recorded, then failed on apply."""
+    experiment someone paused meanwhile): approving it was recorded, then failed on apply.
+    The recommendation's commands are tried on the experiment as loaded, never saved: the
+    domain's own rules decide."""
     if recommendation.state != "pending":
         return  # the recommendation's own rule answers (decided already)
-    action = Action(recommendation.action)
     experiment = app.experiment(recommendation.experiment_key)
-    status = experiment.status
-    if action == Action.FIX_SRM:
-        allowed = status == Status.RUNNING
-    elif action in CONCLUDES:
-        allowed = experiment.is_collecting or status == Status.STOPPED
-    elif action == Action.REALLOCATE:
-        allowed = status in (Status.DRAFT, Status.RUNNING, Status.PAUSED)
-    else:
-        allowed = True
-    if not allowed:
+    status, key, rid = experiment.status, experiment.key, recommendation.id
+    try:
+        _act(experiment, recommendation)
+    except DomainError as error:
         raise RecommendationError(
-            f"Recommendation {recommendation.id} ({action.value} {experiment.key}) no longer "
-            f"applies: {experiment.key} is {status} now. Reject it (`neonblue approvals reject "
-            f"{recommendation.id}`), or ask for a new one (`neonblue recommend {experiment.key}`)."
-        )
+            f"Recommendation {rid} ({recommendation.action} {key}) no longer applies: {key} is "
+            f"{status} now ({str(error).rstrip('.')}). Reject it (`neonblue approvals reject "
+            f"{rid}`), or ask for a new one (`neonblue recommend {key}`)."
+        ) from None
 
 
 def decide(
@@ -131,6 +127,39 @@ def decide(
         recommendation.reject(by, note)
     _save_decision(app, recommendation, "nothing was recorded by this one")
     return recommendation
+
+
+def _act(experiment: Experiment, recommendation: Recommendation) -> list[str]:
+    """Applies the recommendation's commands to ``experiment`` (the caller saves it, or not:
+    a dry run); the commands' names, for the record."""
+    action, now = Action(recommendation.action), utcnow()
+    reason = f"recommendation {recommendation.id}: {recommendation.reasons[0][:200]}"
+    commands: list[str] = []
+    if action == Action.FIX_SRM:
+        experiment.pause(now, reason)
+        commands.append("pause_experiment")
+    elif action in CONCLUDES:
+        if experiment.is_collecting:
+            experiment.stop(now, reason)
+            commands.append("stop_experiment")
+        if action == Action.SHIP:
+            experiment.conclude("ship", recommendation.variant, reason)
+            commands.append(f"conclude_experiment(ship {recommendation.variant})")
+        elif action == Action.CONCLUDE:
+            experiment.conclude("inconclusive", None, reason)
+            commands.append("conclude_experiment(inconclusive)")
+        else:
+            experiment.conclude("rollback", None, reason)
+            commands.append("conclude_experiment(rollback)")
+    elif action == Action.REALLOCATE:
+        weights = {
+            name.removeprefix("weight:"): value
+            for name, value in recommendation.numbers.items()
+            if name.startswith("weight:")
+        }
+        experiment.change_traffic(weights=weights, reason=reason)
+        commands.append("change_traffic")
+    return commands
 
 
 def _save_decision(app: NeonBlue, recommendation: Recommendation, outcome: str) -> None:
@@ -153,34 +182,10 @@ def apply(app: NeonBlue, recommendation_id: UUID | str) -> list[str]:
         raise RecommendationError(
             f"Recommendation {recommendation.id} is {recommendation.state}; approve it first."
         )
-    key, action = recommendation.experiment_key, Action(recommendation.action)
-    reason = f"recommendation {recommendation.id}: {recommendation.reasons[0][:200]}"
-    commands: list[str] = []
     try:
-        if action == Action.FIX_SRM:
-            app.pause_experiment(key, reason)
-            commands.append("pause_experiment")
-        elif action in CONCLUDES:
-            if app.experiment(key).is_collecting:
-                app.stop_experiment(key, reason)
-                commands.append("stop_experiment")
-            if action == Action.SHIP:
-                app.conclude_experiment(key, "ship", recommendation.variant, reason)
-                commands.append(f"conclude_experiment(ship {recommendation.variant})")
-            elif action == Action.CONCLUDE:
-                app.conclude_experiment(key, "inconclusive", None, reason)
-                commands.append("conclude_experiment(inconclusive)")
-            else:
-                app.conclude_experiment(key, "rollback", None, reason)
-                commands.append("conclude_experiment(rollback)")
-        elif action == Action.REALLOCATE:
-            weights = {
-                name.removeprefix("weight:"): value
-                for name, value in recommendation.numbers.items()
-                if name.startswith("weight:")
-            }
-            app.change_traffic(key, weights=weights, reason=reason)
-            commands.append("change_traffic")
+        experiment = app.experiment(recommendation.experiment_key)
+        commands = _act(experiment, recommendation)
+        app.save(experiment)  # stop and conclude together, or neither
     except Exception as error:
         recommendation.mark_failed(f"{type(error).__name__}: {error}")
         _save_decision(app, recommendation, f"here it failed: {error}")
@@ -188,8 +193,8 @@ def apply(app: NeonBlue, recommendation_id: UUID | str) -> list[str]:
     recommendation.mark_applied(commands)
     done = ", ".join(commands) or "no command"
     _save_decision(app, recommendation, f"this one issued {done} too")
-    if action in CONCLUDES:  # concluded: score the forecasts made for it
+    if Action(recommendation.action) in CONCLUDES:  # concluded: score its forecasts
         from infrastructure.track_record import score_concluded  # (it reads recommendations)
 
-        score_concluded(app, key)
+        score_concluded(app, recommendation.experiment_key)
     return commands
