@@ -4,7 +4,6 @@ and `report`."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,11 +54,6 @@ def _settings(engine: str | None, alpha: float) -> AnalysisSettings:
     if not 0 < alpha < 1:  # also NaN
         raise typer.BadParameter(f"alpha must be between 0 and 1 (e.g. 0.05), not {alpha}")
     return AnalysisSettings(engine=engine, alpha=alpha)  # type: ignore[arg-type]
-
-
-def _number(value: float | None, spec: str) -> str:
-    """``value`` formatted, or "n/a" where it is undefined (too few users: NaN)."""
-    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 def parse_time(value: str) -> datetime:
@@ -194,20 +188,12 @@ def replay(
         )
     console.print(table)
     if state.scorecard is not None:
-        table = Table("metric", "variant", "lift", "CI", "p (adjusted) / P(win)", "verdict")
-        for row in state.scorecard.rows:
-            bayesian = row.adjusted_p_value is None and row.chance_to_beat_control is not None
-            p = _number(row.chance_to_beat_control if bayesian else row.adjusted_p_value, ".4f")
-            ci = shown(f"[{_number(row.ci_lower, '+.2%')}, {_number(row.ci_upper, '+.2%')}]")
-            verdict = f"n/a: {row.error}" if row.error else row.direction
-            table.add_row(
-                shown(row.metric), shown(row.variant), _number(row.lift, "+.2%"), ci, p,
-                shown(verdict),
-            )  # fmt: skip
-        console.print(table)
+        from infrastructure.cli.scorecards import scorecard_table
+
+        console.print(scorecard_table(state.scorecard))
         srm = state.scorecard.srm
-        why = f" ({srm.message or srm.error})" if srm.error else ""
-        console.print(f"SRM p-value {_number(srm.p_value, '.4g')}{why}")
+        p = "n/a" if srm.error else f"{srm.p_value:.4g}"
+        console.print(f"SRM p-value {p}" + (f" ({srm.message or srm.error})" if srm.error else ""))
 
 
 @app.command()

@@ -55,7 +55,7 @@ def scorecard_table(
             shown(row.label),
             f"{number(row.control_mean)} -> {number(row.variant_mean)}",
             shown(f"{percent(row.lift)} [{percent(row.ci_lower)}, {percent(row.ci_upper)}]"),
-            "" if stat is None else f"{stat:.3f}",
+            "" if stat is None else f"{stat:.3f}" if math.isfinite(stat) else "n/a",
             verdict(row),
             *([shown(impact_cell(row.impact))] if impact else []),
         ]
@@ -87,8 +87,8 @@ def percent(value: float) -> str:
 
 
 def verdict(row: MetricRow) -> str:
-    if row.error:
-        return f"[yellow]{shown(row.error)}[/]"
+    if row.error:  # no verdict, and why
+        return f"[yellow]n/a: {shown(row.error)}[/]"
     if row.guardrail is not None:
         colour = {"pass": "green", "fail": "red"}.get(row.guardrail.status, "yellow")
         return f"[{colour}]guardrail {row.guardrail.status}[/]"
