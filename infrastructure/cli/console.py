@@ -58,26 +58,18 @@ def services(vector_index: bool = True) -> Iterator[Services]:
         built.close()
 
 
-def demo_data_hint() -> str | None:
+def demo_data_hint(empty: bool = False) -> str | None:
     """Where `neonblue demo` wrote its data, when this command read the default data
     directory and it holds no experiments (after the demo, a plain `neonblue ask` would
-    otherwise meet an empty store without saying why). None in every other case."""
+    otherwise meet an empty store without saying why). None in every other case.
+    ``empty``: the caller has just read the store and found none (not read again)."""
     from infrastructure.settings import EventStoreSettings
 
     store = EventStoreSettings()
     demo = store.data_dir / "demo"
     if store.model_fields_set & {"data_dir", "event_store"} or not (demo / "events.db").exists():
         return None
-    from infrastructure.bootstrap import build_app
-
-    try:
-        app = build_app(store)
-        try:
-            if app.experiment_keys():
-                return None
-        finally:
-            app.close()
-    except Exception:  # a hint never becomes an error of its own
+    if not empty and _holds_experiments(store):
         return None
     return (
         f"{store.data_dir} holds no experiments. `neonblue demo` wrote its own to {demo}: "
@@ -85,8 +77,23 @@ def demo_data_hint() -> str | None:
     )
 
 
-def print_demo_data_hint() -> None:
-    hint = demo_data_hint()
+def _holds_experiments(store: Any) -> bool:
+    """Whether ``store`` holds experiments (True when it cannot be read: no hint then; a
+    hint never becomes an error of its own)."""
+    from infrastructure.bootstrap import build_app
+
+    try:
+        app = build_app(store)
+        try:
+            return bool(app.experiment_keys())
+        finally:
+            app.close()
+    except Exception:
+        return True
+
+
+def print_demo_data_hint(empty: bool = False) -> None:
+    hint = demo_data_hint(empty)
     if hint is not None:
         error_console.print(f"[yellow]{shown(hint)}[/]")
 

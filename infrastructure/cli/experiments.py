@@ -122,7 +122,7 @@ def list_experiments(
         table.add_row(*(shown(cell) for cell in cells))
     if not experiments:
         console.print("No experiments yet: `neonblue experiments create`.")
-        print_demo_data_hint()
+        print_demo_data_hint(empty=True)
         return
     console.print(whole_rows(table, "key"))
 
