@@ -19,7 +19,7 @@ from infrastructure.privacy.subjects import build_subjects
 from infrastructure.settings import EventStoreSettings
 from projections.generations import CRASH_AT
 from tests.privacy.scenario import ingest_portfolio
-from tests.serve.test_shared_store import HOLD_CHDB
+from tests.support.chdb import chdb_held
 from tests.support.serve import env_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,15 +66,8 @@ def test_kill_9_during_forget_then_a_rerun_completes(tmp_path: Path) -> None:
     key, erased, _ = _state(tmp_path, user_id)  # erased in the store: key and event together
     assert (key, erased) == (False, True)
 
-    holder = subprocess.Popen(  # another process holds chDB: the read models cannot follow
-        [sys.executable, "-c", HOLD_CHDB, str(tmp_path / "chdb")],
-        env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    with chdb_held(tmp_path / "chdb", env, ROOT):  # the read models cannot follow
         held = _cli(env, "privacy", "forget", user_id)
-    finally:
-        holder.communicate("\n", timeout=60)
     assert held.returncode == 3, held.stdout + held.stderr  # it said "configuration error", 2
     assert "read models not updated yet" in held.stderr and "in use" in held.stderr
     assert "read models updated: not yet" in " ".join(held.stdout.split())

@@ -23,6 +23,7 @@ from infrastructure.settings import EventStoreSettings
 from tests.projections.scenario import create_experiments
 from tests.projections.test_resilience import _traffic
 from tests.serve.conftest import env_for, neonblue, running_serve
+from tests.support.chdb import chdb_held
 from tests.support.postgres import PostgresCluster, free_port
 
 KEYS = ("alpha", "checkout-cta-contrast")  # one written before, one by the simulation
@@ -192,17 +193,6 @@ def test_a_command_run_while_serve_starts_goes_through_it(tmp_path: Path):
     assert not (data / "serve.json").exists()
 
 
-HOLD_CHDB = """
-import sys
-from pathlib import Path
-from projections.analytics.client import ChdbClient
-client = ChdbClient(Path(sys.argv[1]))
-print("held", flush=True)
-sys.stdin.readline()
-client.close()
-"""
-
-
 def test_serve_started_while_another_process_holds_chdb_catches_up_once_it_is_free(
     tmp_path: Path,
 ):
@@ -210,35 +200,23 @@ def test_serve_started_while_another_process_holds_chdb_catches_up_once_it_is_fr
     may hold the embedded chDB for a few seconds as serve starts: serve then follows the
     log with analytics too once the other process is gone, not never."""
     data, env = _small_store(tmp_path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_CHDB, str(data / "chdb")],
-        env=env, cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        with running_serve(env, tmp_path) as serve:
-            deadline = time.monotonic() + 60
-            while True:
-                analytics = next(
-                    p for p in serve.health()["projections"] if p["name"] == "analytics"
-                )
-                if analytics["error"]:
-                    break
-                assert time.monotonic() < deadline, analytics
-                time.sleep(0.2)
-            assert "in use by another process" in analytics["error"]
-            holder.communicate("\n", timeout=30)  # the other process is done
-            health = serve.wait_caught_up(timeout=30)
-            assert all(p["error"] is None for p in health["projections"]), health
-            results = httpx.get(f"{serve.url}/api/results?experiment=alpha", timeout=60)
-            assert results.status_code == 200, results.text[:300]
-            code, output = serve.stop()
-        assert code == 0, output
-        assert "Traceback" not in output, output[-3000:]  # the waits are one-line messages
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait(30)
+    with chdb_held(data / "chdb", env, tmp_path) as release, running_serve(env, tmp_path) as serve:
+        deadline = time.monotonic() + 60
+        while True:
+            analytics = next(p for p in serve.health()["projections"] if p["name"] == "analytics")
+            if analytics["error"]:
+                break
+            assert time.monotonic() < deadline, analytics
+            time.sleep(0.2)
+        assert "in use by another process" in analytics["error"]
+        release()  # the other process is done
+        health = serve.wait_caught_up(timeout=30)
+        assert all(p["error"] is None for p in health["projections"]), health
+        results = httpx.get(f"{serve.url}/api/results?experiment=alpha", timeout=60)
+        assert results.status_code == 200, results.text[:300]
+        code, output = serve.stop()
+    assert code == 0, output
+    assert "Traceback" not in output, output[-3000:]  # the waits are one-line messages
 
 
 def test_serve_and_a_projections_command_never_hold_the_read_models_together(
