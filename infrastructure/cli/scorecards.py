@@ -87,8 +87,8 @@ def percent(value: float) -> str:
 
 
 def verdict(row: MetricRow) -> str:
-    if row.error:  # no verdict, and why
-        return f"[yellow]n/a: {shown(row.error)}[/]"
+    if row.error:
+        return f"[yellow]{shown(row.error)}[/]"
     if row.guardrail is not None:
         colour = {"pass": "green", "fail": "red"}.get(row.guardrail.status, "yellow")
         return f"[{colour}]guardrail {row.guardrail.status}[/]"

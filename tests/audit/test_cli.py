@@ -113,4 +113,5 @@ def test_replay_by_event_time(env: dict[str, str]):
     text = neonblue(engine, "audit", "replay", "checkout", "--occurred-by", "2026-05-01T00:00:30Z")
     out = " ".join(text.stdout.split())
     assert "event time" in out and "bayesian engine" in out, out
-    assert "n/a: each variant needs at least 2 units" in out and "nan" not in out, out
+    assert "n/a [n/a, n/a]" in out and "each variant needs at least 2 units" in out, out
+    assert "nan" not in out, out
