@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -42,6 +43,13 @@ class SearchHit:
     def similarity(self) -> float:
         """Cosine similarity to the query: 1 same meaning, 0 unrelated (what to show)."""
         return 1.0 - self.distance
+
+
+def _not_found() -> type[Exception]:
+    """Chroma's error for a collection that is gone (imported late: chromadb is heavy)."""
+    from chromadb.errors import NotFoundError
+
+    return NotFoundError
 
 
 def chroma_client(settings: ChromaSettings) -> Any:
@@ -139,7 +147,10 @@ class KnowledgeModel:
             build = self.meta.get(ids=[f"build:{name}"], include=["metadatas"])
             recorded = str(build["metadatas"][0]["owner"]) if build["ids"] else ""
             state = LIVE if name == live else BUILDING if recorded else "orphan"
-            size = self._estimated_bytes(name)
+            try:
+                size = self._estimated_bytes(name)
+            except _not_found():  # collected by another process since it was listed
+                continue
             found.append(Generation(NAME, name, state, size, recorded))
         return found
 
@@ -148,7 +159,8 @@ class KnowledgeModel:
         removed = []
         for generation in self.generations():
             if generation.state != LIVE and (force or generation.leftover):
-                self.client.delete_collection(generation.name)
+                with suppress(_not_found()):  # another process collected it first
+                    self.client.delete_collection(generation.name)
                 self.meta.delete(ids=[f"position:{generation.name}", f"build:{generation.name}"])
                 removed.append(generation)
                 crash_point(NAME, "collected-one")
@@ -178,7 +190,7 @@ class KnowledgeModel:
     def _estimated_bytes(self, name: str) -> int:
         """Documents x (embedding floats + ~512 bytes of text and metadata), without
         loading an embedding model."""
-        collection = self._collection(name)
+        collection = self.client.get_collection(name, embedding_function=None)
         count = collection.count()
         if not count:
             return 0

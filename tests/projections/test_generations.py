@@ -272,3 +272,33 @@ def test_rebuilds_while_a_follower_and_a_reader_run(
         assert [g.state for g in model.collect(force=True)] == ["building"]
         assert [g.state for g in model.generations()] == ["live"]
     app.close()
+
+
+def test_knowledge_copies_collected_by_another_process_meanwhile(
+    sqlite_app: NeonBlue, tmp_path: Path
+) -> None:
+    """A listing (the dashboard's, `projections status`) or a collect that meets a copy
+    another process has just dropped skips it: no error, and the copy is not recreated."""
+    create_experiments(sqlite_app)
+    client = chroma_client(ChromaSettings(data_dir=tmp_path))
+    model = KnowledgeModel(sqlite_app, client, HashingEmbedder(), "kb")
+    ProjectionRunner(LogReader(sqlite_app), model.projection(), 10).catch_up()
+    leftover = f"kb_{model.embedder.name}_9"
+    client.create_collection(leftover)
+    listed = model._numbers()
+    assert leftover in listed
+
+    def dropped_after_listing() -> dict[str, int]:
+        client.delete_collection(leftover)  # the other process's collect, in between
+        return listed
+
+    model._numbers = dropped_after_listing  # type: ignore[method-assign]
+    assert [g.state for g in model.generations()] == ["live"]
+    assert leftover not in KnowledgeModel(sqlite_app, client, HashingEmbedder(), "kb")._numbers()
+
+    client.create_collection(leftover)
+    model._numbers = lambda: listed  # type: ignore[method-assign]
+    stale = model.generations()  # listed by this process, then collected by another
+    client.delete_collection(leftover)
+    model.generations = lambda: stale  # type: ignore[method-assign]
+    assert [g.name for g in model.collect()] == [leftover]

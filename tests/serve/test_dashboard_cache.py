@@ -227,3 +227,21 @@ def test_a_page_never_opened_is_drawn_in_the_background_and_opens_without_drawin
     assert {"exposures", "srm"} <= set(page["charts"]) and page["position"] == position
     assert any(chart.startswith("lift-") for chart in page["charts"])
     assert answers.opened(first.key)
+
+
+def test_operations_lists_a_model_that_cannot_list_its_copies(views, monkeypatch):
+    """A read model whose copies cannot be listed (e.g. one dropped by a rebuild meanwhile)
+    shows as an error row; the rest of the page still renders."""
+    from infrastructure.serve.dashboard.routes import templates
+
+    def fails() -> None:
+        raise RuntimeError("collection kb_1 does not exist")
+
+    monkeypatch.setattr(views.services.read_models().model("knowledge"), "generations", fails)
+    values = views.operations([])
+    html = templates().get_template("operations.html").render(
+        csrf="", signed_in=True, token_required=False, flash=None, rate=None, verified=None,
+        position=0, rebuilds=[], projections=[], **values,
+    )  # fmt: skip
+    assert "error: collection kb_1 does not exist" in html
+    assert html.count("<td>live</td>") == len(views.services.read_models().names) - 1

@@ -46,6 +46,21 @@ QUESTION_CHARS = 2000
 NOTICES = 200
 
 
+def templates() -> Any:
+    """The pages' Jinja environment: a value a template names and the view lacks is an
+    error (the page says so), not an empty cell."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=visible,  # what a request or the store quotes cannot reorder or hide text
+    )
+    environment.filters.update(percent=percent, number=number, moment=moment)
+    return environment
+
+
 def owns(path: str) -> bool:
     """Whether ``path`` is one of the dashboard's (the rest is the API and MCP)."""
     return path == "/" or any(path == p or path.startswith(p + "/") for p in PREFIXES)
@@ -62,19 +77,11 @@ class Dashboard:
     ) -> None:
         """``position``: the analytics model's, as the follower publishes it;
         ``snapshot_file``: where the answers computed ahead are kept between runs."""
-        import jinja2
-
         self.views = Views(read_side, position, snapshot_file)
         self.read_side = read_side
         self.follower = follower
         self.access = Access(token)
-        self.templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            finalize=visible,  # what a request or the store quotes cannot reorder or hide text
-        )
-        self.templates.filters.update(percent=percent, number=number, moment=moment)
+        self.templates = templates()
         self.heads: deque[tuple[float, int]] = deque(maxlen=120)  # (time, head) seen by /live
         self.verified: dict[str, Any] | None = None
         # one-time messages after a form, named in the redirect (not kept in the cookie:

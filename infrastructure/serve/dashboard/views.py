@@ -343,6 +343,7 @@ class Views:
 
     def operations(self, statuses: list[Any]) -> dict[str, Any]:
         from infrastructure.ingest.tables import tables_for
+        from projections.generations import Generation
 
         models = self.services.read_models()
         generations = []
@@ -350,7 +351,7 @@ class Views:
             try:
                 generations += models.model(name).generations()
             except Exception as error:  # a model that cannot list its copies still shows
-                generations.append({"model": name, "name": "?", "state": f"error: {error}"})
+                generations.append(Generation(name, "?", f"error: {error}", 0))
         try:
             letters = tables_for(self.services.app).dead_letters(20)
         except Exception:
