@@ -65,6 +65,8 @@ class VerifyReport:
     start: LogStart | None = None
     """Set for a walk that starts inside the log (``events`` counts the log before it too)."""
     checkpoints_before_start: int = 0
+    checkpointed_to: int = 0
+    """The position of the newest checkpoint checked (0: none)."""
 
     @property
     def checked(self) -> int:
@@ -206,6 +208,7 @@ class Verifier:
     def _check_checkpoint(self, checkpoint: Checkpoint) -> None:
         report = self.report
         report.checkpoints_checked += 1
+        report.checkpointed_to = max(report.checkpointed_to, checkpoint.position)
         if (
             report.running_hash.hex() == checkpoint.running_hash
             and report.events == checkpoint.count

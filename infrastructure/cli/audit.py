@@ -85,14 +85,32 @@ def _print_report(report: VerifyReport) -> None:
                 f"{start.position} are not in it, so links into them are checked only by "
                 "checkpoints after it"
                 + (f" ({skipped} checkpoint(s) before it not checked)" if skipped else "")
-                + ("" if report.checkpoints_checked else " (none given: --checkpoints FILE)")
             )
+        _print_coverage(report)
         return
     first = report.first
     console.print(f"[bold red]TAMPERED[/] first problem at {shown(first)}")
     for finding in report.findings[1:20]:
         console.print(f"  also {shown(finding)}")
     console.print(f"{len(report.findings)} problem(s) in {report.checked} events{checked}")
+
+
+def _print_coverage(report: VerifyReport) -> None:
+    """What an OK does not cover: the chains link each stream's events, so the removal of a
+    stream's last events (or of a whole stream) shows only against a signed checkpoint."""
+    if not report.checkpoints_checked:
+        console.print(
+            "No checkpoint checked: each stream's chain shows an altered, reordered or deleted "
+            "event before its last one, but not the removal of a stream's last events or of "
+            "a whole stream. Sign checkpoints regularly (`neonblue audit checkpoint`) and pass "
+            "--checkpoints FILE."
+        )
+    elif report.checkpointed_to < report.last_position:
+        console.print(
+            f"The events after position {report.checkpointed_to} (the newest checkpoint) are "
+            "covered by their streams' chains only: the removal of a stream's last events "
+            "among them would not show."
+        )
 
 
 @app.command()

@@ -140,6 +140,11 @@ def test_verify_export_from_the_command_line(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"-{head}, 1 checkpoint(s)" in checked.stdout
     assert "A partial export" in checked.stdout
+    assert "No checkpoint checked" not in checked.stdout  # the checkpoint covers it all
+    assert "covered by their streams' chains only" not in checked.stdout
+    unchecked = neonblue(env, "audit", "verify", "--export", str(partial))
+    assert unchecked.returncode == 0, unchecked.stdout + unchecked.stderr
+    assert "No checkpoint checked" in " ".join(unchecked.stdout.split())  # what OK leaves out
 
     nothing = tmp_path / "nothing.jsonl"
     assert (
@@ -157,3 +162,12 @@ def test_verify_export_from_the_command_line(tmp_path: Path) -> None:
     refused = neonblue(env, "audit", "verify", "--export", str(garbage))
     assert refused.returncode == 2 and "line 1 is not an exported event" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+    later = build_app(EventStoreSettings(data_dir=tmp_path, event_store=""))
+    later.resume_experiment("pricing")
+    later.close()
+    newer = neonblue(
+        env, "audit", "verify", "--checkpoints", str(tmp_path / "audit-checkpoints.jsonl")
+    )
+    assert newer.returncode == 0, newer.stdout + newer.stderr
+    assert f"after position {head} (the newest checkpoint)" in " ".join(newer.stdout.split())
