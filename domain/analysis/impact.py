@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain.experiments.aggregate import Experiment
 from domain.experiments.values import Metric, MetricKind
-from domain.statistics import AnalysisOptions, ProjectedImpact, Statistic, analyze_experiment
+from domain.statistics import ProjectedImpact, VariantResult
 from domain.statistics.impact import projected_impact
 
 DEFAULT_PLANNED_DAYS = 28.0
@@ -49,27 +48,30 @@ def observed_days(experiment: Experiment, as_of: datetime | None) -> float | Non
 
 def projected_impacts(
     metric: Metric,
-    control: Statistic,
-    treatments: Mapping[str, Statistic],
-    options: AnalysisOptions,
+    results: Sequence[VariantResult],
     total_units: int,
     share: float,
     days: float | None,
     planned_days: float,
 ) -> dict[str, ProjectedImpact]:
-    """Projected impact per treatment, from the absolute effect and its interval."""
+    """Projected impact per treatment, from the row's own effect and interval.
+
+    A relative effect and its interval are turned into amounts per unit by the control
+    mean: the impact then carries the control mean's uncertainty as the lift does, so the
+    two never disagree in sign (an interval of the absolute difference alone is narrower,
+    and could exclude zero beside a lift that does not)."""
     if days is None or metric.kind in (MetricKind.RATIO, MetricKind.QUANTILE):
         return {}
-    absolute = analyze_experiment(control, treatments, replace(options, difference_type="absolute"))
-    return {
-        result.variant: projected_impact(
-            result.estimate,
-            result.ci_lower,
-            result.ci_upper,
-            total_units,
-            share,
-            days,
-            planned_days,
+    impacts = {}
+    for result in results:
+        scale = result.control_mean if result.difference_type == "relative" else 1.0
+        if result.error:
+            effect, lower, upper = math.nan, math.nan, math.nan
+        else:
+            effect, lower, upper = (
+                value * scale for value in (result.estimate, result.ci_lower, result.ci_upper)
+            )
+        impacts[result.variant] = projected_impact(
+            effect, lower, upper, total_units, share, days, planned_days
         )
-        for result in absolute
-    }
+    return impacts

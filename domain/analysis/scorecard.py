@@ -208,9 +208,7 @@ def build_scorecard(
         results = analyze_experiment(control, named, metric_options)
         impacts = projected_impacts(
             metric,
-            control,
-            named,
-            metric_options,
+            results,
             sum(users.values()),
             traffic_share(experiment),
             days,

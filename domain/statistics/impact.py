@@ -5,8 +5,10 @@ while the experiment saw a share ``s`` of traffic (coverage x namespace slice) f
 days with ``N`` units in all its variants means ``N / (s T)`` units a day at full traffic,
 so shipping changes the metric's total by ``D N / (s T)`` a day and by that times the
 planned duration over it. The interval scales the effect's interval by the same factor
-(as GrowthBook's scaled impact does, with ``N`` the experiment's total units). Ratio and
-quantile metrics have no per-unit total, so they get no projection.
+(as GrowthBook's scaled impact does, with ``N`` the experiment's total units). A scorecard
+passes its relative effect and interval times the control mean as ``D``
+(`domain.analysis.impact`), so impact and lift agree in sign. Ratio and quantile metrics
+have no per-unit total, so they get no projection.
 """
 
 from __future__ import annotations
