@@ -15,6 +15,7 @@ from agents.analytics.executor import Gathered
 from agents.analytics.plan import Intent, QueryPlan, Shape
 from agents.analytics.vocabulary import Vocabulary
 from agents.analytics.writer import Writer, pct
+from agents.common.verify import FRACTION
 
 HELP = (
     "I can answer: how experiments are doing (lifts with intervals, guardrails, SRM), "
@@ -124,7 +125,7 @@ def _recommendation(w: Writer, recommendation: dict[str, Any]) -> None:
     proposal = recommendation["proposal"]
     w.parts.append(f"Recommendation: {proposal['action'].upper()}. {recommendation['narrative']}")
     for label, value in proposal.get("numbers", {}).items():
-        unit = "%" if label in ("lift", "ci_lower", "ci_upper", "predictive_power") else ""
+        unit = FRACTION if label in ("lift", "ci_lower", "ci_upper", "predictive_power") else ""
         w.fact(label, value, unit)
     if recommendation.get("waiting_for_approval"):
         w.parts.append(
@@ -177,12 +178,12 @@ def _row_text(w: Writer, key: str, card: dict[str, Any], row: dict[str, Any]) ->
     label = f"{row['metric']} ({row['role']}) {w.variant(key, row['variant'])} vs {card['control']}"
     if row["relative_lift"] is None:
         return f"{label}: not enough data ({row['error'] or 'no estimate'})."
-    w.fact(f"{key} {row['metric']} {row['variant']} lift", row["relative_lift"], "%")
-    w.fact(f"{key} {row['metric']} {row['variant']} ci_lower", row["ci_lower"], "%")
-    w.fact(f"{key} {row['metric']} {row['variant']} ci_upper", row["ci_upper"], "%")
+    w.fact(f"{key} {row['metric']} {row['variant']} lift", row["relative_lift"], FRACTION)
+    w.fact(f"{key} {row['metric']} {row['variant']} ci_lower", row["ci_lower"], FRACTION)
+    w.fact(f"{key} {row['metric']} {row['variant']} ci_upper", row["ci_upper"], FRACTION)
     w.fact(f"{key} {row['metric']} {row['variant']} p", row["adjusted_p_value"], "p")
-    w.fact(f"{key} {row['metric']} control mean", row["control_mean"], row["kind"])
-    w.fact(f"{key} {row['metric']} {row['variant']} mean", row["variant_mean"], row["kind"])
+    w.fact(f"{key} {row['metric']} control mean", row["control_mean"], _unit_of(row))
+    w.fact(f"{key} {row['metric']} {row['variant']} mean", row["variant_mean"], _unit_of(row))
     verdict = {"better": "significantly better", "worse": "significantly worse"}.get(
         row["direction"], "not significant"
     )
@@ -274,12 +275,17 @@ def _ranking(w: Writer, plan: QueryPlan, found: Gathered) -> None:
     metric = plan.metrics[0] if plan.metrics else "primary metric"
     lines = []
     for place, (lift, key, row) in enumerate(entries, 1):
-        w.fact(f"{key} {row['metric']} {row['variant']} lift", lift, "%")
-        w.fact(f"{key} ci_lower", row["ci_lower"], "%")
-        w.fact(f"{key} ci_upper", row["ci_upper"], "%")
+        w.fact(f"{key} {row['metric']} {row['variant']} lift", lift, FRACTION)
+        w.fact(f"{key} ci_lower", row["ci_lower"], FRACTION)
+        w.fact(f"{key} ci_upper", row["ci_upper"], FRACTION)
         verdict = "significant" if row["significant"] else "not significant"
         lines.append(
             f"{place}. {w.name(key)} {row['variant']}: {pct(lift)} "
             f"[{pct(row['ci_lower'])}, {pct(row['ci_upper'])}] on {row['metric']}, {verdict}"
         )
     w.parts.append(f"Experiments ranked by {metric} lift: " + "; ".join(lines) + ".")
+
+
+def _unit_of(row: dict[str, Any]) -> str:
+    """A binomial metric's means are shares (conversion rates); other means are amounts."""
+    return FRACTION if row["kind"] == "binomial" else ""

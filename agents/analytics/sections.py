@@ -9,6 +9,7 @@ from typing import Any
 from agents.analytics.executor import DEFAULT_HORIZON, Gathered
 from agents.analytics.plan import QueryPlan
 from agents.analytics.writer import Writer, pct
+from agents.common.verify import FRACTION
 from domain.statistics.corrections import benjamini_hochberg
 from domain.statistics.power import predictive_power
 
@@ -95,7 +96,7 @@ def history_section(w: Writer, key: str, history: dict[str, Any]) -> None:
 
 def _hit(w: Writer, hit: dict[str, Any]) -> str:
     lift = hit.get("lift")
-    w.fact(f"{hit['key']} lift", lift, "%")
+    w.fact(f"{hit['key']} lift", lift, FRACTION)
     state = hit.get("outcome") if hit.get("outcome") not in (None, "none") else hit.get("status")
     shown = f", primary lift {pct(lift)}" if lift is not None else ""
     return f"{w.name(hit['key'])} ({state}{shown})"
@@ -135,10 +136,10 @@ def _segment_text(w: Writer, row: dict[str, Any]) -> str:
     w.fact(
         f"{key} {row['dimension']} {row['segment']} {row['variant']} lift",
         row["relative_lift"],
-        "%",
+        FRACTION,
     )
-    w.fact(f"{key} {row['segment']} ci_lower", row["ci_lower"], "%")
-    w.fact(f"{key} {row['segment']} ci_upper", row["ci_upper"], "%")
+    w.fact(f"{key} {row['segment']} ci_lower", row["ci_lower"], FRACTION)
+    w.fact(f"{key} {row['segment']} ci_upper", row["ci_upper"], FRACTION)
     w.fact(f"{key} {row['segment']} users", row["users"], "count")
     return (
         f"{row['dimension']} {row['segment']} in {key} ({row['variant']}, {row['metric']}): "
@@ -216,10 +217,14 @@ def trend_section(w: Writer, plan: QueryPlan, key: str, trend: dict[str, Any]) -
             pieces.append(f"{variant['variant']}: {variant['summary']}")
             continue
         end, low, high = variant["forecast"][-1], variant["lower"][-1], variant["upper"][-1]
-        w.fact(f"{key} {variant['variant']} forecast", end, "%")
-        w.fact(f"{key} {variant['variant']} forecast lower", low, "%")
-        w.fact(f"{key} {variant['variant']} forecast upper", high, "%")
-        w.fact(f"{key} {variant['variant']} predictive power", variant.get("predictive_power"), "%")
+        w.fact(f"{key} {variant['variant']} forecast", end, FRACTION)
+        w.fact(f"{key} {variant['variant']} forecast lower", low, FRACTION)
+        w.fact(f"{key} {variant['variant']} forecast upper", high, FRACTION)
+        w.fact(
+            f"{key} {variant['variant']} predictive power",
+            variant.get("predictive_power"),
+            FRACTION,
+        )
         power = variant.get("predictive_power")
         chance = (
             f"; chance of significance by day {trend['planned_days']:.0f}: {pct(power, sign=False)}"

@@ -13,6 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+FRACTION = "fraction"
+"""The unit of a fact that is a share: a lift, a bound, a conversion rate (0.101 reads as
+10.1 %)."""
+
 NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?\$?(\d[\d,]*(?:\.\d+)?)\s*(%|percent\b)?")
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 IDENTIFIER = re.compile(r"\b[\w$]*[a-z][\w$]*-[\w-]+\b|\b[a-z]+\d+\b|\bv\d+\b|\bp\d{2}\b", re.I)
@@ -69,7 +73,7 @@ def _allowed(reference: str, facts: list[dict[str, Any]]) -> list[float]:
     values = [abs(v) for v, _, _ in numbers_in(reference)]
     for fact in facts:
         value = abs(float(fact["value"]))
-        values += [value, value * 100] if fact.get("unit") in ("%", "binomial") else [value]
+        values += [value, value * 100] if fact.get("unit") == FRACTION else [value]
     return values
 
 

@@ -21,7 +21,7 @@ from agents.common.llm import ask_model, llm_failure
 from agents.common.scorecards import scorecard_from_answer
 from agents.common.timing import days_since
 from agents.common.toolbox import McpToolbox, ToolFailed
-from agents.common.verify import verify
+from agents.common.verify import FRACTION, verify
 from agents.intelligence.configuration import IntelligenceSettings
 from agents.intelligence.prompts import NARRATIVE_SYSTEM, templated_narrative
 from agents.intelligence.state import IntelligenceState
@@ -181,7 +181,7 @@ async def _checked_narrative(
     if not prose:
         return templated, ["The model returned no narrative; showing the checked one."]
     facts = [
-        {"label": name, "value": value, "unit": "%" if name != "z" else ""}
+        {"label": name, "value": value, "unit": FRACTION if name != "z" else ""}
         for name, value in proposed["numbers"].items()
     ]
     reference = " ".join([templated, json.dumps(proposed["numbers"])])

@@ -146,7 +146,7 @@ def test_endpoint_failures_fall_back_with_one_line(store, behaviour):
 
 def test_verify_accepts_rounding_and_rejects_inventions():
     reference = "conversion treatment vs control: +15.1% [-6.0%, +36.2%], not significant."
-    facts = [{"label": "lift", "value": 0.15134, "unit": "%"}]
+    facts = [{"label": "lift", "value": 0.15134, "unit": "fraction"}]
     assert (
         verify(
             "Conversion rose about 15% (from -6.0% to +36.2%), not significant.",

@@ -540,3 +540,17 @@ def test_the_mcp_tool_keeps_a_conversation(evaluated: Evaluated):
     check = segment_only(PRICING, "country", "DE")
     assert check(follow_up, evaluated.truth), follow_up["answer"]
     assert {f["label"] for f in follow_up["facts"]} and follow_up["plan"]["intents"] == ["segments"]
+
+
+def test_facts_name_their_unit_as_the_answer_reads_them(evaluated: Evaluated):
+    """A lift is a fraction in the facts (`--json`), quoted as a percentage in the answer;
+    no fact is labelled with a unit its value is not in."""
+    lifts = 0
+    for state in evaluated.answers.values():
+        units = {fact["unit"] for fact in state["facts"]}
+        assert units <= {"fraction", "days", "count", "p", ""}, units
+        for fact in state["facts"]:
+            if fact["label"].endswith(" lift"):
+                assert fact["unit"] == "fraction" and pct(fact["value"]) in state["answer"]
+                lifts += 1
+    assert lifts >= 20
