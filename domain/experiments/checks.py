@@ -22,14 +22,15 @@ def check_unique(keys: Sequence[str], what: str, error: type[Exception]) -> None
         seen.add(key)
 
 
-KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+KEY_CHARS = 100
+KEY_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{KEY_CHARS - 1}}}")
 
 
 def check_key(key: str) -> None:
     """Keys are identifiers: typed in commands, in URLs and SDK calls, shown everywhere."""
     if not KEY_PATTERN.fullmatch(key):
         raise InvalidVariants(
-            f"Experiment key {key[:120]!r} is not valid: use 1-100 letters, digits and "
+            f"Experiment key {key[:120]!r} is not valid: use 1-{KEY_CHARS} letters, digits and "
             "'.', '_', ':' or '-', starting with a letter or digit (e.g. checkout-cta-2026)."
         )
 

@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.errors import DomainError
+from domain.experiments.checks import KEY_CHARS as EXPERIMENT_KEY_CHARS
 from infrastructure.bootstrap import SERVER_NAMES, Services
 from infrastructure.read_side import ENGINES, LocalReadSide, dumps
 from infrastructure.serve.dashboard.drawer import Drawer
@@ -51,7 +52,7 @@ log = logging.getLogger("neonblue.serve")
 PROJECTIONS = ("analytics", "relational", "knowledge")
 MAX_BODY = 64 * 1024  # bytes of an /api request body
 QUESTION_CHARS = 2000
-KEY_CHARS = 128
+KEY_CHARS = 128  # a dimension, a metric, a conversation id
 CATCHING_UP = 100_000  # events behind the head: the dashboard's passes wait longer
 
 
@@ -233,7 +234,7 @@ class ServeApp:
         params = request.query_params
 
         async def run() -> Any:
-            key = _text(_query(params, "experiment"), "experiment", KEY_CHARS)
+            key = _text(_query(params, "experiment"), "experiment", EXPERIMENT_KEY_CHARS)
             engine, cuped = _engine(_query(params, "engine")), _query(params, "cuped") or "true"
             if cuped not in ("true", "false"):
                 raise ConfigurationError("cuped must be true or false.")
@@ -247,7 +248,7 @@ class ServeApp:
         params = request.query_params
 
         async def run() -> Any:
-            key = _text(_query(params, "experiment"), "experiment", KEY_CHARS)
+            key = _text(_query(params, "experiment"), "experiment", EXPERIMENT_KEY_CHARS)
             dimension = _query(params, "dimension") or None
             metric = _query(params, "metric") or None
             if dimension:
@@ -280,7 +281,8 @@ class ServeApp:
         async def run() -> Any:
             body = await _body(request, "experiment")
             return await self.read_side.recommend_async(
-                _text(body.get("experiment"), "experiment", KEY_CHARS), _engine(body.get("engine"))
+                _text(body.get("experiment"), "experiment", EXPERIMENT_KEY_CHARS),
+                _engine(body.get("engine")),
             )
 
         return await self._answer("recommend", run)

@@ -27,6 +27,7 @@ HOSTILE = [
     pytest.param("/api/ask", b'{"question": "How is alpha \\ud800 doing?"}', id="ask-lone-surrogate"),
     pytest.param("/api/ask", b'{"question": "How is alpha doing?", "conversation_id": "\\udcff"}', id="conversation-surrogate"),
     pytest.param("/api/recommend", b'{"experiment": "alpha\\udfff"}', id="recommend-surrogate"),
+    pytest.param("/api/recommend", b'{"experiment": "' + b"k" * 101 + b'"}', id="recommend-key-beyond-100"),
 ]  # fmt: skip
 
 
