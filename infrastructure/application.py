@@ -27,6 +27,7 @@ from eventsourcing.utils import get_topic
 
 from domain.errors import DomainError
 from domain.experiments.aggregate import Experiment, experiment_id
+from domain.experiments.checks import check_namespace_free
 from domain.experiments.errors import ExperimentAlreadyExists, ExperimentNotFound
 from domain.experiments.values import Conclusion, Metric, Namespace, Status, Variant
 from domain.participation.aggregate import AssignmentSource, Participation, participation_id
@@ -151,6 +152,7 @@ class NeonBlue(Application[UUID]):
         return experiment
 
     def start_experiment(self, key: str, at: datetime | None = None) -> Experiment:
+        self._check_namespace_free(key)
         return self._change(key, "start", at or utcnow())
 
     def pause_experiment(
@@ -159,7 +161,22 @@ class NeonBlue(Application[UUID]):
         return self._change(key, "pause", at or utcnow(), reason)
 
     def resume_experiment(self, key: str, at: datetime | None = None) -> Experiment:
+        self._check_namespace_free(key)
         return self._change(key, "resume", at or utcnow())
+
+    def _check_namespace_free(self, key: str) -> None:
+        namespace = self.experiment(key).namespace
+        if namespace is not None:
+            live = (Status.RUNNING, Status.PAUSED)
+            check_namespace_free(
+                key,
+                namespace,
+                (
+                    (e.key, str(e.status), e.namespace)
+                    for e in self.experiments()
+                    if e.status in live
+                ),
+            )
 
     def stop_experiment(self, key: str, reason: str = "", at: datetime | None = None) -> Experiment:
         return self._change(key, "stop", at or utcnow(), reason)

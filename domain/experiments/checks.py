@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from domain.experiments.errors import InvalidMetric, InvalidTraffic, InvalidVariants
-from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
+from domain.experiments.errors import InvalidMetric, InvalidTraffic, InvalidVariants, NamespaceTaken
+from domain.experiments.values import Metric, MetricKind, MetricRole, Namespace, Variant
 
 WEIGHT_TOLERANCE = 1e-6
 
@@ -87,4 +87,26 @@ def check_metric(metric: Metric, all_metrics: Sequence[Metric]) -> None:
         raise InvalidMetric(
             f"Metric {metric.key!r}: the margin must be a finite number >= 0 (e.g. 0.05 for "
             f"5%), not {metric.margin}."
+        )
+
+
+def check_namespace_free(
+    key: str, namespace: Namespace | None, live: Iterable[tuple[str, str, Namespace | None]]
+) -> None:
+    """Experiments of one namespace are mutually exclusive: one may not start or resume while
+    a running or paused one (``live``: key, status, namespace) holds an overlapping slice,
+    or the two would share users."""
+    if namespace is None:
+        return
+    taken = [
+        (other, status, held)
+        for other, status, held in live
+        if other != key and held is not None and held.overlaps(namespace)
+    ]
+    if taken:
+        other, status, held = taken[0]
+        raise NamespaceTaken(
+            f"Experiment {key!r} takes {namespace}, which overlaps {held} of {other!r} "
+            f"({status}): experiments of one namespace must take disjoint slices. Stop "
+            f"{other!r} first, or give {key!r} a free slice."
         )

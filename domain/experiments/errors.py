@@ -27,6 +27,10 @@ class InvalidTraffic(ExperimentError):
     """Coverage or weights are outside what bucketing can use."""
 
 
+class NamespaceTaken(InvalidTraffic):
+    """Another live experiment of the namespace holds an overlapping slice."""
+
+
 class InvalidConclusion(ExperimentError):
     """The conclusion names an unknown decision or variant."""
 

@@ -84,6 +84,13 @@ class Namespace:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def overlaps(self, other: Namespace) -> bool:
+        """Whether the two slices share users (same namespace, intersecting ranges)."""
+        return self.name == other.name and self.start < other.end and other.start < self.end
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.start:g}, {self.end:g})"
+
 
 @dataclass(frozen=True)
 class Conclusion:

@@ -166,3 +166,33 @@ def test_command_context_is_stored_with_the_event(app: NeonBlue):
     app.record([RecordExposure("checkout", "u1", "e1", T0, context=context)])
     stored = [e.event for e in app.log() if e.name == "Participation.Exposed"]
     assert stored[0].context == context
+
+
+def test_experiments_of_a_namespace_start_only_on_disjoint_slices(app: NeonBlue):
+    """Namespaces make experiments mutually exclusive: a start or resume onto a slice a
+    running or paused experiment holds is refused, naming it; a freed slice can be taken."""
+    from domain.experiments.errors import NamespaceTaken
+    from domain.experiments.values import Namespace
+
+    def design(key: str, start: float, end: float) -> None:
+        app.create_experiment(
+            key, key, variants=two_variants(), metrics=conversion_metrics(),
+            namespace=Namespace("checkout", start, end),
+        )  # fmt: skip
+
+    design("first", 0.0, 0.5)
+    design("overlapping", 0.4, 0.9)
+    design("beside", 0.5, 1.0)  # [0, 0.5) and [0.5, 1) share no user
+    app.start_experiment("first", at=T0)
+    app.start_experiment("beside", at=T0)
+    with pytest.raises(
+        NamespaceTaken, match=r"overlaps checkout \[0, 0.5\) of 'first' \(running\)"
+    ):
+        app.start_experiment("overlapping", at=T0)
+    app.pause_experiment("beside", at=T0)
+    app.stop_experiment("first", at=T0)
+    with pytest.raises(NamespaceTaken, match="'beside' \\(paused\\)"):
+        app.start_experiment("overlapping", at=T0)  # a paused one still holds its slice
+    app.stop_experiment("beside", at=T0)
+    app.start_experiment("overlapping", at=T0)
+    assert app.experiment("overlapping").status == Status.RUNNING
