@@ -99,7 +99,8 @@ def variant_of(entry: object, count: int) -> Variant:
     try:
         assert isinstance(entry, dict)
         key = entry["key"]
-        return Variant(key, entry.get("name") or key, float(entry.get("weight", 1.0 / count)))
+        assert isinstance(key, str)
+        return Variant(key, entry.get("name") or key, _number(entry.get("weight", 1.0 / count)))
     except (AssertionError, KeyError, TypeError, ValueError):
         raise SpecError(
             f'Variant {entry!r}: expected \'key=weight\' or {{"key": ..., "weight": ...}}'
@@ -120,6 +121,13 @@ def metric_of(entry: object) -> Metric:
         ) from None
 
 
+def _number(value: object) -> float:
+    """A JSON number (not a string or a boolean that `float` would take)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{value!r} is not a number")
+    return float(value)
+
+
 def parse_namespace(spec: str) -> Namespace:
     """``name:start:end``, e.g. ``checkout:0:0.5``."""
     try:
@@ -137,7 +145,7 @@ def namespace_of(entry: object) -> Namespace:
         return parse_namespace(entry)
     try:
         if isinstance(entry, dict):
-            return Namespace(str(entry["name"]), float(entry["start"]), float(entry["end"]))
+            return Namespace(str(entry["name"]), _number(entry["start"]), _number(entry["end"]))
     except (KeyError, TypeError, ValueError):
         pass
     raise SpecError(

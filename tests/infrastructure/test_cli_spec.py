@@ -122,3 +122,19 @@ def test_every_field_show_json_prints_is_taken(tmp_path: Path) -> None:
     path = tmp_path / "shown.json"
     path.write_text(json.dumps(printed | {"seed": "s", "namespace": None}))
     assert read_spec(path)["key"] == "k"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"key": "a", "weight": "0.5"}, {"key": "a", "weight": True}, {"key": 5, "weight": 0.5}],
+    ids=["weight-string", "weight-boolean", "key-number"],
+)
+def test_a_variant_object_takes_numbers_as_numbers(entry: dict) -> None:
+    """`float` took "0.5" and True (weight 1.0) without a word."""
+    from infrastructure.cli.parsing import SpecError, namespace_of, variant_of
+
+    with pytest.raises(SpecError, match="expected 'key=weight'"):
+        variant_of(entry, 2)
+    assert variant_of({"key": "a", "weight": 1}, 2).weight == 1.0
+    with pytest.raises(SpecError, match="expected 'name:start:end'"):
+        namespace_of({"name": "checkout", "start": "0", "end": 0.5})
