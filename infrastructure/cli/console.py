@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from infrastructure.controls import escapes
+
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Services
     from infrastructure.read_side import ReadSide
@@ -28,12 +30,13 @@ def working(message: str, quiet: bool = False) -> AbstractContextManager[Any]:
     return error_console.status(message)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if chr(c) not in "\n\t"}
+_CONTROL = escapes(keep="\n\t")
 
 
 def printable(text: object) -> str:
-    """``text`` with control characters (a terminal's escape sequences) shown escaped
-    instead of executed; for a rich `Text`, which is never read as markup."""
+    """``text`` with control characters (a terminal's escape sequences, bidirectional
+    overrides: `infrastructure.controls`) shown escaped instead of acting; for a rich
+    `Text`, which is never read as markup."""
     return str(text).translate(_CONTROL)
 
 

@@ -39,7 +39,8 @@ def _clean(done: subprocess.CompletedProcess[str]) -> str:
 def test_brackets_and_escape_codes_in_stored_text_are_shown_as_text(env: dict[str, str]) -> None:
     created = neonblue(
         env, "experiments", "create", "beta-key", "--name", "Checkout [beta]",
-        "--hypothesis", f"Users [segment a] convert more [/] {ESC}[2J", "--owner", "[/]",
+        "--hypothesis", f"Users [segment a] convert more [/] {ESC}[2J \u202egnp.exe\x9b",
+        "--owner", "[/]",
         "--tag", "[new]", "--variant", "control:0.5", "--variant", "treatment:0.5",
         "--metric", "conversion:primary:binomial",
     )  # fmt: skip
@@ -52,6 +53,9 @@ def test_brackets_and_escape_codes_in_stored_text_are_shown_as_text(env: dict[st
     shown = neonblue(env, "experiments", "show", "beta-key")
     assert shown.returncode == 0
     assert "Users [segment a] convert more [/] \\x1b[2J" in _clean(shown)
+    # a right-to-left override (it would show "exe.png") and a C1 control, spelled out
+    assert "\\u202egnp.exe\\x9b" in _clean(shown)
+    assert "\u202e" not in shown.stdout and "\x9b" not in shown.stdout
 
 
 def test_hostile_keys_are_refused_or_shown_escaped(env: dict[str, str]) -> None:

@@ -10,7 +10,6 @@ does not match is refused with 403 before anything runs.
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -21,10 +20,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Message, Receive
 
+from infrastructure.controls import pattern
+
 FORM_BYTES = 32 * 1024
 NEXT_CHARS = 2048
 # C0/C1 controls but tab and newlines, and the bidi embeddings, overrides and isolates
-CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROLS = pattern(keep="\t\n\r")
 
 
 class Access:
