@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -194,7 +194,7 @@ def replay(
         return
     console.print(
         f"[bold]{shown(experiment)}[/] {data['cut']} (log position {data['position']}): "
-        f"{data['status']}, version {data['version']}, weights {shown(data['variants'])}; "
+        f"{data['status']}, version {data['version']}, weights {shown(_weights(data))}; "
         f"{settings.engine} engine"
     )
     table = Table("variant", "enrolled", "exposed (users)")
@@ -214,6 +214,11 @@ def replay(
         console.print(f"SRM p-value {p}" + (f" ({srm.message or srm.error})" if srm.error else ""))
 
 
+def _weights(replayed: dict[str, Any]) -> str:
+    """``control 0.5, treatment 0.5``: the variants' weights as the replay found them."""
+    return ", ".join(f"{variant} {weight:g}" for variant, weight in replayed["variants"].items())
+
+
 @app.command()
 def history(
     experiment: str,
@@ -228,10 +233,10 @@ def history(
         return
     table = Table("position", "recorded at", "aggregate", "event", "by", "details")
     for entry in entries:
-        details = json.dumps(entry.details, default=str)
+        details = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in entry.details.items())
         table.add_row(
             str(entry.position), entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            shown(entry.aggregate), entry.event, shown(entry.actor), shown(details[:100]),
+            shown(entry.aggregate), entry.event, shown(entry.actor or "-"), shown(details),
         )  # fmt: skip
     console.print(table)
 

@@ -72,6 +72,12 @@ def test_replay_history_and_export(env: dict[str, str], tmp_path: Path):
     story = neonblue(env, "audit", "history", "checkout", "--json")
     events = [json.loads(line)["event"] for line in story.stdout.splitlines()]
     assert events == ["Created", "Started", "Paused"]
+    told = neonblue(env, "audit", "history", "checkout")
+    lines = " ".join(told.stdout.split())
+    assert told.returncode == 0 and "Traceback" not in told.stderr
+    assert "reason=" in lines and "…" not in told.stdout  # every detail, wrapped, not cut
+    text = neonblue(env, "audit", "replay", "checkout")
+    assert "weights control 0.5, treatment 0.5" in " ".join(text.stdout.split()), text.stdout
     out = tmp_path / "log.jsonl"
     exported = neonblue(env, "audit", "export", "--since", "3", "--out", str(out))
     assert exported.returncode == 0, exported.stderr
