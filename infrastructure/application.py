@@ -8,7 +8,7 @@ call it. Persistence (SQLite, PostgreSQL, in-memory) comes from the environment 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -152,7 +152,7 @@ class NeonBlue(Application[UUID]):
         return experiment
 
     def start_experiment(self, key: str, at: datetime | None = None) -> Experiment:
-        self._check_namespace_free(key)
+        self.check_namespace_free(self.experiment(key))
         return self._change(key, "start", at or utcnow())
 
     def pause_experiment(
@@ -161,22 +161,29 @@ class NeonBlue(Application[UUID]):
         return self._change(key, "pause", at or utcnow(), reason)
 
     def resume_experiment(self, key: str, at: datetime | None = None) -> Experiment:
-        self._check_namespace_free(key)
+        self.check_namespace_free(self.experiment(key))
         return self._change(key, "resume", at or utcnow())
 
-    def _check_namespace_free(self, key: str) -> None:
-        namespace = self.experiment(key).namespace
-        if namespace is not None:
-            live = (Status.RUNNING, Status.PAUSED)
-            check_namespace_free(
-                key,
-                namespace,
-                (
-                    (e.key, str(e.status), e.namespace)
-                    for e in self.experiments()
-                    if e.status in live
-                ),
-            )
+    def check_namespace_free(
+        self, experiment: Experiment, current: Mapping[str, Any] | None = None
+    ) -> None:
+        """Refuses (`NamespaceTaken`) a start or resume of ``experiment`` onto a slice that a
+        running or paused experiment holds (``current``: versions newer than the store's,
+        e.g. changed earlier in an ingest batch)."""
+        if experiment.namespace is None:
+            return
+        current = current or {}
+        live = (Status.RUNNING, Status.PAUSED)
+        others = (current.get(key) or self.experiment(key) for key in self.experiment_keys())
+        check_namespace_free(
+            experiment.key,
+            experiment.namespace,
+            (
+                (e.key, str(e.status), e.namespace)
+                for e in others
+                if isinstance(e, Experiment) and e.status in live
+            ),
+        )
 
     def stop_experiment(self, key: str, reason: str = "", at: datetime | None = None) -> Experiment:
         return self._change(key, "stop", at or utcnow(), reason)

@@ -379,6 +379,8 @@ class _UnitState:
         elif item.step in ("pause", "stop"):
             getattr(experiment, item.step)(item.at, reason)
         else:
+            if item.step in ("start", "resume"):
+                self.app.check_namespace_free(experiment, self.experiments)
             getattr(experiment, item.step)(item.at)
         inbox.accept(item.event_id, item.event_type, item.at, item.context)
         self.changed[experiment.id] = experiment

@@ -92,3 +92,36 @@ def test_listing_reads_the_table_and_the_topic(app: NeonBlue) -> None:
         "not json 0", "not json 1", "not json 2", "not json 0"
     ]  # fmt: skip
     assert [d.source_offset for d in dead_letters(SETTINGS, 2, bus=bus, app=app)] == [1, 3]
+
+
+def test_a_lifecycle_start_onto_a_taken_namespace_slice_is_rejected(app: NeonBlue) -> None:
+    """Ingest's lifecycle events obey the namespace rule the CLI does: a start onto a slice a
+    running experiment holds is dead-lettered, naming it; one onto a free slice starts."""
+    from domain.experiments.values import Namespace
+    from tests.factories import conversion_metrics, two_variants
+
+    def design(key: str, start: float, end: float) -> None:
+        app.create_experiment(
+            key, key, variants=two_variants(), metrics=conversion_metrics(),
+            namespace=Namespace("checkout", start, end),
+        )  # fmt: skip
+
+    design("holder", 0.0, 0.5)
+    design("overlapping", 0.25, 0.75)
+    design("beside", 0.5, 1.0)
+    app.start_experiment("holder")
+    bus = InProcessBus(partitions=1)
+    for key in ("overlapping", "beside"):
+        started = {"event_id": f"start-{key}", "user_id": "ops", "experiment_id": key,
+                   "event_type": "experiment_started", "timestamp": "2026-01-02T00:00:00Z"}  # fmt: skip
+        bus.append("experiments_events", json.dumps(started).encode(), key.encode())
+    settings = SETTINGS.model_copy(update={"topics": ("experiments_events",)})
+
+    stats = ingest_in_process(app, bus, settings)
+
+    assert stats.recorded == 1 and stats.dead_lettered == 1
+    letter = tables_for(app).dead_letters(10)[0]
+    assert letter.kind == "rejected" and "NamespaceTaken" in letter.reason
+    assert "'holder' (running)" in letter.reason
+    assert app.experiment("overlapping").status == "draft"
+    assert app.experiment("beside").status == "running"
