@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from domain.experiments.values import Metric, MetricKind, MetricRole, Variant
+from typing import Any
+
+from domain.experiments.values import Metric, MetricKind, MetricRole, Namespace, Variant
 
 
 def two_variants(control: float = 0.5) -> list[Variant]:
@@ -29,3 +31,11 @@ def conversion_metrics() -> list[Metric]:
             margin=0.05,
         ),
     ]
+
+
+def create_in_namespace(app: Any, key: str, start: float, end: float) -> None:
+    """A startable draft on the slice [start, end) of the namespace ``checkout``."""
+    app.create_experiment(
+        key, key, variants=two_variants(), metrics=conversion_metrics(),
+        namespace=Namespace("checkout", start, end),
+    )  # fmt: skip

@@ -16,7 +16,7 @@ from domain.participation.errors import NotCollecting, UnknownMetric
 from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import build_app
 from infrastructure.settings import EventStoreSettings
-from tests.factories import conversion_metrics, two_variants
+from tests.factories import conversion_metrics, create_in_namespace, two_variants
 
 T0 = datetime(2026, 2, 2, 10, 0, tzinfo=UTC)
 
@@ -172,17 +172,10 @@ def test_experiments_of_a_namespace_start_only_on_disjoint_slices(app: NeonBlue)
     """Namespaces make experiments mutually exclusive: a start or resume onto a slice a
     running or paused experiment holds is refused, naming it; a freed slice can be taken."""
     from domain.experiments.errors import NamespaceTaken
-    from domain.experiments.values import Namespace
 
-    def design(key: str, start: float, end: float) -> None:
-        app.create_experiment(
-            key, key, variants=two_variants(), metrics=conversion_metrics(),
-            namespace=Namespace("checkout", start, end),
-        )  # fmt: skip
-
-    design("first", 0.0, 0.5)
-    design("overlapping", 0.4, 0.9)
-    design("beside", 0.5, 1.0)  # [0, 0.5) and [0.5, 1) share no user
+    create_in_namespace(app, "first", 0.0, 0.5)
+    create_in_namespace(app, "overlapping", 0.4, 0.9)
+    create_in_namespace(app, "beside", 0.5, 1.0)  # [0, 0.5) and [0.5, 1) share no user
     app.start_experiment("first", at=T0)
     app.start_experiment("beside", at=T0)
     with pytest.raises(

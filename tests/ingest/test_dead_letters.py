@@ -20,6 +20,7 @@ from infrastructure.ingest.simulate import TrafficPlan, planned
 from infrastructure.ingest.tables import tables_for
 from infrastructure.ingest.writer import BatchWriter
 from infrastructure.settings import KafkaSettings
+from tests.factories import create_in_namespace
 from tests.ingest.conftest import setup_portfolio
 from tests.ingest.support import recorded_event_ids
 
@@ -97,18 +98,10 @@ def test_listing_reads_the_table_and_the_topic(app: NeonBlue) -> None:
 def test_a_lifecycle_start_onto_a_taken_namespace_slice_is_rejected(app: NeonBlue) -> None:
     """Ingest's lifecycle events obey the namespace rule the CLI does: a start onto a slice a
     running experiment holds is dead-lettered, naming it; one onto a free slice starts."""
-    from domain.experiments.values import Namespace
-    from tests.factories import conversion_metrics, two_variants
 
-    def design(key: str, start: float, end: float) -> None:
-        app.create_experiment(
-            key, key, variants=two_variants(), metrics=conversion_metrics(),
-            namespace=Namespace("checkout", start, end),
-        )  # fmt: skip
-
-    design("holder", 0.0, 0.5)
-    design("overlapping", 0.25, 0.75)
-    design("beside", 0.5, 1.0)
+    create_in_namespace(app, "holder", 0.0, 0.5)
+    create_in_namespace(app, "overlapping", 0.25, 0.75)
+    create_in_namespace(app, "beside", 0.5, 1.0)
     app.start_experiment("holder")
     bus = InProcessBus(partitions=1)
     for key in ("overlapping", "beside"):
