@@ -78,6 +78,10 @@ class ProjectionStatus:
         }
 
 
+MOVES = 10
+"""Generation switches one batch follows before it fails (each is a completed rebuild)."""
+
+
 class ProjectionRunner:
     """Runs one projection over the log in batches."""
 
@@ -95,10 +99,12 @@ class ProjectionRunner:
     def run_batch(self, head: int | None = None) -> int:
         """Processes the next batch; returns how many positions it advanced."""
         with self._running:
-            try:
-                return self._run_batch(head)
-            except GenerationChanged:
-                return max(0, self._run_batch(head))  # on the generation it moved to
+            for _ in range(MOVES - 1):
+                try:
+                    return self._run_batch(head)
+                except GenerationChanged:  # nothing written; now on the live generation
+                    continue  # which rebuilds one after another may switch again
+            return max(0, self._run_batch(head))
 
     def _run_batch(self, head: int | None) -> int:
         start = self.projection.position()

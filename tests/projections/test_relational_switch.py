@@ -161,3 +161,37 @@ def test_rebuild_while_another_process_follows_and_another_reads(
     if not live.postgres:
         assert _integrity(live.sqlite_path) == ["ok"]
     app.close()
+
+
+def test_a_follower_follows_rebuilds_that_switch_while_it_moves(tmp_path: Path) -> None:
+    """Rebuilds back to back: the copy a follower moved to was switched away again before
+    its batch landed (`projections run` died of it, rarely); it moves again and writes."""
+    store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    app = build_app(store)
+    create_experiments(app)
+    traffic(app, 0, 200)
+    following = RelationalModel(app, store)
+    follower = ProjectionRunner(LogReader(app), following.projection(), 40)
+    follower.run_batch()
+    rebuilding = RelationalModel(app, store)
+    process = follower.projection.process
+    switches = []
+
+    def switched_meanwhile(events, position):  # another process rebuilds just before
+        if len(switches) < 3:
+            switches.append(rebuild(LogReader(app), rebuilding, batch_size=500))
+            traffic(app, 200 + 10 * len(switches), 10)  # the moved-to copy has a batch to do
+        return process(events, position)
+
+    follower.projection.process = switched_meanwhile
+    traffic(app, 200, 10)
+    assert follower.run_batch() > 0  # it raised GenerationChanged at the second switch
+    assert len(switches) == 3
+    traffic(app, 240, 160)  # users 0-399 in all
+    follower.catch_up()  # into the live copy
+    reader = RelationalModel(app, store)
+    assert reader.position() == app.head()
+    assert sum(v.users for v in reader.variant_sums(app.experiment("alpha")).values()) == 400
+    for model in (following, rebuilding, reader):
+        model.close()
+    app.close()
