@@ -151,18 +151,18 @@ class NeonBlue(Application[UUID]):
         self.save(experiment)
         return experiment
 
-    def start_experiment(self, key: str, at: datetime | None = None) -> Experiment:
+    def start_experiment(self, key: str, at: datetime | None = None, by: str = "") -> Experiment:
         self.check_namespace_free(self.experiment(key))
-        return self._change(key, "start", at or utcnow())
+        return self._change(key, "start", at or utcnow(), by=by)
 
     def pause_experiment(
-        self, key: str, reason: str = "", at: datetime | None = None
+        self, key: str, reason: str = "", at: datetime | None = None, by: str = ""
     ) -> Experiment:
-        return self._change(key, "pause", at or utcnow(), reason)
+        return self._change(key, "pause", at or utcnow(), reason, by=by)
 
-    def resume_experiment(self, key: str, at: datetime | None = None) -> Experiment:
+    def resume_experiment(self, key: str, at: datetime | None = None, by: str = "") -> Experiment:
         self.check_namespace_free(self.experiment(key))
-        return self._change(key, "resume", at or utcnow())
+        return self._change(key, "resume", at or utcnow(), by=by)
 
     def check_namespace_free(
         self, experiment: Experiment, current: Mapping[str, Any] | None = None
@@ -185,13 +185,15 @@ class NeonBlue(Application[UUID]):
             ),
         )
 
-    def stop_experiment(self, key: str, reason: str = "", at: datetime | None = None) -> Experiment:
-        return self._change(key, "stop", at or utcnow(), reason)
+    def stop_experiment(
+        self, key: str, reason: str = "", at: datetime | None = None, by: str = ""
+    ) -> Experiment:
+        return self._change(key, "stop", at or utcnow(), reason, by=by)
 
     def conclude_experiment(
-        self, key: str, decision: str, winner: str | None, reason: str
+        self, key: str, decision: str, winner: str | None, reason: str, by: str = ""
     ) -> Experiment:
-        return self._change(key, "conclude", decision, winner, reason)
+        return self._change(key, "conclude", decision, winner, reason, by=by)
 
     def change_traffic(
         self,
@@ -200,9 +202,10 @@ class NeonBlue(Application[UUID]):
         coverage: float | None = None,
         weights: dict[str, float] | None = None,
         reason: str = "",
+        by: str = "",
     ) -> Experiment:
         return self._change(
-            key, "change_traffic", coverage=coverage, weights=weights, reason=reason
+            key, "change_traffic", coverage=coverage, weights=weights, reason=reason, by=by
         )
 
     def add_note(self, key: str, text: str, author: str) -> Experiment:

@@ -134,22 +134,23 @@ def _act(experiment: Experiment, recommendation: Recommendation) -> list[str]:
     a dry run); the commands' names, for the record."""
     action, now = Action(recommendation.action), utcnow()
     reason = f"recommendation {recommendation.id}: {recommendation.reasons[0][:200]}"
+    by = f"recommendation {recommendation.id}, approved by {recommendation.decided_by or '?'}"
     commands: list[str] = []
     if action == Action.FIX_SRM:
-        experiment.pause(now, reason)
+        experiment.pause(now, reason, by)
         commands.append("pause_experiment")
     elif action in CONCLUDES:
         if experiment.is_collecting:
-            experiment.stop(now, reason)
+            experiment.stop(now, reason, by)
             commands.append("stop_experiment")
         if action == Action.SHIP:
-            experiment.conclude("ship", recommendation.variant, reason)
+            experiment.conclude("ship", recommendation.variant, reason, by)
             commands.append(f"conclude_experiment(ship {recommendation.variant})")
         elif action == Action.CONCLUDE:
-            experiment.conclude("inconclusive", None, reason)
+            experiment.conclude("inconclusive", None, reason, by)
             commands.append("conclude_experiment(inconclusive)")
         else:
-            experiment.conclude("rollback", None, reason)
+            experiment.conclude("rollback", None, reason, by)
             commands.append("conclude_experiment(rollback)")
     elif action == Action.REALLOCATE:
         weights = {
@@ -157,7 +158,7 @@ def _act(experiment: Experiment, recommendation: Recommendation) -> list[str]:
             for name, value in recommendation.numbers.items()
             if name.startswith("weight:")
         }
-        experiment.change_traffic(weights=weights, reason=reason)
+        experiment.change_traffic(weights=weights, reason=reason, by=by)
         commands.append("change_traffic")
     return commands
 

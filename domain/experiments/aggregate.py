@@ -105,6 +105,7 @@ class Experiment(Aggregate):
         coverage: float
         weights: dict[str, float]
         reason: str
+        by: str = ""  # who made the change (events recorded before it was kept: "")
 
         def apply(self, aggregate: Experiment) -> None:
             aggregate.coverage = self.coverage
@@ -121,6 +122,7 @@ class Experiment(Aggregate):
 
     class Started(Event):
         at: datetime
+        by: str = ""
 
         def apply(self, aggregate: Experiment) -> None:
             aggregate.status = Status.RUNNING
@@ -130,12 +132,14 @@ class Experiment(Aggregate):
     class Paused(Event):
         at: datetime
         reason: str
+        by: str = ""
 
         def apply(self, aggregate: Experiment) -> None:
             aggregate.status = Status.PAUSED
 
     class Resumed(Event):
         at: datetime
+        by: str = ""
 
         def apply(self, aggregate: Experiment) -> None:
             aggregate.status = Status.RUNNING
@@ -143,6 +147,7 @@ class Experiment(Aggregate):
     class Stopped(Event):
         at: datetime
         reason: str
+        by: str = ""
 
         def apply(self, aggregate: Experiment) -> None:
             aggregate.status = Status.STOPPED
@@ -161,6 +166,7 @@ class Experiment(Aggregate):
         decision: str
         winner: str | None
         reason: str
+        by: str = ""
 
         def apply(self, aggregate: Experiment) -> None:
             aggregate.status = Status.CONCLUDED
@@ -296,8 +302,11 @@ class Experiment(Aggregate):
         coverage: float | None = None,
         weights: dict[str, float] | None = None,
         reason: str = "",
+        by: str = "",
     ) -> None:
-        """Changes coverage and/or variant weights; running experiments keep weights summing to 1."""
+        """Changes coverage and/or variant weights; running experiments keep weights summing to 1.
+
+        ``by``, here and in the lifecycle steps: who or what made the change (`audit history`)."""
         if self.status in (Status.STOPPED, Status.CONCLUDED):
             raise InvalidTransition(
                 f"Experiment {self.key!r} is {self.status}; traffic can only change before it stops."
@@ -319,7 +328,7 @@ class Experiment(Aggregate):
         ):
             return  # no change: no event (a running experiment's split starts no new period)
         self.trigger_event(
-            self.TrafficChanged, coverage=new_coverage, weights=weights, reason=reason
+            self.TrafficChanged, coverage=new_coverage, weights=weights, reason=reason, by=by
         )
 
     def add_note(self, text: str, author: str) -> None:
@@ -331,7 +340,7 @@ class Experiment(Aggregate):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self, at: datetime) -> None:
+    def start(self, at: datetime, by: str = "") -> None:
         self._require_status("start", Status.DRAFT)
         if len(self.variants) < 2:
             raise InvalidVariants(
@@ -343,21 +352,23 @@ class Experiment(Aggregate):
             raise InvalidMetric(
                 f"Experiment {self.key!r} has no primary metric; add one before starting it."
             )
-        self.trigger_event(self.Started, at=at)
+        self.trigger_event(self.Started, at=at, by=by)
 
-    def pause(self, at: datetime, reason: str = "") -> None:
+    def pause(self, at: datetime, reason: str = "", by: str = "") -> None:
         self._require_status("pause", Status.RUNNING)
-        self.trigger_event(self.Paused, at=at, reason=reason)
+        self.trigger_event(self.Paused, at=at, reason=reason, by=by)
 
-    def resume(self, at: datetime) -> None:
+    def resume(self, at: datetime, by: str = "") -> None:
         self._require_status("resume", Status.PAUSED)
-        self.trigger_event(self.Resumed, at=at)
+        self.trigger_event(self.Resumed, at=at, by=by)
 
-    def stop(self, at: datetime, reason: str = "") -> None:
+    def stop(self, at: datetime, reason: str = "", by: str = "") -> None:
         self._require_status("stop", Status.RUNNING, Status.PAUSED)
-        self.trigger_event(self.Stopped, at=at, reason=reason)
+        self.trigger_event(self.Stopped, at=at, reason=reason, by=by)
 
-    def conclude(self, decision: Decision | str, winner: str | None, reason: str) -> None:
+    def conclude(
+        self, decision: Decision | str, winner: str | None, reason: str, by: str = ""
+    ) -> None:
         self._require_status("conclude", Status.STOPPED)
         try:
             decision = Decision(decision)
@@ -370,7 +381,9 @@ class Experiment(Aggregate):
             raise InvalidConclusion("A 'ship' decision needs the winning variant.")
         if winner is not None:
             self._variant(winner)
-        self.trigger_event(self.Concluded, decision=str(decision), winner=winner, reason=reason)
+        self.trigger_event(
+            self.Concluded, decision=str(decision), winner=winner, reason=reason, by=by
+        )
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -170,35 +170,47 @@ def show(
     console.print(variants, metrics)
 
 
+By = Annotated[
+    str | None,
+    typer.Option(help="Who makes the change, for `audit history` (default: your user name)."),
+]
+
+
+def _by(by: str | None) -> str:
+    import getpass
+
+    return by or getpass.getuser()
+
+
 @app.command()
-def start(key: str) -> None:
+def start(key: str, by: By = None) -> None:
     """Start a draft experiment (needs >= 2 variants summing to 1 and a primary metric)."""
     with services() as s:
-        s.app.start_experiment(key)
+        s.app.start_experiment(key, by=_by(by))
     console.print(f"Experiment [bold]{shown(key)}[/] is running.")
 
 
 @app.command()
-def pause(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
+def pause(key: str, reason: Annotated[str, typer.Option()] = "", by: By = None) -> None:
     """Pause a running experiment (no new users are enrolled)."""
     with services() as s:
-        s.app.pause_experiment(key, reason)
+        s.app.pause_experiment(key, reason, by=_by(by))
     console.print(f"Experiment [bold]{shown(key)}[/] is paused.")
 
 
 @app.command()
-def resume(key: str) -> None:
+def resume(key: str, by: By = None) -> None:
     """Resume a paused experiment."""
     with services() as s:
-        s.app.resume_experiment(key)
+        s.app.resume_experiment(key, by=_by(by))
     console.print(f"Experiment [bold]{shown(key)}[/] is running again.")
 
 
 @app.command()
-def stop(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
+def stop(key: str, reason: Annotated[str, typer.Option()] = "", by: By = None) -> None:
     """Stop collecting data; later metric events are recorded but excluded."""
     with services() as s:
-        s.app.stop_experiment(key, reason)
+        s.app.stop_experiment(key, reason, by=_by(by))
     console.print(f"Experiment [bold]{shown(key)}[/] is stopped.")
 
 
@@ -208,12 +220,13 @@ def conclude(
     decision: Annotated[str, typer.Option(help="ship, rollback or inconclusive.")],
     winner: Annotated[str | None, typer.Option(help="Winning variant (needed to ship).")] = None,
     reason: Annotated[str, typer.Option()] = "",
+    by: By = None,
 ) -> None:
     """Record the decision of a stopped experiment (final)."""
     from infrastructure.track_record import score_concluded
 
     with services() as s:
-        s.app.conclude_experiment(key, decision, winner, reason)
+        s.app.conclude_experiment(key, decision, winner, reason, by=_by(by))
         scored = score_concluded(s.app, key)
     console.print(f"Experiment [bold]{shown(key)}[/] is concluded: {decision}.")
     if scored:
@@ -226,6 +239,7 @@ def traffic(
     coverage: Annotated[float | None, typer.Option()] = None,
     weight: Annotated[list[str] | None, typer.Option(help="Repeatable: variant=weight.")] = None,
     reason: Annotated[str, typer.Option()] = "",
+    by: By = None,
 ) -> None:
     """Change coverage or variant weights (without either: show them)."""
     weights = {}
@@ -234,7 +248,9 @@ def traffic(
         weights[variant.key] = variant.weight
     with services() as s:
         before = s.app.experiment(key)
-        experiment = s.app.change_traffic(key, coverage=coverage, weights=weights, reason=reason)
+        experiment = s.app.change_traffic(
+            key, coverage=coverage, weights=weights, reason=reason, by=_by(by)
+        )
     shares = ", ".join(f"{v.key} {v.weight:.0%}" for v in experiment.variants)
     unchanged = " (unchanged)" if experiment.version == before.version else ""
     console.print(

@@ -372,16 +372,17 @@ class _UnitState:
         if inbox.has_seen(item.event_id):
             return "duplicate"
         reason = str(item.properties.get("reason", ""))
+        by = f"{item.event_type} event {item.event_id} (ingest)"
         if item.step == "conclude":
             experiment.conclude(
-                item.properties.get("decision", ""), item.properties.get("winner"), reason
+                item.properties.get("decision", ""), item.properties.get("winner"), reason, by
             )
         elif item.step in ("pause", "stop"):
-            getattr(experiment, item.step)(item.at, reason)
+            getattr(experiment, item.step)(item.at, reason, by)
         else:
             if item.step in ("start", "resume"):
                 self.app.check_namespace_free(experiment, self.experiments)
-            getattr(experiment, item.step)(item.at)
+            getattr(experiment, item.step)(item.at, by)
         inbox.accept(item.event_id, item.event_type, item.at, item.context)
         self.changed[experiment.id] = experiment
         self.changed[inbox.id] = inbox

@@ -121,3 +121,32 @@ def test_replay_by_event_time(env: dict[str, str]):
     assert "event time" in out and "bayesian engine" in out, out
     assert "n/a [n/a, n/a]" in out and "each variant needs at least 2 units" in out, out
     assert "nan" not in out, out
+
+
+def test_history_names_who_changed_the_experiment(env: dict[str, str]):
+    """A change made with the CLI records who made it (--by, else the user name); events
+    recorded before `by` existed read as made by nobody named."""
+    import getpass
+
+    from eventsourcing.persistence import StoredEvent
+
+    from infrastructure.audit.chain import split_state
+    from infrastructure.bootstrap import build_app
+    from infrastructure.settings import EventStoreSettings
+
+    assert neonblue(env, "experiments", "resume", "checkout", "--by", "alice").returncode == 0
+    assert neonblue(env, "experiments", "stop", "checkout", "--reason", "done").returncode == 0
+    story = neonblue(env, "audit", "history", "checkout", "--json")
+    actors = [(e["event"], e["actor"]) for e in map(json.loads, story.stdout.splitlines())]
+    assert actors[-2:] == [("Resumed", "alice"), ("Stopped", getpass.getuser())]
+
+    app = build_app(EventStoreSettings(data_dir=Path(env["NEONBLUE_DATA_DIR"]), event_store=""))
+    notifications = app.recorder.select_notifications(1, 1000)
+    (stored,) = [n for n in notifications if n.topic.endswith("Experiment.Paused")]
+    fields = json.loads(split_state(stored.state)[1])
+    del fields["by"]  # as an event recorded before it was kept
+    old = StoredEvent(stored.originator_id, stored.originator_version, stored.topic,
+                      json.dumps(fields).encode())  # fmt: skip
+    event = app.mapper.to_domain_event(old)
+    assert event.by == "" and event.reason == fields["reason"]
+    app.close()

@@ -109,4 +109,9 @@ def test_applying_a_ship_recommendation_scores_it(tmp_path: Path):
     scored = app.repository.get(pending.id)
     assert scored.state == "applied" and scored.score is not None
     assert scored.score.brier is None and scored.score.covered is not None
+    from infrastructure.audit.history import history
+
+    actors = {e.event: e.actor for e in history(app, "blue") if e.aggregate == "Experiment"}
+    by = f"recommendation {pending.id}, approved by lead"  # who changed it, in its history
+    assert actors["Stopped"] == actors["Concluded"] == by
     app.close()

@@ -14,6 +14,7 @@ from domain.experiments.values import Status
 from infrastructure.application import NeonBlue
 from infrastructure.bootstrap import build_app
 from infrastructure.ingest.bus import InProcessBus
+from infrastructure.ingest.cdc.mapping import BY
 from infrastructure.ingest.runtime import ingest_in_process
 from infrastructure.ingest.tables import tables_for
 from infrastructure.settings import EventStoreSettings, KafkaSettings
@@ -119,6 +120,8 @@ def test_updates_map_to_commands_and_redelivery_changes_nothing(feed: Feed) -> N
         ["Created", "VariantAdded", "VariantAdded", "DetailsChanged", "Started"]
     )
     assert history[5:] == ["TrafficChanged", "Stopped", "Concluded"]
+    changes = [i.event for i in feed.app.log() if i.event.originator_id == cta.id][4:]
+    assert {e.by for e in changes if hasattr(type(e), "by")} == {BY}  # named in its history
 
     # the connector restarts and re-sends everything at new offsets: nothing changes
     head = feed.events()

@@ -118,3 +118,7 @@ def test_a_lifecycle_start_onto_a_taken_namespace_slice_is_rejected(app: NeonBlu
     assert "'holder' (running)" in letter.reason
     assert app.experiment("overlapping").status == "draft"
     assert app.experiment("beside").status == "running"
+    from infrastructure.audit.history import history
+
+    (started,) = [e for e in history(app, "beside") if e.event == "Started"]
+    assert started.actor == "experiment_started event start-beside (ingest)"

@@ -40,6 +40,7 @@ from infrastructure.ingest.cdc.envelope import EXPERIMENTS, RowChange, Tombstone
 
 log = logging.getLogger(__name__)
 REASON = "changed in the operational database"
+BY = "the operational database (change data capture)"
 DETAILS = ("name", "hypothesis", "description", "owner")
 STEPS: dict[tuple[Status, Status], str] = {
     (Status.DRAFT, Status.RUNNING): "start",
@@ -98,7 +99,7 @@ def _experiment_row(
     row = change.row
     if row is None:  # deleted: the log keeps the experiment; stop collecting for it
         if experiment is not None and experiment.is_collecting:
-            experiment.stop(change.at, "deleted in the operational database")
+            experiment.stop(change.at, "deleted in the operational database", BY)
         return experiment
     metrics = [Metric.from_dict(m) for m in row["metrics"] or ()]
     if experiment is None:
@@ -114,7 +115,7 @@ def _experiment_row(
             changes["tags"] = row["tags"]
         experiment.change_details(**changes)
         if row["coverage"] is not None and row["coverage"] != experiment.coverage:
-            experiment.change_traffic(coverage=row["coverage"], reason=REASON)
+            experiment.change_traffic(coverage=row["coverage"], reason=REASON, by=BY)
         if row["metrics"] is not None:
             _metrics(experiment, metrics)
     _reach_status(experiment, row, change.at, strict=True)
@@ -165,11 +166,11 @@ def _variant_row(experiment: Experiment, rows: SourceRows, change: RowChange) ->
         Status.CONCLUDED,
     ):
         if experiment.status == Status.DRAFT:
-            experiment.change_traffic(weights={key: variant.weight}, reason=REASON)
+            experiment.change_traffic(weights={key: variant.weight}, reason=REASON, by=BY)
             return
         wanted = {v.key: v.weight for v in _variants(rows) if v.key in present}
         if len(wanted) == len(present) and abs(sum(wanted.values()) - 1.0) <= 1e-9:
-            experiment.change_traffic(weights=wanted, reason=REASON)
+            experiment.change_traffic(weights=wanted, reason=REASON, by=BY)
         # otherwise the other rows of the same transaction have not arrived yet
 
 
@@ -195,11 +196,11 @@ def _reach_status(experiment: Experiment, row: dict[str, Any], at: datetime, str
     for step in path:
         try:
             if step == "conclude":
-                experiment.conclude(row["decision"] or "inconclusive", row["winner"], REASON)
+                experiment.conclude(row["decision"] or "inconclusive", row["winner"], REASON, BY)
             elif step in ("pause", "stop"):
-                getattr(experiment, step)(at, REASON)
+                getattr(experiment, step)(at, REASON, BY)
             else:
-                getattr(experiment, step)(at)
+                getattr(experiment, step)(at, BY)
         except NOT_READY as error:
             if step != "start" and strict:
                 raise
