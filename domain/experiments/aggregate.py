@@ -15,6 +15,7 @@ from domain.experiments.checks import (
     check_coverage,
     check_key,
     check_metric,
+    check_namespace,
     check_unique,
     check_variant_keys,
     check_weights_sum,
@@ -239,10 +240,8 @@ class Experiment(Aggregate):
         check_coverage(coverage)
         if hash_version not in (1, 2):
             raise InvalidTraffic(f"hash_version must be 1 or 2, not {hash_version}.")
-        if namespace is not None and not 0 <= namespace.start < namespace.end <= 1:
-            raise InvalidTraffic(
-                f"Namespace range [{namespace.start}, {namespace.end}) must lie within [0, 1]."
-            )
+        if namespace is not None:
+            check_namespace(namespace)
         return cls._create(
             cls.Created,
             key=key,

@@ -35,7 +35,41 @@ def check_key(key: str) -> None:
         )
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def check_types(
+    what: str, fields: Sequence[tuple[str, object, str]], error: type[Exception]
+) -> None:
+    """Refuses a value of the wrong type before it is compared or stored: the log keeps
+    whatever an event holds for good (``fields``: name, value, "text", "number", "flag",
+    with "?" for optional)."""
+    tests = {"text": _text, "number": _number, "flag": lambda v: isinstance(v, bool)}
+    for name, value, kind in fields:
+        optional = kind.endswith("?")
+        if optional and value is None:
+            continue
+        if not tests[kind.rstrip("?")](value):
+            wanted = {"text": "a string", "number": "a number", "flag": "true or false"}
+            raise error(
+                f"{what}: {name} must be {wanted[kind.rstrip('?')]}"
+                f"{' or null' if optional else ''}, not {value!r:.60}."
+            )
+
+
 def check_variant_keys(variants: Sequence[Variant]) -> None:
+    for variant in variants:
+        check_types(
+            f"Variant {variant.key!r:.60}",
+            [("key", variant.key, "text"), ("name", variant.name, "text"),
+             ("weight", variant.weight, "number")],
+            InvalidVariants,
+        )  # fmt: skip
     check_unique([v.key for v in variants], "variant", InvalidVariants)
     for variant in variants:
         if not (variant.weight >= 0 and math.isfinite(variant.weight)):
@@ -58,6 +92,15 @@ def check_coverage(coverage: float) -> None:
 
 
 def check_metric(metric: Metric, all_metrics: Sequence[Metric]) -> None:
+    check_types(
+        f"Metric {metric.key!r:.60}",
+        [("key", metric.key, "text"), ("numerator", metric.numerator, "text?"),
+         ("denominator", metric.denominator, "text?"),
+         ("higher_is_better", metric.higher_is_better, "flag"),
+         ("margin", metric.margin, "number?"), ("quantile", metric.quantile, "number?"),
+         ("quantile_per_user", metric.quantile_per_user, "flag")],
+        InvalidMetric,
+    )  # fmt: skip
     if metric.kind == MetricKind.RATIO:
         if not metric.numerator or not metric.denominator:
             raise InvalidMetric(
@@ -109,4 +152,20 @@ def check_namespace_free(
             f"Experiment {key!r} takes {namespace}, which overlaps {held} of {other!r} "
             f"({status}): experiments of one namespace must take disjoint slices. Stop "
             f"{other!r} first, or give {key!r} a free slice."
+        )
+
+
+def check_namespace(namespace: Namespace) -> None:
+    check_types(
+        "Namespace",
+        [("name", namespace.name, "text"), ("start", namespace.start, "number"),
+         ("end", namespace.end, "number")],
+        InvalidTraffic,
+    )  # fmt: skip
+    if not namespace.name.strip():
+        raise InvalidTraffic("A namespace needs a name (e.g. checkout:0:0.5).")
+    if not 0 <= namespace.start < namespace.end <= 1:
+        raise InvalidTraffic(
+            f"Namespace range [{namespace.start}, {namespace.end}) must be non-empty and lie "
+            "within [0, 1] (start < end)."
         )

@@ -160,6 +160,8 @@ def read_spec(path: Path) -> dict[str, Any]:
         spec = json.loads(path.read_text(), object_pairs_hook=_no_duplicates)
     except (OSError, ValueError) as error:  # JSON, or bytes that are not UTF-8
         raise SpecError(f"Cannot read spec {path}: {error}") from None
+    except RecursionError:
+        raise SpecError(f"Cannot read spec {path}: it nests too deep to be a spec") from None
     _check_spec(path, spec)
     return spec
 

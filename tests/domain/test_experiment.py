@@ -132,6 +132,56 @@ class TestDesign:
             ({"coverage": 1.5}, InvalidTraffic, "Coverage"),
             ({"hash_version": 3}, InvalidTraffic, "hash_version"),
             ({"namespace": Namespace("n", 0.6, 0.4)}, InvalidTraffic, "Namespace"),
+            ({"namespace": Namespace("n", 0.5, 0.5)}, InvalidTraffic, "non-empty"),
+            ({"namespace": Namespace(" ", 0, 0.5)}, InvalidTraffic, "needs a name"),
+            ({"namespace": Namespace("n", "0", 0.5)}, InvalidTraffic, "start must be a number"),
+            # what a spec file can hold: refused before it is stored (the log keeps it for good)
+            (
+                {"variants": [Variant("a", "A", "0.5"), Variant("b", "B", 0.5)]},
+                InvalidVariants,
+                "weight must be a number",
+            ),
+            (
+                {"variants": [Variant("a", 5, 0.5), Variant("b", "B", 0.5)]},
+                InvalidVariants,
+                "name must be a string",
+            ),
+            (
+                {"variants": [Variant("a", "A", True), Variant("b", "B", 0.0)]},
+                InvalidVariants,
+                "weight must be a number",
+            ),
+            (
+                {
+                    "metrics": [
+                        Metric(
+                            "m", MetricRole.PRIMARY, MetricKind.BINOMIAL, higher_is_better="false"
+                        )
+                    ]
+                },
+                InvalidMetric,
+                "higher_is_better must be true or false, not 'false'",
+            ),
+            (
+                {"metrics": [Metric("m", MetricRole.GUARDRAIL, MetricKind.MEAN, margin="0.05")]},
+                InvalidMetric,
+                "margin must be a number or null",
+            ),
+            (
+                {"metrics": [Metric("m", MetricRole.GUARDRAIL, MetricKind.MEAN, margin=True)]},
+                InvalidMetric,
+                "margin must be a number or null",
+            ),
+            (
+                {"metrics": [Metric(7, MetricRole.PRIMARY, MetricKind.MEAN)]},
+                InvalidMetric,
+                "key must be a string",
+            ),
+            (
+                {"metrics": [Metric("q", MetricRole.PRIMARY, MetricKind.QUANTILE, quantile="0.9")]},
+                InvalidMetric,
+                "quantile must be a number",
+            ),
         ],
     )
     def test_invalid_definitions(self, overrides, error, message):

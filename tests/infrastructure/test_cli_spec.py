@@ -105,6 +105,10 @@ def test_a_misspelt_or_repeated_field_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(SpecError, match="unknown field 'metircs' \\(did you mean 'metrics'\\?\\)"):
         read_spec(spec_file(tmp_path, metircs=["conversion:primary:binomial"]))
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"key": "x", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(SpecError, match="nests too deep"):  # a RecursionError traceback
+        read_spec(deep)
     repeated = tmp_path / "repeated.json"
     repeated.write_text('{"name": "A", "variants": ["a=1"], "name": "B"}')
     with pytest.raises(SpecError, match="the key 'name' appears twice"):
