@@ -70,6 +70,7 @@ class Experiment(Aggregate):
         seed: str
         hash_version: int
         namespace: dict[str, Any] | None
+        by: str = ""  # who created it (events recorded before it was kept: "")
 
     class DetailsChanged(Event):
         changes: dict[str, Any]
@@ -191,6 +192,7 @@ class Experiment(Aggregate):
         seed: str,
         hash_version: int,
         namespace: dict[str, Any] | None,
+        by: str = "",  # the creation event's; not state
     ) -> None:
         self.key = key
         self.name = name
@@ -228,8 +230,9 @@ class Experiment(Aggregate):
         seed: str | None = None,
         hash_version: int = 2,
         namespace: Namespace | None = None,
+        by: str = "",
     ) -> Experiment:
-        """Creates a draft experiment after checking its definition."""
+        """Creates a draft experiment after checking its definition (``by``: who)."""
         if not key.strip() or not name.strip():
             raise InvalidVariants("An experiment needs a non-empty key and name.")
         check_key(key)
@@ -256,6 +259,7 @@ class Experiment(Aggregate):
             seed=seed or key,
             hash_version=hash_version,
             namespace=namespace.as_dict() if namespace else None,
+            by=by,
         )
 
     # -- definition -------------------------------------------------------------------------

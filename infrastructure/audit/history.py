@@ -17,7 +17,7 @@ from domain.experiments.aggregate import experiment_id
 from domain.participation.aggregate import Participation
 from infrastructure.application import LoggedEvent, NeonBlue
 
-ACTOR_FIELDS = ("by", "approved_by", "actor", "publisher", "owner", "agent")
+ACTOR_FIELDS = ("by", "approved_by", "actor", "publisher", "agent")  # not "owner": not who
 ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 

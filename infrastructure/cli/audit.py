@@ -233,7 +233,10 @@ def history(
         return
     table = Table("position", "recorded at", "aggregate", "event", "by", "details")
     for entry in entries:
-        details = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in entry.details.items())
+        details = ", ".join(
+            f"{k}={json.dumps(v, default=str, ensure_ascii=False)}"
+            for k, v in entry.details.items()
+        )
         table.add_row(
             str(entry.position), entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
             shown(entry.aggregate), entry.event, shown(entry.actor or "-"), shown(details),

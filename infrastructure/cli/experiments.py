@@ -26,6 +26,22 @@ app = typer.Typer(
 )
 
 
+By = Annotated[
+    str | None,
+    typer.Option(help="Who makes the change, for `audit history` (default: your user name)."),
+]
+
+
+def _by(by: str | None) -> str:
+    """``--by``, or the user name; one line of text (it names a person in the history)."""
+    import getpass
+
+    by = (by or "").strip()
+    if any(not character.isprintable() for character in by):
+        raise typer.BadParameter("--by takes one line of printable text.", param_hint="--by")
+    return by or getpass.getuser()
+
+
 @app.command()
 def create(
     key: Annotated[
@@ -66,6 +82,7 @@ def create(
         int | None, typer.Option(help="GrowthBook hash version, 1 or 2 (default: 2).")
     ] = None,
     namespace: Annotated[str | None, typer.Option(help="name:start:end for exclusivity.")] = None,
+    by: By = None,
     spec: Annotated[
         Path | None,
         typer.Option(
@@ -101,6 +118,7 @@ def create(
             namespace=parse_namespace(namespace)
             if namespace
             else (namespace_of(spec_namespace) if spec_namespace else None),
+            by=_by(by),
         )
         console.print(f"Created experiment [bold]{shown(key)}[/] (draft).")
 
@@ -168,18 +186,6 @@ def show(
             details.append(f"margin {m.margin:.1%}")
         metrics.add_row(shown(m.key), str(m.role), str(m.kind), shown(", ".join(details)))
     console.print(variants, metrics)
-
-
-By = Annotated[
-    str | None,
-    typer.Option(help="Who makes the change, for `audit history` (default: your user name)."),
-]
-
-
-def _by(by: str | None) -> str:
-    import getpass
-
-    return by or getpass.getuser()
 
 
 @app.command()

@@ -139,6 +139,27 @@ def test_history_names_who_changed_the_experiment(env: dict[str, str]):
     story = neonblue(env, "audit", "history", "checkout", "--json")
     actors = [(e["event"], e["actor"]) for e in map(json.loads, story.stdout.splitlines())]
     assert actors[-2:] == [("Resumed", "alice"), ("Stopped", getpass.getuser())]
+    assert actors[0] == ("Created", "")  # the owner is not who created it
+    made = neonblue(env, "experiments", "create", "k2", "--by", "bob", "--owner", "growth",
+                    "--variant", "a=0.5", "--variant", "b=0.5", "--metric", "c:primary:binomial")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    two_lines = neonblue(env, "experiments", "start", "k2", "--by", "bob\nalice")
+    assert two_lines.returncode == 2 and "one line" in two_lines.stderr  # one name, one line
+    assert neonblue(env, "experiments", "start", "k2", "--by", "  ").returncode == 0
+    assert (
+        neonblue(env, "experiments", "stop", "k2", "--reason", "Müller's Änderung").returncode == 0
+    )
+    table = " ".join(neonblue(env, "audit", "history", "k2").stdout.split())
+    assert "bob" in table and "Müller's Änderung" in table, table  # as typed, not \u00fc
+    k2 = [
+        json.loads(line)
+        for line in neonblue(env, "audit", "history", "k2", "--json").stdout.splitlines()
+    ]
+    assert [(e["event"], e["actor"]) for e in k2] == [
+        ("Created", "bob"),
+        ("Started", getpass.getuser()),
+        ("Stopped", getpass.getuser()),
+    ]  # a blank --by is the user name too
 
     app = build_app(EventStoreSettings(data_dir=Path(env["NEONBLUE_DATA_DIR"]), event_store=""))
     notifications = app.recorder.select_notifications(1, 1000)
