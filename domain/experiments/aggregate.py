@@ -14,6 +14,7 @@ from domain import bucketing
 from domain.experiments.checks import (
     check_coverage,
     check_key,
+    check_line,
     check_metric,
     check_namespace,
     check_unique,
@@ -236,6 +237,7 @@ class Experiment(Aggregate):
         if not key.strip() or not name.strip():
             raise InvalidVariants("An experiment needs a non-empty key and name.")
         check_key(key)
+        _check_lines(name=name, owner=owner, tags=tags)
         check_variant_keys(variants)
         for metric in metrics:
             check_metric(metric, metrics)
@@ -274,6 +276,7 @@ class Experiment(Aggregate):
             )
         if "tags" in changes:
             changes["tags"] = sorted(set(changes["tags"]))
+        _check_lines(**{k: v for k, v in changes.items() if k in ("name", "owner", "tags")})
         if changes:
             self.trigger_event(self.DetailsChanged, changes=changes)
 
@@ -454,3 +457,10 @@ class Experiment(Aggregate):
             raise InvalidTransition(
                 f"Cannot {action} experiment {self.key!r}: it is {self.status}; {hint}."
             )
+
+
+def _check_lines(**fields: str | Iterable[str]) -> None:
+    """The experiment's one-line texts: its name, owner and each tag."""
+    for field, value in fields.items():
+        for text in [value] if isinstance(value, str) else value:
+            check_line(f"The {field.removesuffix('s')}", text)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
-from domain.experiments.errors import InvalidMetric, InvalidTraffic, InvalidVariants, NamespaceTaken
+from domain.experiments.errors import (
+    InvalidMetric,
+    InvalidText,
+    InvalidTraffic,
+    InvalidVariants,
+    NamespaceTaken,
+)
 from domain.experiments.values import Metric, MetricKind, MetricRole, Namespace, Variant
 
 WEIGHT_TOLERANCE = 1e-6
@@ -62,6 +69,21 @@ def check_types(
             )
 
 
+LINE_CHARS = 200
+_BIDI = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+
+
+def check_line(what: str, value: str, limit: int = LINE_CHARS) -> None:
+    """Names, owners and tags head pages and fill table cells: one line of at most
+    ``limit`` characters, with no control character or bidirectional override (a newline
+    could draw a fake row or field; an override reorders what follows it)."""
+    if len(value) > limit or any(unicodedata.category(c) == "Cc" or c in _BIDI for c in value):
+        raise InvalidText(
+            f"{what} must be one line of at most {limit} characters, without control or "
+            f"direction-override characters; not {value[:60]!r}."
+        )
+
+
 def check_variant_keys(variants: Sequence[Variant]) -> None:
     for variant in variants:
         check_types(
@@ -70,6 +92,7 @@ def check_variant_keys(variants: Sequence[Variant]) -> None:
              ("weight", variant.weight, "number")],
             InvalidVariants,
         )  # fmt: skip
+        check_line(f"Variant {variant.key!r:.60}: the name", variant.name)
     check_unique([v.key for v in variants], "variant", InvalidVariants)
     for variant in variants:
         if not (variant.weight >= 0 and math.isfinite(variant.weight)):

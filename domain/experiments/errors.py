@@ -19,6 +19,10 @@ class InvalidMetric(ExperimentError):
     """A metric definition is incomplete or contradicts another one."""
 
 
+class InvalidText(ExperimentError):
+    """A name, owner or tag that is not one line of printable text."""
+
+
 class FrozenWhileRunning(ExperimentError):
     """Variants and metrics cannot change once an experiment has started."""
 

@@ -171,7 +171,9 @@ def show(
         ("stopped", str(experiment.stopped_at or "-")),
         ("conclusion", _conclusion(experiment)),
     ]:
-        console.print(f"  {label:<12} {shown(value)}")
+        # a second line of a hypothesis or description sits under the first, never where
+        # a field's label goes
+        console.print(f"  {label:<12} " + shown(value).replace("\n", "\n" + " " * 15))
     variants = Table("variant", "name", "weight")
     for v in experiment.variants:
         variants.add_row(shown(v.key), shown(v.name), f"{v.weight:.2%}")

@@ -134,19 +134,23 @@ def test_confirmations_echo_hostile_keys_seeds_reasons_and_paths_as_text(
     MarkupError, no restyling, no escape code reaching the terminal."""
     hostile = f"x[bold]y[/]{ESC}z"
     seen = "x[bold]y[/]\\x1bz"  # as printed: the brackets literal, the escape code shown
+    variant = "x[bold]y[/]z"  # a variant's name is one line of printable text (no escape)
     folder = tmp_path / "out[bold]["  # a path holding "[bold]" and "[/]"
     folder.mkdir()
+    refused = neonblue(env, "experiments", "create", "e-key", "--variant", "control=0.5",
+                       "--variant", f"{hostile}=0.5", "--metric", "conversion:primary:binomial")  # fmt: skip
+    assert refused.returncode == 1 and "must be one line" in _clean(refused)
     steps = [
         (("experiments", "create", "h-key", "--variant", "control=0.5",
-          "--variant", f"{hostile}=0.5", "--metric", "conversion:primary:binomial",
+          "--variant", f"{variant}=0.5", "--metric", "conversion:primary:binomial",
           "--seed", hostile), "Created experiment"),
         (("experiments", "start", "h-key"), "is running"),
         (("assign", "h-key", "u-1"), f"seed '{seen}'"),
         (("experiments", "traffic", "h-key", "--weight", "control=0.6",
-          "--weight", f"{hostile}=0.4"), f"{seen} 40%"),
+          "--weight", f"{variant}=0.4"), f"{variant} 40%"),
         (("experiments", "pause", "h-key", "--reason", hostile), "is paused"),
         (("events", "log", "--experiment", "h-key"), '"reason": "x[bold]y[/]\\u001bz"'),
-        (("audit", "replay", "h-key"), seen),
+        (("audit", "replay", "h-key"), variant),
         (("audit", "export", "--out", str(folder / f"]{ESC}.jsonl")), "out[bold][/]\\x1b.jsonl"),
         (("privacy", "export", "u-1", "--out", str(folder / f"]{ESC}.json")), "[/]\\x1b.json"),
     ]  # fmt: skip
@@ -155,3 +159,22 @@ def test_confirmations_echo_hostile_keys_seeds_reasons_and_paths_as_text(
         out = _clean(done)
         assert done.returncode == 0, (args, out)
         assert "MarkupError" not in out and expected in out, (args, out)
+
+
+def test_a_second_line_cannot_draw_a_fake_row_or_field(env: dict[str, str]) -> None:
+    """Names, owners, tags and --by are one line; a description's second line is indented
+    under its first, not where `owner` or `coverage` would be printed."""
+    fake_row = "Harmless\n│ h9  │ FAKE ROW │ running │"
+    refused = neonblue(env, "experiments", "create", "h2", "--name", fake_row,
+                       "--variant", "a=0.5", "--variant", "b=0.5", "--metric", "c:primary:binomial")  # fmt: skip
+    assert refused.returncode == 1 and "must be one line" in _clean(refused)
+    made = neonblue(
+        env, "experiments", "create", "h2", "--description", "ok\n  owner        ceo@company",
+        "--owner", "growth", "--variant", "a=0.5", "--variant", "b=0.5",
+        "--metric", "c:primary:binomial",
+    )  # fmt: skip
+    assert made.returncode == 0, _clean(made)
+    lines = _clean(neonblue(env, "experiments", "show", "h2")).splitlines()
+    owners = [line for line in lines if line.startswith("  owner")]
+    assert owners == ["  owner        growth"], lines  # the description's line is indented
+    assert " " * 15 + "  owner        ceo@company" in lines
