@@ -116,14 +116,27 @@ def _print_coverage(report: VerifyReport) -> None:
 @app.command()
 def verify(
     checkpoints: Annotated[
-        Path | None, typer.Option(help="Signed checkpoint file to check (NEONBLUE_AUDIT_KEY).")
+        Path | None,
+        typer.Option(
+            help="Signed checkpoint file to check (NEONBLUE_AUDIT_KEY; default for the store: "
+            "the one `audit checkpoint` writes, when it exists)."
+        ),
     ] = None,
     export: Annotated[
         Path | None, typer.Option(help="Verify this `audit export` file instead of the store.")
     ] = None,
 ) -> None:
     """Walk the log; report the first altered, deleted or reordered event with its position."""
-    signed = load_checkpoints(checkpoints, AuditSettings().key()) if checkpoints else []
+    settings = AuditSettings()
+    if checkpoints is None and export is None and settings.checkpoint_file.exists():
+        checkpoints = settings.checkpoint_file  # the store's own, as `audit checkpoint` wrote it
+        if not settings.audit_key.get_secret_value():
+            checkpoints = None
+            console.print(
+                f"The checkpoints in {shown(str(settings.checkpoint_file))} are not checked: "
+                "set NEONBLUE_AUDIT_KEY to the key that signed them."
+            )
+    signed = load_checkpoints(checkpoints, settings.key()) if checkpoints else []
     if export is not None:
         with export.open(encoding="utf-8") as lines:
             try:

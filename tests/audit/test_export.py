@@ -171,3 +171,9 @@ def test_verify_export_from_the_command_line(tmp_path: Path) -> None:
     )
     assert newer.returncode == 0, newer.stdout + newer.stderr
     assert f"after position {head} (the newest checkpoint)" in " ".join(newer.stdout.split())
+    implicit = neonblue(env, "audit", "verify")  # the store's own checkpoint file, by default
+    assert implicit.returncode == 0 and "1 checkpoint(s)" in implicit.stdout, implicit.stdout
+    keyless = neonblue(
+        {k: v for k, v in env.items() if k != "NEONBLUE_AUDIT_KEY"}, "audit", "verify"
+    )
+    assert keyless.returncode == 0 and "are not checked" in " ".join(keyless.stdout.split())
