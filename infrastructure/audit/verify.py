@@ -67,6 +67,10 @@ class VerifyReport:
     checkpoints_before_start: int = 0
     checkpointed_to: int = 0
     """The position of the newest checkpoint checked (0: none)."""
+    absent_positions: int = 0
+    """Positions between the walk's first and last with no event: deleted events, or
+    numbers the store skipped (PostgreSQL's sequence skips those of rolled-back inserts)."""
+    first_absent: int = 0
 
     @property
     def checked(self) -> int:
@@ -119,8 +123,11 @@ class Verifier:
         running = report.running_hash
         count = report.events
         sha256 = hashlib.sha256
-        position = report.last_position
+        position = report.last_position or (report.start.position - 1 if report.start else 0)
         for n in notifications:
+            if n.id > position + 1:
+                report.absent_positions += n.id - position - 1
+                report.first_absent = report.first_absent or position + 1
             position = n.id
             while self._pending and self._pending[0].position < position:
                 report.running_hash, report.events = running, count

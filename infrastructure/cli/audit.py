@@ -87,6 +87,12 @@ def _print_report(report: VerifyReport) -> None:
                 + (f" ({skipped} checkpoint(s) before it not checked)" if skipped else "")
             )
         _print_coverage(report)
+        if report.absent_positions:
+            console.print(
+                f"{report.absent_positions} position(s) in this range hold no event (the first: "
+                f"{report.first_absent}): deleted events, or numbers the store skipped (a "
+                "PostgreSQL store skips those of writes rolled back; an SQLite store does not)."
+            )
         return
     first = report.first
     console.print(f"[bold red]TAMPERED[/] first problem at {shown(first)}")
@@ -142,6 +148,7 @@ def verify(
             try:
                 exported = read_export(lines)
                 report = verify_notifications(exported.notifications, signed, exported.start)
+                report.findings.extend(exported.findings)
             except ExportFormatError as error:
                 raise typer.BadParameter(str(error), param_hint="--export") from None
         if not report.checked:

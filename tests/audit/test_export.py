@@ -177,3 +177,38 @@ def test_verify_export_from_the_command_line(tmp_path: Path) -> None:
         {k: v for k, v in env.items() if k != "NEONBLUE_AUDIT_KEY"}, "audit", "verify"
     )
     assert keyless.returncode == 0 and "are not checked" in " ".join(keyless.stdout.split())
+
+
+def test_an_export_with_a_line_removed_or_its_recording_time_edited(tmp_path: Path) -> None:
+    """What the chains cannot see is still said: a removed stream-last event leaves a
+    position with no event (reported after the OK), and an edited recorded_at column (no
+    hash covers it) does not match the time in the event: TAMPERED."""
+    app = build_app(EventStoreSettings(data_dir=tmp_path, event_store=""))
+    two_days(app)
+    app.close()
+    env = {"NEONBLUE_DATA_DIR": str(tmp_path), "NEONBLUE_EVENT_STORE": ""}
+    whole = tmp_path / "all.jsonl"
+    assert neonblue(env, "audit", "export", "--out", str(whole)).returncode == 0
+    lines = whole.read_text().splitlines()
+    rows = [json.loads(line) for line in lines[1:]]
+    last_of_stream = {row["originator_id"]: i for i, row in enumerate(rows)}
+    # a stream's last event, in the middle of the log: no chain notices it gone
+    middle = next(i for i in sorted(last_of_stream.values()) if 0 < i < len(rows) - 1)
+    gone = tmp_path / "gone.jsonl"
+    gone.write_text("\n".join(lines[: middle + 1] + lines[middle + 2 :]) + "\n")
+    checked = neonblue(env, "audit", "verify", "--export", str(gone))
+    said = " ".join(checked.stdout.split())
+    assert checked.returncode == 0 and "OK" in said, said
+    assert (
+        f"1 position(s) in this range hold no event (the first: {rows[middle]['position']})" in said
+    )
+
+    edited = [json.loads(line) for line in lines]
+    edited[3]["recorded_at"] = "2020-01-01T00:00:00+00:00"
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text("\n".join(json.dumps(row) for row in edited) + "\n")
+    caught = neonblue(env, "audit", "verify", "--export", str(forged))
+    assert caught.returncode == 1 and "TAMPERED" in caught.stdout, caught.stdout
+    assert "recorded_at '2020-01-01T00:00:00+00:00' is not the time" in " ".join(
+        caught.stdout.split()
+    )
