@@ -133,7 +133,8 @@ def _act(experiment: Experiment, recommendation: Recommendation) -> list[str]:
     """Applies the recommendation's commands to ``experiment`` (the caller saves it, or not:
     a dry run); the commands' names, for the record."""
     action, now = Action(recommendation.action), utcnow()
-    reason = f"recommendation {recommendation.id}: {recommendation.reasons[0][:200]}"
+    first = recommendation.reasons[0]
+    reason = f"recommendation {recommendation.id}: {first[:200]}{'…' if len(first) > 200 else ''}"
     by = f"recommendation {recommendation.id}, approved by {recommendation.decided_by or '?'}"
     commands: list[str] = []
     if action == Action.FIX_SRM:

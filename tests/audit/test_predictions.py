@@ -102,7 +102,8 @@ def test_applying_a_ship_recommendation_scores_it(tmp_path: Path):
     app = build_app(EventStoreSettings(data_dir=tmp_path, event_store=""))
     run(app, "blue", {"control": 0.10, "treatment": 0.14}, seed=3)
     forecast = {"lift": 0.3, "ci_lower": 0.1, "ci_upper": 0.5, "adjusted_p_value": 0.001}
-    propose(app, "blue", Proposal(Action.SHIP, "treatment", ["ship it"], forecast))
+    why = "ship it, " * 40  # longer than the 200 characters a reason keeps
+    propose(app, "blue", Proposal(Action.SHIP, "treatment", [why], forecast))
     (pending,) = recommendations(app, "pending")
     decide(app, pending.id, approve=True, by="lead")
     apply(app, pending.id)
@@ -114,4 +115,6 @@ def test_applying_a_ship_recommendation_scores_it(tmp_path: Path):
     actors = {e.event: e.actor for e in history(app, "blue") if e.aggregate == "Experiment"}
     by = f"recommendation {pending.id}, approved by lead"  # who changed it, in its history
     assert actors["Stopped"] == actors["Concluded"] == by
+    concluded = app.experiment("blue").conclusion
+    assert concluded.reason == f"recommendation {pending.id}: {why[:200]}…"  # cut, and says so
     app.close()
