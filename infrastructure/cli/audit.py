@@ -261,7 +261,7 @@ def history(
             str(entry.position), entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
             shown(entry.aggregate), entry.event, shown(entry.actor or "-"), shown(details),
         )  # fmt: skip
-    console.print(table)
+    console.print(whole_rows(table, "position", "event"))  # narrow: one block per change
 
 
 @app.command()

@@ -151,6 +151,10 @@ def test_history_names_who_changed_the_experiment(env: dict[str, str]):
     )
     table = " ".join(neonblue(env, "audit", "history", "k2").stdout.split())
     assert "bob" in table and "Müller's Änderung" in table, table  # as typed, not \u00fc
+    from tests.infrastructure.test_cli_hostile_input import neonblue as sized
+
+    narrow = sized(env, "audit", "history", "k2", columns=80).stdout
+    assert 'reason="Müller\'s Änderung"' in narrow and "…" not in narrow, narrow  # not cut
     k2 = [
         json.loads(line)
         for line in neonblue(env, "audit", "history", "k2", "--json").stdout.splitlines()
