@@ -256,6 +256,7 @@ def history(
         details = ", ".join(
             f"{k}={json.dumps(v, default=str, ensure_ascii=False)}"
             for k, v in entry.details.items()
+            if k != "by"  # it has its column
         )
         table.add_row(
             str(entry.position), entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
