@@ -155,6 +155,7 @@ def test_history_names_who_changed_the_experiment(env: dict[str, str]):
 
     narrow = sized(env, "audit", "history", "k2", columns=80).stdout
     assert 'reason="Müller\'s Änderung"' in narrow and "…" not in narrow, narrow  # not cut
+    assert 'by="' not in narrow  # the actor has its column
     k2 = [
         json.loads(line)
         for line in neonblue(env, "audit", "history", "k2", "--json").stdout.splitlines()
