@@ -181,7 +181,7 @@ def _row_text(w: Writer, key: str, card: dict[str, Any], row: dict[str, Any]) ->
     w.fact(f"{key} {row['metric']} {row['variant']} lift", row["relative_lift"], FRACTION)
     w.fact(f"{key} {row['metric']} {row['variant']} ci_lower", row["ci_lower"], FRACTION)
     w.fact(f"{key} {row['metric']} {row['variant']} ci_upper", row["ci_upper"], FRACTION)
-    w.fact(f"{key} {row['metric']} {row['variant']} p", row["adjusted_p_value"], "p")
+    w.fact(f"{key} {row['metric']} {row['variant']} adjusted p", row["adjusted_p_value"], "p")
     w.fact(f"{key} {row['metric']} control mean", row["control_mean"], _unit_of(row))
     w.fact(f"{key} {row['metric']} {row['variant']} mean", row["variant_mean"], _unit_of(row))
     verdict = {"better": "significantly better", "worse": "significantly worse"}.get(
@@ -276,8 +276,8 @@ def _ranking(w: Writer, plan: QueryPlan, found: Gathered) -> None:
     lines = []
     for place, (lift, key, row) in enumerate(entries, 1):
         w.fact(f"{key} {row['metric']} {row['variant']} lift", lift, FRACTION)
-        w.fact(f"{key} ci_lower", row["ci_lower"], FRACTION)
-        w.fact(f"{key} ci_upper", row["ci_upper"], FRACTION)
+        w.fact(f"{key} {row['metric']} {row['variant']} ci_lower", row["ci_lower"], FRACTION)
+        w.fact(f"{key} {row['metric']} {row['variant']} ci_upper", row["ci_upper"], FRACTION)
         verdict = "significant" if row["significant"] else "not significant"
         lines.append(
             f"{place}. {w.name(key)} {row['variant']}: {pct(lift)} "

@@ -138,9 +138,10 @@ def _segment_text(w: Writer, row: dict[str, Any]) -> str:
         row["relative_lift"],
         FRACTION,
     )
-    w.fact(f"{key} {row['segment']} ci_lower", row["ci_lower"], FRACTION)
-    w.fact(f"{key} {row['segment']} ci_upper", row["ci_upper"], FRACTION)
-    w.fact(f"{key} {row['segment']} users", row["users"], "count")
+    where = f"{key} {row['dimension']} {row['segment']} {row['variant']}"
+    w.fact(f"{where} ci_lower", row["ci_lower"], FRACTION)
+    w.fact(f"{where} ci_upper", row["ci_upper"], FRACTION)
+    w.fact(f"{where} users", row["users"], "count")
     return (
         f"{row['dimension']} {row['segment']} in {key} ({row['variant']}, {row['metric']}): "
         f"{pct(row['relative_lift'])} [{pct(row['ci_lower'])}, {pct(row['ci_upper'])}] on "

@@ -550,6 +550,9 @@ def test_facts_name_their_unit_as_the_answer_reads_them(evaluated: Evaluated):
         units = {fact["unit"] for fact in state["facts"]}
         assert units <= {"fraction", "days", "count", "p", ""}, units
         for fact in state["facts"]:
+            assert fact["unit"] != "p" or fact["label"].endswith(" adjusted p"), fact
+            if fact["label"].endswith((" ci_lower", " ci_upper")):  # whose interval, in full
+                assert len(fact["label"].split()) >= 4, fact
             if fact["label"].endswith(" lift"):
                 assert fact["unit"] == "fraction" and pct(fact["value"]) in state["answer"]
                 lifts += 1
