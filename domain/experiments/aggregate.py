@@ -385,6 +385,11 @@ class Experiment(Aggregate):
             ) from None
         if decision == Decision.SHIP and winner is None:
             raise InvalidConclusion("A 'ship' decision needs the winning variant.")
+        if decision != Decision.SHIP and winner is not None:
+            raise InvalidConclusion(
+                f"A {str(decision)!r} decision ships no variant: leave the winner out, or "
+                "decide 'ship'."
+            )
         if winner is not None:
             self._variant(winner)
         self.trigger_event(

@@ -259,6 +259,8 @@ class TestLifecycle:
             experiment.conclude("ship", None, "")
         with pytest.raises(InvalidVariants, match="no variant 'nope'"):
             experiment.conclude("ship", "nope", "")
+        with pytest.raises(InvalidConclusion, match="'rollback' decision ships no variant"):
+            experiment.conclude("rollback", "treatment", "")
         experiment.conclude("inconclusive", None, "flat")
         assert experiment.conclusion.winner is None
 
