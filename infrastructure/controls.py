@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import re
 
-CONTROL_POINTS = (
-    *range(0x00, 0x20),
-    *range(0x7F, 0xA0),
-    *range(0x202A, 0x202F),
-    *range(0x2066, 0x206A),
-)
+from domain.experiments.checks import DIRECTION_OVERRIDES
+
+CONTROL_POINTS = (*range(0x00, 0x20), *range(0x7F, 0xA0), *sorted(map(ord, DIRECTION_OVERRIDES)))
 
 
 def escapes(keep: str = "") -> dict[int, str]:

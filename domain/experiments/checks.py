@@ -42,42 +42,41 @@ def check_key(key: str) -> None:
         )
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _text(value: object) -> bool:
-    return isinstance(value, str)
+_KINDS = {
+    "text": (lambda v: isinstance(v, str), "a string"),
+    "number": (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
+    "flag": (lambda v: isinstance(v, bool), "true or false"),
+}
 
 
 def check_types(
     what: str, fields: Sequence[tuple[str, object, str]], error: type[Exception]
 ) -> None:
     """Refuses a value of the wrong type before it is compared or stored: the log keeps
-    whatever an event holds for good (``fields``: name, value, "text", "number", "flag",
-    with "?" for optional)."""
-    tests = {"text": _text, "number": _number, "flag": lambda v: isinstance(v, bool)}
+    whatever an event holds for good (``fields``: name, value, "text", "number" or "flag",
+    ending in "?" where null is allowed)."""
     for name, value, kind in fields:
         optional = kind.endswith("?")
-        if optional and value is None:
-            continue
-        if not tests[kind.rstrip("?")](value):
-            wanted = {"text": "a string", "number": "a number", "flag": "true or false"}
+        test, wanted = _KINDS[kind.rstrip("?")]
+        if not (test(value) or (optional and value is None)):
             raise error(
-                f"{what}: {name} must be {wanted[kind.rstrip('?')]}"
-                f"{' or null' if optional else ''}, not {value!r:.60}."
+                f"{what}: {name} must be {wanted}{' or null' if optional else ''}, "
+                f"not {value!r:.60}."
             )
 
 
 LINE_CHARS = 200
-_BIDI = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+DIRECTION_OVERRIDES = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+"""Bidirectional embeddings, overrides and isolates: they reorder the text after them."""
 
 
 def check_line(what: str, value: str, limit: int = LINE_CHARS) -> None:
     """Names, owners and tags head pages and fill table cells: one line of at most
     ``limit`` characters, with no control character or bidirectional override (a newline
     could draw a fake row or field; an override reorders what follows it)."""
-    if len(value) > limit or any(unicodedata.category(c) == "Cc" or c in _BIDI for c in value):
+    if len(value) > limit or any(
+        unicodedata.category(c) == "Cc" or c in DIRECTION_OVERRIDES for c in value
+    ):
         raise InvalidText(
             f"{what} must be one line of at most {limit} characters, without control or "
             f"direction-override characters; not {value[:60]!r}."
