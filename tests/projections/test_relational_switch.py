@@ -58,17 +58,25 @@ def test_rebuild_of_a_lagging_model_leaves_an_intact_file(tmp_path: Path) -> Non
     app.close()
 
 
-def test_a_follower_keeps_writing_into_the_live_model_after_a_switch(tmp_path: Path) -> None:
-    """The follower (another model object: another process's view) is behind the rebuild's
-    switch: it stops writing into the retired copy and resumes on the new one."""
+def _following(
+    tmp_path: Path, users: int
+) -> tuple[EventStoreSettings, NeonBlue, RelationalModel, ProjectionRunner, RelationalModel]:
+    """A store with ``users``' traffic, a follower one batch in (another process's view of
+    the model), and a second model object to rebuild with."""
     store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
     app = build_app(store)
     create_experiments(app)
-    traffic(app, 0, 300)
+    traffic(app, 0, users)
     following = RelationalModel(app, store)
     follower = ProjectionRunner(LogReader(app), following.projection(), 40)
     follower.run_batch()
-    rebuilding = RelationalModel(app, store)
+    return store, app, following, follower, RelationalModel(app, store)
+
+
+def test_a_follower_keeps_writing_into_the_live_model_after_a_switch(tmp_path: Path) -> None:
+    """The follower (another model object: another process's view) is behind the rebuild's
+    switch: it stops writing into the retired copy and resumes on the new one."""
+    store, app, following, follower, rebuilding = _following(tmp_path, users=300)
     rebuild(LogReader(app), rebuilding, batch_size=70)
     traffic(app, 300, 300)
     follower.catch_up()
@@ -166,14 +174,7 @@ def test_rebuild_while_another_process_follows_and_another_reads(
 def test_a_follower_follows_rebuilds_that_switch_while_it_moves(tmp_path: Path) -> None:
     """Rebuilds back to back: the copy a follower moved to was switched away again before
     its batch landed (`projections run` died of it, rarely); it moves again and writes."""
-    store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
-    app = build_app(store)
-    create_experiments(app)
-    traffic(app, 0, 200)
-    following = RelationalModel(app, store)
-    follower = ProjectionRunner(LogReader(app), following.projection(), 40)
-    follower.run_batch()
-    rebuilding = RelationalModel(app, store)
+    store, app, following, follower, rebuilding = _following(tmp_path, users=200)
     process = follower.projection.process
     switches = []
 
