@@ -97,13 +97,14 @@ def variant_of(entry: object, count: int) -> Variant:
     if isinstance(entry, str):
         return parse_variant(entry, count)
     try:
-        assert isinstance(entry, dict)
+        assert isinstance(entry, dict) and set(entry) <= {"key", "name", "weight"}
         key = entry["key"]
         assert isinstance(key, str)
         return Variant(key, entry.get("name") or key, _number(entry.get("weight", 1.0 / count)))
     except (AssertionError, KeyError, TypeError, ValueError):
         raise SpecError(
-            f'Variant {entry!r}: expected \'key=weight\' or {{"key": ..., "weight": ...}}'
+            f'Variant {entry!r}: expected \'key=weight\' or {{"key": ..., "weight": ...}} '
+            '(and optionally "name"; no other field)'
         ) from None
 
 
@@ -144,8 +145,8 @@ def namespace_of(entry: object) -> Namespace:
     if isinstance(entry, str):
         return parse_namespace(entry)
     try:
-        if isinstance(entry, dict):
-            return Namespace(str(entry["name"]), _number(entry["start"]), _number(entry["end"]))
+        if isinstance(entry, dict) and set(entry) == {"name", "start", "end"}:
+            return Namespace(entry["name"], _number(entry["start"]), _number(entry["end"]))
     except (KeyError, TypeError, ValueError):
         pass
     raise SpecError(
@@ -157,7 +158,8 @@ def namespace_of(entry: object) -> Namespace:
 def read_spec(path: Path) -> dict[str, Any]:
     """The fields of an `experiments create --spec` file (checked as `_check_spec` says)."""
     try:
-        spec = json.loads(path.read_text(), object_pairs_hook=_no_duplicates)
+        # utf-8-sig: a byte-order mark, as some editors write, is not part of the JSON
+        spec = json.loads(path.read_text(encoding="utf-8-sig"), object_pairs_hook=_no_duplicates)
     except (OSError, ValueError) as error:  # JSON, or bytes that are not UTF-8
         raise SpecError(f"Cannot read spec {path}: {error}") from None
     except RecursionError:
@@ -187,7 +189,8 @@ def _check_spec(path: Path, spec: Any) -> None:
     """The spec's shape, before any field is used (the options' syntax, as strings)."""
     problem = None
     if not isinstance(spec, dict):
-        problem = f"it holds a JSON {type(spec).__name__}, not an object"
+        kind = "null" if spec is None else {list: "array", str: "string"}.get(type(spec), "number")
+        problem = f"it holds a JSON {kind}, not an object"
     elif unknown := sorted(set(spec) - _SPEC_FIELDS - _SHOWN_ONLY):
         near = difflib.get_close_matches(unknown[0], sorted(_SPEC_FIELDS), n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""

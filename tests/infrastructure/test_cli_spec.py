@@ -105,6 +105,13 @@ def test_a_misspelt_or_repeated_field_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(SpecError, match="unknown field 'metircs' \\(did you mean 'metrics'\\?\\)"):
         read_spec(spec_file(tmp_path, metircs=["conversion:primary:binomial"]))
+    nothing = tmp_path / "null.json"
+    nothing.write_text("null")
+    with pytest.raises(SpecError, match="it holds a JSON null, not an object"):
+        read_spec(nothing)
+    marked = tmp_path / "bom.json"  # as some editors save it
+    marked.write_bytes(b"\xef\xbb\xbf" + json.dumps({"key": "k", "variants": ["a=1"]}).encode())
+    assert read_spec(marked)["key"] == "k"
     deep = tmp_path / "deep.json"
     deep.write_text('{"key": "x", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(SpecError, match="nests too deep"):  # a RecursionError traceback
@@ -130,8 +137,13 @@ def test_every_field_show_json_prints_is_taken(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    [{"key": "a", "weight": "0.5"}, {"key": "a", "weight": True}, {"key": 5, "weight": 0.5}],
-    ids=["weight-string", "weight-boolean", "key-number"],
+    [
+        {"key": "a", "weight": "0.5"},
+        {"key": "a", "weight": True},
+        {"key": 5, "weight": 0.5},
+        {"key": "a", "weight": 0.5, "colour": "red"},
+    ],
+    ids=["weight-string", "weight-boolean", "key-number", "unknown-field"],
 )
 def test_a_variant_object_takes_numbers_as_numbers(entry: dict) -> None:
     """`float` took "0.5" and True (weight 1.0) without a word."""
@@ -142,3 +154,5 @@ def test_a_variant_object_takes_numbers_as_numbers(entry: dict) -> None:
     assert variant_of({"key": "a", "weight": 1}, 2).weight == 1.0
     with pytest.raises(SpecError, match="expected 'name:start:end'"):
         namespace_of({"name": "checkout", "start": "0", "end": 0.5})
+    with pytest.raises(SpecError, match="expected 'name:start:end'"):  # dropped, silently
+        namespace_of({"name": "checkout", "start": 0, "end": 0.5, "size": 2})
