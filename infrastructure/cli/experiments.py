@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -167,8 +168,8 @@ def show(
         ("coverage", f"{experiment.coverage:.0%}"),
         ("seed / hash", f"{experiment.seed} / v{experiment.hash_version}"),
         ("namespace", str(experiment.namespace or "-")),
-        ("started", str(experiment.started_at or "-")),
-        ("stopped", str(experiment.stopped_at or "-")),
+        ("started", _moment(experiment.started_at)),
+        ("stopped", _moment(experiment.stopped_at)),
         ("conclusion", _conclusion(experiment)),
     ]:
         # a second line of a hypothesis or description sits under the first, never where
@@ -182,12 +183,21 @@ def show(
         details = []
         if m.numerator:
             details.append(f"{m.numerator} / {m.denominator}")
+        if m.quantile is not None:
+            details.append(
+                f"p{m.quantile * 100:g}" + (" of users' totals" if m.quantile_per_user else "")
+            )
         if not m.higher_is_better:
             details.append("lower is better")
         if m.margin is not None:
             details.append(f"margin {m.margin:.1%}")
         metrics.add_row(shown(m.key), str(m.role), str(m.kind), shown(", ".join(details)))
     console.print(variants, metrics)
+
+
+def _moment(at: Any) -> str:
+    """A recorded time to the second, in UTC (start and stop alike)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at else "-"
 
 
 @app.command()

@@ -76,6 +76,11 @@ def test_lifecycle_through_the_cli(sqlite_env):
     p90 = shown["metrics"][2]
     assert (p90["kind"], p90["quantile"], p90["quantile_per_user"]) == ("quantile", 0.9, False)
     assert shown["metrics"][1]["margin"] == 0.05 and not shown["metrics"][1]["higher_is_better"]
+    text = neonblue(sqlite_env, "experiments", "show", "checkout").stdout
+    assert "p90" in text  # a quantile metric names its level
+    started, stopped = (line.split(maxsplit=1)[1] for line in text.splitlines()
+                        if line.strip().startswith(("started", "stopped")))  # fmt: skip
+    assert len(started) == len(stopped) == len("2026-01-01 00:00:00 UTC")  # alike, to the second
     listed = json.loads(neonblue(sqlite_env, "experiments", "list", "--json").stdout)
     assert [e["key"] for e in listed] == ["checkout"]
 
