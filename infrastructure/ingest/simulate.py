@@ -70,6 +70,10 @@ def planned(plan: TrafficPlan) -> list[PlannedExperiment]:
     return result
 
 
+SIMULATION = "the simulation (neonblue demo / simulate)"
+"""Who created and started the simulated experiments, as `audit history` shows it."""
+
+
 def ensure_experiments(app: NeonBlue, plans: Sequence[PlannedExperiment], start: datetime) -> None:
     """Creates and starts the planned experiments that do not exist yet."""
     existing = set(app.experiment_keys())
@@ -78,9 +82,9 @@ def ensure_experiments(app: NeonBlue, plans: Sequence[PlannedExperiment], start:
             continue
         app.create_experiment(
             p.key, p.name, hypothesis=p.hypothesis, description=p.description,
-            tags=p.tags, owner=p.owner, variants=p.variants, metrics=p.metrics,
+            tags=p.tags, owner=p.owner, variants=p.variants, metrics=p.metrics, by=SIMULATION,
         )  # fmt: skip
-        app.start_experiment(p.key, at=start)
+        app.start_experiment(p.key, at=start, by=SIMULATION)
 
 
 def wire_events(plan: TrafficPlan, start: datetime) -> Iterator[WireMessage]:

@@ -189,3 +189,13 @@ def test_experiments_of_a_namespace_start_only_on_disjoint_slices(app: NeonBlue)
     app.stop_experiment("beside", at=T0)
     app.start_experiment("overlapping", at=T0)
     assert app.experiment("overlapping").status == Status.RUNNING
+
+
+def test_simulated_experiments_name_the_simulation_as_who_made_them(app: NeonBlue):
+    from infrastructure.audit.history import history
+    from infrastructure.ingest.simulate import SIMULATION, TrafficPlan, ensure_experiments, planned
+
+    (plan,) = planned(TrafficPlan(experiments=1, users=10))
+    ensure_experiments(app, [plan], T0)
+    actors = [(e.event, e.actor) for e in history(app, plan.key)]
+    assert actors == [("Created", SIMULATION), ("Started", SIMULATION)]
