@@ -18,11 +18,13 @@ leaves it listed as a leftover that `neonblue projections gc` removes.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from domain.experiments.values import MetricKind
 from infrastructure.application import NeonBlue
@@ -49,6 +51,20 @@ SCHEMA = "read_model"
 LEGACY_TABLES = tuple(TABLES)  # before generations: plain tables in read_model.db
 
 
+T = TypeVar("T")
+
+
+def _administered(method: Callable[..., T]) -> Callable[..., T]:
+    """Runs ``method`` holding the model's admin connection (`_administering`)."""
+
+    @functools.wraps(method)
+    def held(self: RelationalModel, *args: Any, **kwargs: Any) -> T:
+        with self._administering:
+            return method(self, *args, **kwargs)
+
+    return held
+
+
 class RelationalModel:
     """The relational read model of one event store."""
 
@@ -63,6 +79,10 @@ class RelationalModel:
         self._admin: SqlConnection | None = None
         self._reader: SqlConnection | None = None
         self._reading = threading.Lock()  # one read connection, shared by tool threads
+        # one admin connection, shared by serve's follower (switch, collect) and its pages
+        # (the copies listed): a DROP meeting another thread's open SELECT on it failed
+        # with "database table is locked", and two transactions cannot share it
+        self._administering = threading.RLock()
         self._meta_ready = False
 
     # -- connections ------------------------------------------------------------------------
@@ -128,12 +148,14 @@ class RelationalModel:
 
     def _read_connection(self) -> SqlConnection:
         if self._reader is None:
-            self._admin_connection()  # the live generation exists
+            with self._administering:
+                self._admin_connection()  # the live generation exists
             self._reader = self.connect()
         return self._reader
 
     # -- projections ------------------------------------------------------------------------
 
+    @_administered
     def projection(self) -> RelationalProjection:
         """A writer on the live generation that follows it through switches."""
         db = self._admin_connection()
@@ -143,6 +165,7 @@ class RelationalModel:
         projection.setup()
         return projection
 
+    @_administered
     def fresh_copy(self) -> RelationalProjection:
         """An empty generation, registered as being built by this process."""
         db = self._admin_connection()
@@ -164,6 +187,7 @@ class RelationalModel:
         projection.setup()
         return projection
 
+    @_administered
     def switch(self, projection: Any) -> str:
         """Makes the copy live in one transaction, then collects the retired generation."""
         number = int(projection.generation)
@@ -200,6 +224,7 @@ class RelationalModel:
 
     # -- generations ------------------------------------------------------------------------
 
+    @_administered
     def generations(self) -> list[Generation]:
         db = self._admin_connection()
         rows = db.rows(f"SELECT generation, state, owner FROM {self._meta} ORDER BY generation")
@@ -213,6 +238,7 @@ class RelationalModel:
         ]
         return found
 
+    @_administered
     def collect(self, force: bool = False) -> list[Generation]:
         """Drops retired generations and copies whose builder is gone (``force``: every
         copy being built too); returns what it removed."""

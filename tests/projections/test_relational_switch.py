@@ -196,3 +196,39 @@ def test_a_follower_follows_rebuilds_that_switch_while_it_moves(tmp_path: Path) 
     for model in (following, rebuilding, reader):
         model.close()
     app.close()
+
+
+def test_copies_are_listed_while_rebuilds_switch_and_collect(tmp_path: Path) -> None:
+    """Serve lists the copies (its operations page) in one thread while its follower
+    rebuilds in another, on one model object: a DROP met the listing's open SELECT on the
+    shared admin connection ("database table is locked"), and the rebuild failed."""
+    import threading
+
+    store = EventStoreSettings(data_dir=tmp_path, event_store=f"sqlite:///{tmp_path / 'e.db'}")
+    app = build_app(store)
+    create_experiments(app)
+    traffic(app, 0, 200)
+    model = RelationalModel(app, store)
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def list_copies() -> None:
+        while not stop.is_set():
+            try:
+                model.generations()
+            except Exception as error:
+                errors.append(error)
+                return
+
+    lister = threading.Thread(target=list_copies)
+    lister.start()
+    try:
+        for _ in range(6):
+            rebuild(LogReader(app), model, batch_size=500)
+    finally:
+        stop.set()
+        lister.join()
+    assert errors == []
+    assert [g.state for g in model.generations()] == ["live"]
+    model.close()
+    app.close()
