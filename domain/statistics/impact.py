@@ -1,4 +1,4 @@
-"""Projected impact of shipping: the absolute effect scaled to all traffic.
+"""Projected impact of shipping: the effect per unit scaled to all traffic.
 
 An absolute effect ``D`` per unit (e.g. +0.4 conversions or +$0.12 per user) observed
 while the experiment saw a share ``s`` of traffic (coverage x namespace slice) for ``T``
@@ -59,7 +59,7 @@ def projected_impact(
     if not (traffic_share > 0 and days_observed > 0 and total_units > 0 and planned_days > 0):
         return _failed(planned_days, "needs units, a traffic share and days observed above 0")
     if not math.isfinite(effect):
-        return _failed(planned_days, "the absolute effect could not be estimated")
+        return _failed(planned_days, "the effect could not be estimated")
     units_per_day = total_units / (traffic_share * days_observed)
     day = [value * units_per_day for value in (effect, ci_lower, ci_upper)]
     return ProjectedImpact(

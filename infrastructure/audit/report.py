@@ -141,7 +141,7 @@ def _scorecard_table(data: ReportData) -> str:
     )
     days = data.scorecard.planned_days
     header = f"<tr><th>metric</th><th>variant</th><th>control</th><th>variant</th><th>lift</th><th>confidence sequence</th><th>p (adj.)</th><th>verdict</th><th>impact / day at 100 %</th><th>over {days:g} days</th></tr>"  # fmt: skip
-    note = "<p>Impact: change of the metric's total if the variant shipped to all traffic (absolute effect x units a day at 100 % traffic), with its interval.</p>"  # fmt: skip
+    note = "<p>Impact: change of the metric's total if the variant shipped to all traffic (the lift x the control mean x units a day at 100 % traffic), with the lift's interval scaled alike.</p>"  # fmt: skip
     return f"<h2>Scorecard ({escape(data.scorecard.engine)} engine)</h2><table>{header}{rows}</table>{note}"
 
 

@@ -84,7 +84,10 @@ def finite(value: float | None) -> float | None:
 class ImpactOut(BaseModel):
     """Projected change of the metric's total if the variant shipped to 100 % of traffic."""
 
-    per_day: float | None = Field(description="Absolute effect x units a day at 100 % traffic.")
+    per_day: float | None = Field(
+        description="The effect per unit (the lift x the control mean) x units a day at 100 % "
+        "traffic; its interval is the lift's, so the two agree in sign."
+    )
     per_day_ci: tuple[float | None, float | None]
     planned_days: float
     over_planned_days: float | None = Field(description="per_day x planned_days.")
