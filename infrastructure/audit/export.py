@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,7 +155,11 @@ def _notifications(
 ) -> Iterator[Notification]:
     for number, row in chain(parsed, ((n, _parse(n, line)) for n, line in rows)):
         notification = _notification(number, row)
-        stamp, actual = row.get("recorded_at"), recorded_at(notification)
+        stamp = row.get("recorded_at")
+        if _written_time(notification) == stamp:
+            yield notification
+            continue
+        actual = recorded_at(notification)  # parsed whole: the quick look may have missed it
         if stamp != (actual.isoformat() if actual else None):
             findings.append(Finding(
                 notification.id, "altered",
@@ -162,6 +167,16 @@ def _notifications(
                 f"({actual.isoformat() if actual else 'none'})",
             ))  # fmt: skip
         yield notification
+
+
+_TIMESTAMP = re.compile(rb'"timestamp":\{"_type_":"datetime_iso","_data_":"([^"\\]*)"\}')
+
+
+def _written_time(notification: Notification) -> str | None:
+    """The recording time as the event's state spells it, found without parsing the state
+    (verifying an export parses no event's JSON otherwise: a third of its time)."""
+    found = _TIMESTAMP.search(notification.state)
+    return found[1].decode() if found else None
 
 
 def _parse(number: int, line: str) -> dict[str, Any]:
