@@ -156,13 +156,11 @@ def check_metric(metric: Metric, all_metrics: Sequence[Metric]) -> None:
 
 
 def check_namespace_free(
-    key: str, namespace: Namespace | None, live: Iterable[tuple[str, str, Namespace | None]]
+    key: str, namespace: Namespace, live: Iterable[tuple[str, str, Namespace | None]]
 ) -> None:
     """Experiments of one namespace are mutually exclusive: one may not start or resume while
     a running or paused one (``live``: key, status, namespace) holds an overlapping slice,
     or the two would share users."""
-    if namespace is None:
-        return
     taken = [
         (other, status, held)
         for other, status, held in live
